@@ -1,0 +1,291 @@
+//! Typed DAV request bodies: PROPFIND, PROPPATCH, extended MKCOL and the CardDAV/sync REPORTs.
+
+use crate::filter::{Filter, FilterError};
+use crate::names::{CARDDAV, DAV, Name};
+use crate::vcard::Version;
+use crate::xml::{Element, XmlError, parse};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error(transparent)]
+    Xml(#[from] XmlError),
+    #[error("unexpected root element {0}")]
+    UnexpectedRoot(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error("unsupported report {0}")]
+    UnsupportedReport(String),
+}
+
+/// What a PROPFIND (or the `prop` of a REPORT) asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PropRequest {
+    AllProp { include: Vec<Name> },
+    PropName,
+    Prop(Vec<Name>),
+}
+
+/// Properties requested, plus the `address-data` options a REPORT may carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropSelection {
+    pub props: PropRequest,
+    /// The version asked for with `<card:address-data version="…">`.
+    pub address_data_version: Option<Version>,
+}
+
+impl PropSelection {
+    pub fn wants(&self, ns: &str, local: &str) -> bool {
+        match &self.props {
+            PropRequest::Prop(names) => names.iter().any(|n| n.is(ns, local)),
+            PropRequest::AllProp { include } => include.iter().any(|n| n.is(ns, local)),
+            PropRequest::PropName => false,
+        }
+    }
+}
+
+fn parse_prop_selection(parent: &Element) -> Result<PropSelection, RequestError> {
+    let mut address_data_version = None;
+    let props = if parent.child(DAV, "propname").is_some() {
+        PropRequest::PropName
+    } else if parent.child(DAV, "allprop").is_some() {
+        let include = parent
+            .child(DAV, "include")
+            .map(|i| i.children.iter().map(|c| Name::new(&c.ns, &c.name)).collect())
+            .unwrap_or_default();
+        PropRequest::AllProp { include }
+    } else if let Some(prop) = parent.child(DAV, "prop") {
+        let mut names = Vec::with_capacity(prop.children.len());
+        for c in &prop.children {
+            if c.is(CARDDAV, "address-data") {
+                if let Some(v) = c.attr("version") {
+                    address_data_version = Some(Version::parse(v).ok_or_else(|| {
+                        RequestError::Invalid(format!("unsupported address-data version {v:?}"))
+                    })?);
+                }
+            }
+            names.push(Name::new(&c.ns, &c.name));
+        }
+        PropRequest::Prop(names)
+    } else {
+        PropRequest::AllProp {
+            include: Vec::new(),
+        }
+    };
+    Ok(PropSelection {
+        props,
+        address_data_version,
+    })
+}
+
+/// Parses a PROPFIND body; an empty body means `allprop` (RFC 4918 §9.1).
+pub fn parse_propfind(body: &[u8]) -> Result<PropSelection, RequestError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(PropSelection {
+            props: PropRequest::AllProp {
+                include: Vec::new(),
+            },
+            address_data_version: None,
+        });
+    }
+    let root = parse(body)?;
+    if !root.is(DAV, "propfind") {
+        return Err(RequestError::UnexpectedRoot(root.name));
+    }
+    if root.children.is_empty() {
+        return Err(RequestError::Invalid(
+            "propfind needs prop, allprop or propname".into(),
+        ));
+    }
+    parse_prop_selection(&root)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchOp {
+    Set(Name, Element),
+    Remove(Name),
+}
+
+/// Parses a PROPPATCH body into its operations, in document order (RFC 4918 §9.2).
+pub fn parse_proppatch(body: &[u8]) -> Result<Vec<PatchOp>, RequestError> {
+    let root = parse(body)?;
+    if !root.is(DAV, "propertyupdate") {
+        return Err(RequestError::UnexpectedRoot(root.name));
+    }
+    let mut ops = Vec::new();
+    for action in &root.children {
+        let set = if action.is(DAV, "set") {
+            true
+        } else if action.is(DAV, "remove") {
+            false
+        } else {
+            continue;
+        };
+        for prop in action.children_named(DAV, "prop") {
+            for p in &prop.children {
+                let name = Name::new(&p.ns, &p.name);
+                ops.push(if set {
+                    PatchOp::Set(name, p.clone())
+                } else {
+                    PatchOp::Remove(name)
+                });
+            }
+        }
+    }
+    if ops.is_empty() {
+        return Err(RequestError::Invalid("propertyupdate changes nothing".into()));
+    }
+    Ok(ops)
+}
+
+/// An extended MKCOL (RFC 5689): the resource types and the other properties to set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Mkcol {
+    pub resourcetypes: Vec<Name>,
+    pub props: Vec<(Name, Element)>,
+}
+
+pub fn parse_mkcol(body: &[u8]) -> Result<Mkcol, RequestError> {
+    let root = parse(body)?;
+    if !root.is(DAV, "mkcol") {
+        return Err(RequestError::UnexpectedRoot(root.name));
+    }
+    let mut out = Mkcol::default();
+    for set in root.children_named(DAV, "set") {
+        for prop in set.children_named(DAV, "prop") {
+            for p in &prop.children {
+                if p.is(DAV, "resourcetype") {
+                    out.resourcetypes = p
+                        .children
+                        .iter()
+                        .map(|c| Name::new(&c.ns, &c.name))
+                        .collect();
+                } else {
+                    out.props.push((Name::new(&p.ns, &p.name), p.clone()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    AddressbookMultiget {
+        select: PropSelection,
+        hrefs: Vec<String>,
+    },
+    AddressbookQuery {
+        select: PropSelection,
+        filter: Filter,
+        limit: Option<usize>,
+    },
+    SyncCollection {
+        select: PropSelection,
+        token: String,
+        /// `true` for sync-level infinite; Kith's collections have no sub-collections.
+        infinite: bool,
+        limit: Option<usize>,
+    },
+}
+
+fn nresults(limit: Option<&Element>, ns: &str) -> Result<Option<usize>, RequestError> {
+    let Some(limit) = limit else { return Ok(None) };
+    let n = limit
+        .child(ns, "nresults")
+        .ok_or_else(|| RequestError::Invalid("limit without nresults".into()))?;
+    n.text
+        .trim()
+        .parse::<usize>()
+        .map(Some)
+        .map_err(|_| RequestError::Invalid(format!("nresults {:?} is not a number", n.text)))
+}
+
+pub fn parse_report(body: &[u8]) -> Result<Report, RequestError> {
+    let root = parse(body)?;
+    if root.is(CARDDAV, "addressbook-multiget") {
+        let hrefs = root
+            .children_named(DAV, "href")
+            .map(|h| h.text.trim().to_string())
+            .collect();
+        return Ok(Report::AddressbookMultiget {
+            select: parse_prop_selection(&root)?,
+            hrefs,
+        });
+    }
+    if root.is(CARDDAV, "addressbook-query") {
+        let filter = match root.child(CARDDAV, "filter") {
+            Some(f) => Filter::parse(f)?,
+            None => Filter::default(),
+        };
+        return Ok(Report::AddressbookQuery {
+            select: parse_prop_selection(&root)?,
+            filter,
+            limit: nresults(root.child(CARDDAV, "limit"), CARDDAV)?,
+        });
+    }
+    if root.is(DAV, "sync-collection") {
+        let token = root
+            .child(DAV, "sync-token")
+            .map(|t| t.text.trim().to_string())
+            .unwrap_or_default();
+        let infinite = match root.child(DAV, "sync-level").map(|l| l.text.trim()) {
+            Some("infinite") => true,
+            Some("1") | None => false,
+            Some(other) => return Err(RequestError::Invalid(format!("sync-level {other:?}"))),
+        };
+        return Ok(Report::SyncCollection {
+            select: parse_prop_selection(&root)?,
+            token,
+            infinite,
+            limit: nresults(root.child(DAV, "limit"), DAV)?,
+        });
+    }
+    Err(RequestError::UnsupportedReport(format!(
+        "{{{}}}{}",
+        root.ns, root.name
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn propfind_variants() {
+        assert!(matches!(
+            parse_propfind(b"").unwrap().props,
+            PropRequest::AllProp { .. }
+        ));
+        let s = parse_propfind(br#"<propfind xmlns="DAV:"><propname/></propfind>"#).unwrap();
+        assert_eq!(s.props, PropRequest::PropName);
+        let s = parse_propfind(br#"<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data version="4.0"/></D:prop></D:propfind>"#).unwrap();
+        assert!(s.wants(DAV, "getetag"));
+        assert_eq!(s.address_data_version, Some(Version::V4));
+        assert!(parse_propfind(br#"<D:propfind xmlns:D="DAV:"/>"#).is_err());
+    }
+
+    #[test]
+    fn sync_collection_parses_token_and_limit() {
+        let r = parse_report(br#"<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:limit><d:nresults>5</d:nresults></d:limit><d:prop><d:getetag/></d:prop></d:sync-collection>"#).unwrap();
+        match r {
+            Report::SyncCollection { token, limit, .. } => {
+                assert_eq!(token, "");
+                assert_eq!(limit, Some(5));
+            }
+            _ => panic!("wrong report"),
+        }
+        assert!(matches!(
+            parse_report(br#"<d:expand-property xmlns:d="DAV:"/>"#),
+            Err(RequestError::UnsupportedReport(_))
+        ));
+    }
+
+    #[test]
+    fn proppatch_keeps_order() {
+        let ops = parse_proppatch(br#"<d:propertyupdate xmlns:d="DAV:" xmlns:z="urn:z"><d:set><d:prop><z:a>1</z:a></d:prop></d:set><d:remove><d:prop><z:a/></d:prop></d:remove></d:propertyupdate>"#).unwrap();
+        assert!(matches!(ops[0], PatchOp::Set(..)));
+        assert!(matches!(ops[1], PatchOp::Remove(..)));
+    }
+}

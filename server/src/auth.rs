@@ -1,0 +1,150 @@
+//! HTTP Basic authentication for DAV clients.
+//!
+//! Clients send the password on every request. App passwords are checked with a keyed BLAKE3
+//! hash. An account password is checked with argon2 once, then remembered (as a keyed hash of
+//! the credentials, together with the password hash it was checked against) so later requests
+//! skip argon2; changing the password invalidates the entry at once.
+
+use crate::accounts::{app_password_hash, verify_password};
+use crate::store::{Store, StoreError, User};
+use base64::Engine;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const CACHE_TTL: Duration = Duration::from_secs(15 * 60);
+const CACHE_MAX: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("no credentials")]
+    Missing,
+    #[error("malformed Authorization header")]
+    Malformed,
+    #[error("wrong user name or password")]
+    Rejected,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Who is making a request, and how they proved it.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    /// The label of the app password used, if any.
+    pub device: Option<String>,
+}
+
+pub struct Authenticator {
+    key: [u8; 32],
+    cache: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+}
+
+/// Splits a `Basic` Authorization header into user name and password.
+pub fn parse_basic(header: &str) -> Result<(String, String), AuthError> {
+    let (scheme, rest) = header.trim().split_once(' ').ok_or(AuthError::Malformed)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(AuthError::Malformed);
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .map_err(|_| AuthError::Malformed)?;
+    let text = String::from_utf8(raw).map_err(|_| AuthError::Malformed)?;
+    let (user, pass) = text.split_once(':').ok_or(AuthError::Malformed)?;
+    Ok((user.to_string(), pass.to_string()))
+}
+
+impl Authenticator {
+    pub fn new(key: [u8; 32]) -> Self {
+        Authenticator {
+            key,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cache_key(&self, user: &str, pass: &str) -> [u8; 32] {
+        let mut h = blake3::Hasher::new_keyed(&self.key);
+        h.update(b"basic-credential\0");
+        h.update(user.as_bytes());
+        h.update(b"\0");
+        h.update(pass.as_bytes());
+        *h.finalize().as_bytes()
+    }
+
+    pub async fn authenticate(
+        &self,
+        store: &dyn Store,
+        header: Option<&str>,
+    ) -> Result<Principal, AuthError> {
+        let header = header.ok_or(AuthError::Missing)?;
+        let (name, pass) = parse_basic(header)?;
+        let Some(user) = store.user_by_name(&name).await? else {
+            return Err(AuthError::Rejected);
+        };
+
+        let presented = blake3::Hash::from(app_password_hash(&self.key, &pass));
+        for app in store.app_passwords(user.id).await? {
+            // blake3::Hash compares in constant time.
+            if app.token_hash.len() == 32
+                && blake3::Hash::from_slice(&app.token_hash).ok() == Some(presented)
+            {
+                let recently = app
+                    .last_used_at
+                    .is_some_and(|t| crate::store::now_ms() - t < 60_000);
+                if !recently {
+                    store.touch_app_password(app.id).await?;
+                }
+                return Ok(Principal {
+                    user,
+                    device: Some(app.label),
+                });
+            }
+        }
+
+        let key = self.cache_key(&name, &pass);
+        let cached = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key).cloned())
+            .is_some_and(|(phc, at)| phc == user.password_hash && at.elapsed() < CACHE_TTL);
+        if cached {
+            return Ok(Principal { user, device: None });
+        }
+
+        let phc = user.password_hash.clone();
+        // argon2 is deliberately slow; keep it off the async worker threads.
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pass, &phc))
+            .await
+            .unwrap_or(false);
+        if !ok {
+            return Err(AuthError::Rejected);
+        }
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() >= CACHE_MAX {
+                c.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+                if c.len() >= CACHE_MAX {
+                    c.clear();
+                }
+            }
+            c.insert(key, (user.password_hash.clone(), Instant::now()));
+        }
+        Ok(Principal { user, device: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_header_parsing() {
+        let h = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("ann:pa:ss")
+        );
+        assert_eq!(parse_basic(&h).unwrap(), ("ann".into(), "pa:ss".into()));
+        assert!(parse_basic("Bearer abc").is_err());
+        assert!(parse_basic("Basic !!!").is_err());
+    }
+}

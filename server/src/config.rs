@@ -1,0 +1,158 @@
+//! Configuration: defaults, then the TOML file, then `KITH_*` environment variables and CLI
+//! flags (clap reads both, flags first).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid listen address {0:?}: expected HOST:PORT, e.g. 127.0.0.1:5233")]
+    Listen(String),
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub dav: DavSection,
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DavSection {
+    /// Largest vCard accepted by PUT, in bytes.
+    pub max_resource_size: usize,
+    /// How long removed members are remembered for sync-collection, in days.
+    pub tombstone_retention_days: u32,
+}
+
+impl Default for DavSection {
+    fn default() -> Self {
+        DavSection {
+            max_resource_size: 1024 * 1024,
+            tombstone_retention_days: 90,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// A tracing filter, e.g. "info" or "kith=debug,info".
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            level: "info".into(),
+        }
+    }
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub dav: DavSection,
+    pub log: LogSection,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5233";
+
+/// `$XDG_DATA_HOME/kith`, else `~/.local/share/kith`, else `./kith-data`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("kith");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(h).join(".local/share/kith");
+    }
+    PathBuf::from("kith-data")
+}
+
+pub fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Merges the file with the values given on the command line or in the environment.
+pub fn resolve(
+    file: FileConfig,
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+) -> Result<Config, ConfigError> {
+    let listen_s = listen
+        .or(file.server.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let listen = listen_s
+        .parse()
+        .map_err(|_| ConfigError::Listen(listen_s.clone()))?;
+    Ok(Config {
+        listen,
+        data_dir: data_dir
+            .or(file.server.data_dir)
+            .unwrap_or_else(default_data_dir),
+        dav: file.dav,
+        log: file.log,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file() {
+        let file: FileConfig = toml::from_str(
+            "[server]\nlisten = \"0.0.0.0:80\"\ndata_dir = \"/srv\"\n[dav]\nmax_resource_size = 10\n",
+        )
+        .unwrap();
+        let c = resolve(file.clone(), Some("127.0.0.1:9".into()), None).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9");
+        assert_eq!(c.data_dir, PathBuf::from("/srv"));
+        assert_eq!(c.dav.max_resource_size, 10);
+        assert!(resolve(file, Some("nope".into()), None).is_err());
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../../config/kith.example.toml");
+        let file: FileConfig = toml::from_str(text).unwrap();
+        assert_eq!(file.dav.max_resource_size, DavSection::default().max_resource_size);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<FileConfig>("[server]\nlisen = \"x\"\n").is_err());
+    }
+}

@@ -1,0 +1,268 @@
+//! The HTTP front: routing, authentication, the ownership check and request logging.
+//! DAV methods are dispatched by hand, because axum's method filter has no DAV methods.
+
+mod client;
+mod collection;
+mod copymove;
+mod object;
+mod paths;
+mod propfind;
+mod props;
+mod report;
+mod respond;
+
+use crate::auth::{AuthError, Authenticator, Principal};
+use crate::config::Config;
+use crate::store::{Collection, Store};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+pub use client::Client;
+use paths::Target;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest XML body (PROPFIND, REPORT, PROPPATCH, MKCOL) accepted.
+const MAX_XML_BODY: usize = 1024 * 1024;
+
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub auth: Authenticator,
+    pub config: Config,
+}
+
+/// One authenticated DAV request.
+pub struct Ctx {
+    pub app: Arc<App>,
+    pub principal: Principal,
+    pub client: Client,
+    pub headers: HeaderMap,
+    pub target: Target,
+    /// The request path, canonical for the root (`/` or `/dav/`).
+    pub request_path: String,
+}
+
+impl Ctx {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn user_name(&self) -> &str {
+        &self.principal.user.name
+    }
+
+    /// The caller's address book named `book`, or `None`.
+    async fn book(&self, book: &str) -> Result<Option<Collection>, Response> {
+        self.app
+            .store
+            .collection(self.principal.user.id, book)
+            .await
+            .map_err(respond::internal)
+    }
+
+    fn prop_ctx(&self) -> props::PropCtx<'_> {
+        props::PropCtx {
+            user: &self.principal.user,
+            max_resource_size: self.app.config.dav.max_resource_size,
+        }
+    }
+}
+
+/// The user (and device) a response was served to, for the access log.
+#[derive(Clone)]
+struct LoggedUser(String);
+
+pub const DAV_HEADER: &str = "1, 3, addressbook, extended-mkcol";
+pub const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, REPORT";
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .fallback(dispatch)
+        .with_state(app)
+        .layer(middleware::from_fn(access_log))
+}
+
+async fn access_log(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let client = Client::detect(
+        req.headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let resp = next.run(req).await;
+    let user = resp
+        .extensions()
+        .get::<LoggedUser>()
+        .map(|u| u.0.clone())
+        .unwrap_or_else(|| "-".into());
+    let status = resp.status().as_u16();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    // Apple clients always try without credentials first, so a 401 is routine, not a warning.
+    if status >= 500 {
+        tracing::error!(%method, %path, status, latency_ms = ms, %user, client = client.as_str(), "request");
+    } else {
+        tracing::info!(%method, %path, status, latency_ms = ms, %user, client = client.as_str(), "request");
+    }
+    resp
+}
+
+fn unauthorized(msg: &str) -> Response {
+    let mut r = respond::text(StatusCode::UNAUTHORIZED, msg);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"Kith\", charset=\"UTF-8\""),
+    );
+    r
+}
+
+fn options() -> Response {
+    let mut r = respond::status(StatusCode::OK);
+    let h = r.headers_mut();
+    h.insert("DAV", HeaderValue::from_static(DAV_HEADER));
+    h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    r
+}
+
+async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+
+    if matches!(path.as_str(), "/.well-known/carddav" | "/.well-known/caldav")
+        || path.ends_with("/.well-known/carddav")
+        || path.ends_with("/.well-known/caldav")
+    {
+        // 301: TbSync breaks on 302 (anchors.md §2.2.5); Apple and DAVx5 follow either.
+        let mut r = respond::status(StatusCode::MOVED_PERMANENTLY);
+        r.headers_mut()
+            .insert(header::LOCATION, HeaderValue::from_static(paths::DAV_ROOT));
+        return r;
+    }
+    if method == Method::OPTIONS {
+        return options();
+    }
+    let target = paths::resolve(&path);
+    if path == "/" && (method == Method::GET || method == Method::HEAD) {
+        return respond::text(
+            StatusCode::OK,
+            "Kith CardDAV server. Add this server's URL to your contacts app with your user name and password.",
+        );
+    }
+
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let principal = match app.auth.authenticate(app.store.as_ref(), auth.as_deref()).await {
+        Ok(p) => p,
+        Err(AuthError::Missing) => return unauthorized("Authentication required"),
+        Err(AuthError::Malformed) => return unauthorized("Use HTTP Basic authentication"),
+        Err(AuthError::Rejected) => {
+            tracing::info!(%path, "authentication failed");
+            return unauthorized("Wrong user name or password");
+        }
+        Err(AuthError::Store(e)) => return respond::internal(e),
+    };
+    let logged = match &principal.device {
+        Some(d) => format!("{}[{d}]", principal.user.name),
+        None => principal.user.name.clone(),
+    };
+
+    // Isolation: a principal reaches only its own resources. Others' look like they don't exist.
+    let foreign = target.owner().is_some_and(|o| o != principal.user.name);
+    let own_home = paths::home_href(&principal.user.name);
+    let mut resp = if foreign {
+        respond::not_found()
+    } else if matches!(target, Target::NotFound) {
+        // Creating something below a missing parent in one's own home is a conflict, not 404.
+        if (method.as_str() == "MKCOL" || method == Method::PUT) && path.starts_with(&own_home) {
+            respond::text(StatusCode::CONFLICT, "The parent collection does not exist")
+        } else {
+            respond::not_found()
+        }
+    } else {
+        let client = Client::detect(
+            req.headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let (parts, body) = req.into_parts();
+        let request_path = if path == "/" { "/".to_string() } else { paths::DAV_ROOT.to_string() };
+        let ctx = Ctx {
+            request_path,
+            app: app.clone(),
+            principal,
+            client,
+            headers: parts.headers,
+            target,
+        };
+        handle(ctx, method, body).await
+    };
+    resp.extensions_mut().insert(LoggedUser(logged));
+    resp
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        respond::text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("The request body is larger than {limit} bytes"),
+        )
+    })
+}
+
+async fn handle(ctx: Ctx, method: Method, body: Body) -> Response {
+    match method.as_str() {
+        "GET" | "HEAD" => object::get(&ctx, method == Method::HEAD).await,
+        "PUT" => {
+            // One byte over the limit is enough to tell that the card is too large.
+            let limit = ctx.app.config.dav.max_resource_size + 1;
+            match read_body(body, limit).await {
+                Ok(b) => object::put(&ctx, b).await,
+                Err(_) => object::too_large(&ctx),
+            }
+        }
+        "DELETE" => match ctx.target {
+            Target::Card(..) => object::delete(&ctx).await,
+            _ => collection::delete(&ctx).await,
+        },
+        "PROPFIND" => match read_body(body, MAX_XML_BODY).await {
+            Ok(b) => propfind::propfind(&ctx, &b).await,
+            Err(r) => r,
+        },
+        "PROPPATCH" => match read_body(body, MAX_XML_BODY).await {
+            Ok(b) => collection::proppatch(&ctx, &b).await,
+            Err(r) => r,
+        },
+        "MKCOL" => match read_body(body, MAX_XML_BODY).await {
+            Ok(b) => collection::mkcol(&ctx, &b).await,
+            Err(r) => r,
+        },
+        "REPORT" => match read_body(body, MAX_XML_BODY).await {
+            Ok(b) => report::report(&ctx, &b).await,
+            Err(r) => r,
+        },
+        "COPY" => copymove::copy_or_move(&ctx, false).await,
+        "MOVE" => copymove::copy_or_move(&ctx, true).await,
+        _ => {
+            let mut r = respond::text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("{method} is not supported here"),
+            );
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+            r
+        }
+    }
+}
+
+/// An HTTP-date, for the CLI's listings.
+pub fn format_date(ms: i64) -> String {
+    props::http_date(ms)
+}

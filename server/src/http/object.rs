@@ -1,0 +1,257 @@
+//! GET, HEAD, PUT and DELETE of vCards.
+//!
+//! PUT stores the exact bytes; a parsed copy validates the card and feeds the index. The ETag
+//! is a hash of the stored bytes, so an unchanged card always keeps its ETag.
+
+use super::paths::{Target, card_href};
+use super::{Ctx, respond};
+use crate::store::{DeleteOutcome, NewObject, PutOutcome};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use kith_dav::headers::{accept_vcard_version, etag_list_matches};
+use kith_dav::names::CARDDAV;
+use kith_dav::request::PropSelection;
+use kith_dav::vcard::{CardError, Version, convert, parse_card, sniff_version};
+use kith_dav::xml::escape;
+
+/// A strong ETag from the stored bytes.
+pub fn etag_for(data: &[u8]) -> String {
+    let hex = blake3::hash(data).to_hex();
+    format!("\"{}\"", &hex.as_str()[..32])
+}
+
+/// The `If-Match` / `If-None-Match` check, run by the store inside its write transaction.
+fn precondition(ctx: &Ctx) -> impl Fn(Option<&str>) -> bool + Send + Sync + use<> {
+    let if_match = ctx.header("if-match").map(str::to_string);
+    let if_none_match = ctx.header("if-none-match").map(str::to_string);
+    move |current: Option<&str>| {
+        if let Some(m) = &if_match {
+            if !etag_list_matches(m, current) {
+                return false;
+            }
+        }
+        if let Some(m) = &if_none_match {
+            if etag_list_matches(m, current) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn content_type_for(version: Option<Version>, utf8: bool) -> String {
+    let mut ct = String::from("text/vcard");
+    if utf8 {
+        ct.push_str("; charset=utf-8");
+    }
+    if let Some(v) = version {
+        ct.push_str("; version=");
+        ct.push_str(v.as_str());
+    }
+    ct
+}
+
+/// The version to serve: what the request asks for, else the client's quirk default.
+fn wanted_version(ctx: &Ctx, asked: Option<Version>) -> Option<Version> {
+    asked.or_else(|| ctx.client.default_vcard_version())
+}
+
+/// The content of `<card:address-data>` for one stored card.
+pub fn address_data_xml(ctx: &Ctx, data: &[u8], select: &PropSelection) -> String {
+    let stored = sniff_version(data);
+    let bytes = match wanted_version(ctx, select.address_data_version) {
+        Some(v) if Some(v) != stored => convert(data, stored, v),
+        _ => std::borrow::Cow::Borrowed(data),
+    };
+    escape(&String::from_utf8_lossy(&bytes)).into_owned()
+}
+
+pub async fn get(ctx: &Ctx, head: bool) -> Response {
+    let Target::Card(_, book, card) = &ctx.target else {
+        return match &ctx.target {
+            Target::Book(..) | Target::Home(_) | Target::Root => respond::text(
+                StatusCode::OK,
+                "This is a CardDAV collection. Add the server URL to a contacts app to use it.",
+            ),
+            _ => respond::not_found(),
+        };
+    };
+    let book = match ctx.book(book).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return respond::not_found(),
+        Err(r) => return r,
+    };
+    let obj = match ctx.app.store.object(book.id, card).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return respond::not_found(),
+        Err(e) => return respond::internal(e),
+    };
+    if let Some(inm) = ctx.header("if-none-match") {
+        if etag_list_matches(inm, Some(&obj.meta.etag)) {
+            let mut r = respond::status(StatusCode::NOT_MODIFIED);
+            if let Ok(v) = HeaderValue::from_str(&obj.meta.etag) {
+                r.headers_mut().insert(header::ETAG, v);
+            }
+            return r;
+        }
+    }
+    let stored = sniff_version(&obj.data);
+    let asked = ctx.header("accept").and_then(accept_vcard_version);
+    let (body, version) = match wanted_version(ctx, asked) {
+        Some(v) if Some(v) != stored => (convert(&obj.data, stored, v).into_owned(), Some(v)),
+        _ => (obj.data, stored),
+    };
+    let utf8 = std::str::from_utf8(&body).is_ok();
+    let len = body.len();
+    let mut r = Response::new(if head { Body::empty() } else { Body::from(body) });
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&content_type_for(version, utf8)) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if let Ok(v) = HeaderValue::from_str(&obj.meta.etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&super::props::http_date(obj.meta.modified_at)) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    r
+}
+
+pub fn too_large(ctx: &Ctx) -> Response {
+    respond::condition(
+        StatusCode::FORBIDDEN,
+        CARDDAV,
+        "max-resource-size",
+        &format!(
+            "The card is larger than {} bytes; make it smaller (a large PHOTO is the usual cause)",
+            ctx.app.config.dav.max_resource_size
+        ),
+    )
+}
+
+fn is_vcard_type(ct: &str) -> bool {
+    let base = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    matches!(
+        base.as_str(),
+        "text/vcard" | "text/x-vcard" | "text/directory" | "text/plain" | "application/octet-stream" | ""
+    )
+}
+
+/// The key for the one-UID-per-book rule: the card's UID, or for a card without one its
+/// resource name, which is unique in the book by construction.
+pub fn effective_uid(info: &kith_dav::vcard::CardInfo, name: &str) -> String {
+    match &info.uid {
+        Some(u) => u.clone(),
+        None => format!("\u{0}name:{name}"),
+    }
+}
+
+pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
+    let Target::Card(_, book, card) = &ctx.target else {
+        return respond::text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "PUT a vCard into an address book: /dav/addressbooks/USER/BOOK/NAME.vcf",
+        );
+    };
+    if body.len() > ctx.app.config.dav.max_resource_size {
+        return too_large(ctx);
+    }
+    let book = match ctx.book(book).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return respond::text(
+                StatusCode::CONFLICT,
+                "The address book does not exist; create it with MKCOL first",
+            );
+        }
+        Err(r) => return r,
+    };
+    let ct = ctx.header("content-type").unwrap_or("");
+    let info = match parse_card(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            let (cond, advice) = match (&e, is_vcard_type(ct)) {
+                (CardError::NotVCard(_), false) => (
+                    "supported-address-data",
+                    "Only vCard 3.0 and 4.0 (text/vcard) can be stored in an address book",
+                ),
+                (CardError::MultipleCards, _) => {
+                    ("valid-address-data", "Send one card per request")
+                }
+                _ => ("valid-address-data", "Send a well-formed vCard"),
+            };
+            return respond::condition(
+                StatusCode::FORBIDDEN,
+                CARDDAV,
+                cond,
+                &format!("{e}. {advice}."),
+            );
+        }
+    };
+    let etag = etag_for(&body);
+    let index = info.index_entries();
+    let uid = effective_uid(&info, card);
+    let obj = NewObject {
+        name: card,
+        uid: &uid,
+        etag: &etag,
+        content_type: "text/vcard; charset=utf-8",
+        data: &body,
+        index,
+    };
+    let check = precondition(ctx);
+    match ctx.app.store.put_object(book.id, &obj, &check).await {
+        Ok(outcome @ (PutOutcome::Created | PutOutcome::Updated)) => {
+            let code = if outcome == PutOutcome::Created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::NO_CONTENT
+            };
+            let mut r = respond::status(code);
+            if let Ok(v) = HeaderValue::from_str(&etag) {
+                r.headers_mut().insert(header::ETAG, v);
+            }
+            r
+        }
+        Ok(PutOutcome::PreconditionFailed) => respond::text(
+            StatusCode::PRECONDITION_FAILED,
+            "The card changed on the server since you last read it (If-Match/If-None-Match failed); sync and try again",
+        ),
+        Ok(PutOutcome::UidConflict(other)) => {
+            let href = card_href(ctx.user_name(), &book.name, &other);
+            respond::condition_with(
+                StatusCode::FORBIDDEN,
+                CARDDAV,
+                "no-uid-conflict",
+                &format!("<d:href>{}</d:href>", escape(&href)),
+                &format!("Another card in this address book ({href}) already has UID {uid}"),
+            )
+        }
+        Err(e) => respond::internal(e),
+    }
+}
+
+pub async fn delete(ctx: &Ctx) -> Response {
+    let Target::Card(_, book, card) = &ctx.target else {
+        return respond::not_found();
+    };
+    let book = match ctx.book(book).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return respond::not_found(),
+        Err(r) => return r,
+    };
+    let check = precondition(ctx);
+    match ctx.app.store.delete_object(book.id, card, &check).await {
+        Ok(DeleteOutcome::Deleted) => respond::status(StatusCode::NO_CONTENT),
+        Ok(DeleteOutcome::NotFound) => respond::not_found(),
+        Ok(DeleteOutcome::PreconditionFailed) => respond::text(
+            StatusCode::PRECONDITION_FAILED,
+            "The card changed on the server since you last read it; sync and try again",
+        ),
+        Err(e) => respond::internal(e),
+    }
+}
+

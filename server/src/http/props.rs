@@ -1,0 +1,307 @@
+//! Live properties of each resource, for PROPFIND and for the `prop` of REPORTs.
+
+use super::paths::{home_href, principal_href};
+use crate::store::{Collection, ObjectMeta, User};
+use kith_dav::multistatus::{PropValue, hrefs};
+use kith_dav::names::{CALSERVER, CARDDAV, DAV, Name};
+use kith_dav::request::{PropRequest, PropSelection};
+use kith_dav::xml::escape;
+
+/// A resource as PROPFIND sees it.
+pub enum Resource<'a> {
+    Root,
+    Principal,
+    Home,
+    Book(&'a Collection, &'a [(String, String, String)]),
+    Card(&'a ObjectMeta),
+}
+
+/// What every property renderer needs: the authenticated user and server settings.
+pub struct PropCtx<'a> {
+    pub user: &'a User,
+    pub max_resource_size: usize,
+}
+
+pub fn sync_token(c: &Collection) -> String {
+    sync_token_at(c, c.seq)
+}
+
+/// The sync token of collection `c` as of change stamp `seq`.
+pub fn sync_token_at(c: &Collection, seq: i64) -> String {
+    format!("urn:kith:sync:{}:{}", c.id, seq)
+}
+
+/// Parses our sync token for collection `c`; `None` if it is not ours or not for `c`.
+pub fn parse_sync_token(c: &Collection, token: &str) -> Option<i64> {
+    let rest = token.strip_prefix("urn:kith:sync:")?;
+    let (id, seq) = rest.split_once(':')?;
+    (id.parse::<i64>().ok()? == c.id)
+        .then(|| seq.parse::<i64>().ok())
+        .flatten()
+}
+
+pub fn etag_of(meta: &ObjectMeta) -> &str {
+    &meta.etag
+}
+
+/// An HTTP-date for `getlastmodified` (RFC 9110 IMF-fixdate).
+pub fn http_date(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil-from-days (Howard Hinnant), valid for the proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MO: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        WD[days.rem_euclid(7) as usize],
+        d,
+        MO[(mo - 1) as usize],
+        y,
+        h,
+        m,
+        s
+    )
+}
+
+const PRIVS_OWNER: &str = "<d:privilege><d:all/></d:privilege><d:privilege><d:read/></d:privilege>\
+<d:privilege><d:write/></d:privilege><d:privilege><d:write-properties/></d:privilege>\
+<d:privilege><d:write-content/></d:privilege><d:privilege><d:bind/></d:privilege>\
+<d:privilege><d:unbind/></d:privilege><d:privilege><d:read-current-user-privilege-set/></d:privilege>";
+const PRIVS_READ: &str = "<d:privilege><d:read/></d:privilege>\
+<d:privilege><d:read-current-user-privilege-set/></d:privilege>";
+
+const BOOK_REPORTS: &str = "<d:supported-report><d:report><card:addressbook-multiget/></d:report></d:supported-report>\
+<d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>\
+<d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report>";
+
+fn n(ns: &str, local: &str) -> Name {
+    Name::new(ns, local)
+}
+
+/// The live properties a resource has (for allprop and propname).
+pub fn live_names(res: &Resource<'_>) -> Vec<Name> {
+    let mut v = vec![
+        n(DAV, "resourcetype"),
+        n(DAV, "current-user-principal"),
+        n(DAV, "current-user-privilege-set"),
+        n(DAV, "supported-report-set"),
+    ];
+    match res {
+        Resource::Root => {}
+        Resource::Principal => v.extend([
+            n(DAV, "displayname"),
+            n(DAV, "principal-URL"),
+            n(DAV, "owner"),
+            n(DAV, "principal-collection-set"),
+            n(CARDDAV, "addressbook-home-set"),
+        ]),
+        Resource::Home => v.extend([n(DAV, "displayname"), n(DAV, "owner")]),
+        Resource::Book(..) => v.extend([
+            n(DAV, "displayname"),
+            n(DAV, "owner"),
+            n(DAV, "sync-token"),
+            n(DAV, "getlastmodified"),
+            n(CALSERVER, "getctag"),
+            n(CARDDAV, "addressbook-description"),
+            n(CARDDAV, "supported-address-data"),
+            n(CARDDAV, "max-resource-size"),
+        ]),
+        Resource::Card(..) => v.extend([
+            n(DAV, "getetag"),
+            n(DAV, "getcontenttype"),
+            n(DAV, "getcontentlength"),
+            n(DAV, "getlastmodified"),
+            n(DAV, "owner"),
+        ]),
+    }
+    v
+}
+
+/// Renders one live or dead property; `None` means the resource does not have it (404).
+pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<String> {
+    let user = ctx.user.name.as_str();
+    if name.ns == DAV {
+        let v = match (name.local.as_str(), res) {
+            ("resourcetype", Resource::Root | Resource::Home) => "<d:collection/>".to_string(),
+            ("resourcetype", Resource::Principal) => "<d:collection/><d:principal/>".to_string(),
+            ("resourcetype", Resource::Book(..)) => "<d:collection/><card:addressbook/>".into(),
+            ("resourcetype", Resource::Card(..)) => String::new(),
+            ("current-user-principal", _) => hrefs(&[&principal_href(user)]),
+            ("principal-URL", Resource::Principal) => hrefs(&[&principal_href(user)]),
+            ("principal-collection-set", Resource::Principal) => hrefs(&["/dav/principals/"]),
+            ("owner", Resource::Principal | Resource::Home | Resource::Book(..) | Resource::Card(..)) => {
+                hrefs(&[&principal_href(user)])
+            }
+            ("displayname", Resource::Principal | Resource::Home) => escape(user).into_owned(),
+            ("displayname", Resource::Book(c, _)) => escape(c.displayname.as_deref()?).into_owned(),
+            ("current-user-privilege-set", Resource::Root) => PRIVS_READ.to_string(),
+            ("current-user-privilege-set", _) => PRIVS_OWNER.to_string(),
+            ("supported-report-set", Resource::Book(..)) => BOOK_REPORTS.to_string(),
+            ("supported-report-set", _) => String::new(),
+            ("sync-token", Resource::Book(c, _)) => escape(&sync_token(c)).into_owned(),
+            ("getlastmodified", Resource::Book(c, _)) => http_date(c.modified_at),
+            ("getetag", Resource::Card(m)) => escape(etag_of(m)).into_owned(),
+            ("getcontenttype", Resource::Card(m)) => escape(&m.content_type).into_owned(),
+            ("getcontentlength", Resource::Card(m)) => m.size.to_string(),
+            ("getlastmodified", Resource::Card(m)) => http_date(m.modified_at),
+            _ => return dead(res, name),
+        };
+        return Some(v);
+    }
+    if name.ns == CARDDAV {
+        let v = match (name.local.as_str(), res) {
+            ("addressbook-home-set", Resource::Principal) => hrefs(&[&home_href(user)]),
+            ("addressbook-description", Resource::Book(c, _)) => {
+                escape(c.description.as_deref()?).into_owned()
+            }
+            ("supported-address-data", Resource::Book(..)) => concat!(
+                "<card:address-data-type content-type=\"text/vcard\" version=\"3.0\"/>",
+                "<card:address-data-type content-type=\"text/vcard\" version=\"4.0\"/>"
+            )
+            .to_string(),
+            ("max-resource-size", Resource::Book(..)) => ctx.max_resource_size.to_string(),
+            _ => return dead(res, name),
+        };
+        return Some(v);
+    }
+    if name.is(CALSERVER, "getctag") {
+        if let Resource::Book(c, _) = res {
+            return Some(escape(&sync_token(c)).into_owned());
+        }
+    }
+    dead(res, name)
+}
+
+/// A dead property's stored XML, re-rendered as the content of the property element.
+fn dead(res: &Resource<'_>, name: &Name) -> Option<String> {
+    let Resource::Book(_, dead) = res else {
+        return None;
+    };
+    let (_, _, xml) = dead
+        .iter()
+        .find(|(ns, local, _)| *ns == name.ns && *local == name.local)?;
+    // The stored XML is the whole property element; clients want only its content, but the
+    // content may use namespaces declared on the element, so inner children are kept whole.
+    let el = kith_dav::xml::parse(xml.as_bytes()).ok()?;
+    let mut inner = escape(&el.text).into_owned();
+    for c in &el.children {
+        inner.push_str(&c.to_xml());
+    }
+    Some(inner)
+}
+
+/// Properties that clients may never set, answered 403 by PROPPATCH.
+pub fn is_protected(name: &Name) -> bool {
+    (name.ns == DAV
+        && matches!(
+            name.local.as_str(),
+            "resourcetype"
+                | "current-user-principal"
+                | "current-user-privilege-set"
+                | "supported-report-set"
+                | "sync-token"
+                | "getetag"
+                | "getcontenttype"
+                | "getcontentlength"
+                | "getlastmodified"
+                | "owner"
+                | "principal-URL"
+                | "principal-collection-set"
+                | "lockdiscovery"
+                | "supportedlock"
+                | "creationdate"
+        ))
+        || (name.ns == CARDDAV
+            && matches!(
+                name.local.as_str(),
+                "supported-address-data" | "max-resource-size" | "addressbook-home-set"
+            ))
+        || name.is(CALSERVER, "getctag")
+}
+
+/// Renders the requested properties of one resource into found and missing lists.
+/// `extra` renders what depends on the request (e.g. `address-data`) before the defaults.
+pub fn collect(
+    ctx: &PropCtx<'_>,
+    res: &Resource<'_>,
+    select: &PropSelection,
+    extra: &mut dyn FnMut(&Name) -> Option<Option<String>>,
+) -> (Vec<PropValue>, Vec<(u16, Vec<Name>)>) {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    let mut one = |name: &Name, found: &mut Vec<PropValue>, missing: &mut Vec<Name>| {
+        let value = match extra(name) {
+            Some(v) => v,
+            None => render(ctx, res, name),
+        };
+        match value {
+            Some(xml) => found.push(PropValue {
+                name: name.clone(),
+                xml,
+            }),
+            None => missing.push(name.clone()),
+        }
+    };
+    match &select.props {
+        PropRequest::Prop(names) => {
+            for name in names {
+                one(name, &mut found, &mut missing);
+            }
+        }
+        PropRequest::AllProp { include } => {
+            let mut names = live_names(res);
+            if let Resource::Book(_, dead) = res {
+                names.extend(dead.iter().map(|(ns, local, _)| Name::new(ns, local)));
+            }
+            for extra_name in include {
+                if !names.contains(extra_name) {
+                    names.push(extra_name.clone());
+                }
+            }
+            let mut unused = Vec::new();
+            for name in &names {
+                one(name, &mut found, &mut unused);
+            }
+            // allprop leaves out properties the resource does not have, unless included.
+            missing.extend(unused.into_iter().filter(|n| include.contains(n)));
+        }
+        PropRequest::PropName => {
+            let mut names = live_names(res);
+            if let Resource::Book(_, dead) = res {
+                names.extend(dead.iter().map(|(ns, local, _)| Name::new(ns, local)));
+            }
+            found = names
+                .into_iter()
+                .map(|name| PropValue {
+                    name,
+                    xml: String::new(),
+                })
+                .collect();
+        }
+    }
+    (found, vec![(404, missing)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(1_700_000_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+    }
+}

@@ -1,0 +1,275 @@
+//! The `kith` binary.
+
+mod accounts;
+mod auth;
+mod cli;
+mod config;
+mod http;
+mod secret;
+mod store;
+
+use clap::Parser;
+use cli::{AppPasswordCommand, Cli, Command, UserCommand};
+use config::Config;
+use std::io::BufRead;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use store::{SqliteStore, Store};
+
+/// A failure that ends the command, reported as one line that says what to do.
+type CliResult = Result<(), String>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kith: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("kith: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> CliResult {
+    let file = config::load_file(cli.global.config.as_deref()).map_err(|e| e.to_string())?;
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let config = config::resolve(file, listen, cli.global.data_dir.clone()).map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve { .. } => serve(config).await,
+        Command::User(cmd) => user_command(&config, cmd).await,
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn prepare_data_dir(dir: &Path) -> CliResult {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The directory holds the secret key and password hashes: keep it private.
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+async fn open_store(config: &Config) -> Result<SqliteStore, String> {
+    prepare_data_dir(&config.data_dir)?;
+    let path = config.data_dir.join("kith.db");
+    SqliteStore::open(&path)
+        .await
+        .map_err(|e| format!("cannot open database {}: {e}", path.display()))
+}
+
+async fn serve(config: Config) -> CliResult {
+    init_logging(&config);
+    let store: Arc<dyn Store> = Arc::new(open_store(&config).await?);
+    let key = secret::load_or_create(&config.data_dir)
+        .map_err(|e| format!("cannot read or create the secret key: {e}"))?;
+    bootstrap_admin(store.as_ref()).await?;
+
+    let retention_ms = i64::from(config.dav.tombstone_retention_days) * 86_400_000;
+    let purge_store = store.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(6 * 3600));
+        loop {
+            every.tick().await;
+            match purge_store.purge_tombstones(store::now_ms() - retention_ms).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "purged old tombstones"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "tombstone purge failed"),
+            }
+        }
+    });
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e} (set --listen or KITH_LISTEN)", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = Arc::new(http::App {
+        store,
+        auth: auth::Authenticator::new(key),
+        config: config.clone(),
+    });
+    tracing::info!(data_dir = %config.data_dir.display(), "data directory");
+    // Scripts and the tests read this line to learn the port (useful with --listen ...:0).
+    println!("kith: listening on http://{addr}/");
+    axum::serve(listener, http::router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// On a first start with no users, creates `admin`, with KITH_ADMIN_PASSWORD or a random
+/// password printed once.
+async fn bootstrap_admin(store: &dyn Store) -> CliResult {
+    if !store.list_users().await.map_err(|e| e.to_string())?.is_empty() {
+        return Ok(());
+    }
+    let given = std::env::var("KITH_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let password = given.clone().unwrap_or_else(accounts::random_password);
+    accounts::create_user(store, "admin", &password)
+        .await
+        .map_err(|e| e.to_string())?;
+    if given.is_some() {
+        println!("kith: created user admin with the password from KITH_ADMIN_PASSWORD");
+    } else {
+        // Printed to the terminal once, never written to the log.
+        println!("kith: created user admin with password: {password}");
+        println!("kith: this password is shown only once; change it with `kith user passwd admin`");
+    }
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_string();
+        if pw.is_empty() {
+            return Err("the password on stdin is empty".into());
+        }
+        return Ok(pw);
+    }
+    let pw = rpassword::prompt_password("Password: ")
+        .map_err(|e| format!("cannot prompt for a password ({e}); use --password-stdin"))?;
+    let again = rpassword::prompt_password("Repeat password: ").map_err(|e| e.to_string())?;
+    if pw != again {
+        return Err("the passwords do not match".into());
+    }
+    if pw.is_empty() {
+        return Err("the password is empty".into());
+    }
+    Ok(pw)
+}
+
+fn fmt_time(ms: i64) -> String {
+    http::format_date(ms)
+}
+
+async fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
+    let store = open_store(config).await?;
+    let s: &dyn Store = &store;
+    let err = |e: accounts::AccountError| e.to_string();
+    match cmd {
+        UserCommand::Add {
+            name,
+            password_stdin,
+        } => {
+            if !accounts::valid_user_name(&name) {
+                return Err(accounts::AccountError::BadName(name).to_string());
+            }
+            let pw = read_password(password_stdin)?;
+            accounts::create_user(s, &name, &pw).await.map_err(err)?;
+            println!("created user {name} with address book \"{}\"", accounts::DEFAULT_BOOK);
+        }
+        UserCommand::List => {
+            for u in s.list_users().await.map_err(|e| e.to_string())? {
+                println!("{}\tcreated {}", u.name, fmt_time(u.created_at));
+            }
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let user = accounts::require_user(s, &name).await.map_err(err)?;
+            let pw = read_password(password_stdin)?;
+            let hash = accounts::hash_password(&pw).map_err(err)?;
+            s.set_password(user.id, &hash).await.map_err(|e| e.to_string())?;
+            println!("password changed for {name}");
+        }
+        UserCommand::Remove { name } => {
+            let user = accounts::require_user(s, &name).await.map_err(err)?;
+            s.delete_user(user.id).await.map_err(|e| e.to_string())?;
+            println!("removed user {name} and their address books");
+        }
+        UserCommand::AppPassword(cmd) => app_password_command(config, s, cmd).await?,
+    }
+    Ok(())
+}
+
+async fn app_password_command(config: &Config, s: &dyn Store, cmd: AppPasswordCommand) -> CliResult {
+    let err = |e: accounts::AccountError| e.to_string();
+    match cmd {
+        AppPasswordCommand::Add { name, label } => {
+            let user = accounts::require_user(s, &name).await.map_err(err)?;
+            if label.trim().is_empty() {
+                return Err("the label is empty; name the device, e.g. --label iphone".into());
+            }
+            let key = secret::load_or_create(&config.data_dir)
+                .map_err(|e| format!("cannot read or create the secret key: {e}"))?;
+            let token = accounts::random_password();
+            let hash = accounts::app_password_hash(&key, &token);
+            s.add_app_password(user.id, &label, &hash).await.map_err(|e| match e {
+                store::StoreError::Exists(_) => format!(
+                    "{name} already has an app password labelled {label:?}; revoke it first or pick another label"
+                ),
+                e => e.to_string(),
+            })?;
+            println!("{token}");
+            eprintln!("app password {label:?} for {name}: shown once, use it as the password on that device");
+        }
+        AppPasswordCommand::List { name } => {
+            let user = accounts::require_user(s, &name).await.map_err(err)?;
+            for a in s.app_passwords(user.id).await.map_err(|e| e.to_string())? {
+                let used = a.last_used_at.map(fmt_time).unwrap_or_else(|| "never".into());
+                println!("{}\tcreated {}\tlast used {used}", a.label, fmt_time(a.created_at));
+            }
+        }
+        AppPasswordCommand::Revoke { name, label } => {
+            let user = accounts::require_user(s, &name).await.map_err(err)?;
+            if !s.revoke_app_password(user.id, &label).await.map_err(|e| e.to_string())? {
+                return Err(format!(
+                    "{name} has no app password labelled {label:?}; `kith user app-password list {name}` shows them"
+                ));
+            }
+            println!("revoked app password {label:?} for {name}");
+        }
+    }
+    Ok(())
+}

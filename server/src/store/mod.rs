@@ -1,0 +1,184 @@
+//! The storage boundary. The DAV handlers see only the [`Store`] trait, so a PostgreSQL
+//! implementation can follow without touching them.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use kith_dav::filter::IndexHint;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0} already exists")]
+    Exists(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppPassword {
+    pub id: i64,
+    pub label: String,
+    pub token_hash: Vec<u8>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Collection {
+    pub id: i64,
+    pub name: String,
+    pub displayname: Option<String>,
+    pub description: Option<String>,
+    pub seq: i64,
+    pub horizon: i64,
+    pub modified_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ObjectMeta {
+    pub name: String,
+    pub etag: String,
+    pub content_type: String,
+    pub size: i64,
+    pub seq: i64,
+    pub modified_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub meta: ObjectMeta,
+    pub data: Vec<u8>,
+}
+
+/// A member that changed after a sync token.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Present(ObjectMeta),
+    Removed { name: String, seq: i64 },
+}
+
+/// An object to write, already validated by the DAV layer.
+pub struct NewObject<'a> {
+    pub name: &'a str,
+    pub uid: &'a str,
+    pub etag: &'a str,
+    pub content_type: &'a str,
+    pub data: &'a [u8],
+    pub index: Vec<(&'a str, String)>,
+}
+
+/// Checks `If-Match`/`If-None-Match` against the current ETag inside the write transaction,
+/// so two racing writers can never both win.
+pub type Precondition<'a> = &'a (dyn Fn(Option<&str>) -> bool + Send + Sync);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    Updated,
+    PreconditionFailed,
+    /// Another member of the collection already has this UID.
+    UidConflict(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    NotFound,
+    PreconditionFailed,
+}
+
+/// A collection property change from PROPPATCH: `None` removes it.
+#[derive(Debug, Clone)]
+pub enum CollectionPatch {
+    DisplayName(Option<String>),
+    Description(Option<String>),
+    Dead {
+        ns: String,
+        name: String,
+        xml: Option<String>,
+    },
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    // Accounts.
+    async fn create_user(&self, name: &str, password_hash: &str) -> StoreResult<User>;
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    async fn set_password(&self, user_id: i64, password_hash: &str) -> StoreResult<()>;
+    async fn delete_user(&self, user_id: i64) -> StoreResult<()>;
+    async fn add_app_password(&self, user_id: i64, label: &str, hash: &[u8]) -> StoreResult<()>;
+    async fn app_passwords(&self, user_id: i64) -> StoreResult<Vec<AppPassword>>;
+    async fn revoke_app_password(&self, user_id: i64, label: &str) -> StoreResult<bool>;
+    async fn touch_app_password(&self, id: i64) -> StoreResult<()>;
+
+    // Collections.
+    async fn create_collection(
+        &self,
+        owner_id: i64,
+        name: &str,
+        patches: &[CollectionPatch],
+    ) -> StoreResult<Collection>;
+    async fn collections(&self, owner_id: i64) -> StoreResult<Vec<Collection>>;
+    async fn collection(&self, owner_id: i64, name: &str) -> StoreResult<Option<Collection>>;
+    async fn delete_collection(&self, id: i64) -> StoreResult<()>;
+    async fn patch_collection(&self, id: i64, patches: &[CollectionPatch]) -> StoreResult<()>;
+    async fn dead_props(&self, id: i64) -> StoreResult<Vec<(String, String, String)>>;
+
+    // Objects.
+    async fn object_metas(&self, collection_id: i64) -> StoreResult<Vec<ObjectMeta>>;
+    async fn object(&self, collection_id: i64, name: &str) -> StoreResult<Option<Object>>;
+    async fn objects_by_name(&self, collection_id: i64, names: &[String])
+    -> StoreResult<Vec<Object>>;
+    async fn put_object(
+        &self,
+        collection_id: i64,
+        obj: &NewObject<'_>,
+        check: Precondition<'_>,
+    ) -> StoreResult<PutOutcome>;
+    async fn delete_object(
+        &self,
+        collection_id: i64,
+        name: &str,
+        check: Precondition<'_>,
+    ) -> StoreResult<DeleteOutcome>;
+    /// Objects that may match a query: those whose index satisfies `hint`, or all of them.
+    async fn query_candidates(
+        &self,
+        collection_id: i64,
+        hint: Option<&IndexHint>,
+    ) -> StoreResult<Vec<Object>>;
+
+    /// Changes after `since`, oldest first, at most `limit`, read in one snapshot together
+    /// with the collection's current stamp. `since == 0` lists present members only.
+    async fn changes_since(
+        &self,
+        collection_id: i64,
+        since: i64,
+        limit: Option<usize>,
+    ) -> StoreResult<(Vec<Change>, i64)>;
+
+    /// Drops tombstones older than `before` (Unix ms) and moves sync horizons past them.
+    async fn purge_tombstones(&self, before: i64) -> StoreResult<u64>;
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,266 @@
+//! Test harness: starts the real `kith` binary on a free loopback port with a temporary data
+//! directory, and speaks HTTP to it.
+#![allow(dead_code)]
+
+use kith_dav::xml::{Element, parse};
+use reqwest::{Client, Method, StatusCode};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub const ADMIN_PW: &str = "admin-test-pw";
+
+pub struct Server {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+    pub http: Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn kith_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kith"))
+}
+
+/// Runs a `kith` CLI command against `data_dir`, feeding `stdin`; returns (status, stdout, stderr).
+pub fn kith_cli(data_dir: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(kith_bin())
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kith");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+impl Server {
+    /// Starts a server with user `admin` (password [`ADMIN_PW`]).
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra_env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, extra_env)
+    }
+
+    pub fn start_in(dir: tempfile::TempDir, extra_env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(kith_bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("KITH_ADMIN_PASSWORD", ADMIN_PW)
+            .env("RUST_LOG", "warn")
+            .env_remove("KITH_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn kith serve");
+        // Readiness: the server prints its address once the socket is bound.
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("kith exited before listening")
+                .unwrap();
+            if let Some(url) = line.strip_prefix("kith: listening on ") {
+                break url.trim_end_matches('/').to_string();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            base,
+            dir,
+            child,
+            http: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Creates a user through the CLI, as an admin would.
+    pub fn add_user(&self, name: &str, pw: &str) {
+        let (ok, _, err) = kith_cli(
+            self.dir.path(),
+            &["user", "add", name, "--password-stdin"],
+            &format!("{pw}\n"),
+        );
+        assert!(ok, "user add failed: {err}");
+    }
+
+    /// A request without credentials.
+    pub fn anon(&self, method: &str, path: &str) -> Req<'_> {
+        Req {
+            server: self,
+            rb: self
+                .http
+                .request(Method::from_bytes(method.as_bytes()).unwrap(), self.url(path)),
+        }
+    }
+
+    pub fn req(&self, method: &str, path: &str) -> Req<'_> {
+        Req {
+            server: self,
+            rb: self
+                .http
+                .request(Method::from_bytes(method.as_bytes()).unwrap(), self.url(path))
+                .basic_auth("admin", Some(ADMIN_PW)),
+        }
+    }
+}
+
+pub struct Req<'a> {
+    #[allow(dead_code)]
+    server: &'a Server,
+    pub rb: reqwest::RequestBuilder,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+    pub fn xml(&self) -> Element {
+        parse(&self.body).unwrap_or_else(|e| panic!("bad XML ({e}): {}", self.text()))
+    }
+    pub fn etag(&self) -> String {
+        self.header("etag").expect("ETag header")
+    }
+}
+
+impl Req<'_> {
+    /// Replaces the credentials.
+    pub fn auth(self, user: &str, pw: &str) -> Self {
+        let built = self.rb.build().unwrap();
+        let mut rb = self
+            .server
+            .http
+            .request(built.method().clone(), built.url().clone());
+        for (k, v) in built.headers() {
+            if k != reqwest::header::AUTHORIZATION {
+                rb = rb.header(k, v);
+            }
+        }
+        if let Some(b) = built.body().and_then(|b| b.as_bytes()) {
+            rb = rb.body(b.to_vec());
+        }
+        Req {
+            server: self.server,
+            rb: rb.basic_auth(user, Some(pw)),
+        }
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.rb = self.rb.header(k, v);
+        self
+    }
+    pub fn body(mut self, b: impl Into<reqwest::Body>) -> Self {
+        self.rb = self.rb.body(b);
+        self
+    }
+    pub fn xml(self, b: &str) -> Self {
+        self.header("content-type", "application/xml; charset=utf-8")
+            .body(b.to_string())
+    }
+    pub fn vcard(self, b: &[u8]) -> Self {
+        self.header("content-type", "text/vcard; charset=utf-8")
+            .body(b.to_vec())
+    }
+    pub async fn send(self) -> Resp {
+        let r = self.rb.send().await.expect("request failed");
+        Resp {
+            status: r.status(),
+            headers: r.headers().clone(),
+            body: r.bytes().await.unwrap().to_vec(),
+        }
+    }
+}
+
+/// A minimal valid vCard 3.0.
+pub fn card(uid: &str, fn_: &str) -> Vec<u8> {
+    format!(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{fn_}\r\nN:{fn_};;;;\r\nEND:VCARD\r\n"
+    )
+    .into_bytes()
+}
+
+pub const BOOK: &str = "/dav/addressbooks/admin/contacts/";
+
+/// All `response` elements of a multistatus, as (href, element).
+pub fn responses(ms: &Element) -> Vec<(String, &Element)> {
+    ms.children_named("DAV:", "response")
+        .map(|r| (r.child("DAV:", "href").unwrap().text.clone(), r))
+        .collect()
+}
+
+/// The text of a property in the 200 propstat of a response.
+pub fn prop<'a>(resp: &'a Element, ns: &str, name: &str) -> Option<&'a Element> {
+    resp.children_named("DAV:", "propstat")
+        .filter(|ps| ps.child("DAV:", "status").unwrap().text.contains(" 200 "))
+        .find_map(|ps| ps.child("DAV:", "prop").unwrap().child(ns, name))
+}
+
+/// Status text of the propstat holding a property (e.g. "HTTP/1.1 404 Not Found").
+pub fn prop_status(resp: &Element, ns: &str, name: &str) -> Option<String> {
+    resp.children_named("DAV:", "propstat").find_map(|ps| {
+        ps.child("DAV:", "prop")
+            .unwrap()
+            .child(ns, name)
+            .map(|_| ps.child("DAV:", "status").unwrap().text.clone())
+    })
+}
+
+/// The precondition element named in a DAV:error body.
+pub fn error_condition(resp: &Resp) -> (String, String) {
+    let el = resp.xml();
+    assert!(el.is("DAV:", "error"), "not a DAV:error body: {}", resp.text());
+    let c = &el.children[0];
+    (c.ns.clone(), c.name.clone())
+}
+
+pub fn sync_report(token: &str, limit: Option<usize>, props: &str) -> String {
+    let limit = limit
+        .map(|l| format!("<d:limit><d:nresults>{l}</d:nresults></d:limit>"))
+        .unwrap_or_default();
+    format!(
+        r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level>{limit}<d:prop>{props}</d:prop></d:sync-collection>"#
+    )
+}

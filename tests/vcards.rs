@@ -1,0 +1,186 @@
+//! vCard storage fidelity: real-world cards come back byte-identical, bad ones get a
+//! precondition (never a 500), and 3.0↔4.0 is converted on request without being stored.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+
+const CARD_NS: &str = "urn:ietf:params:xml:ns:carddav";
+
+/// Splits a .vcf file into cards. A BEGIN inside a card counts as nested only after an
+/// `AGENT` line (vCard 2.1 inline agents); otherwise the previous card lacked its END.
+fn split_cards(data: &[u8]) -> Vec<Vec<u8>> {
+    let mut cards = Vec::new();
+    let mut cur: Vec<u8> = Vec::new();
+    let mut depth = 0usize;
+    let mut prev_agent = false;
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        let t: Vec<u8> = line
+            .strip_prefix(b"\xef\xbb\xbf".as_slice())
+            .unwrap_or(line)
+            .iter()
+            .copied()
+            .filter(|b| !b" \t\r\n".contains(b))
+            .collect();
+        let upper = t.to_ascii_uppercase();
+        if upper.starts_with(b"BEGIN:VCARD") {
+            if depth > 0 && !prev_agent {
+                cards.push(std::mem::take(&mut cur));
+                depth = 0;
+            }
+            depth += 1;
+        }
+        if depth > 0 || !t.is_empty() {
+            cur.extend_from_slice(line);
+        }
+        if upper.starts_with(b"END:VCARD") && depth > 0 {
+            depth -= 1;
+            if depth == 0 {
+                cards.push(std::mem::take(&mut cur));
+            }
+        }
+        prev_agent = upper.starts_with(b"AGENT");
+    }
+    if cur.iter().any(|b| !b.is_ascii_whitespace()) {
+        cards.push(cur);
+    }
+    cards
+}
+
+fn vcf_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(vcf_files(&p));
+        } else if p.extension().is_some_and(|x| x.eq_ignore_ascii_case("vcf")) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// PUTs every card of every file; a card that parses must come back byte-identical with the
+/// same ETag, any other must be refused with a CARDDAV precondition. Returns (stored, refused).
+async fn round_trip(s: &Server, files: &[PathBuf]) -> (usize, usize) {
+    let (mut stored, mut refused) = (0, 0);
+    let mut book_no = 0;
+    let mut book = BOOK.to_string();
+    for (fi, f) in files.iter().enumerate() {
+        let data = std::fs::read(f).unwrap();
+        for (ci, body) in split_cards(&data).into_iter().enumerate() {
+            let name = format!("f{fi}-c{ci}.vcf");
+            let parses = kith_dav::vcard::parse_card(&body).is_ok();
+            let mut r = s.req("PUT", &format!("{book}{name}")).vcard(&body).send().await;
+            if r.status == 403 && error_condition(&r).1 == "no-uid-conflict" {
+                // Some suites reuse UIDs across files: store the card in a fresh book.
+                book_no += 1;
+                book = format!("/dav/addressbooks/admin/corpus{book_no}/");
+                assert_eq!(s.req("MKCOL", &book).send().await.status, 201);
+                r = s.req("PUT", &format!("{book}{name}")).vcard(&body).send().await;
+            }
+            assert!(r.status.as_u16() < 500, "{} card {ci}: server error {}", f.display(), r.status);
+            if parses {
+                assert_eq!(r.status, 201, "{} card {ci} parses but was refused: {}", f.display(), r.text());
+                let got = s.req("GET", &format!("{book}{name}")).send().await;
+                assert_eq!(got.body, body, "{} card {ci} not byte-identical", f.display());
+                assert_eq!(got.etag(), r.etag());
+                stored += 1;
+            } else {
+                assert_eq!(r.status, 403, "{} card {ci}", f.display());
+                let (ns, cond) = error_condition(&r);
+                assert_eq!(ns, CARD_NS);
+                assert!(
+                    cond == "valid-address-data" || cond == "supported-address-data",
+                    "{} card {ci}: {cond}",
+                    f.display()
+                );
+                refused += 1;
+            }
+        }
+    }
+    (stored, refused)
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/vcard")
+}
+
+#[tokio::test]
+async fn own_fixtures_round_trip() {
+    let s = Server::start();
+    let files = vcf_files(&fixtures());
+    let (stored, refused) = round_trip(&s, &files).await;
+    assert_eq!(stored, 9);
+    assert_eq!(refused, 1, "the invalid-* fixture");
+}
+
+/// The shared real-world corpus, when present (it is in CI).
+#[tokio::test]
+async fn shared_corpus_round_trips() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/vcard");
+    let files = vcf_files(&dir);
+    if files.is_empty() {
+        eprintln!("shared corpus not present at {}; skipping", dir.display());
+        return;
+    }
+    let s = Server::start();
+    let (stored, refused) = round_trip(&s, &files).await;
+    eprintln!("corpus: {stored} cards stored byte-identical, {refused} refused with a precondition");
+    assert!(stored >= 190, "only {stored} corpus cards stored");
+}
+
+#[test]
+fn splitter_handles_agents_and_missing_end() {
+    let data = b"BEGIN:VCARD\r\nAGENT:\r\nBEGIN:VCARD\r\nFN:a\r\nEND:VCARD\r\nEND:VCARD\r\nBEGIN:VCARD\r\nFN:b\r\nBEGIN:VCARD\r\nFN:c\r\nEND:VCARD\r\n";
+    assert_eq!(split_cards(data).len(), 3);
+}
+
+#[tokio::test]
+async fn version_negotiation_converts_without_storing() {
+    let s = Server::start();
+    let v3 = card("neg-1", "Negotiated Person");
+    let path = format!("{BOOK}neg.vcf");
+    let put = s.req("PUT", &path).vcard(&v3).send().await;
+
+    let r = s.req("GET", &path).header("accept", "text/vcard;version=4.0").send().await;
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    assert!(text.contains("VERSION:4.0"), "{text}");
+    assert!(text.contains("UID:neg-1"));
+    assert!(r.header("content-type").unwrap().contains("version=4.0"));
+    assert_eq!(r.etag(), put.etag());
+    // The stored bytes did not change.
+    assert_eq!(s.req("GET", &path).send().await.body, v3);
+    // A converted card PUT back is accepted.
+    let back = s.req("PUT", &path).vcard(&r.body).send().await;
+    assert_eq!(back.status, 204);
+    let r4 = s.req("GET", &path).send().await;
+    assert!(r4.text().contains("VERSION:4.0"));
+
+    // address-data version in a multiget.
+    let body = format!(
+        r#"<c:addressbook-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><c:address-data content-type="text/vcard" version="3.0"/></d:prop><d:href>{path}</d:href></c:addressbook-multiget>"#
+    );
+    let r = s.req("REPORT", BOOK).xml(&body).send().await;
+    let ms = r.xml();
+    let data = prop(responses(&ms)[0].1, CARD_NS, "address-data").unwrap().text.clone();
+    assert!(data.contains("VERSION:3.0"), "{data}");
+    assert!(data.contains("\r\n"), "CRLF survives the XML round trip");
+
+    // Quirk apple-vcard3: Apple clients get 3.0 unless they ask.
+    let r = s.req("GET", &path).header("user-agent", "macOS/14.4 (23E214) AddressBookCore/2596").send().await;
+    assert!(r.text().contains("VERSION:3.0"));
+}
+
+#[tokio::test]
+async fn thunderbird_extended_dates_survive_storage() {
+    // calcard's writer would truncate BDAY:1963-09-21; the stored bytes must not be touched.
+    let s = Server::start();
+    let body = std::fs::read(fixtures().join("thunderbird-4.0.vcf")).unwrap();
+    s.req("PUT", &format!("{BOOK}tb.vcf")).vcard(&body).send().await;
+    let r = s.req("GET", &format!("{BOOK}tb.vcf")).send().await;
+    assert!(r.text().contains("BDAY:1963-09-21"));
+}

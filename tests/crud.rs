@@ -10,7 +10,12 @@ async fn put_get_head_delete_with_strong_etags() {
     let s = Server::start();
     let path = format!("{BOOK}ada.vcf");
     let body = card("ada-1", "Ada Lovelace");
-    let r = s.req("PUT", &path).header("if-none-match", "*").vcard(&body).send().await;
+    let r = s
+        .req("PUT", &path)
+        .header("if-none-match", "*")
+        .vcard(&body)
+        .send()
+        .await;
     assert_eq!(r.status, 201);
     let etag = r.etag();
     assert!(etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"));
@@ -27,20 +32,39 @@ async fn put_get_head_delete_with_strong_etags() {
     assert!(r.body.is_empty());
     assert_eq!(r.header("content-length").unwrap(), body.len().to_string());
 
-    let r = s.req("GET", &path).header("if-none-match", &etag).send().await;
+    let r = s
+        .req("GET", &path)
+        .header("if-none-match", &etag)
+        .send()
+        .await;
     assert_eq!(r.status, 304);
 
     // If-None-Match: * on an existing card must fail.
-    let r = s.req("PUT", &path).header("if-none-match", "*").vcard(&body).send().await;
+    let r = s
+        .req("PUT", &path)
+        .header("if-none-match", "*")
+        .vcard(&body)
+        .send()
+        .await;
     assert_eq!(r.status, 412);
     // Stale If-Match must fail and change nothing (CalDav Synchronizer's data-loss case).
     let edited = card("ada-1", "Ada King");
-    let r = s.req("PUT", &path).header("if-match", "\"stale\"").vcard(&edited).send().await;
+    let r = s
+        .req("PUT", &path)
+        .header("if-match", "\"stale\"")
+        .vcard(&edited)
+        .send()
+        .await;
     assert_eq!(r.status, 412);
     assert_eq!(s.req("GET", &path).send().await.body, body);
     // Matching If-Match updates; Evolution's escaped quotes are accepted too.
     let escaped = etag.replace('"', "\\\"");
-    let r = s.req("PUT", &path).header("if-match", &escaped).vcard(&edited).send().await;
+    let r = s
+        .req("PUT", &path)
+        .header("if-match", &escaped)
+        .vcard(&edited)
+        .send()
+        .await;
     assert_eq!(r.status, 204);
     let new_etag = r.etag();
     assert_ne!(new_etag, etag);
@@ -51,7 +75,11 @@ async fn put_get_head_delete_with_strong_etags() {
         .send()
         .await;
     assert_eq!(r.status, 412);
-    let r = s.req("DELETE", &path).header("if-match", &new_etag).send().await;
+    let r = s
+        .req("DELETE", &path)
+        .header("if-match", &new_etag)
+        .send()
+        .await;
     assert_eq!(r.status, 204);
     assert_eq!(s.req("GET", &path).send().await.status, 404);
     assert_eq!(s.req("DELETE", &path).send().await.status, 404);
@@ -62,9 +90,16 @@ async fn cards_without_uid_are_stored_as_they_came() {
     let s = Server::start();
     let body = b"BEGIN:VCARD\r\nVERSION:2.1\r\nN:Doe;Jane\r\nTEL;CELL:+1 555 0100\r\nEND:VCARD\r\n";
     for name in ["a.vcf", "b.vcf"] {
-        let r = s.req("PUT", &format!("{BOOK}{name}")).vcard(body).send().await;
+        let r = s
+            .req("PUT", &format!("{BOOK}{name}"))
+            .vcard(body)
+            .send()
+            .await;
         assert_eq!(r.status, 201, "two UID-less cards do not conflict");
-        assert_eq!(s.req("GET", &format!("{BOOK}{name}")).send().await.body, body);
+        assert_eq!(
+            s.req("GET", &format!("{BOOK}{name}")).send().await.body,
+            body
+        );
     }
 }
 
@@ -74,7 +109,12 @@ async fn put_back_a_stored_card_is_accepted() {
     let path = format!("{BOOK}x.vcf");
     s.req("PUT", &path).vcard(&card("x", "X")).send().await;
     let got = s.req("GET", &path).send().await;
-    let r = s.req("PUT", &path).header("if-match", &got.etag()).vcard(&got.body).send().await;
+    let r = s
+        .req("PUT", &path)
+        .header("if-match", &got.etag())
+        .vcard(&got.body)
+        .send()
+        .await;
     assert_eq!(r.status, 204);
     assert_eq!(r.etag(), got.etag(), "same bytes, same ETag");
 }
@@ -106,28 +146,53 @@ async fn invalid_cards_get_preconditions_not_500() {
             .send()
             .await;
         assert_eq!(r.status, 403, "case {i}: {}", r.text());
-        assert_eq!(error_condition(&r), (CARD_NS.to_string(), cond.to_string()), "case {i}");
+        assert_eq!(
+            error_condition(&r),
+            (CARD_NS.to_string(), cond.to_string()),
+            "case {i}"
+        );
     }
     // Nothing was stored.
-    let r = s.req("PROPFIND", BOOK).header("depth", "1").xml(r#"<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>"#).send().await;
+    let r = s
+        .req("PROPFIND", BOOK)
+        .header("depth", "1")
+        .xml(r#"<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>"#)
+        .send()
+        .await;
     assert_eq!(responses(&r.xml()).len(), 1);
 }
 
 #[tokio::test]
 async fn uid_conflict_and_size_limit() {
     let s = Server::start_with(&[]);
-    s.req("PUT", &format!("{BOOK}one.vcf")).vcard(&card("same", "One")).send().await;
-    let r = s.req("PUT", &format!("{BOOK}two.vcf")).vcard(&card("same", "Two")).send().await;
+    s.req("PUT", &format!("{BOOK}one.vcf"))
+        .vcard(&card("same", "One"))
+        .send()
+        .await;
+    let r = s
+        .req("PUT", &format!("{BOOK}two.vcf"))
+        .vcard(&card("same", "Two"))
+        .send()
+        .await;
     assert_eq!(r.status, 403);
     let el = r.xml();
-    let cond = el.child(CARD_NS, "no-uid-conflict").expect("no-uid-conflict");
-    assert_eq!(cond.child("DAV:", "href").unwrap().text, format!("{BOOK}one.vcf"));
+    let cond = el
+        .child(CARD_NS, "no-uid-conflict")
+        .expect("no-uid-conflict");
+    assert_eq!(
+        cond.child("DAV:", "href").unwrap().text,
+        format!("{BOOK}one.vcf")
+    );
 
     let big = format!(
         "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:big\r\nFN:Big\r\nNOTE:{}\r\nEND:VCARD\r\n",
         "x".repeat(1024 * 1024)
     );
-    let r = s.req("PUT", &format!("{BOOK}big.vcf")).vcard(big.as_bytes()).send().await;
+    let r = s
+        .req("PUT", &format!("{BOOK}big.vcf"))
+        .vcard(big.as_bytes())
+        .send()
+        .await;
     assert_eq!(r.status, 403);
     assert_eq!(error_condition(&r).1, "max-resource-size");
 }
@@ -135,7 +200,11 @@ async fn uid_conflict_and_size_limit() {
 #[tokio::test]
 async fn put_into_missing_book_is_409() {
     let s = Server::start();
-    let r = s.req("PUT", "/dav/addressbooks/admin/nope/a.vcf").vcard(&card("a", "A")).send().await;
+    let r = s
+        .req("PUT", "/dav/addressbooks/admin/nope/a.vcf")
+        .vcard(&card("a", "A"))
+        .send()
+        .await;
     assert_eq!(r.status, 409);
 }
 
@@ -157,7 +226,11 @@ async fn extended_mkcol_proppatch_and_delete_collection() {
         .await;
     assert_eq!(r.status, 403);
     assert_eq!(error_condition(&r).1, "valid-resourcetype");
-    let r = s.req("MKCOL", "/dav/addressbooks/admin/junk/").body("afafafaf").send().await;
+    let r = s
+        .req("MKCOL", "/dav/addressbooks/admin/junk/")
+        .body("afafafaf")
+        .send()
+        .await;
     assert_eq!(r.status, 415);
 
     let r = s
@@ -167,7 +240,11 @@ async fn extended_mkcol_proppatch_and_delete_collection() {
         .await;
     assert_eq!(r.status, 207);
     let ms = r.xml();
-    assert!(prop_status(responses(&ms)[0].1, "DAV:", "displayname").unwrap().contains("200"));
+    assert!(
+        prop_status(responses(&ms)[0].1, "DAV:", "displayname")
+            .unwrap()
+            .contains("200")
+    );
     let r = s
         .req("PROPFIND", path)
         .header("depth", "0")
@@ -176,11 +253,22 @@ async fn extended_mkcol_proppatch_and_delete_collection() {
         .await;
     let ms = r.xml();
     let resp = responses(&ms);
-    assert_eq!(prop(resp[0].1, "DAV:", "displayname").unwrap().text, "Work 2");
-    assert_eq!(prop(resp[0].1, CARD_NS, "addressbook-description").unwrap().text, "Colleagues");
+    assert_eq!(
+        prop(resp[0].1, "DAV:", "displayname").unwrap().text,
+        "Work 2"
+    );
+    assert_eq!(
+        prop(resp[0].1, CARD_NS, "addressbook-description")
+            .unwrap()
+            .text,
+        "Colleagues"
+    );
     let color = prop(resp[0].1, "urn:example:z", "color").unwrap();
     assert_eq!(color.text, "blue ");
-    assert!(color.child("urn:example:z", "b").is_some(), "dead property XML kept whole");
+    assert!(
+        color.child("urn:example:z", "b").is_some(),
+        "dead property XML kept whole"
+    );
 
     // Protected properties: 403, the rest 424, nothing applied.
     let r = s
@@ -191,8 +279,16 @@ async fn extended_mkcol_proppatch_and_delete_collection() {
     assert_eq!(r.status, 207);
     let ms = r.xml();
     let resp = responses(&ms);
-    assert!(prop_status(resp[0].1, "DAV:", "getetag").unwrap().contains("403"));
-    assert!(prop_status(resp[0].1, "DAV:", "displayname").unwrap().contains("424"));
+    assert!(
+        prop_status(resp[0].1, "DAV:", "getetag")
+            .unwrap()
+            .contains("403")
+    );
+    assert!(
+        prop_status(resp[0].1, "DAV:", "displayname")
+            .unwrap()
+            .contains("424")
+    );
     // Removing a dead property.
     let r = s
         .req("PROPPATCH", path)
@@ -207,14 +303,42 @@ async fn extended_mkcol_proppatch_and_delete_collection() {
         .send()
         .await;
     let ms = r.xml();
-    assert_eq!(prop(responses(&ms)[0].1, "DAV:", "displayname").unwrap().text, "Work 2");
-    assert!(prop_status(responses(&ms)[0].1, "urn:example:z", "color").unwrap().contains("404"));
+    assert_eq!(
+        prop(responses(&ms)[0].1, "DAV:", "displayname")
+            .unwrap()
+            .text,
+        "Work 2"
+    );
+    assert!(
+        prop_status(responses(&ms)[0].1, "urn:example:z", "color")
+            .unwrap()
+            .contains("404")
+    );
 
-    s.req("PUT", &format!("{path}a.vcf")).vcard(&card("a", "A")).send().await;
+    s.req("PUT", &format!("{path}a.vcf"))
+        .vcard(&card("a", "A"))
+        .send()
+        .await;
     assert_eq!(s.req("DELETE", path).send().await.status, 204);
-    assert_eq!(s.req("PROPFIND", path).header("depth", "0").send().await.status, 404);
-    assert_eq!(s.req("GET", &format!("{path}a.vcf")).send().await.status, 404);
-    assert_eq!(s.req("DELETE", "/dav/addressbooks/admin/").send().await.status, 403);
+    assert_eq!(
+        s.req("PROPFIND", path)
+            .header("depth", "0")
+            .send()
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        s.req("GET", &format!("{path}a.vcf")).send().await.status,
+        404
+    );
+    assert_eq!(
+        s.req("DELETE", "/dav/addressbooks/admin/")
+            .send()
+            .await
+            .status,
+        403
+    );
 }
 
 #[tokio::test]
@@ -227,22 +351,52 @@ async fn copy_and_move_between_books() {
     s.req("PUT", &src).vcard(&body).send().await;
 
     let dest = s.url(&format!("{other}c.vcf"));
-    let r = s.req("COPY", &src).header("destination", &dest).send().await;
+    let r = s
+        .req("COPY", &src)
+        .header("destination", &dest)
+        .send()
+        .await;
     assert_eq!(r.status, 201);
-    assert_eq!(s.req("GET", &format!("{other}c.vcf")).send().await.body, body);
-    assert_eq!(s.req("GET", &src).send().await.status, 200, "COPY keeps the source");
+    assert_eq!(
+        s.req("GET", &format!("{other}c.vcf")).send().await.body,
+        body
+    );
+    assert_eq!(
+        s.req("GET", &src).send().await.status,
+        200,
+        "COPY keeps the source"
+    );
 
-    let r = s.req("COPY", &src).header("destination", &dest).header("overwrite", "F").send().await;
+    let r = s
+        .req("COPY", &src)
+        .header("destination", &dest)
+        .header("overwrite", "F")
+        .send()
+        .await;
     assert_eq!(r.status, 412);
     // Copying within one book would duplicate the UID.
-    let r = s.req("COPY", &src).header("destination", &s.url(&format!("{BOOK}c2.vcf"))).send().await;
+    let r = s
+        .req("COPY", &src)
+        .header("destination", &s.url(&format!("{BOOK}c2.vcf")))
+        .send()
+        .await;
     assert_eq!(r.status, 403);
 
     // MOVE renames within a book.
-    let r = s.req("MOVE", &src).header("destination", &s.url(&format!("{BOOK}renamed.vcf"))).send().await;
+    let r = s
+        .req("MOVE", &src)
+        .header("destination", &s.url(&format!("{BOOK}renamed.vcf")))
+        .send()
+        .await;
     assert_eq!(r.status, 201);
     assert_eq!(s.req("GET", &src).send().await.status, 404);
-    assert_eq!(s.req("GET", &format!("{BOOK}renamed.vcf")).send().await.body, body);
+    assert_eq!(
+        s.req("GET", &format!("{BOOK}renamed.vcf"))
+            .send()
+            .await
+            .body,
+        body
+    );
 
     // MOVE across books with overwrite.
     let r = s
@@ -251,8 +405,18 @@ async fn copy_and_move_between_books() {
         .send()
         .await;
     assert_eq!(r.status, 204);
-    assert_eq!(s.req("GET", &format!("{BOOK}renamed.vcf")).send().await.status, 404);
+    assert_eq!(
+        s.req("GET", &format!("{BOOK}renamed.vcf"))
+            .send()
+            .await
+            .status,
+        404
+    );
 
-    let r = s.req("COPY", BOOK).header("destination", &s.url(other)).send().await;
+    let r = s
+        .req("COPY", BOOK)
+        .header("destination", &s.url(other))
+        .send()
+        .await;
     assert_eq!(r.status, 403, "collections are not copied");
 }

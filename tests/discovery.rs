@@ -16,14 +16,21 @@ async fn well_known_redirects_and_curl_acceptance_path() {
         assert_eq!(r.header("location").as_deref(), Some("/dav/"));
     }
     // What `curl -u admin:PW -X PROPFIND -H 'Depth: 0' URL/.well-known/carddav -L` does.
-    let r = s.req("PROPFIND", "/.well-known/carddav").header("depth", "0").send().await;
+    let r = s
+        .req("PROPFIND", "/.well-known/carddav")
+        .header("depth", "0")
+        .send()
+        .await;
     let loc = r.header("location").unwrap();
     let r = s.req("PROPFIND", &loc).header("depth", "0").send().await;
     assert_eq!(r.status, 207);
     let ms = r.xml();
     let resp = responses(&ms);
     let cup = prop(resp[0].1, "DAV:", "current-user-principal").expect("current-user-principal");
-    assert_eq!(cup.child("DAV:", "href").unwrap().text, "/dav/principals/admin/");
+    assert_eq!(
+        cup.child("DAV:", "href").unwrap().text,
+        "/dav/principals/admin/"
+    );
 }
 
 #[tokio::test]
@@ -66,10 +73,19 @@ async fn options_advertises_only_what_is_implemented() {
 async fn apple_discovery_sequence() {
     let s = Server::start();
     let ua = "iOS/17.4 (21E219) dataaccessd/1.0";
-    let r = s.anon("PROPFIND", "/.well-known/carddav").header("user-agent", ua).send().await;
+    let r = s
+        .anon("PROPFIND", "/.well-known/carddav")
+        .header("user-agent", ua)
+        .send()
+        .await;
     assert_eq!(r.status, 301);
     // Apple tries without credentials first.
-    let r = s.anon("PROPFIND", "/dav/").header("user-agent", ua).header("depth", "0").send().await;
+    let r = s
+        .anon("PROPFIND", "/dav/")
+        .header("user-agent", ua)
+        .header("depth", "0")
+        .send()
+        .await;
     assert_eq!(r.status, 401);
     let r = s
         .req("PROPFIND", "/dav/")
@@ -103,10 +119,17 @@ async fn apple_discovery_sequence() {
     assert_eq!(homes.len(), 1, "Apple needs exactly one home-set href");
     let home = homes[0].text.clone();
     assert!(home.ends_with('/'));
-    assert_eq!(prop(resp[0].1, "DAV:", "displayname").unwrap().text, "admin");
+    assert_eq!(
+        prop(resp[0].1, "DAV:", "displayname").unwrap().text,
+        "admin"
+    );
     let rt = prop(resp[0].1, "DAV:", "resourcetype").unwrap();
     assert!(rt.child("DAV:", "principal").is_some());
-    assert!(prop_status(resp[0].1, CARD, "directory-gateway").unwrap().contains("404"));
+    assert!(
+        prop_status(resp[0].1, CARD, "directory-gateway")
+            .unwrap()
+            .contains("404")
+    );
 
     let r = s
         .req("PROPFIND", &home)
@@ -121,11 +144,15 @@ async fn apple_discovery_sequence() {
     let book = resp
         .iter()
         .find(|(_, r)| {
-            prop(r, "DAV:", "resourcetype").is_some_and(|rt| rt.child(CARD, "addressbook").is_some())
+            prop(r, "DAV:", "resourcetype")
+                .is_some_and(|rt| rt.child(CARD, "addressbook").is_some())
         })
         .expect("an address book in the home");
     assert_eq!(book.0, BOOK);
-    assert_eq!(prop(book.1, "DAV:", "displayname").unwrap().text, "Contacts");
+    assert_eq!(
+        prop(book.1, "DAV:", "displayname").unwrap().text,
+        "Contacts"
+    );
     let ctag = prop(book.1, CS, "getctag").unwrap().text.clone();
     let token = prop(book.1, "DAV:", "sync-token").unwrap().text.clone();
     assert!(!ctag.is_empty() && !token.is_empty());
@@ -135,9 +162,21 @@ async fn apple_discovery_sequence() {
         .iter()
         .map(|sr| sr.child("DAV:", "report").unwrap().children[0].name.clone())
         .collect();
-    assert_eq!(names, ["addressbook-multiget", "addressbook-query", "sync-collection"]);
+    assert_eq!(
+        names,
+        [
+            "addressbook-multiget",
+            "addressbook-query",
+            "sync-collection"
+        ]
+    );
     let privs = prop(book.1, "DAV:", "current-user-privilege-set").unwrap();
-    assert!(privs.children.iter().any(|p| p.child("DAV:", "write").is_some()));
+    assert!(
+        privs
+            .children
+            .iter()
+            .any(|p| p.child("DAV:", "write").is_some())
+    );
 
     // Initial sync of the (empty) default book.
     let r = s
@@ -169,9 +208,16 @@ async fn thunderbird_discovery_and_depth_one_sync() {
     let resp = responses(&ms);
     assert_eq!(resp[0].0, "/");
     assert!(prop(resp[0].1, "DAV:", "current-user-principal").is_some());
-    assert!(prop_status(resp[0].1, CS, "getctag").unwrap().contains("404"));
+    assert!(
+        prop_status(resp[0].1, CS, "getctag")
+            .unwrap()
+            .contains("404")
+    );
 
-    s.req("PUT", &format!("{BOOK}tb.vcf")).vcard(&card("tb-1", "Thunder Bird")).send().await;
+    s.req("PUT", &format!("{BOOK}tb.vcf"))
+        .vcard(&card("tb-1", "Thunder Bird"))
+        .send()
+        .await;
     let r = s
         .req("REPORT", BOOK)
         .header("user-agent", ua)
@@ -219,9 +265,17 @@ async fn davx5_discovery_sequence() {
     let resp = responses(&ms);
     let book = resp.iter().find(|(h, _)| h == BOOK).unwrap();
     let sad = prop(book.1, CARD, "supported-address-data").unwrap();
-    let versions: Vec<&str> = sad.children.iter().filter_map(|c| c.attr("version")).collect();
+    let versions: Vec<&str> = sad
+        .children
+        .iter()
+        .filter_map(|c| c.attr("version"))
+        .collect();
     assert_eq!(versions, ["3.0", "4.0"]);
-    assert!(prop_status(book.1, CARD, "addressbook-description").unwrap().contains("404"));
+    assert!(
+        prop_status(book.1, CARD, "addressbook-description")
+            .unwrap()
+            .contains("404")
+    );
     let r = s
         .req("REPORT", BOOK)
         .header("user-agent", ua)
@@ -248,8 +302,15 @@ async fn propfind_allprop_propname_and_bad_bodies() {
     let ms = r.xml();
     let resp = responses(&ms);
     let gd = prop(resp[0].1, "DAV:", "displayname").unwrap();
-    assert!(gd.text.is_empty() && gd.children.is_empty(), "propname gives names only");
-    let r = s.req("PROPFIND", BOOK).xml("<propfind xmlns=\"DAV:\"><prop>").send().await;
+    assert!(
+        gd.text.is_empty() && gd.children.is_empty(),
+        "propname gives names only"
+    );
+    let r = s
+        .req("PROPFIND", BOOK)
+        .xml("<propfind xmlns=\"DAV:\"><prop>")
+        .send()
+        .await;
     assert_eq!(r.status, 400);
     let r = s.req("PROPFIND", BOOK).header("depth", "2").send().await;
     assert_eq!(r.status, 400);

@@ -36,7 +36,10 @@ async fn sync(s: &Server, token: &str, limit: Option<usize>) -> SyncResult {
             Some(st) if st.contains(" 507 ") => {
                 assert_eq!(href, BOOK);
                 let err = resp.child("DAV:", "error").unwrap();
-                assert!(err.child("DAV:", "number-of-matches-within-limits").is_some());
+                assert!(
+                    err.child("DAV:", "number-of-matches-within-limits")
+                        .is_some()
+                );
                 out.truncated = true;
             }
             Some(other) => panic!("unexpected status {other}"),
@@ -57,27 +60,42 @@ fn href(i: usize) -> String {
 async fn initial_incremental_and_removed() {
     let s = Server::start();
     for i in 0..5 {
-        s.req("PUT", &href(i)).vcard(&card(&format!("u{i}"), &format!("C {i}"))).send().await;
+        s.req("PUT", &href(i))
+            .vcard(&card(&format!("u{i}"), &format!("C {i}")))
+            .send()
+            .await;
     }
     let first = sync(&s, "", None).await;
     assert_eq!(first.present.len(), 5);
-    assert!(first.removed.is_empty(), "an initial sync lists no removed members");
+    assert!(
+        first.removed.is_empty(),
+        "an initial sync lists no removed members"
+    );
 
     let nothing = sync(&s, &first.token, None).await;
     assert!(nothing.present.is_empty() && nothing.removed.is_empty());
     assert_eq!(nothing.token, first.token, "no change, same token");
 
     // One update, one delete, one create.
-    s.req("PUT", &href(1)).vcard(&card("u1", "Changed")).send().await;
+    s.req("PUT", &href(1))
+        .vcard(&card("u1", "Changed"))
+        .send()
+        .await;
     s.req("DELETE", &href(2)).send().await;
-    s.req("PUT", &href(9)).vcard(&card("u9", "New")).send().await;
+    s.req("PUT", &href(9))
+        .vcard(&card("u9", "New"))
+        .send()
+        .await;
     let delta = sync(&s, &first.token, None).await;
     assert_eq!(delta.present, [href(1), href(9)].into_iter().collect());
     assert_eq!(delta.removed, [href(2)].into_iter().collect());
     assert_ne!(delta.token, first.token);
 
     // A deleted-then-recreated card shows as present, not removed.
-    s.req("PUT", &href(2)).vcard(&card("u2", "Back")).send().await;
+    s.req("PUT", &href(2))
+        .vcard(&card("u2", "Back"))
+        .send()
+        .await;
     let back = sync(&s, &delta.token, None).await;
     assert_eq!(back.present, [href(2)].into_iter().collect());
     assert!(back.removed.is_empty());
@@ -91,14 +109,20 @@ async fn initial_incremental_and_removed() {
         .await;
     let ms = r.xml();
     let resp = responses(&ms);
-    assert_eq!(prop(resp[0].1, "DAV:", "sync-token").unwrap().text, back.token);
+    assert_eq!(
+        prop(resp[0].1, "DAV:", "sync-token").unwrap().text,
+        back.token
+    );
 }
 
 #[tokio::test]
 async fn paging_with_limit_returns_507_and_continues() {
     let s = Server::start();
     for i in 0..7 {
-        s.req("PUT", &href(i)).vcard(&card(&format!("u{i}"), "P")).send().await;
+        s.req("PUT", &href(i))
+            .vcard(&card(&format!("u{i}"), "P"))
+            .send()
+            .await;
     }
     // Initial sync in pages of 3.
     let mut token = String::new();
@@ -121,10 +145,16 @@ async fn paging_with_limit_returns_507_and_continues() {
     // Changes made between pages are never lost.
     let start = token.clone();
     s.req("DELETE", &href(0)).send().await;
-    s.req("PUT", &href(3)).vcard(&card("u3", "Edited")).send().await;
+    s.req("PUT", &href(3))
+        .vcard(&card("u3", "Edited"))
+        .send()
+        .await;
     let p1 = sync(&s, &start, Some(1)).await;
     assert!(p1.truncated);
-    s.req("PUT", &href(20)).vcard(&card("u20", "Between pages")).send().await;
+    s.req("PUT", &href(20))
+        .vcard(&card("u20", "Between pages"))
+        .send()
+        .await;
     let p2 = sync(&s, &p1.token, Some(10)).await;
     assert!(!p2.truncated);
     let mut all: BTreeSet<String> = p1.present.union(&p2.present).cloned().collect();
@@ -135,7 +165,9 @@ async fn paging_with_limit_returns_507_and_continues() {
 #[tokio::test]
 async fn invalid_tokens_get_valid_sync_token_403() {
     let s = Server::start();
-    s.req("MKCOL", "/dav/addressbooks/admin/other/").send().await;
+    s.req("MKCOL", "/dav/addressbooks/admin/other/")
+        .send()
+        .await;
     s.req("PUT", &href(1)).vcard(&card("u1", "X")).send().await;
     let first = sync(&s, "", None).await;
     let r = s
@@ -148,14 +180,22 @@ async fn invalid_tokens_get_valid_sync_token_403() {
     let bad = [
         "http://example.com/ns/sync/1".to_string(),
         "urn:kith:sync:garbage".to_string(),
-        other_token,                                       // another collection's token
-        first.token.replace(":1", ":99999").to_string(),   // from the future
+        other_token,                                     // another collection's token
+        first.token.replace(":1", ":99999").to_string(), // from the future
     ];
     for t in &bad {
-        let r = s.req("REPORT", BOOK).xml(&sync_report(t, None, "<d:getetag/>")).send().await;
+        let r = s
+            .req("REPORT", BOOK)
+            .xml(&sync_report(t, None, "<d:getetag/>"))
+            .send()
+            .await;
         assert_eq!(r.status, 403, "token {t}");
         let (ns, name) = error_condition(&r);
-        assert_eq!((ns.as_str(), name.as_str()), ("DAV:", "valid-sync-token"), "token {t}");
+        assert_eq!(
+            (ns.as_str(), name.as_str()),
+            ("DAV:", "valid-sync-token"),
+            "token {t}"
+        );
     }
 }
 
@@ -164,10 +204,18 @@ async fn deleted_book_invalidates_its_tokens() {
     let s = Server::start();
     let book = "/dav/addressbooks/admin/tmp/";
     s.req("MKCOL", book).send().await;
-    let r = s.req("REPORT", book).xml(&sync_report("", None, "<d:getetag/>")).send().await;
+    let r = s
+        .req("REPORT", book)
+        .xml(&sync_report("", None, "<d:getetag/>"))
+        .send()
+        .await;
     let token = r.xml().child("DAV:", "sync-token").unwrap().text.clone();
     s.req("DELETE", book).send().await;
     s.req("MKCOL", book).send().await;
-    let r = s.req("REPORT", book).xml(&sync_report(&token, None, "<d:getetag/>")).send().await;
+    let r = s
+        .req("REPORT", book)
+        .xml(&sync_report(&token, None, "<d:getetag/>"))
+        .send()
+        .await;
     assert_eq!(r.status, 403, "a recreated book is a new collection");
 }

@@ -49,7 +49,9 @@ fn split_cards(data: &[u8]) -> Vec<Vec<u8>> {
 
 fn vcf_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -73,19 +75,43 @@ async fn round_trip(s: &Server, files: &[PathBuf]) -> (usize, usize) {
         for (ci, body) in split_cards(&data).into_iter().enumerate() {
             let name = format!("f{fi}-c{ci}.vcf");
             let parses = kith_dav::vcard::parse_card(&body).is_ok();
-            let mut r = s.req("PUT", &format!("{book}{name}")).vcard(&body).send().await;
+            let mut r = s
+                .req("PUT", &format!("{book}{name}"))
+                .vcard(&body)
+                .send()
+                .await;
             if r.status == 403 && error_condition(&r).1 == "no-uid-conflict" {
                 // Some suites reuse UIDs across files: store the card in a fresh book.
                 book_no += 1;
                 book = format!("/dav/addressbooks/admin/corpus{book_no}/");
                 assert_eq!(s.req("MKCOL", &book).send().await.status, 201);
-                r = s.req("PUT", &format!("{book}{name}")).vcard(&body).send().await;
+                r = s
+                    .req("PUT", &format!("{book}{name}"))
+                    .vcard(&body)
+                    .send()
+                    .await;
             }
-            assert!(r.status.as_u16() < 500, "{} card {ci}: server error {}", f.display(), r.status);
+            assert!(
+                r.status.as_u16() < 500,
+                "{} card {ci}: server error {}",
+                f.display(),
+                r.status
+            );
             if parses {
-                assert_eq!(r.status, 201, "{} card {ci} parses but was refused: {}", f.display(), r.text());
+                assert_eq!(
+                    r.status,
+                    201,
+                    "{} card {ci} parses but was refused: {}",
+                    f.display(),
+                    r.text()
+                );
                 let got = s.req("GET", &format!("{book}{name}")).send().await;
-                assert_eq!(got.body, body, "{} card {ci} not byte-identical", f.display());
+                assert_eq!(
+                    got.body,
+                    body,
+                    "{} card {ci} not byte-identical",
+                    f.display()
+                );
                 assert_eq!(got.etag(), r.etag());
                 stored += 1;
             } else {
@@ -128,7 +154,9 @@ async fn shared_corpus_round_trips() {
     }
     let s = Server::start();
     let (stored, refused) = round_trip(&s, &files).await;
-    eprintln!("corpus: {stored} cards stored byte-identical, {refused} refused with a precondition");
+    eprintln!(
+        "corpus: {stored} cards stored byte-identical, {refused} refused with a precondition"
+    );
     assert!(stored >= 190, "only {stored} corpus cards stored");
 }
 
@@ -145,7 +173,11 @@ async fn version_negotiation_converts_without_storing() {
     let path = format!("{BOOK}neg.vcf");
     let put = s.req("PUT", &path).vcard(&v3).send().await;
 
-    let r = s.req("GET", &path).header("accept", "text/vcard;version=4.0").send().await;
+    let r = s
+        .req("GET", &path)
+        .header("accept", "text/vcard;version=4.0")
+        .send()
+        .await;
     assert_eq!(r.status, 200);
     let text = r.text();
     assert!(text.contains("VERSION:4.0"), "{text}");
@@ -166,12 +198,19 @@ async fn version_negotiation_converts_without_storing() {
     );
     let r = s.req("REPORT", BOOK).xml(&body).send().await;
     let ms = r.xml();
-    let data = prop(responses(&ms)[0].1, CARD_NS, "address-data").unwrap().text.clone();
+    let data = prop(responses(&ms)[0].1, CARD_NS, "address-data")
+        .unwrap()
+        .text
+        .clone();
     assert!(data.contains("VERSION:3.0"), "{data}");
     assert!(data.contains("\r\n"), "CRLF survives the XML round trip");
 
     // Quirk apple-vcard3: Apple clients get 3.0 unless they ask.
-    let r = s.req("GET", &path).header("user-agent", "macOS/14.4 (23E214) AddressBookCore/2596").send().await;
+    let r = s
+        .req("GET", &path)
+        .header("user-agent", "macOS/14.4 (23E214) AddressBookCore/2596")
+        .send()
+        .await;
     assert!(r.text().contains("VERSION:3.0"));
 }
 
@@ -180,7 +219,10 @@ async fn thunderbird_extended_dates_survive_storage() {
     // calcard's writer would truncate BDAY:1963-09-21; the stored bytes must not be touched.
     let s = Server::start();
     let body = std::fs::read(fixtures().join("thunderbird-4.0.vcf")).unwrap();
-    s.req("PUT", &format!("{BOOK}tb.vcf")).vcard(&body).send().await;
+    s.req("PUT", &format!("{BOOK}tb.vcf"))
+        .vcard(&body)
+        .send()
+        .await;
     let r = s.req("GET", &format!("{BOOK}tb.vcf")).send().await;
     assert!(r.text().contains("BDAY:1963-09-21"));
 }

@@ -280,7 +280,12 @@ mod tests {
     #[test]
     fn text_match_types_and_collations() {
         let c = card();
-        assert!(filter(r#"><C:prop-filter name="FN"><C:text-match>MÜLLER</C:text-match></C:prop-filter>"#).matches(&c));
+        assert!(
+            filter(
+                r#"><C:prop-filter name="FN"><C:text-match>MÜLLER</C:text-match></C:prop-filter>"#
+            )
+            .matches(&c)
+        );
         assert!(!filter(r#"><C:prop-filter name="FN"><C:text-match collation="i;ascii-casemap">MÜLLER</C:text-match></C:prop-filter>"#).matches(&c));
         assert!(filter(r#"><C:prop-filter name="EMAIL"><C:text-match match-type="equals">JM@example.COM</C:text-match></C:prop-filter>"#).matches(&c));
         assert!(filter(r#"><C:prop-filter name="EMAIL"><C:text-match match-type="starts-with">jm@</C:text-match></C:prop-filter>"#).matches(&c));
@@ -292,8 +297,14 @@ mod tests {
     #[test]
     fn defined_not_defined_and_params() {
         let c = card();
-        assert!(filter(r#"><C:prop-filter name="NICKNAME"><C:is-not-defined/></C:prop-filter>"#).matches(&c));
-        assert!(!filter(r#"><C:prop-filter name="TEL"><C:is-not-defined/></C:prop-filter>"#).matches(&c));
+        assert!(
+            filter(r#"><C:prop-filter name="NICKNAME"><C:is-not-defined/></C:prop-filter>"#)
+                .matches(&c)
+        );
+        assert!(
+            !filter(r#"><C:prop-filter name="TEL"><C:is-not-defined/></C:prop-filter>"#)
+                .matches(&c)
+        );
         assert!(filter(r#"><C:prop-filter name="TEL"/>"#).matches(&c));
         assert!(filter(r#"><C:prop-filter name="TEL"><C:param-filter name="TYPE"><C:text-match match-type="equals">cell</C:text-match></C:param-filter></C:prop-filter>"#).matches(&c));
         assert!(!filter(r#"><C:prop-filter name="TEL"><C:param-filter name="TYPE"><C:is-not-defined/></C:param-filter></C:prop-filter>"#).matches(&c));
@@ -306,7 +317,9 @@ mod tests {
         let hit = r#"<C:prop-filter name="FN"/>"#;
         assert!(filter(&format!(">{miss}{hit}")).matches(&c));
         assert!(!filter(&format!(r#"test="allof">{miss}{hit}"#)).matches(&c));
-        let f = filter(r#"test="allof"><C:prop-filter name="EMAIL" test="allof"><C:text-match>jm</C:text-match><C:text-match>example</C:text-match></C:prop-filter>"#);
+        let f = filter(
+            r#"test="allof"><C:prop-filter name="EMAIL" test="allof"><C:text-match>jm</C:text-match><C:text-match>example</C:text-match></C:prop-filter>"#,
+        );
         assert!(f.matches(&c));
         assert_eq!(f.index_hint().unwrap().prop, "EMAIL");
         assert!(filter(&format!(">{miss}{hit}")).index_hint().is_none());

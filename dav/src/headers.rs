@@ -72,10 +72,19 @@ mod tests {
 
     #[test]
     fn accept_versions() {
-        assert_eq!(accept_vcard_version("text/vcard;version=4.0"), Some(Version::V4));
-        assert_eq!(accept_vcard_version("text/vcard; version=\"3.0\", */*"), Some(Version::V3));
+        assert_eq!(
+            accept_vcard_version("text/vcard;version=4.0"),
+            Some(Version::V4)
+        );
+        assert_eq!(
+            accept_vcard_version("text/vcard; version=\"3.0\", */*"),
+            Some(Version::V3)
+        );
         assert_eq!(accept_vcard_version("text/vcard"), None);
-        assert_eq!(Depth::parse(Some("infinity"), Depth::Zero), Some(Depth::Infinity));
+        assert_eq!(
+            Depth::parse(Some("infinity"), Depth::Zero),
+            Some(Depth::Infinity)
+        );
         assert_eq!(Depth::parse(Some("2"), Depth::Zero), None);
     }
 }

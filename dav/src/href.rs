@@ -35,7 +35,12 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for s in ["plain.vcf", "with space & ä/slash.vcf", "a+b@c=d.vcf", "100%"] {
+        for s in [
+            "plain.vcf",
+            "with space & ä/slash.vcf",
+            "a+b@c=d.vcf",
+            "100%",
+        ] {
             let e = encode_segment(s);
             assert!(e.is_ascii());
             assert!(!e.contains('/'));

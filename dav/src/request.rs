@@ -52,18 +52,23 @@ fn parse_prop_selection(parent: &Element) -> Result<PropSelection, RequestError>
     } else if parent.child(DAV, "allprop").is_some() {
         let include = parent
             .child(DAV, "include")
-            .map(|i| i.children.iter().map(|c| Name::new(&c.ns, &c.name)).collect())
+            .map(|i| {
+                i.children
+                    .iter()
+                    .map(|c| Name::new(&c.ns, &c.name))
+                    .collect()
+            })
             .unwrap_or_default();
         PropRequest::AllProp { include }
     } else if let Some(prop) = parent.child(DAV, "prop") {
         let mut names = Vec::with_capacity(prop.children.len());
         for c in &prop.children {
-            if c.is(CARDDAV, "address-data") {
-                if let Some(v) = c.attr("version") {
-                    address_data_version = Some(Version::parse(v).ok_or_else(|| {
-                        RequestError::Invalid(format!("unsupported address-data version {v:?}"))
-                    })?);
-                }
+            if c.is(CARDDAV, "address-data")
+                && let Some(v) = c.attr("version")
+            {
+                address_data_version = Some(Version::parse(v).ok_or_else(|| {
+                    RequestError::Invalid(format!("unsupported address-data version {v:?}"))
+                })?);
             }
             names.push(Name::new(&c.ns, &c.name));
         }
@@ -134,7 +139,9 @@ pub fn parse_proppatch(body: &[u8]) -> Result<Vec<PatchOp>, RequestError> {
         }
     }
     if ops.is_empty() {
-        return Err(RequestError::Invalid("propertyupdate changes nothing".into()));
+        return Err(RequestError::Invalid(
+            "propertyupdate changes nothing".into(),
+        ));
     }
     Ok(ops)
 }

@@ -263,7 +263,9 @@ pub fn sniff_version(bytes: &[u8]) -> Option<Version> {
     for line in head.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.len() > 8 && line[..8].eq_ignore_ascii_case(b"VERSION:") {
-            return std::str::from_utf8(&line[8..]).ok().and_then(Version::parse);
+            return std::str::from_utf8(&line[8..])
+                .ok()
+                .and_then(Version::parse);
         }
     }
     None
@@ -283,8 +285,16 @@ mod tests {
         assert_eq!(info.first("FN"), Some("Ada Lovelace"));
         assert_eq!(info.first("EMAIL"), Some("Ada@Example.org"));
         let email = info.props.iter().find(|p| p.name == "EMAIL").unwrap();
-        assert!(email.params.iter().any(|(n, v)| n == "TYPE" && v.eq_ignore_ascii_case("work")));
-        assert!(info.index_entries().contains(&("EMAIL", "ada@example.org".into())));
+        assert!(
+            email
+                .params
+                .iter()
+                .any(|(n, v)| n == "TYPE" && v.eq_ignore_ascii_case("work"))
+        );
+        assert!(
+            info.index_entries()
+                .contains(&("EMAIL", "ada@example.org".into()))
+        );
     }
 
     #[test]
@@ -292,7 +302,10 @@ mod tests {
         let no_uid = parse_card(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\nEND:VCARD\r\n").unwrap();
         assert_eq!(no_uid.uid, None);
         let two = format!("{CARD3}{CARD3}");
-        assert_eq!(parse_card(two.as_bytes()).unwrap_err(), CardError::MultipleCards);
+        assert_eq!(
+            parse_card(two.as_bytes()).unwrap_err(),
+            CardError::MultipleCards
+        );
         assert!(matches!(
             parse_card(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n").unwrap_err(),
             CardError::NotVCard(_)

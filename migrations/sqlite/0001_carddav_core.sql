@@ -63,13 +63,15 @@ CREATE TABLE objects (
 CREATE INDEX objects_by_seq ON objects (collection_id, seq);
 
 -- Index values (case-folded) for addressbook-query: UID, FN, N, EMAIL, TEL, ORG, CATEGORIES...
+-- WITHOUT ROWID keyed on the lookup columns: each value is stored once and queries read only
+-- this B-tree.
 CREATE TABLE object_index (
-    object_id     INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
     collection_id INTEGER NOT NULL,
     prop          TEXT NOT NULL,
-    value         TEXT NOT NULL
-);
-CREATE INDEX object_index_lookup ON object_index (collection_id, prop, value);
+    value         TEXT NOT NULL,
+    object_id     INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+    PRIMARY KEY (collection_id, prop, value, object_id)
+) WITHOUT ROWID;
 CREATE INDEX object_index_by_object ON object_index (object_id);
 
 -- Removed members, stamped like objects, so sync-collection can report them.

@@ -148,7 +148,10 @@ mod tests {
     fn example_config_parses() {
         let text = include_str!("../../config/kith.example.toml");
         let file: FileConfig = toml::from_str(text).unwrap();
-        assert_eq!(file.dav.max_resource_size, DavSection::default().max_resource_size);
+        assert_eq!(
+            file.dav.max_resource_size,
+            DavSection::default().max_resource_size
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `kith` binary.
 
 mod accounts;
+mod alloc;
 mod auth;
 mod cli;
 mod config;
@@ -21,8 +22,12 @@ use store::{SqliteStore, Store};
 type CliResult = Result<(), String>;
 
 fn main() -> ExitCode {
+    alloc::tune();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("kith: cannot start the async runtime: {e}");
@@ -44,7 +49,8 @@ async fn run(cli: Cli) -> CliResult {
         Command::Serve { listen } => listen.clone(),
         _ => None,
     };
-    let config = config::resolve(file, listen, cli.global.data_dir.clone()).map_err(|e| e.to_string())?;
+    let config =
+        config::resolve(file, listen, cli.global.data_dir.clone()).map_err(|e| e.to_string())?;
     match cli.command {
         Command::Serve { .. } => serve(config).await,
         Command::User(cmd) => user_command(&config, cmd).await,
@@ -55,9 +61,11 @@ fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
@@ -94,7 +102,10 @@ async fn serve(config: Config) -> CliResult {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(6 * 3600));
         loop {
             every.tick().await;
-            match purge_store.purge_tombstones(store::now_ms() - retention_ms).await {
+            match purge_store
+                .purge_tombstones(store::now_ms() - retention_ms)
+                .await
+            {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "purged old tombstones"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "tombstone purge failed"),
@@ -104,7 +115,12 @@ async fn serve(config: Config) -> CliResult {
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e} (set --listen or KITH_LISTEN)", config.listen))?;
+        .map_err(|e| {
+            format!(
+                "cannot listen on {}: {e} (set --listen or KITH_LISTEN)",
+                config.listen
+            )
+        })?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = Arc::new(http::App {
         store,
@@ -145,10 +161,17 @@ async fn shutdown_signal() {
 /// On a first start with no users, creates `admin`, with KITH_ADMIN_PASSWORD or a random
 /// password printed once.
 async fn bootstrap_admin(store: &dyn Store) -> CliResult {
-    if !store.list_users().await.map_err(|e| e.to_string())?.is_empty() {
+    if !store
+        .list_users()
+        .await
+        .map_err(|e| e.to_string())?
+        .is_empty()
+    {
         return Ok(());
     }
-    let given = std::env::var("KITH_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let given = std::env::var("KITH_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
     let password = given.clone().unwrap_or_else(accounts::random_password);
     accounts::create_user(store, "admin", &password)
         .await
@@ -206,7 +229,10 @@ async fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
             }
             let pw = read_password(password_stdin)?;
             accounts::create_user(s, &name, &pw).await.map_err(err)?;
-            println!("created user {name} with address book \"{}\"", accounts::DEFAULT_BOOK);
+            println!(
+                "created user {name} with address book \"{}\"",
+                accounts::DEFAULT_BOOK
+            );
         }
         UserCommand::List => {
             for u in s.list_users().await.map_err(|e| e.to_string())? {
@@ -220,7 +246,9 @@ async fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
             let user = accounts::require_user(s, &name).await.map_err(err)?;
             let pw = read_password(password_stdin)?;
             let hash = accounts::hash_password(&pw).map_err(err)?;
-            s.set_password(user.id, &hash).await.map_err(|e| e.to_string())?;
+            s.set_password(user.id, &hash)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("password changed for {name}");
         }
         UserCommand::Remove { name } => {
@@ -233,7 +261,11 @@ async fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
     Ok(())
 }
 
-async fn app_password_command(config: &Config, s: &dyn Store, cmd: AppPasswordCommand) -> CliResult {
+async fn app_password_command(
+    config: &Config,
+    s: &dyn Store,
+    cmd: AppPasswordCommand,
+) -> CliResult {
     let err = |e: accounts::AccountError| e.to_string();
     match cmd {
         AppPasswordCommand::Add { name, label } => {
@@ -252,18 +284,31 @@ async fn app_password_command(config: &Config, s: &dyn Store, cmd: AppPasswordCo
                 e => e.to_string(),
             })?;
             println!("{token}");
-            eprintln!("app password {label:?} for {name}: shown once, use it as the password on that device");
+            eprintln!(
+                "app password {label:?} for {name}: shown once, use it as the password on that device"
+            );
         }
         AppPasswordCommand::List { name } => {
             let user = accounts::require_user(s, &name).await.map_err(err)?;
             for a in s.app_passwords(user.id).await.map_err(|e| e.to_string())? {
-                let used = a.last_used_at.map(fmt_time).unwrap_or_else(|| "never".into());
-                println!("{}\tcreated {}\tlast used {used}", a.label, fmt_time(a.created_at));
+                let used = a
+                    .last_used_at
+                    .map(fmt_time)
+                    .unwrap_or_else(|| "never".into());
+                println!(
+                    "{}\tcreated {}\tlast used {used}",
+                    a.label,
+                    fmt_time(a.created_at)
+                );
             }
         }
         AppPasswordCommand::Revoke { name, label } => {
             let user = accounts::require_user(s, &name).await.map_err(err)?;
-            if !s.revoke_app_password(user.id, &label).await.map_err(|e| e.to_string())? {
+            if !s
+                .revoke_app_password(user.id, &label)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 return Err(format!(
                     "{name} has no app password labelled {label:?}; `kith user app-password list {name}` shows them"
                 ));

@@ -16,7 +16,10 @@ pub fn load_or_create(data_dir: &Path) -> std::io::Result<[u8; 32]> {
         Ok(_) => {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
-                format!("{} is not a 32-byte key; restore it from a backup", path.display()),
+                format!(
+                    "{} is not a 32-byte key; restore it from a backup",
+                    path.display()
+                ),
             ));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

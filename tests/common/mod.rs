@@ -82,10 +82,7 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let base = loop {
-            let line = lines
-                .next()
-                .expect("kith exited before listening")
-                .unwrap();
+            let line = lines.next().expect("kith exited before listening").unwrap();
             if let Some(url) = line.strip_prefix("kith: listening on ") {
                 break url.trim_end_matches('/').to_string();
             }
@@ -121,9 +118,10 @@ impl Server {
     pub fn anon(&self, method: &str, path: &str) -> Req<'_> {
         Req {
             server: self,
-            rb: self
-                .http
-                .request(Method::from_bytes(method.as_bytes()).unwrap(), self.url(path)),
+            rb: self.http.request(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                self.url(path),
+            ),
         }
     }
 
@@ -132,7 +130,10 @@ impl Server {
             server: self,
             rb: self
                 .http
-                .request(Method::from_bytes(method.as_bytes()).unwrap(), self.url(path))
+                .request(
+                    Method::from_bytes(method.as_bytes()).unwrap(),
+                    self.url(path),
+                )
                 .basic_auth("admin", Some(ADMIN_PW)),
         }
     }
@@ -216,10 +217,8 @@ impl Req<'_> {
 
 /// A minimal valid vCard 3.0.
 pub fn card(uid: &str, fn_: &str) -> Vec<u8> {
-    format!(
-        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{fn_}\r\nN:{fn_};;;;\r\nEND:VCARD\r\n"
-    )
-    .into_bytes()
+    format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{fn_}\r\nN:{fn_};;;;\r\nEND:VCARD\r\n")
+        .into_bytes()
 }
 
 pub const BOOK: &str = "/dav/addressbooks/admin/contacts/";
@@ -251,7 +250,11 @@ pub fn prop_status(resp: &Element, ns: &str, name: &str) -> Option<String> {
 /// The precondition element named in a DAV:error body.
 pub fn error_condition(resp: &Resp) -> (String, String) {
     let el = resp.xml();
-    assert!(el.is("DAV:", "error"), "not a DAV:error body: {}", resp.text());
+    assert!(
+        el.is("DAV:", "error"),
+        "not a DAV:error body: {}",
+        resp.text()
+    );
     let c = &el.children[0];
     (c.ns.clone(), c.name.clone())
 }

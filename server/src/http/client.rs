@@ -88,7 +88,9 @@ mod tests {
             Client::Thunderbird
         );
         assert_eq!(
-            Client::detect(Some("DAVx5/4.4 (2024/05/01; dav4jvm; okhttp/4.12) Android/14")),
+            Client::detect(Some(
+                "DAVx5/4.4 (2024/05/01; dav4jvm; okhttp/4.12) Android/14"
+            )),
             Client::Davx5
         );
         assert_eq!(Client::detect(None), Client::Other);

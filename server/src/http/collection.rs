@@ -55,10 +55,9 @@ pub async fn mkcol(ctx: &Ctx, body: &[u8]) -> Response {
                     StatusCode::FORBIDDEN,
                     "Address books cannot contain collections",
                 ),
-                Ok(None) => respond::text(
-                    StatusCode::CONFLICT,
-                    "The parent collection does not exist",
-                ),
+                Ok(None) => {
+                    respond::text(StatusCode::CONFLICT, "The parent collection does not exist")
+                }
                 Err(r) => r,
             };
         }

@@ -25,7 +25,10 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
         );
     };
     if dest_user != ctx.user_name() {
-        return respond::text(StatusCode::FORBIDDEN, "You can only copy into your own address books");
+        return respond::text(
+            StatusCode::FORBIDDEN,
+            "You can only copy into your own address books",
+        );
     }
     let overwrite = !ctx
         .header("overwrite")
@@ -34,7 +37,10 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
         (Ok(Some(s)), Ok(Some(d))) => (s, d),
         (Ok(None), _) => return respond::not_found(),
         (_, Ok(None)) => {
-            return respond::text(StatusCode::CONFLICT, "The destination address book does not exist");
+            return respond::text(
+                StatusCode::CONFLICT,
+                "The destination address book does not exist",
+            );
         }
         (Err(r), _) | (_, Err(r)) => return r,
     };
@@ -78,7 +84,10 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
     let outcome = store.put_object(dst.id, &new, &check).await;
     let restore = |r: Response| async {
         if renaming {
-            let back = NewObject { name: src_name, ..new };
+            let back = NewObject {
+                name: src_name,
+                ..new
+            };
             let _ = store.put_object(src.id, &back, &|_| true).await;
         }
         r

@@ -76,7 +76,8 @@ impl Ctx {
 struct LoggedUser(String);
 
 pub const DAV_HEADER: &str = "1, 3, addressbook, extended-mkcol";
-pub const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, REPORT";
+pub const ALLOW: &str =
+    "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, REPORT";
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -133,8 +134,10 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
 
-    if matches!(path.as_str(), "/.well-known/carddav" | "/.well-known/caldav")
-        || path.ends_with("/.well-known/carddav")
+    if matches!(
+        path.as_str(),
+        "/.well-known/carddav" | "/.well-known/caldav"
+    ) || path.ends_with("/.well-known/carddav")
         || path.ends_with("/.well-known/caldav")
     {
         // 301: TbSync breaks on 302 (anchors.md §2.2.5); Apple and DAVx5 follow either.
@@ -159,7 +162,11 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let principal = match app.auth.authenticate(app.store.as_ref(), auth.as_deref()).await {
+    let principal = match app
+        .auth
+        .authenticate(app.store.as_ref(), auth.as_deref())
+        .await
+    {
         Ok(p) => p,
         Err(AuthError::Missing) => return unauthorized("Authentication required"),
         Err(AuthError::Malformed) => return unauthorized("Use HTTP Basic authentication"),
@@ -193,7 +200,11 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
                 .and_then(|v| v.to_str().ok()),
         );
         let (parts, body) = req.into_parts();
-        let request_path = if path == "/" { "/".to_string() } else { paths::DAV_ROOT.to_string() };
+        let request_path = if path == "/" {
+            "/".to_string()
+        } else {
+            paths::DAV_ROOT.to_string()
+        };
         let ctx = Ctx {
             request_path,
             app: app.clone(),

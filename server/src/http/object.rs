@@ -26,17 +26,13 @@ fn precondition(ctx: &Ctx) -> impl Fn(Option<&str>) -> bool + Send + Sync + use<
     let if_match = ctx.header("if-match").map(str::to_string);
     let if_none_match = ctx.header("if-none-match").map(str::to_string);
     move |current: Option<&str>| {
-        if let Some(m) = &if_match {
-            if !etag_list_matches(m, current) {
-                return false;
-            }
-        }
-        if let Some(m) = &if_none_match {
-            if etag_list_matches(m, current) {
-                return false;
-            }
-        }
-        true
+        let match_ok = if_match
+            .as_deref()
+            .is_none_or(|m| etag_list_matches(m, current));
+        let none_match_ok = if_none_match
+            .as_deref()
+            .is_none_or(|m| !etag_list_matches(m, current));
+        match_ok && none_match_ok
     }
 }
 
@@ -87,14 +83,14 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
         Ok(None) => return respond::not_found(),
         Err(e) => return respond::internal(e),
     };
-    if let Some(inm) = ctx.header("if-none-match") {
-        if etag_list_matches(inm, Some(&obj.meta.etag)) {
-            let mut r = respond::status(StatusCode::NOT_MODIFIED);
-            if let Ok(v) = HeaderValue::from_str(&obj.meta.etag) {
-                r.headers_mut().insert(header::ETAG, v);
-            }
-            return r;
+    if let Some(inm) = ctx.header("if-none-match")
+        && etag_list_matches(inm, Some(&obj.meta.etag))
+    {
+        let mut r = respond::status(StatusCode::NOT_MODIFIED);
+        if let Ok(v) = HeaderValue::from_str(&obj.meta.etag) {
+            r.headers_mut().insert(header::ETAG, v);
         }
+        return r;
     }
     let stored = sniff_version(&obj.data);
     let asked = ctx.header("accept").and_then(accept_vcard_version);
@@ -104,7 +100,11 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
     };
     let utf8 = std::str::from_utf8(&body).is_ok();
     let len = body.len();
-    let mut r = Response::new(if head { Body::empty() } else { Body::from(body) });
+    let mut r = Response::new(if head {
+        Body::empty()
+    } else {
+        Body::from(body)
+    });
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&content_type_for(version, utf8)) {
         h.insert(header::CONTENT_TYPE, v);
@@ -133,10 +133,20 @@ pub fn too_large(ctx: &Ctx) -> Response {
 }
 
 fn is_vcard_type(ct: &str) -> bool {
-    let base = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let base = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     matches!(
         base.as_str(),
-        "text/vcard" | "text/x-vcard" | "text/directory" | "text/plain" | "application/octet-stream" | ""
+        "text/vcard"
+            | "text/x-vcard"
+            | "text/directory"
+            | "text/plain"
+            | "application/octet-stream"
+            | ""
     )
 }
 
@@ -254,4 +264,3 @@ pub async fn delete(ctx: &Ctx) -> Response {
         Err(e) => respond::internal(e),
     }
 }
-

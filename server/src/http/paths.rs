@@ -75,7 +75,11 @@ pub fn home_href(user: &str) -> String {
 }
 
 pub fn book_href(user: &str, book: &str) -> String {
-    format!("/dav/addressbooks/{}/{}/", encode_segment(user), encode_segment(book))
+    format!(
+        "/dav/addressbooks/{}/{}/",
+        encode_segment(user),
+        encode_segment(book)
+    )
 }
 
 pub fn card_href(user: &str, book: &str, card: &str) -> String {
@@ -90,7 +94,10 @@ pub fn card_href(user: &str, book: &str, card: &str) -> String {
 /// The path of an href or absolute URL a client sent (Destination, multiget hrefs).
 pub fn href_path(href: &str) -> &str {
     let h = href.trim();
-    if let Some(rest) = h.strip_prefix("http://").or_else(|| h.strip_prefix("https://")) {
+    if let Some(rest) = h
+        .strip_prefix("http://")
+        .or_else(|| h.strip_prefix("https://"))
+    {
         return rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
     }
     h
@@ -104,7 +111,10 @@ mod tests {
     fn resolves_layout() {
         assert_eq!(resolve("/"), Target::Root);
         assert_eq!(resolve("/dav"), Target::Root);
-        assert_eq!(resolve("/dav/principals/ann/"), Target::Principal("ann".into()));
+        assert_eq!(
+            resolve("/dav/principals/ann/"),
+            Target::Principal("ann".into())
+        );
         assert_eq!(resolve("/dav/addressbooks/ann"), Target::Home("ann".into()));
         assert_eq!(
             resolve("/dav/addressbooks/ann/b%20k/x%2Fy.vcf"),

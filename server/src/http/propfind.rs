@@ -159,4 +159,3 @@ pub fn card_response(
     let (f, m) = collect(&ctx.prop_ctx(), &Resource::Card(meta), select, &mut extra);
     ms.response(&card_href(ctx.user_name(), &book.name, &meta.name), &f, &m);
 }
-

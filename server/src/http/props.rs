@@ -142,9 +142,10 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
             ("current-user-principal", _) => hrefs(&[&principal_href(user)]),
             ("principal-URL", Resource::Principal) => hrefs(&[&principal_href(user)]),
             ("principal-collection-set", Resource::Principal) => hrefs(&["/dav/principals/"]),
-            ("owner", Resource::Principal | Resource::Home | Resource::Book(..) | Resource::Card(..)) => {
-                hrefs(&[&principal_href(user)])
-            }
+            (
+                "owner",
+                Resource::Principal | Resource::Home | Resource::Book(..) | Resource::Card(..),
+            ) => hrefs(&[&principal_href(user)]),
             ("displayname", Resource::Principal | Resource::Home) => escape(user).into_owned(),
             ("displayname", Resource::Book(c, _)) => escape(c.displayname.as_deref()?).into_owned(),
             ("current-user-privilege-set", Resource::Root) => PRIVS_READ.to_string(),
@@ -177,10 +178,10 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
         };
         return Some(v);
     }
-    if name.is(CALSERVER, "getctag") {
-        if let Resource::Book(c, _) = res {
-            return Some(escape(&sync_token(c)).into_owned());
-        }
+    if name.is(CALSERVER, "getctag")
+        && let Resource::Book(c, _) = res
+    {
+        return Some(escape(&sync_token(c)).into_owned());
     }
     dead(res, name)
 }
@@ -302,6 +303,9 @@ mod tests {
     #[test]
     fn http_dates() {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(1_700_000_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+        assert_eq!(
+            http_date(1_700_000_000_000),
+            "Tue, 14 Nov 2023 22:13:20 GMT"
+        );
     }
 }

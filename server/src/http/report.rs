@@ -60,7 +60,9 @@ pub async fn report(ctx: &Ctx, body: &[u8]) -> Response {
         Err(r) => return r,
     };
     match report {
-        Report::AddressbookMultiget { select, hrefs } => multiget(ctx, &book, &select, &hrefs).await,
+        Report::AddressbookMultiget { select, hrefs } => {
+            multiget(ctx, &book, &select, &hrefs).await
+        }
         Report::AddressbookQuery {
             select,
             filter,
@@ -75,7 +77,12 @@ pub async fn report(ctx: &Ctx, body: &[u8]) -> Response {
     }
 }
 
-async fn multiget(ctx: &Ctx, book: &Collection, select: &PropSelection, hrefs: &[String]) -> Response {
+async fn multiget(
+    ctx: &Ctx,
+    book: &Collection,
+    select: &PropSelection,
+    hrefs: &[String],
+) -> Response {
     // Each href resolves to a member of this book, or is answered 404 as the client sent it.
     let resolved: Vec<(&str, Option<String>)> = hrefs
         .iter()
@@ -121,7 +128,9 @@ async fn query(
     let mut truncated = false;
     for o in &candidates {
         // Stored cards always parse: they were validated by the same code when written.
-        let Ok(info) = parse_card(&o.data) else { continue };
+        let Ok(info) = parse_card(&o.data) else {
+            continue;
+        };
         if !filter.matches(&info) {
             continue;
         }
@@ -141,7 +150,6 @@ async fn query(
     }
     respond::multistatus(ms.finish())
 }
-
 
 async fn sync_collection(
     ctx: &Ctx,
@@ -201,7 +209,10 @@ async fn sync_collection(
             }
             Change::Removed { name, seq } => {
                 last = *seq;
-                ms.status_response(&super::paths::card_href(ctx.user_name(), &book.name, name), 404);
+                ms.status_response(
+                    &super::paths::card_href(ctx.user_name(), &book.name, name),
+                    404,
+                );
             }
         }
     }

@@ -39,14 +39,17 @@ pub fn multistatus(body: String) -> Response {
 /// A failed precondition: the status and a `DAV:error` body naming the condition, with a
 /// sentence that tells the user what to do.
 pub fn condition(code: StatusCode, ns: &str, name: &str, description: &str) -> Response {
-    xml(
-        code,
-        error_body(&Name::new(ns, name), Some(description)),
-    )
+    xml(code, error_body(&Name::new(ns, name), Some(description)))
 }
 
 /// A condition whose element carries content, e.g. `no-uid-conflict` with the clashing href.
-pub fn condition_with(code: StatusCode, ns: &str, name: &str, inner: &str, description: &str) -> Response {
+pub fn condition_with(
+    code: StatusCode,
+    ns: &str,
+    name: &str,
+    inner: &str,
+    description: &str,
+) -> Response {
     let n = Name::new(ns, name);
     let mut body = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:error");
     body.push_str(kith_dav::names::ROOT_XMLNS);

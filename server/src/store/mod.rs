@@ -142,8 +142,11 @@ pub trait Store: Send + Sync {
     // Objects.
     async fn object_metas(&self, collection_id: i64) -> StoreResult<Vec<ObjectMeta>>;
     async fn object(&self, collection_id: i64, name: &str) -> StoreResult<Option<Object>>;
-    async fn objects_by_name(&self, collection_id: i64, names: &[String])
-    -> StoreResult<Vec<Object>>;
+    async fn objects_by_name(
+        &self,
+        collection_id: i64,
+        names: &[String],
+    ) -> StoreResult<Vec<Object>>;
     async fn put_object(
         &self,
         collection_id: i64,

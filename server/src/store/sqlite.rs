@@ -4,8 +4,8 @@
 //! `SQLITE_BUSY` upgrades of deferred transactions; readers see consistent WAL snapshots.
 
 use super::{
-    AppPassword, Change, Collection, CollectionPatch, DeleteOutcome, NewObject, Object,
-    ObjectMeta, Precondition, PutOutcome, Store, StoreError, StoreResult, User, now_ms,
+    AppPassword, Change, Collection, CollectionPatch, DeleteOutcome, NewObject, Object, ObjectMeta,
+    Precondition, PutOutcome, Store, StoreError, StoreResult, User, now_ms,
 };
 use async_trait::async_trait;
 use kith_dav::filter::{IndexHint, MatchType};
@@ -87,7 +87,11 @@ impl SqliteStore {
             // lose the last transactions, which is the usual trade-off for a DAV server.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Checkpoint every 1 MiB of WAL and shrink the file back to that, so a quiet
+            // server's WAL stays small instead of keeping its high-water size.
+            .pragma("wal_autocheckpoint", "256")
+            .pragma("journal_size_limit", "1048576");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(opts.clone())
@@ -123,8 +127,9 @@ impl SqliteStore {
             .execute(&mut **tx)
             .await?;
         for (prop, value) in index {
+            // OR IGNORE: a card may repeat a value (two identical EMAIL lines).
             sqlx::query(
-                "INSERT INTO object_index (object_id, collection_id, prop, value) VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO object_index (object_id, collection_id, prop, value) VALUES (?, ?, ?, ?)",
             )
             .bind(object_id)
             .bind(collection_id)
@@ -139,16 +144,14 @@ impl SqliteStore {
     /// The query plan of the incremental sync query, for tests that prove it uses the index.
     #[cfg(test)]
     pub async fn explain_changes_since(&self) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {CHANGES_SQL}"
-        )))
-        .bind(1_i64)
-        .bind(0_i64)
-        .bind(1_i64)
-        .bind(0_i64)
-        .bind(-1_i64)
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {CHANGES_SQL}")))
+            .bind(1_i64)
+            .bind(0_i64)
+            .bind(1_i64)
+            .bind(0_i64)
+            .bind(-1_i64)
+            .fetch_all(&self.reader)
+            .await?;
         Ok(rows.iter().map(|r| r.get::<String, _>("detail")).collect())
     }
 }
@@ -176,10 +179,11 @@ impl Store for SqliteStore {
     }
 
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT id, name, password_hash, created_at FROM users WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name, password_hash, created_at FROM users WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await?;
         Ok(row.map(|r| user_row(&r)))
     }
 
@@ -352,7 +356,8 @@ impl Store for SqliteStore {
 
     async fn object_metas(&self, collection_id: i64) -> StoreResult<Vec<ObjectMeta>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {META_COLS} FROM objects WHERE collection_id = ? ORDER BY name"
+            // Rowid order: reading rows in name order would jump around the table.
+            "SELECT {META_COLS} FROM objects WHERE collection_id = ?"
         )))
         .bind(collection_id)
         .fetch_all(&self.reader)
@@ -635,7 +640,11 @@ async fn apply_patches(
                     .execute(&mut **tx)
                     .await?;
             }
-            CollectionPatch::Dead { ns, name, xml: Some(xml) } => {
+            CollectionPatch::Dead {
+                ns,
+                name,
+                xml: Some(xml),
+            } => {
                 sqlx::query(
                     "INSERT INTO collection_props (collection_id, ns, name, xml) VALUES (?, ?, ?, ?) \
                      ON CONFLICT (collection_id, ns, name) DO UPDATE SET xml = excluded.xml",
@@ -647,13 +656,19 @@ async fn apply_patches(
                 .execute(&mut **tx)
                 .await?;
             }
-            CollectionPatch::Dead { ns, name, xml: None } => {
-                sqlx::query("DELETE FROM collection_props WHERE collection_id = ? AND ns = ? AND name = ?")
-                    .bind(id)
-                    .bind(ns)
-                    .bind(name)
-                    .execute(&mut **tx)
-                    .await?;
+            CollectionPatch::Dead {
+                ns,
+                name,
+                xml: None,
+            } => {
+                sqlx::query(
+                    "DELETE FROM collection_props WHERE collection_id = ? AND ns = ? AND name = ?",
+                )
+                .bind(id)
+                .bind(ns)
+                .bind(name)
+                .execute(&mut **tx)
+                .await?;
             }
         }
     }
@@ -701,17 +716,29 @@ mod tests {
         }
         for i in 0..3 {
             let (name, ..) = card(5001 + i);
-            store.delete_object(book.id, &name, &|_| true).await.unwrap();
+            store
+                .delete_object(book.id, &name, &|_| true)
+                .await
+                .unwrap();
         }
         let (changes, current) = store.changes_since(book.id, token, None).await.unwrap();
         assert_eq!(changes.len(), 10, "exactly the 10 changed rows are read");
         assert_eq!(current, token + 10);
-        let removed = changes.iter().filter(|c| matches!(c, Change::Removed { .. })).count();
+        let removed = changes
+            .iter()
+            .filter(|c| matches!(c, Change::Removed { .. }))
+            .count();
         assert_eq!(removed, 3);
 
         let plan = store.explain_changes_since().await.unwrap().join("\n");
-        assert!(plan.contains("objects USING INDEX objects_by_seq"), "{plan}");
-        assert!(plan.contains("tombstones USING INDEX tombstones_by_seq"), "{plan}");
+        assert!(
+            plan.contains("objects USING INDEX objects_by_seq"),
+            "{plan}"
+        );
+        assert!(
+            plan.contains("tombstones USING INDEX tombstones_by_seq"),
+            "{plan}"
+        );
         assert!(!plan.contains("SCAN objects"), "no full scan: {plan}");
     }
 
@@ -722,9 +749,15 @@ mod tests {
         let user = store.create_user("u", "x").await.unwrap();
         let book = store.create_collection(user.id, "b", &[]).await.unwrap();
         put(&store, book.id, 1, "\"a\"").await;
-        store.delete_object(book.id, "1.vcf", &|_| true).await.unwrap();
+        store
+            .delete_object(book.id, "1.vcf", &|_| true)
+            .await
+            .unwrap();
         assert_eq!(store.purge_tombstones(now_ms() + 1).await.unwrap(), 1);
         let c = store.collection(user.id, "b").await.unwrap().unwrap();
-        assert_eq!(c.horizon, 2, "tokens older than the purged deletion are now invalid");
+        assert_eq!(
+            c.horizon, 2,
+            "tokens older than the purged deletion are now invalid"
+        );
     }
 }

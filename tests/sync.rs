@@ -219,3 +219,45 @@ async fn deleted_book_invalidates_its_tokens() {
         .await;
     assert_eq!(r.status, 403, "a recreated book is a new collection");
 }
+
+/// Listings larger than one 64 KiB chunk are streamed, and arrive whole and well-formed.
+#[tokio::test]
+async fn large_listings_stream_complete() {
+    let s = Server::start();
+    let n = 600;
+    for i in 0..n {
+        let body = format!(
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:big-{i}\r\nFN:Person {i}\r\nNOTE:{}\r\nEND:VCARD\r\n",
+            "padding ".repeat(20)
+        );
+        let r = s.req("PUT", &href(i)).vcard(body.as_bytes()).send().await;
+        assert_eq!(r.status, 201);
+    }
+    let r = s
+        .req("PROPFIND", BOOK)
+        .header("depth", "1")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:getcontenttype/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert_eq!(r.status, 207);
+    assert!(r.body.len() > 64 * 1024, "spans several chunks");
+    assert!(
+        r.header("content-length").is_none(),
+        "streamed, not buffered"
+    );
+    assert_eq!(responses(&r.xml()).len(), n + 1);
+
+    let r = s
+        .req("REPORT", BOOK)
+        .xml(&sync_report("", None, "<d:getetag/><c:address-data/>"))
+        .send()
+        .await;
+    assert!(r.body.len() > 64 * 1024);
+    let ms = r.xml();
+    assert_eq!(responses(&ms).len(), n);
+    assert!(ms.child("DAV:", "sync-token").is_some());
+
+    let q = r#"<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><C:address-data/></D:prop><C:filter><C:prop-filter name="FN"><C:text-match>person</C:text-match></C:prop-filter></C:filter></C:addressbook-query>"#;
+    let r = s.req("REPORT", BOOK).xml(q).send().await;
+    assert_eq!(responses(&r.xml()).len(), n);
+}

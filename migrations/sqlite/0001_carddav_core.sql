@@ -17,6 +17,7 @@ CREATE TABLE app_passwords (
     last_used_at INTEGER,
     UNIQUE (user_id, label)
 );
+CREATE INDEX app_passwords_by_hash ON app_passwords (user_id, token_hash);
 
 -- Collections. `seq` is the collection's change counter: every write bumps it and stamps the
 -- changed object or tombstone, so sync-collection reads only rows with a larger stamp.

@@ -78,27 +78,21 @@ impl Authenticator {
     ) -> Result<Principal, AuthError> {
         let header = header.ok_or(AuthError::Missing)?;
         let (name, pass) = parse_basic(header)?;
-        let Some(user) = store.user_by_name(&name).await? else {
+        let presented = app_password_hash(&self.key, &pass);
+        let Some((user, app)) = store.user_for_login(&name, &presented).await? else {
             return Err(AuthError::Rejected);
         };
-
-        let presented = blake3::Hash::from(app_password_hash(&self.key, &pass));
-        for app in store.app_passwords(user.id).await? {
-            // blake3::Hash compares in constant time.
-            if app.token_hash.len() == 32
-                && blake3::Hash::from_slice(&app.token_hash).ok() == Some(presented)
-            {
-                let recently = app
-                    .last_used_at
-                    .is_some_and(|t| crate::store::now_ms() - t < 60_000);
-                if !recently {
-                    store.touch_app_password(app.id).await?;
-                }
-                return Ok(Principal {
-                    user,
-                    device: Some(app.label),
-                });
+        if let Some(app) = app {
+            let recently = app
+                .last_used_at
+                .is_some_and(|t| crate::store::now_ms() - t < 60_000);
+            if !recently {
+                store.touch_app_password(app.id).await?;
             }
+            return Ok(Principal {
+                user,
+                device: Some(app.label),
+            });
         }
 
         let key = self.cache_key(&name, &pass);

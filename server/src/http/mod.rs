@@ -10,10 +10,11 @@ mod propfind;
 mod props;
 mod report;
 mod respond;
+mod stream;
 
 use crate::auth::{AuthError, Authenticator, Principal};
 use crate::config::Config;
-use crate::store::{Collection, Store};
+use crate::store::{Collection, Store, User};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -67,6 +68,32 @@ impl Ctx {
         props::PropCtx {
             user: &self.principal.user,
             max_resource_size: self.app.config.dav.max_resource_size,
+        }
+    }
+
+    /// What rendering members needs, owned, for a task that streams a response.
+    fn render(&self) -> Render {
+        Render {
+            user: self.principal.user.clone(),
+            client: self.client,
+            max_resource_size: self.app.config.dav.max_resource_size,
+        }
+    }
+}
+
+/// The request facts that shape how members are rendered.
+#[derive(Clone)]
+pub struct Render {
+    pub user: User,
+    pub client: Client,
+    pub max_resource_size: usize,
+}
+
+impl Render {
+    fn prop_ctx(&self) -> props::PropCtx<'_> {
+        props::PropCtx {
+            user: &self.user,
+            max_resource_size: self.max_resource_size,
         }
     }
 }

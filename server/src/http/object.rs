@@ -4,7 +4,7 @@
 //! is a hash of the stored bytes, so an unchanged card always keeps its ETag.
 
 use super::paths::{Target, card_href};
-use super::{Ctx, respond};
+use super::{Client, Ctx, respond};
 use crate::store::{DeleteOutcome, NewObject, PutOutcome};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -49,14 +49,14 @@ fn content_type_for(version: Option<Version>, utf8: bool) -> String {
 }
 
 /// The version to serve: what the request asks for, else the client's quirk default.
-fn wanted_version(ctx: &Ctx, asked: Option<Version>) -> Option<Version> {
-    asked.or_else(|| ctx.client.default_vcard_version())
+fn wanted_version(client: Client, asked: Option<Version>) -> Option<Version> {
+    asked.or_else(|| client.default_vcard_version())
 }
 
 /// The content of `<card:address-data>` for one stored card.
-pub fn address_data_xml(ctx: &Ctx, data: &[u8], select: &PropSelection) -> String {
+pub fn address_data_xml(client: Client, data: &[u8], select: &PropSelection) -> String {
     let stored = sniff_version(data);
-    let bytes = match wanted_version(ctx, select.address_data_version) {
+    let bytes = match wanted_version(client, select.address_data_version) {
         Some(v) if Some(v) != stored => convert(data, stored, v),
         _ => std::borrow::Cow::Borrowed(data),
     };
@@ -94,7 +94,7 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
     }
     let stored = sniff_version(&obj.data);
     let asked = ctx.header("accept").and_then(accept_vcard_version);
-    let (body, version) = match wanted_version(ctx, asked) {
+    let (body, version) = match wanted_version(ctx.client, asked) {
         Some(v) if Some(v) != stored => (convert(&obj.data, stored, v).into_owned(), Some(v)),
         _ => (obj.data, stored),
     };

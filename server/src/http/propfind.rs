@@ -2,9 +2,10 @@
 
 use super::paths::{Target, book_href, card_href, home_href, principal_href};
 use super::props::{Resource, collect};
-use super::{Ctx, object, respond};
-use crate::store::{Collection, Object, ObjectMeta};
+use super::{Ctx, Render, object, respond, stream};
+use crate::store::{Collection, ObjectMeta};
 use axum::response::Response;
+use futures_util::StreamExt;
 use kith_dav::headers::Depth;
 use kith_dav::multistatus::Multistatus;
 use kith_dav::names::{CARDDAV, Name};
@@ -81,23 +82,25 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
             }
             if depth == 1 {
                 let wants_data = select.wants(CARDDAV, "address-data");
-                if wants_data {
-                    let objects = match ctx.app.store.query_candidates(book.id, None).await {
-                        Ok(o) => o,
-                        Err(e) => return respond::internal(e),
-                    };
-                    for o in &objects {
-                        card_response(ctx, &mut ms, &book, &o.meta, Some(o), &select);
+                let mut rows = ctx.app.store.objects(book.id, wants_data, None);
+                let render = ctx.render();
+                return stream::multistatus(ms, move |mut w| async move {
+                    while let Some(row) = rows.next().await {
+                        match row {
+                            Ok(o) => {
+                                let data = wants_data.then_some(o.data.as_slice());
+                                card_response(
+                                    &render, &mut w.ms, &book.name, &o.meta, data, &select,
+                                );
+                                if !w.flush_if_full().await {
+                                    return;
+                                }
+                            }
+                            Err(e) => return w.fail(e).await,
+                        }
                     }
-                } else {
-                    let metas = match ctx.app.store.object_metas(book.id).await {
-                        Ok(m) => m,
-                        Err(e) => return respond::internal(e),
-                    };
-                    for meta in &metas {
-                        card_response(ctx, &mut ms, &book, meta, None, &select);
-                    }
-                }
+                    w.finish().await;
+                });
             }
         }
         Target::Card(_, book, card) => {
@@ -111,7 +114,14 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
                 Ok(None) => return respond::not_found(),
                 Err(e) => return respond::internal(e),
             };
-            card_response(ctx, &mut ms, &book, &obj.meta, Some(&obj), &select);
+            card_response(
+                &ctx.render(),
+                &mut ms,
+                &book.name,
+                &obj.meta,
+                Some(&obj.data),
+                &select,
+            );
         }
         Target::NotFound => return respond::not_found(),
     }
@@ -142,20 +152,20 @@ pub async fn book_response(
 
 /// One card's response; `address-data` is rendered when the data is at hand.
 pub fn card_response(
-    ctx: &Ctx,
+    r: &Render,
     ms: &mut Multistatus,
-    book: &Collection,
+    book: &str,
     meta: &ObjectMeta,
-    obj: Option<&Object>,
+    data: Option<&[u8]>,
     select: &PropSelection,
 ) {
     let mut extra = |name: &Name| {
         if name.is(CARDDAV, "address-data") {
-            Some(obj.map(|o| object::address_data_xml(ctx, &o.data, select)))
+            Some(data.map(|d| object::address_data_xml(r.client, d, select)))
         } else {
             None
         }
     };
-    let (f, m) = collect(&ctx.prop_ctx(), &Resource::Card(meta), select, &mut extra);
-    ms.response(&card_href(ctx.user_name(), &book.name, &meta.name), &f, &m);
+    let (f, m) = collect(&r.prop_ctx(), &Resource::Card(meta), select, &mut extra);
+    ms.response(&card_href(&r.user.name, book, &meta.name), &f, &m);
 }

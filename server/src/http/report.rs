@@ -1,13 +1,14 @@
 //! REPORTs on an address book: addressbook-multiget, addressbook-query (RFC 6352 §8) and
 //! sync-collection (RFC 6578). Depth is ignored: Thunderbird sends Depth 1 on sync-collection.
 
-use super::paths::{Target, book_href, href_path, resolve};
+use super::paths::{Target, book_href, card_href, href_path, resolve};
 use super::propfind::card_response;
 use super::props::parse_sync_token;
-use super::{Ctx, respond};
-use crate::store::{Change, Collection, Object};
+use super::{Ctx, respond, stream};
+use crate::store::{Collection, Object, SyncItem};
 use axum::http::StatusCode;
 use axum::response::Response;
+use futures_util::StreamExt;
 use kith_dav::filter::{Filter, FilterError};
 use kith_dav::multistatus::Multistatus;
 use kith_dav::names::{CARDDAV, DAV, Name};
@@ -101,10 +102,11 @@ async fn multiget(
     };
     let by_name: HashMap<&str, &Object> =
         objects.iter().map(|o| (o.meta.name.as_str(), o)).collect();
+    let render = ctx.render();
     let mut ms = Multistatus::new();
     for (href, name) in &resolved {
         match name.as_deref().and_then(|n| by_name.get(n)) {
-            Some(o) => card_response(ctx, &mut ms, book, &o.meta, Some(o), select),
+            Some(o) => card_response(&render, &mut ms, &book.name, &o.meta, Some(&o.data), select),
             None => ms.status_response(href, 404),
         }
     }
@@ -118,37 +120,51 @@ async fn query(
     filter: &Filter,
     limit: Option<usize>,
 ) -> Response {
-    let hint = filter.index_hint();
-    let candidates = match ctx.app.store.query_candidates(book.id, hint.as_ref()).await {
-        Ok(c) => c,
-        Err(e) => return respond::internal(e),
-    };
-    let mut ms = Multistatus::new();
-    let mut count = 0usize;
-    let mut truncated = false;
-    for o in &candidates {
-        // Stored cards always parse: they were validated by the same code when written.
-        let Ok(info) = parse_card(&o.data) else {
-            continue;
-        };
-        if !filter.matches(&info) {
-            continue;
+    let mut rows = ctx.app.store.objects(book.id, true, filter.index_hint());
+    let (render, select, filter) = (ctx.render(), select.clone(), filter.clone());
+    let book_href = book_href(ctx.user_name(), &book.name);
+    let book_name = book.name.clone();
+    stream::multistatus(Multistatus::new(), move |mut w| async move {
+        let mut count = 0usize;
+        let mut truncated = false;
+        while let Some(row) = rows.next().await {
+            let o = match row {
+                Ok(o) => o,
+                Err(e) => return w.fail(e).await,
+            };
+            // Stored cards always parse: they were validated by the same code when written.
+            let Ok(info) = parse_card(&o.data) else {
+                continue;
+            };
+            if !filter.matches(&info) {
+                continue;
+            }
+            if limit.is_some_and(|l| count >= l) {
+                truncated = true;
+                break;
+            }
+            card_response(
+                &render,
+                &mut w.ms,
+                &book_name,
+                &o.meta,
+                Some(&o.data),
+                &select,
+            );
+            count += 1;
+            if !w.flush_if_full().await {
+                return;
+            }
         }
-        if limit.is_some_and(|l| count >= l) {
-            truncated = true;
-            break;
+        if truncated {
+            w.ms.status_response_with_error(
+                &book_href,
+                507,
+                &Name::new(DAV, "number-of-matches-within-limits"),
+            );
         }
-        card_response(ctx, &mut ms, book, &o.meta, Some(o), select);
-        count += 1;
-    }
-    if truncated {
-        ms.status_response_with_error(
-            &book_href(ctx.user_name(), &book.name),
-            507,
-            &Name::new(DAV, "number-of-matches-within-limits"),
-        );
-    }
-    respond::multistatus(ms.finish())
+        w.finish().await;
+    })
 }
 
 async fn sync_collection(
@@ -173,59 +189,58 @@ async fn sync_collection(
             }
         }
     };
+    let wants_data = select.wants(CARDDAV, "address-data");
     // One row more than the limit tells whether the result is truncated.
     let fetch = limit.map(|l| l.saturating_add(1));
-    let (mut changes, current) = match ctx.app.store.changes_since(book.id, since, fetch).await {
-        Ok(c) => c,
-        Err(e) => return respond::internal(e),
-    };
-    let truncated = limit.is_some_and(|l| changes.len() > l);
-    if let Some(l) = limit {
-        changes.truncate(l);
-    }
-    let wants_data = select.wants(CARDDAV, "address-data");
-    let data: HashMap<String, Object> = if wants_data {
-        let names: Vec<String> = changes
-            .iter()
-            .filter_map(|c| match c {
-                Change::Present(m) => Some(m.name.clone()),
-                Change::Removed { .. } => None,
-            })
-            .collect();
-        match ctx.app.store.objects_by_name(book.id, &names).await {
-            Ok(objs) => objs.into_iter().map(|o| (o.meta.name.clone(), o)).collect(),
-            Err(e) => return respond::internal(e),
-        }
-    } else {
-        HashMap::new()
-    };
-    let mut ms = Multistatus::new();
-    let mut last = since;
-    for change in &changes {
-        match change {
-            Change::Present(meta) => {
-                last = meta.seq;
-                card_response(ctx, &mut ms, book, meta, data.get(&meta.name), select);
+    let mut rows = ctx.app.store.changes(book.id, since, fetch, wants_data);
+    let (render, select, book) = (ctx.render(), select.clone(), book.clone());
+    stream::multistatus(Multistatus::new(), move |mut w| async move {
+        let user = render.user.name.clone();
+        let (mut last, mut count, mut truncated, mut current) = (since, 0usize, false, None);
+        while let Some(item) = rows.next().await {
+            let item = match item {
+                Ok(i) => i,
+                Err(e) => return w.fail(e).await,
+            };
+            if let SyncItem::End { current: c } = item {
+                current = Some(c);
+                continue;
             }
-            Change::Removed { name, seq } => {
-                last = *seq;
-                ms.status_response(
-                    &super::paths::card_href(ctx.user_name(), &book.name, name),
-                    404,
-                );
+            if limit.is_some_and(|l| count >= l) {
+                truncated = true;
+                continue;
+            }
+            match item {
+                SyncItem::Present(o) => {
+                    last = o.meta.seq;
+                    let data = wants_data.then_some(o.data.as_slice());
+                    card_response(&render, &mut w.ms, &book.name, &o.meta, data, &select);
+                }
+                SyncItem::Removed { name, seq } => {
+                    last = seq;
+                    w.ms.status_response(&card_href(&user, &book.name, &name), 404);
+                }
+                SyncItem::End { .. } => {}
+            }
+            count += 1;
+            if !w.flush_if_full().await {
+                return;
             }
         }
-    }
-    let next = if truncated {
-        ms.status_response_with_error(
-            &book_href(ctx.user_name(), &book.name),
-            507,
-            &Name::new(DAV, "number-of-matches-within-limits"),
-        );
-        last
-    } else {
-        current
-    };
-    ms.sync_token(&super::props::sync_token_at(book, next));
-    respond::multistatus(ms.finish())
+        let next = if truncated {
+            w.ms.status_response_with_error(
+                &book_href(&user, &book.name),
+                507,
+                &Name::new(DAV, "number-of-matches-within-limits"),
+            );
+            last
+        } else {
+            match current {
+                Some(c) => c,
+                None => return w.fail("the change list ended early").await,
+            }
+        };
+        w.ms.sync_token(&super::props::sync_token_at(&book, next));
+        w.finish().await;
+    })
 }

@@ -32,7 +32,6 @@ pub struct User {
 pub struct AppPassword {
     pub id: i64,
     pub label: String,
-    pub token_hash: Vec<u8>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
 }
@@ -64,11 +63,19 @@ pub struct Object {
     pub data: Vec<u8>,
 }
 
-/// A member that changed after a sync token.
+/// Rows streamed from the store as the consumer reads them, so memory stays flat however large
+/// the collection. Dropping the stream stops the query.
+pub type RowStream<T> = futures_util::stream::BoxStream<'static, StoreResult<T>>;
+
+/// One item of an incremental sync.
 #[derive(Debug, Clone)]
-pub enum Change {
-    Present(ObjectMeta),
+pub enum SyncItem {
+    /// A member added or changed after the token (`data` is empty unless asked for).
+    Present(Object),
+    /// A member removed after the token.
     Removed { name: String, seq: i64 },
+    /// Always last: the collection's change stamp, read in the same snapshot as the rows.
+    End { current: i64 },
 }
 
 /// An object to write, already validated by the DAV layer.
@@ -118,6 +125,13 @@ pub trait Store: Send + Sync {
     // Accounts.
     async fn create_user(&self, name: &str, password_hash: &str) -> StoreResult<User>;
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
+    /// The user named `name`, with the app password whose keyed hash is `app_hash` if the user
+    /// has one: one query per authenticated request.
+    async fn user_for_login(
+        &self,
+        name: &str,
+        app_hash: &[u8],
+    ) -> StoreResult<Option<(User, Option<AppPassword>)>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn set_password(&self, user_id: i64, password_hash: &str) -> StoreResult<()>;
     async fn delete_user(&self, user_id: i64) -> StoreResult<()>;
@@ -140,7 +154,6 @@ pub trait Store: Send + Sync {
     async fn dead_props(&self, id: i64) -> StoreResult<Vec<(String, String, String)>>;
 
     // Objects.
-    async fn object_metas(&self, collection_id: i64) -> StoreResult<Vec<ObjectMeta>>;
     async fn object(&self, collection_id: i64, name: &str) -> StoreResult<Option<Object>>;
     async fn objects_by_name(
         &self,
@@ -159,21 +172,25 @@ pub trait Store: Send + Sync {
         name: &str,
         check: Precondition<'_>,
     ) -> StoreResult<DeleteOutcome>;
-    /// Objects that may match a query: those whose index satisfies `hint`, or all of them.
-    async fn query_candidates(
+
+    /// A collection's members in storage order. `data` is left empty unless `with_data`; with a
+    /// hint, only members whose index satisfies it (a superset of a query's matches).
+    fn objects(
         &self,
         collection_id: i64,
-        hint: Option<&IndexHint>,
-    ) -> StoreResult<Vec<Object>>;
+        with_data: bool,
+        hint: Option<IndexHint>,
+    ) -> RowStream<Object>;
 
-    /// Changes after `since`, oldest first, at most `limit`, read in one snapshot together
-    /// with the collection's current stamp. `since == 0` lists present members only.
-    async fn changes_since(
+    /// Changes after stamp `since`, oldest first, at most `limit`, then [`SyncItem::End`].
+    /// `since == 0` lists the present members only (an initial sync).
+    fn changes(
         &self,
         collection_id: i64,
         since: i64,
         limit: Option<usize>,
-    ) -> StoreResult<(Vec<Change>, i64)>;
+        with_data: bool,
+    ) -> RowStream<SyncItem>;
 
     /// Drops tombstones older than `before` (Unix ms) and moves sync horizons past them.
     async fn purge_tombstones(&self, before: i64) -> StoreResult<u64>;

@@ -4,10 +4,11 @@
 //! `SQLITE_BUSY` upgrades of deferred transactions; readers see consistent WAL snapshots.
 
 use super::{
-    AppPassword, Change, Collection, CollectionPatch, DeleteOutcome, NewObject, Object, ObjectMeta,
-    Precondition, PutOutcome, Store, StoreError, StoreResult, User, now_ms,
+    AppPassword, Collection, CollectionPatch, DeleteOutcome, NewObject, Object, ObjectMeta,
+    Precondition, PutOutcome, RowStream, Store, StoreError, StoreResult, SyncItem, User, now_ms,
 };
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use kith_dav::filter::{IndexHint, MatchType};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -16,6 +17,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 use std::path::Path;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -88,9 +90,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            // Checkpoint every 1 MiB of WAL and shrink the file back to that, so a quiet
-            // server's WAL stays small instead of keeping its high-water size.
-            .pragma("wal_autocheckpoint", "256")
+            // Shrink the WAL back to 1 MiB after each checkpoint, so a quiet server's WAL does
+            // not keep its high-water size on disk.
             .pragma("journal_size_limit", "1048576");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -116,51 +117,84 @@ impl SqliteStore {
         Ok(seq)
     }
 
+    /// Replaces an object's index rows; `fresh` objects have none to delete.
     async fn write_index(
         tx: &mut Transaction<'_, Sqlite>,
         object_id: i64,
         collection_id: i64,
         index: &[(&str, String)],
+        fresh: bool,
     ) -> StoreResult<()> {
-        sqlx::query("DELETE FROM object_index WHERE object_id = ?")
-            .bind(object_id)
-            .execute(&mut **tx)
-            .await?;
-        for (prop, value) in index {
-            // OR IGNORE: a card may repeat a value (two identical EMAIL lines).
-            sqlx::query(
-                "INSERT OR IGNORE INTO object_index (object_id, collection_id, prop, value) VALUES (?, ?, ?, ?)",
-            )
-            .bind(object_id)
-            .bind(collection_id)
-            .bind(*prop)
-            .bind(value)
-            .execute(&mut **tx)
-            .await?;
+        if !fresh {
+            sqlx::query("DELETE FROM object_index WHERE object_id = ?")
+                .bind(object_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        // One multi-row INSERT per card; chunks stay under SQLite's bound-parameter limit.
+        // OR IGNORE: a card may repeat a value (two identical EMAIL lines).
+        for chunk in index.chunks(200) {
+            let rows = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                "INSERT OR IGNORE INTO object_index (object_id, collection_id, prop, value) VALUES {rows}"
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (prop, value) in chunk {
+                q = q
+                    .bind(object_id)
+                    .bind(collection_id)
+                    .bind(*prop)
+                    .bind(value);
+            }
+            q.execute(&mut **tx).await?;
         }
         Ok(())
     }
 
     /// The query plan of the incremental sync query, for tests that prove it uses the index.
     #[cfg(test)]
-    pub async fn explain_changes_since(&self) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {CHANGES_SQL}")))
-            .bind(1_i64)
-            .bind(0_i64)
-            .bind(1_i64)
-            .bind(0_i64)
-            .bind(-1_i64)
-            .fetch_all(&self.reader)
-            .await?;
+    pub async fn explain_changes(&self) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            changes_sql(false)
+        )))
+        .bind(1_i64)
+        .bind(0_i64)
+        .bind(1_i64)
+        .bind(0_i64)
+        .bind(-1_i64)
+        .fetch_all(&self.reader)
+        .await?;
         Ok(rows.iter().map(|r| r.get::<String, _>("detail")).collect())
     }
 }
 
-const CHANGES_SQL: &str = "SELECT name, etag, content_type, size, seq, modified_at, 0 AS removed \
-     FROM objects WHERE collection_id = ? AND seq > ? \
-     UNION ALL SELECT name, '', '', 0, seq, deleted_at, 1 \
-     FROM tombstones WHERE collection_id = ? AND seq > ? \
-     ORDER BY seq LIMIT ?";
+/// Members and tombstones stamped after a token, through the (collection_id, seq) indexes.
+fn changes_sql(with_data: bool) -> String {
+    let data = if with_data { "data" } else { "x'' AS data" };
+    format!(
+        "SELECT {META_COLS}, {data}, 0 AS removed FROM objects WHERE collection_id = ? AND seq > ? \
+         UNION ALL SELECT name, '', '', 0, seq, deleted_at, x'', 1 \
+         FROM tombstones WHERE collection_id = ? AND seq > ? \
+         ORDER BY seq LIMIT ?"
+    )
+}
+
+/// Runs `produce` on its own task, feeding a bounded channel: the query advances only as fast
+/// as the consumer (usually a client reading a response) takes rows.
+fn spawn_rows<T, F, Fut>(produce: F) -> RowStream<T>
+where
+    T: Send + 'static,
+    F: FnOnce(mpsc::Sender<StoreResult<T>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(produce(tx));
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed()
+}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -229,9 +263,34 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn user_for_login(
+        &self,
+        name: &str,
+        app_hash: &[u8],
+    ) -> StoreResult<Option<(User, Option<AppPassword>)>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.name, u.password_hash, u.created_at, a.id AS app_id, a.label, \
+             a.created_at AS app_created, a.last_used_at FROM users u \
+             LEFT JOIN app_passwords a ON a.user_id = u.id AND a.token_hash = ? WHERE u.name = ?",
+        )
+        .bind(app_hash)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(|r| {
+            let app = r.get::<Option<i64>, _>("app_id").map(|id| AppPassword {
+                id,
+                label: r.get("label"),
+                created_at: r.get("app_created"),
+                last_used_at: r.get("last_used_at"),
+            });
+            (user_row(&r), app)
+        }))
+    }
+
     async fn app_passwords(&self, user_id: i64) -> StoreResult<Vec<AppPassword>> {
         let rows = sqlx::query(
-            "SELECT id, label, token_hash, created_at, last_used_at FROM app_passwords \
+            "SELECT id, label, created_at, last_used_at FROM app_passwords \
              WHERE user_id = ? ORDER BY label",
         )
         .bind(user_id)
@@ -242,7 +301,6 @@ impl Store for SqliteStore {
             .map(|r| AppPassword {
                 id: r.get("id"),
                 label: r.get("label"),
-                token_hash: r.get("token_hash"),
                 created_at: r.get("created_at"),
                 last_used_at: r.get("last_used_at"),
             })
@@ -354,17 +412,6 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn object_metas(&self, collection_id: i64) -> StoreResult<Vec<ObjectMeta>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            // Rowid order: reading rows in name order would jump around the table.
-            "SELECT {META_COLS} FROM objects WHERE collection_id = ?"
-        )))
-        .bind(collection_id)
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows.iter().map(meta_row).collect())
-    }
-
     async fn object(&self, collection_id: i64, name: &str) -> StoreResult<Option<Object>> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {META_COLS}, data FROM objects WHERE collection_id = ? AND name = ?"
@@ -468,7 +515,8 @@ impl Store for SqliteStore {
                 (id, PutOutcome::Created)
             }
         };
-        Self::write_index(&mut tx, object_id, collection_id, &obj.index).await?;
+        let fresh = outcome == PutOutcome::Created;
+        Self::write_index(&mut tx, object_id, collection_id, &obj.index, fresh).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -511,92 +559,114 @@ impl Store for SqliteStore {
         Ok(DeleteOutcome::Deleted)
     }
 
-    async fn query_candidates(
+    fn objects(
         &self,
         collection_id: i64,
-        hint: Option<&IndexHint>,
-    ) -> StoreResult<Vec<Object>> {
-        let rows = match hint {
-            None => {
-                sqlx::query(AssertSqlSafe(format!(
-                    "SELECT {META_COLS}, data FROM objects WHERE collection_id = ? ORDER BY name"
-                )))
-                .bind(collection_id)
-                .fetch_all(&self.reader)
-                .await?
+        with_data: bool,
+        hint: Option<IndexHint>,
+    ) -> RowStream<Object> {
+        let pool = self.reader.clone();
+        spawn_rows(move |tx| async move {
+            let data = if with_data { "data" } else { "x'' AS data" };
+            // Rowid order: reading rows in name order would jump around the table.
+            let (sql, pattern) = match &hint {
+                None => (
+                    format!("SELECT {META_COLS}, {data} FROM objects WHERE collection_id = ?"),
+                    None,
+                ),
+                Some(h) => {
+                    let needle = like_escape(&h.needle);
+                    let (op, pattern) = match h.match_type {
+                        MatchType::Equals => ("=", h.needle.clone()),
+                        MatchType::Contains => ("LIKE", format!("%{needle}%")),
+                        MatchType::StartsWith => ("LIKE", format!("{needle}%")),
+                        MatchType::EndsWith => ("LIKE", format!("%{needle}")),
+                    };
+                    let escape = if op == "LIKE" { "ESCAPE '\\'" } else { "" };
+                    (
+                        format!(
+                            "SELECT {META_COLS}, {data} FROM objects WHERE collection_id = ? AND id IN \
+                             (SELECT object_id FROM object_index WHERE collection_id = ? AND prop = ? \
+                              AND value {op} ? {escape})"
+                        ),
+                        Some((h.prop.clone(), pattern)),
+                    )
+                }
+            };
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(collection_id);
+            if let Some((prop, pattern)) = pattern {
+                q = q.bind(collection_id).bind(prop).bind(pattern);
             }
-            Some(h) => {
-                let needle = like_escape(&h.needle);
-                let (op, pattern) = match h.match_type {
-                    MatchType::Equals => ("=", h.needle.clone()),
-                    MatchType::Contains => ("LIKE", format!("%{needle}%")),
-                    MatchType::StartsWith => ("LIKE", format!("{needle}%")),
-                    MatchType::EndsWith => ("LIKE", format!("%{needle}")),
-                };
-                let escape = if op == "LIKE" { "ESCAPE '\\'" } else { "" };
-                sqlx::query(AssertSqlSafe(format!(
-                    "SELECT {META_COLS}, data FROM objects o WHERE o.collection_id = ? AND o.id IN \
-                     (SELECT object_id FROM object_index WHERE collection_id = ? AND prop = ? AND value {op} ? {escape}) \
-                     ORDER BY name"
-                )))
-                .bind(collection_id)
-                .bind(collection_id)
-                .bind(&h.prop)
-                .bind(pattern)
-                .fetch_all(&self.reader)
-                .await?
+            let mut rows = q.fetch(&pool);
+            while let Some(row) = rows.next().await {
+                let item = row.map(|r| object_row(&r)).map_err(StoreError::from);
+                if tx.send(item).await.is_err() {
+                    return; // the consumer went away
+                }
             }
-        };
-        Ok(rows.iter().map(object_row).collect())
+        })
     }
 
-    async fn changes_since(
+    fn changes(
         &self,
         collection_id: i64,
         since: i64,
         limit: Option<usize>,
-    ) -> StoreResult<(Vec<Change>, i64)> {
-        // One read transaction: the changes and the current stamp come from the same snapshot,
-        // so a write landing in between can never be skipped by the returned token.
-        let mut tx = self.reader.begin().await?;
-        let current: i64 = sqlx::query_scalar("SELECT seq FROM collections WHERE id = ?")
-            .bind(collection_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let limit = limit.map(|l| l as i64).unwrap_or(-1);
-        let rows = if since == 0 {
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT {META_COLS}, 0 AS removed FROM objects WHERE collection_id = ? ORDER BY seq LIMIT ?"
-            )))
-            .bind(collection_id)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?
-        } else {
-            sqlx::query(CHANGES_SQL)
-                .bind(collection_id)
-                .bind(since)
-                .bind(collection_id)
-                .bind(since)
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await?
-        };
-        tx.commit().await?;
-        let changes = rows
-            .iter()
-            .map(|r| {
-                if r.get::<i64, _>("removed") == 1 {
-                    Change::Removed {
-                        name: r.get("name"),
-                        seq: r.get("seq"),
-                    }
+        with_data: bool,
+    ) -> RowStream<SyncItem> {
+        let pool = self.reader.clone();
+        spawn_rows(move |tx| async move {
+            // One read transaction: the rows and the current stamp come from the same snapshot,
+            // so a write landing in between can never be skipped by the returned token.
+            let result = async {
+                let mut conn = pool.begin().await?;
+                let current: i64 = sqlx::query_scalar("SELECT seq FROM collections WHERE id = ?")
+                    .bind(collection_id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let limit = limit.map(|l| l as i64).unwrap_or(-1);
+                let data = if with_data { "data" } else { "x'' AS data" };
+                let query = if since == 0 {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "SELECT {META_COLS}, {data}, 0 AS removed FROM objects \
+                         WHERE collection_id = ? ORDER BY seq LIMIT ?"
+                    )))
+                    .bind(collection_id)
+                    .bind(limit)
                 } else {
-                    Change::Present(meta_row(r))
+                    sqlx::query(AssertSqlSafe(changes_sql(with_data)))
+                        .bind(collection_id)
+                        .bind(since)
+                        .bind(collection_id)
+                        .bind(since)
+                        .bind(limit)
+                };
+                {
+                    let mut rows = query.fetch(&mut *conn);
+                    while let Some(row) = rows.next().await {
+                        let r = row?;
+                        let item = if r.get::<i64, _>("removed") == 1 {
+                            SyncItem::Removed {
+                                name: r.get("name"),
+                                seq: r.get("seq"),
+                            }
+                        } else {
+                            SyncItem::Present(object_row(&r))
+                        };
+                        if tx.send(Ok(item)).await.is_err() {
+                            return Ok(());
+                        }
+                    }
                 }
-            })
-            .collect();
-        Ok((changes, current))
+                conn.commit().await?;
+                let _ = tx.send(Ok(SyncItem::End { current })).await;
+                Ok::<(), StoreError>(())
+            }
+            .await;
+            if let Err(e) = result {
+                let _ = tx.send(Err(e)).await;
+            }
+        })
     }
 
     async fn purge_tombstones(&self, before: i64) -> StoreResult<u64> {
@@ -685,6 +755,23 @@ mod tests {
         (format!("{i}.vcf"), uid, data.into_bytes())
     }
 
+    async fn collect_changes(
+        store: &SqliteStore,
+        coll: i64,
+        since: i64,
+        limit: Option<usize>,
+    ) -> (Vec<SyncItem>, i64) {
+        let mut items: Vec<SyncItem> = store
+            .changes(coll, since, limit, false)
+            .map(|r| r.unwrap())
+            .collect()
+            .await;
+        match items.pop() {
+            Some(SyncItem::End { current }) => (items, current),
+            other => panic!("stream did not end with End: {other:?}"),
+        }
+    }
+
     async fn put(store: &SqliteStore, coll: i64, i: usize, etag: &str) {
         let (name, uid, data) = card(i);
         let obj = NewObject {
@@ -709,7 +796,7 @@ mod tests {
         for i in 0..10_000 {
             put(&store, book.id, i, "\"a\"").await;
         }
-        let (_, token) = store.changes_since(book.id, 0, Some(0)).await.unwrap();
+        let token = collect_changes(&store, book.id, 0, Some(0)).await.1;
         assert_eq!(token, 10_000);
         for i in 0..7 {
             put(&store, book.id, i * 1000, "\"b\"").await;
@@ -721,16 +808,16 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let (changes, current) = store.changes_since(book.id, token, None).await.unwrap();
+        let (changes, current) = collect_changes(&store, book.id, token, None).await;
         assert_eq!(changes.len(), 10, "exactly the 10 changed rows are read");
         assert_eq!(current, token + 10);
         let removed = changes
             .iter()
-            .filter(|c| matches!(c, Change::Removed { .. }))
+            .filter(|c| matches!(c, SyncItem::Removed { .. }))
             .count();
         assert_eq!(removed, 3);
 
-        let plan = store.explain_changes_since().await.unwrap().join("\n");
+        let plan = store.explain_changes().await.unwrap().join("\n");
         assert!(
             plan.contains("objects USING INDEX objects_by_seq"),
             "{plan}"

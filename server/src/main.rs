@@ -130,6 +130,11 @@ async fn serve(config: Config) -> CliResult {
     tracing::info!(data_dir = %config.data_dir.display(), "data directory");
     // Scripts and the tests read this line to learn the port (useful with --listen ...:0).
     println!("kith: listening on http://{addr}/");
+    // TCP_NODELAY: a DAV response is often written as headers plus a small body; Nagle's
+    // algorithm with the client's delayed ACK would hold the second write for ~40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, http::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -100,7 +100,8 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
                         }
                     }
                     w.finish().await;
-                });
+                })
+                .await;
             }
         }
         Target::Card(_, book, card) => {

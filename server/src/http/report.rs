@@ -165,6 +165,7 @@ async fn query(
         }
         w.finish().await;
     })
+    .await
 }
 
 async fn sync_collection(
@@ -243,4 +244,5 @@ async fn sync_collection(
         w.ms.sync_token(&super::props::sync_token_at(&book, next));
         w.finish().await;
     })
+    .await
 }

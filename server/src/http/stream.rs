@@ -7,6 +7,7 @@ use super::respond::XML;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use futures_util::StreamExt;
 use kith_dav::multistatus::Multistatus;
 use std::future::Future;
 use tokio::sync::mpsc;
@@ -44,18 +45,31 @@ impl ChunkWriter {
 }
 
 /// A 207 response whose body `fill` writes, starting from `ms` (which may already hold the
-/// first responses).
-pub fn multistatus<F, Fut>(ms: Multistatus, fill: F) -> Response
+/// first responses). A body that fits in one chunk is sent whole, with a Content-Length, in one
+/// write; only larger ones are streamed.
+pub async fn multistatus<F, Fut>(ms: Multistatus, fill: F) -> Response
 where
     F: FnOnce(ChunkWriter) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let (tx, rx) = mpsc::channel::<Chunk>(4);
+    let (tx, mut rx) = mpsc::channel::<Chunk>(4);
     tokio::spawn(fill(ChunkWriter { ms, tx }));
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (chunk, rx))
-    });
-    let mut r = Response::new(Body::from_stream(body));
+    let first = rx.recv().await;
+    let second = match first {
+        Some(Ok(_)) => rx.recv().await,
+        _ => None,
+    };
+    let body = match (first, second) {
+        (Some(Ok(whole)), None) => Body::from(whole),
+        (first, second) => {
+            let head = futures_util::stream::iter(first.into_iter().chain(second));
+            let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|chunk| (chunk, rx))
+            });
+            Body::from_stream(head.chain(rest))
+        }
+    };
+    let mut r = Response::new(body);
     *r.status_mut() = StatusCode::MULTI_STATUS;
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(XML));

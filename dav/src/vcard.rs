@@ -96,9 +96,7 @@ pub fn is_indexed(name: &str) -> bool {
             | "CATEGORIES"
             | "KIND"
             | "MEMBER"
-            | "X-ADDRESSBOOKSERVER-KIND"
-            | "X-ADDRESSBOOKSERVER-MEMBER"
-    )
+    ) || name.starts_with("X-ADDRESSBOOKSERVER-")
 }
 
 /// Case folding for `i;unicode-casemap` (RFC 5051 simple folding, approximated by lower-casing).

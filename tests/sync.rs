@@ -261,3 +261,32 @@ async fn large_listings_stream_complete() {
     let r = s.req("REPORT", BOOK).xml(q).send().await;
     assert_eq!(responses(&r.xml()).len(), n);
 }
+
+/// MOVE within a book is one rename: sync sees the old name removed and the new one present.
+#[tokio::test]
+async fn rename_is_seen_by_sync() {
+    let s = Server::start();
+    s.req("PUT", &href(1))
+        .vcard(&card("u1", "One"))
+        .send()
+        .await;
+    // A card without UID, which the book keys by its name.
+    let no_uid = b"BEGIN:VCARD\r\nVERSION:2.1\r\nN:Doe;Jane\r\nEND:VCARD\r\n";
+    s.req("PUT", &href(2)).vcard(no_uid).send().await;
+    let before = sync(&s, "", None).await;
+    for (from, to) in [(1, 11), (2, 12)] {
+        let r = s
+            .req("MOVE", &href(from))
+            .header("destination", &s.url(&href(to)))
+            .send()
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    let after = sync(&s, &before.token, None).await;
+    assert_eq!(after.removed, [href(1), href(2)].into_iter().collect());
+    assert_eq!(after.present, [href(11), href(12)].into_iter().collect());
+    assert_eq!(s.req("GET", &href(12)).send().await.body, no_uid);
+    // The old name is free again, even for another UID-less card.
+    let r = s.req("PUT", &href(2)).vcard(no_uid).send().await;
+    assert_eq!(r.status, 201);
+}

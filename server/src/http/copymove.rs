@@ -2,7 +2,7 @@
 
 use super::paths::{Target, href_path, resolve};
 use super::{Ctx, respond};
-use crate::store::{DeleteOutcome, NewObject, PutOutcome};
+use crate::store::{NewObject, PutOutcome};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kith_dav::names::CARDDAV;
@@ -65,55 +65,35 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
         data: &obj.data,
         index: info.index_entries(),
     };
-    let check = move |current: Option<&str>| overwrite || current.is_none();
-    let renaming = is_move && src.id == dst.id;
-    if renaming {
-        // A rename within one book keeps the UID, so the source must go before the target is
-        // written; if the write then fails, the source is put back.
-        if !overwrite {
-            match store.object(dst.id, &dest_name).await {
-                Ok(Some(_)) => return respond::status(StatusCode::PRECONDITION_FAILED),
-                Ok(None) => {}
-                Err(e) => return respond::internal(e),
-            }
-        }
-        if let Err(e) = store.delete_object(src.id, src_name, &|_| true).await {
-            return respond::internal(e);
-        }
-    }
-    let outcome = store.put_object(dst.id, &new, &check).await;
-    let restore = |r: Response| async {
-        if renaming {
-            let back = NewObject {
-                name: src_name,
-                ..new
-            };
-            let _ = store.put_object(src.id, &back, &|_| true).await;
-        }
-        r
+    let outcome = if is_move && src.id == dst.id {
+        // A rename keeps the row, its UID and its data: one transaction in the store.
+        store
+            .rename_object(src.id, src_name, &dest_name, &uid, overwrite)
+            .await
+    } else {
+        let check = move |current: Option<&str>| overwrite || current.is_none();
+        store.put_object(dst.id, &new, &check).await
     };
     let code = match outcome {
         Ok(PutOutcome::Created) => StatusCode::CREATED,
         Ok(PutOutcome::Updated) => StatusCode::NO_CONTENT,
         Ok(PutOutcome::PreconditionFailed) => {
-            return restore(respond::status(StatusCode::PRECONDITION_FAILED)).await;
+            return respond::status(StatusCode::PRECONDITION_FAILED);
         }
         Ok(PutOutcome::UidConflict(_)) => {
-            return restore(respond::condition(
+            return respond::condition(
                 StatusCode::FORBIDDEN,
                 CARDDAV,
                 "no-uid-conflict",
                 "The destination address book already has a card with this UID",
-            ))
-            .await;
+            );
         }
-        Err(e) => return restore(respond::internal(e)).await,
+        Err(e) => return respond::internal(e),
     };
-    if is_move && !renaming {
-        match store.delete_object(src.id, src_name, &|_| true).await {
-            Ok(DeleteOutcome::Deleted | DeleteOutcome::NotFound) => {}
-            Ok(DeleteOutcome::PreconditionFailed) => {}
-            Err(e) => return respond::internal(e),
+    if is_move && src.id != dst.id {
+        // The copy is committed; only now does the source go.
+        if let Err(e) = store.delete_object(src.id, src_name, &|_| true).await {
+            return respond::internal(e);
         }
     }
     respond::status(code)

@@ -40,10 +40,6 @@ pub fn parse_sync_token(c: &Collection, token: &str) -> Option<i64> {
         .flatten()
 }
 
-pub fn etag_of(meta: &ObjectMeta) -> &str {
-    &meta.etag
-}
-
 /// An HTTP-date for `getlastmodified` (RFC 9110 IMF-fixdate).
 pub fn http_date(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -154,7 +150,7 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
             ("supported-report-set", _) => String::new(),
             ("sync-token", Resource::Book(c, _)) => escape(&sync_token(c)).into_owned(),
             ("getlastmodified", Resource::Book(c, _)) => http_date(c.modified_at),
-            ("getetag", Resource::Card(m)) => escape(etag_of(m)).into_owned(),
+            ("getetag", Resource::Card(m)) => escape(&m.etag).into_owned(),
             ("getcontenttype", Resource::Card(m)) => escape(&m.content_type).into_owned(),
             ("getcontentlength", Resource::Card(m)) => m.size.to_string(),
             ("getlastmodified", Resource::Card(m)) => http_date(m.modified_at),

@@ -173,6 +173,18 @@ pub trait Store: Send + Sync {
         check: Precondition<'_>,
     ) -> StoreResult<DeleteOutcome>;
 
+    /// Renames a member within its collection in one transaction (MOVE inside a book): the
+    /// old name is reported removed and the new one changed. `uid` is the key the renamed card
+    /// keeps for the one-UID-per-book rule.
+    async fn rename_object(
+        &self,
+        collection_id: i64,
+        from: &str,
+        to: &str,
+        uid: &str,
+        overwrite: bool,
+    ) -> StoreResult<PutOutcome>;
+
     /// A collection's members in storage order. `data` is left empty unless `with_data`; with a
     /// hint, only members whose index satisfies it (a superset of a query's matches).
     fn objects(

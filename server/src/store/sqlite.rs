@@ -559,6 +559,69 @@ impl Store for SqliteStore {
         Ok(DeleteOutcome::Deleted)
     }
 
+    async fn rename_object(
+        &self,
+        collection_id: i64,
+        from: &str,
+        to: &str,
+        uid: &str,
+        overwrite: bool,
+    ) -> StoreResult<PutOutcome> {
+        let mut tx = self.writer.begin().await?;
+        let target: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM objects WHERE collection_id = ? AND name = ?")
+                .bind(collection_id)
+                .bind(to)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if target.is_some() && !overwrite {
+            return Ok(PutOutcome::PreconditionFailed);
+        }
+        if let Some(id) = target {
+            sqlx::query("DELETE FROM objects WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let seq = Self::next_seq(&mut tx, collection_id).await?;
+        let moved = sqlx::query(
+            "UPDATE objects SET name = ?, uid = ?, seq = ?, modified_at = ? \
+             WHERE collection_id = ? AND name = ?",
+        )
+        .bind(to)
+        .bind(uid)
+        .bind(seq)
+        .bind(now_ms())
+        .bind(collection_id)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() == 0 {
+            return Ok(PutOutcome::PreconditionFailed);
+        }
+        sqlx::query(
+            "INSERT INTO tombstones (collection_id, name, seq, deleted_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (collection_id, name) DO UPDATE SET seq = excluded.seq, deleted_at = excluded.deleted_at",
+        )
+        .bind(collection_id)
+        .bind(from)
+        .bind(seq)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM tombstones WHERE collection_id = ? AND name = ?")
+            .bind(collection_id)
+            .bind(to)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(if target.is_some() {
+            PutOutcome::Updated
+        } else {
+            PutOutcome::Created
+        })
+    }
+
     fn objects(
         &self,
         collection_id: i64,

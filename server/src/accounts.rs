@@ -83,7 +83,7 @@ pub async fn require_user(store: &dyn Store, name: &str) -> Result<User, Account
         .ok_or_else(|| AccountError::NoSuchUser(name.to_string()))
 }
 
-/// A random password: 5 groups of 5 lower-case letters and digits (about 129 bits), easy to
+/// A random password: 5 groups of 5 lower-case letters and digits (125 bits), easy to
 /// type on a phone.
 pub fn random_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";

@@ -117,6 +117,40 @@ impl SqliteStore {
         Ok(seq)
     }
 
+    /// Records that `name` left the collection at stamp `seq`, for sync-collection.
+    async fn bury(
+        tx: &mut Transaction<'_, Sqlite>,
+        collection_id: i64,
+        name: &str,
+        seq: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tombstones (collection_id, name, seq, deleted_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (collection_id, name) DO UPDATE SET seq = excluded.seq, deleted_at = excluded.deleted_at",
+        )
+        .bind(collection_id)
+        .bind(name)
+        .bind(seq)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets a tombstone once `name` is a member again.
+    async fn unbury(
+        tx: &mut Transaction<'_, Sqlite>,
+        collection_id: i64,
+        name: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM tombstones WHERE collection_id = ? AND name = ?")
+            .bind(collection_id)
+            .bind(name)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     /// Replaces an object's index rows; `fresh` objects have none to delete.
     async fn write_index(
         tx: &mut Transaction<'_, Sqlite>,
@@ -507,11 +541,7 @@ impl Store for SqliteStore {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-                sqlx::query("DELETE FROM tombstones WHERE collection_id = ? AND name = ?")
-                    .bind(collection_id)
-                    .bind(obj.name)
-                    .execute(&mut *tx)
-                    .await?;
+                Self::unbury(&mut tx, collection_id, obj.name).await?;
                 (id, PutOutcome::Created)
             }
         };
@@ -545,16 +575,7 @@ impl Store for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO tombstones (collection_id, name, seq, deleted_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (collection_id, name) DO UPDATE SET seq = excluded.seq, deleted_at = excluded.deleted_at",
-        )
-        .bind(collection_id)
-        .bind(name)
-        .bind(seq)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        Self::bury(&mut tx, collection_id, name, seq).await?;
         tx.commit().await?;
         Ok(DeleteOutcome::Deleted)
     }
@@ -599,21 +620,8 @@ impl Store for SqliteStore {
         if moved.rows_affected() == 0 {
             return Ok(PutOutcome::PreconditionFailed);
         }
-        sqlx::query(
-            "INSERT INTO tombstones (collection_id, name, seq, deleted_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (collection_id, name) DO UPDATE SET seq = excluded.seq, deleted_at = excluded.deleted_at",
-        )
-        .bind(collection_id)
-        .bind(from)
-        .bind(seq)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM tombstones WHERE collection_id = ? AND name = ?")
-            .bind(collection_id)
-            .bind(to)
-            .execute(&mut *tx)
-            .await?;
+        Self::bury(&mut tx, collection_id, from, seq).await?;
+        Self::unbury(&mut tx, collection_id, to).await?;
         tx.commit().await?;
         Ok(if target.is_some() {
             PutOutcome::Updated

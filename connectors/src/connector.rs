@@ -1,0 +1,93 @@
+//! What a source must supply to the engine. A file source only reads; an API source (Google,
+//! Microsoft 365) adds writes and a change feed. The plan, merge, guards and history do not
+//! change when one is added.
+
+use crate::formats::{self, Format, RemoteItem, RowError};
+use crate::record::{Field, Record};
+use async_trait::async_trait;
+
+/// One read of a source.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub items: Vec<RemoteItem>,
+    /// Ids the change feed reports deleted (API sources).
+    pub removed: Vec<String>,
+    /// Whether every page/row was read. A partial read never leads to unlinks or deletes.
+    pub complete: bool,
+    /// Whether `items` is the whole source (a snapshot or a full enumeration), so that absence
+    /// means removal; `false` for an incremental change feed.
+    pub full: bool,
+    pub errors: Vec<RowError>,
+    /// Where to resume next time (a delta link or sync token); `None` for files.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("{0}")]
+    Format(#[from] formats::FormatError),
+    #[error("cannot read {path}: {message}")]
+    Io { path: String, message: String },
+    #[error("this source is read-only")]
+    ReadOnly,
+    #[error("the source needs to be authorized again: {0}")]
+    NeedsReauth(String),
+    #[error("the source is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A source the engine can read and, for API sources, write.
+#[async_trait]
+pub trait Connector: Send {
+    /// The fields this source can represent; merges and pushes are limited to them.
+    fn fields(&self) -> &'static [Field];
+    /// Whether create/update/delete work at all.
+    fn writable(&self) -> bool;
+    /// Reads changes since `cursor`, or everything when `cursor` is `None`.
+    async fn changes(&mut self, cursor: Option<&str>) -> Result<Fetched, ConnectorError>;
+    /// Creates a contact and returns it as the source stored it (with its new id).
+    async fn create(&mut self, _record: &Record) -> Result<RemoteItem, ConnectorError> {
+        Err(ConnectorError::ReadOnly)
+    }
+    /// Updates a contact if it is still at `version`.
+    async fn update(
+        &mut self,
+        _id: &str,
+        _version: &str,
+        _record: &Record,
+    ) -> Result<RemoteItem, ConnectorError> {
+        Err(ConnectorError::ReadOnly)
+    }
+    async fn delete(&mut self, _id: &str, _version: &str) -> Result<(), ConnectorError> {
+        Err(ConnectorError::ReadOnly)
+    }
+}
+
+/// A CSV or vCard file: a snapshot, read whole each time.
+pub struct FileConnector {
+    pub bytes: Vec<u8>,
+    pub format: Option<Format>,
+}
+
+#[async_trait]
+impl Connector for FileConnector {
+    fn fields(&self) -> &'static [Field] {
+        &Field::ALL
+    }
+
+    fn writable(&self) -> bool {
+        false
+    }
+
+    async fn changes(&mut self, _cursor: Option<&str>) -> Result<Fetched, ConnectorError> {
+        let read = formats::read(&self.bytes, self.format)?;
+        Ok(Fetched {
+            items: read.items,
+            removed: Vec::new(),
+            complete: true,
+            full: true,
+            errors: read.errors,
+            cursor: None,
+        })
+    }
+}

@@ -1,0 +1,594 @@
+//! Planning a run: match, merge, filter, find removals, then check the guards. Pure: the
+//! caller loads the book and the mapping table, and stores and applies the plan.
+
+use crate::card::{edit_card, new_card};
+use crate::connector::Fetched;
+use crate::formats::RemoteItem;
+use crate::merge::{Other, pull};
+use crate::normalize;
+use crate::plan::{Action, Guard, GuardTrip, LinkState, Mapping, Op, Plan};
+use crate::record::{Field, Record};
+use crate::rules::Rules;
+use std::collections::{HashMap, HashSet};
+
+/// A card of the target book as the engine sees it.
+pub struct BookCard {
+    pub etag: String,
+    pub text: String,
+    pub record: Record,
+}
+
+/// The target book with the indexes matching needs.
+#[derive(Default)]
+pub struct Book {
+    pub cards: HashMap<String, BookCard>,
+    by_email: HashMap<String, Vec<String>>,
+    by_phone: HashMap<String, Vec<String>>,
+    by_linkedin: HashMap<String, Vec<String>>,
+    by_name: HashMap<String, Vec<String>>,
+}
+
+fn name_key(r: &Record) -> Option<String> {
+    let company = r.get(Field::Company)?;
+    Some(format!(
+        "{}|{}",
+        normalize::key(Field::Category, &r.display_name()),
+        normalize::key(Field::Category, company)
+    ))
+}
+
+impl Book {
+    pub fn new(cards: impl IntoIterator<Item = (String, BookCard)>) -> Book {
+        let mut b = Book::default();
+        for (name, card) in cards {
+            b.index(&name, &card.record);
+            b.cards.insert(name, card);
+        }
+        b
+    }
+
+    fn index(&mut self, name: &str, r: &Record) {
+        let put = |map: &mut HashMap<String, Vec<String>>, k: String| {
+            map.entry(k).or_default().push(name.to_string());
+        };
+        for (k, _) in r.elems(Field::Email) {
+            put(&mut self.by_email, k.clone());
+        }
+        for (k, _) in r.elems(Field::Phone) {
+            put(&mut self.by_phone, k.clone());
+        }
+        if let Some(k) = r.linkedin() {
+            put(&mut self.by_linkedin, k);
+        }
+        if let Some(k) = name_key(r) {
+            put(&mut self.by_name, k);
+        }
+    }
+}
+
+/// What Kith knows about the source before the run.
+#[derive(Default)]
+pub struct SourceState {
+    pub mappings: HashMap<String, Mapping>,
+    /// Per card: the bases of the *other* sources linked to it, by source name.
+    pub others: HashMap<String, Vec<(String, Record)>>,
+    /// Whether a plan of this source was applied before (the pairing is established).
+    pub established: bool,
+}
+
+pub struct PlanInput<'a> {
+    /// The source's name, for notes.
+    pub source: &'a str,
+    pub rules: &'a Rules,
+    pub fetched: Fetched,
+    pub state: &'a SourceState,
+    pub book: &'a mut Book,
+    /// Makes the UID (and resource name) of a new card.
+    pub new_uid: &'a mut dyn FnMut() -> String,
+    /// Link name+company matches instead of only proposing them.
+    pub accept_merges: bool,
+}
+
+pub fn plan(input: PlanInput<'_>) -> Plan {
+    let PlanInput {
+        source,
+        rules,
+        fetched,
+        state,
+        book,
+        new_uid,
+        accept_merges,
+    } = input;
+    let linked_cards: HashSet<&str> = state
+        .mappings
+        .values()
+        .filter(|m| m.state == LinkState::Linked)
+        .filter_map(|m| m.card.as_deref())
+        .collect();
+    let mut plan = Plan {
+        errors: fetched.errors,
+        seen: fetched.items.len(),
+        complete: fetched.complete,
+        linked: state
+            .mappings
+            .values()
+            .filter(|m| m.state == LinkState::Linked)
+            .count(),
+        ..Plan::default()
+    };
+    let mut claimed: HashSet<String> = HashSet::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut planner = Planner {
+        source,
+        rules,
+        state,
+        book,
+        new_uid,
+        accept_merges,
+        linked_cards,
+        claimed: &mut claimed,
+    };
+    for item in fetched.items {
+        seen.insert(item.id.clone());
+        match planner.item(item) {
+            Some(op) => plan.ops.push(op),
+            None => plan.unchanged += 1,
+        }
+    }
+    if fetched.complete {
+        let mut gone: Vec<&String> = if fetched.full {
+            state
+                .mappings
+                .iter()
+                .filter(|(id, m)| m.state == LinkState::Linked && !seen.contains(*id))
+                .map(|(id, _)| id)
+                .collect()
+        } else {
+            fetched
+                .removed
+                .iter()
+                .filter(|id| {
+                    state
+                        .mappings
+                        .get(*id)
+                        .is_some_and(|m| m.state == LinkState::Linked)
+                })
+                .collect()
+        };
+        gone.sort();
+        for id in gone {
+            if let Some(m) = state.mappings.get(id) {
+                plan.ops.push(planner.removal(id, m));
+            }
+        }
+    } else if plan.linked > 0 {
+        plan.errors.push(crate::formats::RowError {
+            line: 0,
+            column: None,
+            message: "the source could not be read completely, so nothing is unlinked or deleted in this run".into(),
+        });
+    }
+    guards(&mut plan, state.established);
+    plan
+}
+
+/// The guards: each trip pauses the source until the user confirms the plan with `--force`.
+fn guards(plan: &mut Plan, established: bool) {
+    let linked = plan.linked;
+    if plan.complete && plan.seen == 0 && linked > 0 {
+        plan.trips.push(GuardTrip {
+            guard: Guard::EmptySide,
+            message: format!(
+                "the source yielded no contacts but {linked} are linked; an empty export is more likely a mistake than {linked} removals"
+            ),
+        });
+    }
+    let removals = plan.count(Action::Unlink) + plan.count(Action::Delete);
+    let limit = (linked / 10).max(5);
+    if removals > limit {
+        plan.trips.push(GuardTrip {
+            guard: Guard::MassDelete,
+            message: format!(
+                "{removals} of {linked} linked contacts would be unlinked or deleted (the limit is {limit})"
+            ),
+        });
+    }
+    let creates = plan.count(Action::Create);
+    let limit = (linked / 2).max(20);
+    if established && linked > 0 && creates > limit {
+        plan.trips.push(GuardTrip {
+            guard: Guard::CreateStorm,
+            message: format!(
+                "{creates} new cards would be created for a source with {linked} linked contacts (the limit is {limit}); a changed export format or id can duplicate everything"
+            ),
+        });
+    }
+}
+
+struct Planner<'a, 'b> {
+    source: &'a str,
+    rules: &'a Rules,
+    state: &'a SourceState,
+    book: &'b mut Book,
+    new_uid: &'b mut dyn FnMut() -> String,
+    accept_merges: bool,
+    linked_cards: HashSet<&'a str>,
+    /// Cards matched by an item of this run: one card per remote contact.
+    claimed: &'b mut HashSet<String>,
+}
+
+fn op(action: Action, id: &str, name: String) -> Op {
+    Op {
+        action,
+        remote_id: id.to_string(),
+        name,
+        card: None,
+        expect_etag: None,
+        changes: Vec::new(),
+        notes: Vec::new(),
+        conflict: false,
+        card_text: None,
+        uid: None,
+        mapping: None,
+        expect_mapping: String::new(),
+    }
+}
+
+impl Planner<'_, '_> {
+    fn others(&self, card: &str) -> Vec<Other<'_>> {
+        self.state
+            .others
+            .get(card)
+            .map(|v| {
+                v.iter()
+                    .map(|(s, b)| Other { source: s, base: b })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn linked(&self, card: &str, item: &RemoteItem, version: &str) -> Mapping {
+        Mapping {
+            card: Some(card.to_string()),
+            state: LinkState::Linked,
+            version: version.to_string(),
+            base: Some(item.record.clone()),
+            card_etag: None,
+        }
+    }
+
+    fn item(&mut self, item: RemoteItem) -> Option<Op> {
+        let version = item.record.hash();
+        let existing = self.state.mappings.get(&item.id);
+        let name = item.record.display_name();
+        let fp = Mapping::fingerprint(existing);
+        let mut out = self.decide(&item, existing, &version, name)?;
+        out.expect_mapping = fp;
+        Some(out)
+    }
+
+    fn filtered(&self, item: &RemoteItem) -> Option<String> {
+        let domains = &self.rules.ignore_domains;
+        let emails: Vec<String> = item
+            .record
+            .elems(Field::Email)
+            .filter_map(|(_, e)| normalize::email_domain(&e.value))
+            .collect();
+        if !domains.is_empty()
+            && !emails.is_empty()
+            && emails.iter().all(|d| {
+                domains.iter().any(|o| {
+                    d == &o.to_lowercase() || d.ends_with(&format!(".{}", o.to_lowercase()))
+                })
+            })
+        {
+            return Some("on your own domain (ignore-domains)".into());
+        }
+        if !self.rules.scope.is_empty()
+            && !self.rules.scope.iter().any(|s| {
+                item.record
+                    .has_elem(Field::Category, &normalize::key(Field::Category, s))
+            })
+        {
+            return Some(format!(
+                "outside the scope ({})",
+                self.rules.scope.join(", ")
+            ));
+        }
+        None
+    }
+
+    fn decide(
+        &mut self,
+        item: &RemoteItem,
+        existing: Option<&Mapping>,
+        version: &str,
+        name: String,
+    ) -> Option<Op> {
+        if let Some(reason) = self.filtered(item) {
+            if existing.is_some_and(|m| m.state == LinkState::Linked) {
+                // Already linked: a rule added later never removes what was imported.
+                let mut o = op(Action::Skip, &item.id, name);
+                o.notes
+                    .push(format!("{reason}; the linked card is left as it is"));
+                return Some(o);
+            }
+            if existing.is_some_and(|m| m.state == LinkState::Ignored && m.version == version) {
+                return None;
+            }
+            let mut o = op(Action::Ignore, &item.id, name);
+            o.notes.push(reason);
+            o.mapping = Some(Mapping {
+                card: None,
+                state: LinkState::Ignored,
+                version: version.to_string(),
+                base: None,
+                card_etag: None,
+            });
+            return Some(o);
+        }
+        if let Some(m) = existing {
+            let card = m
+                .card
+                .as_deref()
+                .filter(|c| self.book.cards.contains_key(*c));
+            match (m.state, card) {
+                (LinkState::Linked, Some(card)) => {
+                    return self.update(item, m, card, version, name);
+                }
+                (LinkState::Linked, None) => {
+                    let mut o = op(Action::Refresh, &item.id, name);
+                    o.notes
+                        .push("you deleted this card in Kith; it is not re-created".into());
+                    o.mapping = Some(Mapping {
+                        state: LinkState::DeletedInKith,
+                        ..m.clone()
+                    });
+                    return Some(o);
+                }
+                (LinkState::DeletedInKith, _) if m.version == version => return None,
+                (LinkState::Unlinked, Some(card)) if !self.claimed.contains(card) => {
+                    // Back in the source: link the same card again.
+                    let card = card.to_string();
+                    let mut o = self.link(item, m.base.as_ref(), &card, version, name);
+                    o.notes
+                        .push(format!("back in {}: linked to its card again", self.source));
+                    return Some(o);
+                }
+                _ => {}
+            }
+        }
+        let mut notes = Vec::new();
+        if existing.is_some_and(|m| m.state == LinkState::DeletedInKith) {
+            notes.push(format!(
+                "changed in {} after you deleted it in Kith",
+                self.source
+            ));
+        }
+        match self.find_match(&item.record) {
+            Some((card, false)) => {
+                let mut o = self.link(item, None, &card, version, name);
+                o.notes.extend(notes);
+                Some(o)
+            }
+            Some((card, true)) if self.accept_merges => {
+                let mut o = self.link(item, None, &card, version, name);
+                o.notes
+                    .push("same name and company; linked because merges were accepted".into());
+                Some(o)
+            }
+            Some((card, true)) => {
+                let mut o = op(Action::Propose, &item.id, name);
+                let other = self.book.cards.get(&card).map(|c| c.record.display_name());
+                o.notes.push(format!(
+                    "same name and company as the card {:?}; run with --accept-merges to link them",
+                    other.unwrap_or_default()
+                ));
+                o.card = Some(card);
+                Some(o)
+            }
+            None => {
+                let mut o = self.create(item, version, name);
+                o.notes.extend(notes);
+                Some(o)
+            }
+        }
+    }
+
+    /// The best existing card for a new remote contact: by email, E.164 phone or LinkedIn
+    /// profile (a link), else by exact name and company (`true`: only a proposal).
+    fn find_match(&self, r: &Record) -> Option<(String, bool)> {
+        let free = |names: Option<&Vec<String>>| -> Option<String> {
+            names?
+                .iter()
+                .find(|n| !self.linked_cards.contains(n.as_str()) && !self.claimed.contains(*n))
+                .cloned()
+        };
+        for (k, _) in r.elems(Field::Email) {
+            if let Some(c) = free(self.book.by_email.get(k)) {
+                return Some((c, false));
+            }
+        }
+        for (k, _) in r.elems(Field::Phone) {
+            if let Some(c) = free(self.book.by_phone.get(k)) {
+                return Some((c, false));
+            }
+        }
+        if let Some(c) = r
+            .linkedin()
+            .and_then(|k| free(self.book.by_linkedin.get(&k)))
+        {
+            return Some((c, false));
+        }
+        name_key(r)
+            .and_then(|k| free(self.book.by_name.get(&k)))
+            .map(|c| (c, true))
+    }
+
+    fn update(
+        &mut self,
+        item: &RemoteItem,
+        m: &Mapping,
+        card: &str,
+        version: &str,
+        name: String,
+    ) -> Option<Op> {
+        let bc = self.book.cards.get(card)?;
+        if m.version == version && m.card_etag.as_deref() == Some(bc.etag.as_str()) {
+            return None;
+        }
+        let others = self.others(card);
+        let merged = pull(
+            m.base.as_ref(),
+            &bc.record,
+            &item.record,
+            &others,
+            self.rules,
+            self.source,
+        );
+        let base_moves = m.base.as_ref() != Some(&item.record);
+        if merged.changes.is_empty() && !base_moves {
+            return None;
+        }
+        let mut o = op(Action::Refresh, &item.id, name);
+        o.card = Some(card.to_string());
+        o.notes = merged.notes;
+        o.conflict = merged.conflict;
+        o.mapping = Some(Mapping {
+            card_etag: m.card_etag.clone(),
+            ..self.linked(card, item, version)
+        });
+        if !merged.changes.is_empty() {
+            if !self.rules.kith.update {
+                o.action = Action::Skip;
+                o.notes
+                    .push("updating cards in Kith is blocked by the rules".into());
+                o.mapping = None;
+                o.changes = merged.changes;
+                return Some(o);
+            }
+            o.action = Action::Update;
+            o.expect_etag = Some(bc.etag.clone());
+            o.card_text = Some(edit_card(&bc.text, &bc.record, &merged.after));
+            o.changes = merged.changes;
+        }
+        self.claimed.insert(card.to_string());
+        Some(o)
+    }
+
+    fn link(
+        &mut self,
+        item: &RemoteItem,
+        base: Option<&Record>,
+        card: &str,
+        version: &str,
+        name: String,
+    ) -> Op {
+        self.claimed.insert(card.to_string());
+        let mut o = op(Action::Link, &item.id, name);
+        o.card = Some(card.to_string());
+        o.mapping = Some(self.linked(card, item, version));
+        let Some(bc) = self.book.cards.get(card) else {
+            return o;
+        };
+        o.expect_etag = Some(bc.etag.clone());
+        let others = self.others(card);
+        let merged = pull(
+            base,
+            &bc.record,
+            &item.record,
+            &others,
+            self.rules,
+            self.source,
+        );
+        o.notes = merged.notes;
+        o.conflict = merged.conflict;
+        if !merged.changes.is_empty() {
+            if self.rules.kith.update {
+                o.card_text = Some(edit_card(&bc.text, &bc.record, &merged.after));
+                o.changes = merged.changes;
+            } else {
+                o.notes.push(
+                    "linked without changes: updating cards in Kith is blocked by the rules".into(),
+                );
+            }
+        }
+        o
+    }
+
+    fn create(&mut self, item: &RemoteItem, version: &str, name: String) -> Op {
+        if !self.rules.kith.create {
+            let mut o = op(Action::Skip, &item.id, name);
+            o.notes
+                .push("creating cards in Kith is blocked by the rules".into());
+            return o;
+        }
+        let uid = (self.new_uid)();
+        let card = format!("{uid}.vcf");
+        let text = new_card(&format!("urn:uuid:{uid}"), &item.record);
+        let mut o = op(Action::Create, &item.id, name);
+        o.uid = Some(format!("urn:uuid:{uid}"));
+        o.card = Some(card.clone());
+        o.mapping = Some(self.linked(&card, item, version));
+        o.card_text = Some(text);
+        // Later rows of the same run match the new card instead of duplicating it.
+        self.book.index(&card, &item.record);
+        self.claimed.insert(card);
+        o
+    }
+
+    fn removal(&mut self, id: &str, m: &Mapping) -> Op {
+        let card = m
+            .card
+            .as_deref()
+            .and_then(|c| self.book.cards.get(c).map(|bc| (c, bc)));
+        let name = m
+            .base
+            .as_ref()
+            .map(Record::display_name)
+            .unwrap_or_else(|| id.to_string());
+        let mut o = op(Action::Unlink, id, name);
+        o.expect_mapping = Mapping::fingerprint(Some(m));
+        o.mapping = Some(Mapping {
+            state: LinkState::Unlinked,
+            ..m.clone()
+        });
+        let Some((card, bc)) = card else {
+            o.notes.push(format!(
+                "gone from {}; its card was already deleted in Kith",
+                self.source
+            ));
+            return o;
+        };
+        o.card = Some(card.to_string());
+        let others = self.others(card);
+        let edited = m.card_etag.as_deref() != Some(bc.etag.as_str());
+        if !self.rules.may_delete_cards() {
+            o.notes.push(format!(
+                "gone from {}; delete protection keeps the card in your book",
+                self.source
+            ));
+        } else if edited {
+            o.notes.push(format!(
+                "gone from {}; kept because you edited the card",
+                self.source
+            ));
+        } else if let Some(other) = others.first() {
+            o.notes.push(format!(
+                "gone from {}; kept because {} still has it",
+                self.source, other.source
+            ));
+        } else {
+            o.action = Action::Delete;
+            o.expect_etag = Some(bc.etag.clone());
+            o.notes.push(format!(
+                "gone from {}; the rules allow deleting it",
+                self.source
+            ));
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests;

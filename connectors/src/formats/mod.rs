@@ -1,0 +1,238 @@
+//! Contact files: LinkedIn, Google and Outlook CSV exports and vCard files. The format is told
+//! by the header (or `BEGIN:VCARD`), never by the file name. A bad row is reported with its line
+//! and column and the other rows still import.
+
+mod google;
+mod linkedin;
+mod outlook;
+mod table;
+mod vcf;
+
+use crate::record::{Field, Record};
+use std::borrow::Cow;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    LinkedinCsv,
+    GoogleCsv,
+    OutlookCsv,
+    Vcard,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [
+        Format::LinkedinCsv,
+        Format::GoogleCsv,
+        Format::OutlookCsv,
+        Format::Vcard,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::LinkedinCsv => "linkedin-csv",
+            Format::GoogleCsv => "google-csv",
+            Format::OutlookCsv => "outlook-csv",
+            Format::Vcard => "vcard",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One contact read from a source, under the id that identifies it in that source.
+#[derive(Debug, Clone)]
+pub struct RemoteItem {
+    pub id: String,
+    pub record: Record,
+    /// Where it came from (the file line), for messages.
+    pub line: u64,
+}
+
+/// A row that could not be imported.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RowError {
+    pub line: u64,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(c) => write!(f, "line {}, column {c:?}: {}", self.line, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct FileRead {
+    pub format: Format,
+    pub items: Vec<RemoteItem>,
+    pub errors: Vec<RowError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("the file is empty")]
+    Empty,
+    #[error(
+        "the file is not a contact export Kith knows: expected a LinkedIn Connections.csv, a Google or Outlook CSV export, or a vCard file ({0})"
+    )]
+    Unrecognized(String),
+    #[error("the file looks like {found}, not {expected}; drop --format or pass --format {found}")]
+    Mismatch { expected: Format, found: Format },
+}
+
+/// Decodes a file: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 as Latin-1
+/// (old Outlook exports).
+pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    if let Some(rest) = bytes.strip_prefix(b"\xef\xbb\xbf") {
+        return String::from_utf8_lossy(rest);
+    }
+    let utf16 = |le: bool, rest: &[u8]| {
+        let units: Vec<u16> = rest
+            .chunks_exact(2)
+            .map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
+        Cow::Owned(String::from_utf16_lossy(&units))
+    };
+    if let Some(rest) = bytes.strip_prefix(b"\xff\xfe") {
+        return utf16(true, rest);
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xfe\xff") {
+        return utf16(false, rest);
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
+    }
+}
+
+/// Which format the bytes are, from their content.
+pub fn detect(bytes: &[u8]) -> Result<Format, FormatError> {
+    let text = decode(bytes);
+    sniff(&text).map(|(f, _)| f)
+}
+
+fn sniff(text: &str) -> Result<(Format, Option<table::Table>), FormatError> {
+    let head = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if head.is_empty() {
+        return Err(FormatError::Empty);
+    }
+    if head.len() >= 11 && head[..11].eq_ignore_ascii_case("BEGIN:VCARD") {
+        return Ok((Format::Vcard, None));
+    }
+    let table = table::Table::read(text).map_err(FormatError::Unrecognized)?;
+    Ok((table.format, Some(table)))
+}
+
+/// Reads every contact in the file. `expected` checks the detected format (from `--format`).
+pub fn read(bytes: &[u8], expected: Option<Format>) -> Result<FileRead, FormatError> {
+    let text = decode(bytes);
+    let (format, table) = sniff(&text)?;
+    if let Some(e) = expected.filter(|e| *e != format) {
+        return Err(FormatError::Mismatch {
+            expected: e,
+            found: format,
+        });
+    }
+    let mut out = FileRead {
+        format,
+        items: Vec::new(),
+        errors: Vec::new(),
+    };
+    match table {
+        None => vcf::read(&text, &mut out),
+        Some(t) => t.rows(&mut out),
+    }
+    dedupe(&mut out);
+    Ok(out)
+}
+
+/// Two rows with one identity: the later row is used, and the earlier one is reported, so the
+/// summary explains why fewer contacts were imported than the file has rows.
+fn dedupe(out: &mut FileRead) {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut keep = vec![true; out.items.len()];
+    for (i, item) in out.items.iter().enumerate() {
+        if let Some(prev) = seen.insert(item.id.clone(), i) {
+            keep[prev] = false;
+            out.errors.push(RowError {
+                line: out.items[prev].line,
+                column: None,
+                message: format!(
+                    "the same contact as line {} ({}); the later row is used",
+                    item.line, item.id
+                ),
+            });
+        }
+    }
+    let mut i = 0;
+    out.items.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    out.errors.sort_by_key(|e| e.line);
+}
+
+/// The identity of a contact whose source has no id of its own: its first email, else its
+/// first phone, else its name and company.
+pub fn fallback_id(r: &Record) -> Option<String> {
+    if let Some(k) = r.linkedin() {
+        return Some(k);
+    }
+    if let Some((k, _)) = r.elems(Field::Email).next() {
+        return Some(format!("email:{k}"));
+    }
+    if let Some((k, _)) = r.elems(Field::Phone).next() {
+        return Some(format!("tel:{k}"));
+    }
+    let name = r.display_name();
+    if name == "(no name)" {
+        return None;
+    }
+    Some(format!(
+        "name:{}|{}",
+        name.to_lowercase(),
+        r.get(Field::Company).unwrap_or("").to_lowercase()
+    ))
+}
+
+/// Checks that a row yielded a contact worth importing and gives it an id.
+fn finish(mut record: Record, id: Option<String>, line: u64) -> Result<RemoteItem, RowError> {
+    record.fill_full_name();
+    let id = id
+        .or_else(|| fallback_id(&record))
+        .ok_or_else(|| RowError {
+            line,
+            column: None,
+            message: "the row has no name, email, phone or profile URL".into(),
+        })?;
+    Ok(RemoteItem { id, record, line })
+}
+
+/// An address as one element value: the seven ADR components (PO box, extended, street, city,
+/// region, postal code, country) joined by `;`.
+pub fn address(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| p.trim().replace(';', ","))
+        .collect::<Vec<_>>()
+        .join(";")
+}

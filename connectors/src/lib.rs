@@ -1,0 +1,19 @@
+//! Where contacts come from and how they merge into one address book.
+//!
+//! A source (a LinkedIn/Google/Outlook CSV, a vCard file, later Google or Microsoft 365) yields
+//! [`record::Record`]s keyed by a remote id. The engine ([`engine::plan`]) compares each one with
+//! the last state agreed with that source (the base) and with the unified card in the book, and
+//! returns a [`plan::Plan`]: what to create, update, link, unlink or delete, with field-level
+//! diffs, conflicts and guard trips. Storing and applying a plan is the server's job; this crate
+//! has no database.
+
+pub mod card;
+pub mod connector;
+pub mod date;
+pub mod engine;
+pub mod formats;
+pub mod merge;
+pub mod normalize;
+pub mod plan;
+pub mod record;
+pub mod rules;

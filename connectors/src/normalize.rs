@@ -46,9 +46,22 @@ pub fn email_key(s: &str) -> String {
     s.trim().to_lowercase()
 }
 
-/// E.164 (`+` and digits) when the number is international (`+…` or `00…`); otherwise its
-/// digits. Extensions (`x123`, `ext. 123`) are not part of the identity.
+/// A phone number's identity: its last nine digits, so that the E.164 form (`+1 206 555 0143`,
+/// `001 206…`) and the national form (`(206) 555-0143`) of one number are one element; shorter
+/// numbers keep all their digits. Extensions (`x123`, `ext. 123`) are not part of it.
 pub fn phone_key(s: &str) -> String {
+    let e164 = phone_e164(s);
+    let digits = e164.trim_start_matches('+');
+    if digits.len() > 9 {
+        digits[digits.len() - 9..].to_string()
+    } else {
+        digits.to_string()
+    }
+}
+
+/// E.164 (`+` and digits) when the number is international (`+…` or `00…`); otherwise its
+/// digits.
+pub fn phone_e164(s: &str) -> String {
     let s = s.trim();
     let s = s.strip_prefix("tel:").unwrap_or(s);
     let main = s
@@ -133,9 +146,11 @@ mod tests {
 
     #[test]
     fn phones_and_emails() {
-        assert_eq!(phone_key("+1 (555) 010-2000 x12"), "+15550102000");
-        assert_eq!(phone_key("0049 30 1234567"), "+49301234567");
-        assert_eq!(phone_key("(555) 010-2000"), "5550102000");
+        assert_eq!(phone_e164("+1 (555) 010-2000 x12"), "+15550102000");
+        assert_eq!(phone_e164("0049 30 1234567"), "+49301234567");
+        assert_eq!(phone_e164("(555) 010-2000"), "5550102000");
+        assert_eq!(phone_key("+1 206 555 0143"), phone_key("(206) 555-0143"));
+        assert_eq!(phone_key("112"), "112");
         assert_eq!(email_key("MAILTO:Ada@Example.ORG"), "ada@example.org");
         assert_eq!(
             email_domain("x@Corp.Example").as_deref(),

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 #[command(
     name = "kith",
     version,
-    about = "Kith: a self-hosted CardDAV server",
+    about = "Kith: a self-hosted CardDAV server with upstream contact sources",
     long_about = "Kith: a self-hosted CardDAV server that keeps one address book for all your \
-                  devices.\n\nStart it with `kith serve`; manage accounts with `kith user`."
+                  devices.\n\nStart it with `kith serve`; manage accounts with `kith user`; bring contacts in \
+                  with `kith import`, and review and undo runs with `kith sync`."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -39,6 +40,172 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Import a LinkedIn, Google or Outlook CSV export or a vCard file into a user's book.
+    Import(ImportArgs),
+    /// Manage a user's contact sources and their sync rules.
+    #[command(subcommand)]
+    Source(SourceCommand),
+    /// Plan, apply, review and undo source runs.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The export: LinkedIn Connections.csv, Google or Outlook CSV, or a .vcf file.
+    pub file: PathBuf,
+    /// Whose address book to import into.
+    #[arg(long)]
+    pub user: String,
+    /// The file's format; `auto` tells it from the header.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "linkedin-csv", "google-csv", "outlook-csv", "vcard"])]
+    pub format: String,
+    /// Target address book [default: the source's book, or "contacts"].
+    #[arg(long)]
+    pub book: Option<String>,
+    /// Name of the source to create or reuse [default: the format, e.g. "linkedin-csv"].
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Only plan and show what would change; apply later with `kith sync apply RUN`.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply even if a guard (mass delete, empty export, create storm) trips.
+    #[arg(long)]
+    pub force: bool,
+    /// Link contacts that match an existing card only by name and company.
+    #[arg(long)]
+    pub accept_merges: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// List a user's sources.
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// Show a source: rules, status, linked contacts and where each field came from.
+    Show {
+        name: String,
+        #[arg(long)]
+        user: String,
+    },
+    /// Show or change a source's rules (flags, or a TOML file).
+    Rules(RulesArgs),
+    /// Remove a source; asks whether to keep the imported cards (default: keep).
+    Remove {
+        name: String,
+        #[arg(long)]
+        user: String,
+        /// Also delete the cards only this source linked.
+        #[arg(long, conflicts_with = "keep_cards")]
+        delete_cards: bool,
+        /// Keep the cards without asking.
+        #[arg(long)]
+        keep_cards: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    pub name: String,
+    #[arg(long)]
+    pub user: String,
+    /// Replace the rules with this TOML file (see config/rules.example.toml).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// import-only, export-only or two-way (file sources are import-only).
+    #[arg(long)]
+    pub direction: Option<String>,
+    /// Allow an operation: kith:create, kith:update, kith:delete, source:create, ...
+    #[arg(long, value_name = "SIDE:OP")]
+    pub allow: Vec<String>,
+    /// Block an operation (same form as --allow).
+    #[arg(long, value_name = "SIDE:OP")]
+    pub block: Vec<String>,
+    /// on or off: with protection on, contacts gone from the source are unlinked, never deleted.
+    #[arg(long, value_parser = ["on", "off"])]
+    pub delete_protection: Option<String>,
+    /// Ignore contacts whose every email is on this domain (repeatable).
+    #[arg(long, value_name = "DOMAIN")]
+    pub ignore_domain: Vec<String>,
+    /// Only contacts with this label or category (repeatable); `--scope all` clears it.
+    #[arg(long, value_name = "LABEL")]
+    pub scope: Vec<String>,
+    /// Who wins a conflict on a field: FIELD=source or FIELD=kith (repeatable).
+    #[arg(long, value_name = "FIELD=OWNER")]
+    pub field: Vec<String>,
+    /// Move the source to another of the user's address books.
+    #[arg(long)]
+    pub book: Option<String>,
+    /// Read this file on scheduled runs.
+    #[arg(long, value_name = "FILE")]
+    pub location: Option<PathBuf>,
+    /// on or off: run automatically (only after one plan of the source was applied).
+    #[arg(long, value_parser = ["on", "off"])]
+    pub auto: Option<String>,
+    /// How often automatic runs happen: 30m, 6h, 1d.
+    #[arg(long)]
+    pub every: Option<String>,
+    /// When automatic runs may start: 08:00-20:00 (`any` clears it).
+    #[arg(long)]
+    pub window: Option<String>,
+    /// The user's time zone for the window, e.g. Europe/Berlin.
+    #[arg(long)]
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Read a source and show what a run would change, without changing anything.
+    Plan {
+        name: String,
+        #[arg(long)]
+        user: String,
+        /// Read this file instead of the source's file (and remember it).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        accept_merges: bool,
+    },
+    /// Apply a stored plan, after re-checking that nothing changed since it was made.
+    Apply {
+        run: i64,
+        /// Apply a plan that tripped a guard.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List runs, newest first.
+    History {
+        #[arg(long)]
+        user: String,
+        /// Only this source's runs.
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Show a run: its summary and every operation with its field changes and reasons.
+    Show {
+        run: i64,
+        /// Show every operation, not only the first 200.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revert what an applied run changed in the address book.
+    Undo {
+        run: i64,
+        /// Undo the rest when some cards were edited since (those are left as they are).
+        #[arg(long)]
+        force: bool,
+    },
+    /// A user's notifications: failed runs, guard trips, re-authorization needed.
+    Events {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

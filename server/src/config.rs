@@ -27,6 +27,29 @@ pub struct FileConfig {
     pub dav: DavSection,
     #[serde(default)]
     pub log: LogSection,
+    #[serde(default)]
+    pub sync: SyncSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncSection {
+    /// How often the scheduler looks for sources whose automatic run is due, in seconds.
+    pub scheduler_tick_secs: u64,
+}
+
+impl Default for SyncSection {
+    fn default() -> Self {
+        SyncSection {
+            scheduler_tick_secs: 30,
+        }
+    }
+}
+
+impl SyncSection {
+    pub fn scheduler_tick(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.scheduler_tick_secs.max(1))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -76,6 +99,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub dav: DavSection,
     pub log: LogSection,
+    pub sync: SyncSection,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5233";
@@ -124,6 +148,7 @@ pub fn resolve(
             .unwrap_or_else(default_data_dir),
         dav: file.dav,
         log: file.log,
+        sync: file.sync,
     })
 }
 

@@ -4,10 +4,12 @@ mod accounts;
 mod alloc;
 mod auth;
 mod cli;
+mod commands;
 mod config;
 mod http;
 mod secret;
 mod store;
+mod sync;
 
 use clap::Parser;
 use cli::{AppPasswordCommand, Cli, Command, UserCommand};
@@ -54,6 +56,9 @@ async fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Serve { .. } => serve(config).await,
         Command::User(cmd) => user_command(&config, cmd).await,
+        Command::Import(args) => commands::import(&open_store(&config).await?, args).await,
+        Command::Source(cmd) => commands::source_command(&open_store(&config).await?, cmd).await,
+        Command::Sync(cmd) => commands::sync_command(&open_store(&config).await?, cmd).await,
     }
 }
 
@@ -112,6 +117,8 @@ async fn serve(config: Config) -> CliResult {
             }
         }
     });
+
+    sync::schedule::spawn(store.clone(), config.sync.scheduler_tick());
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -56,7 +56,7 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
     let Ok(info) = parse_card(&obj.data) else {
         return respond::internal("a stored card no longer parses");
     };
-    let uid = super::object::effective_uid(&info, &dest_name);
+    let uid = crate::store::effective_uid(&info, &dest_name);
     let new = NewObject {
         name: &dest_name,
         uid: &uid,

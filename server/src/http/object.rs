@@ -15,11 +15,7 @@ use kith_dav::request::PropSelection;
 use kith_dav::vcard::{CardError, Version, convert, parse_card, sniff_version};
 use kith_dav::xml::escape;
 
-/// A strong ETag from the stored bytes.
-pub fn etag_for(data: &[u8]) -> String {
-    let hex = blake3::hash(data).to_hex();
-    format!("\"{}\"", &hex.as_str()[..32])
-}
+use crate::store::{effective_uid, etag_for};
 
 /// The `If-Match` / `If-None-Match` check, run by the store inside its write transaction.
 fn precondition(ctx: &Ctx) -> impl Fn(Option<&str>) -> bool + Send + Sync + use<> {
@@ -148,15 +144,6 @@ fn is_vcard_type(ct: &str) -> bool {
             | "application/octet-stream"
             | ""
     )
-}
-
-/// The key for the one-UID-per-book rule: the card's UID, or for a card without one its
-/// resource name, which is unique in the book by construction.
-pub fn effective_uid(info: &kith_dav::vcard::CardInfo, name: &str) -> String {
-    match &info.uid {
-        Some(u) => u.clone(),
-        None => format!("\u{0}name:{name}"),
-    }
 }
 
 pub async fn put(ctx: &Ctx, body: Bytes) -> Response {

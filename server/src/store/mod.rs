@@ -2,6 +2,8 @@
 //! implementation can follow without touching them.
 
 mod sqlite;
+mod sqlite_sync;
+pub mod sync;
 
 pub use sqlite::SqliteStore;
 
@@ -121,7 +123,7 @@ pub enum CollectionPatch {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: sync::SyncStore + Send + Sync {
     // Accounts.
     async fn create_user(&self, name: &str, password_hash: &str) -> StoreResult<User>;
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
@@ -206,6 +208,21 @@ pub trait Store: Send + Sync {
 
     /// Drops tombstones older than `before` (Unix ms) and moves sync horizons past them.
     async fn purge_tombstones(&self, before: i64) -> StoreResult<u64>;
+}
+
+/// The key for the one-UID-per-book rule: the card's UID, or for a card without one its
+/// resource name, which is unique in the book by construction.
+pub fn effective_uid(info: &kith_dav::vcard::CardInfo, name: &str) -> String {
+    match &info.uid {
+        Some(u) => u.clone(),
+        None => format!("\u{0}name:{name}"),
+    }
+}
+
+/// A strong ETag from the stored bytes.
+pub fn etag_for(data: &[u8]) -> String {
+    let hex = blake3::hash(data).to_hex();
+    format!("\"{}\"", &hex.as_str()[..32])
 }
 
 pub fn now_ms() -> i64 {

@@ -20,8 +20,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pub(super) writer: SqlitePool,
+    pub(super) reader: SqlitePool,
 }
 
 const COLLECTION_COLS: &str = "id, name, displayname, description, seq, horizon, modified_at";
@@ -106,7 +106,10 @@ impl SqliteStore {
     }
 
     /// Bumps the collection's change counter and returns the new stamp.
-    async fn next_seq(tx: &mut Transaction<'_, Sqlite>, collection_id: i64) -> StoreResult<i64> {
+    pub(super) async fn next_seq(
+        tx: &mut Transaction<'_, Sqlite>,
+        collection_id: i64,
+    ) -> StoreResult<i64> {
         let seq: i64 = sqlx::query_scalar(
             "UPDATE collections SET seq = seq + 1, modified_at = ? WHERE id = ? RETURNING seq",
         )
@@ -118,7 +121,7 @@ impl SqliteStore {
     }
 
     /// Records that `name` left the collection at stamp `seq`, for sync-collection.
-    async fn bury(
+    pub(super) async fn bury(
         tx: &mut Transaction<'_, Sqlite>,
         collection_id: i64,
         name: &str,
@@ -138,7 +141,7 @@ impl SqliteStore {
     }
 
     /// Forgets a tombstone once `name` is a member again.
-    async fn unbury(
+    pub(super) async fn unbury(
         tx: &mut Transaction<'_, Sqlite>,
         collection_id: i64,
         name: &str,
@@ -152,7 +155,7 @@ impl SqliteStore {
     }
 
     /// Replaces an object's index rows; `fresh` objects have none to delete.
-    async fn write_index(
+    pub(super) async fn write_index(
         tx: &mut Transaction<'_, Sqlite>,
         object_id: i64,
         collection_id: i64,
@@ -216,7 +219,7 @@ fn changes_sql(with_data: bool) -> String {
 
 /// Runs `produce` on its own task, feeding a bounded channel: the query advances only as fast
 /// as the consumer (usually a client reading a response) takes rows.
-fn spawn_rows<T, F, Fut>(produce: F) -> RowStream<T>
+pub(super) fn spawn_rows<T, F, Fut>(produce: F) -> RowStream<T>
 where
     T: Send + 'static,
     F: FnOnce(mpsc::Sender<StoreResult<T>>) -> Fut,

@@ -1,0 +1,657 @@
+//! `kith import`, `kith source` and `kith sync`: the command line of the reconcile engine.
+
+use crate::accounts::{self, DEFAULT_BOOK};
+use crate::cli::{ImportArgs, RulesArgs, SourceCommand, SyncCommand};
+use crate::store::sync::{Source, SourcePatch};
+use crate::store::{Store, StoreError, User};
+use crate::sync::provenance::{self, Link};
+use crate::sync::{self, Options, Summary, SyncError, report};
+use kith_connectors::formats::{self, Format};
+use kith_connectors::plan::LinkState;
+use kith_connectors::record::Field;
+use kith_connectors::rules::{Direction, Owner, Rules};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::Path;
+
+type CliResult = Result<(), String>;
+
+fn store_err(e: StoreError) -> String {
+    e.to_string()
+}
+
+fn sync_err(e: SyncError) -> String {
+    e.to_string()
+}
+
+/// Progress on standard error, only when someone is watching.
+fn progress(msg: &str) {
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K{msg}");
+        if msg.is_empty() {
+            eprint!("\r");
+        }
+    }
+}
+
+async fn user(store: &dyn Store, name: &str) -> Result<User, String> {
+    accounts::require_user(store, name)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn source(store: &dyn Store, user: &User, name: &str) -> Result<Source, String> {
+    store
+        .source_by_name(user.id, name)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| {
+            format!(
+                "{} has no source named {name:?}; `kith source list --user {}` shows them",
+                user.name, user.name
+            )
+        })
+}
+
+async fn book_id(store: &dyn Store, user: &User, book: &str) -> Result<i64, String> {
+    Ok(store
+        .collection(user.id, book)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| {
+            format!(
+                "{} has no address book named {book:?}; create it in a client (MKCOL) or pick another with --book",
+                user.name
+            )
+        })?
+        .id)
+}
+
+fn absolute(path: &Path) -> Result<String, String> {
+    let abs =
+        std::path::absolute(path).map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
+    Ok(abs.display().to_string())
+}
+
+pub async fn import(store: &dyn Store, args: ImportArgs) -> CliResult {
+    let user = user(store, &args.user).await?;
+    progress(&format!("reading {}…", args.file.display()));
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    let expected = Format::parse(&args.format);
+    let format = match expected {
+        Some(f) => f,
+        None => formats::detect(&bytes).map_err(|e| format!("{}: {e}", args.file.display()))?,
+    };
+    drop(bytes);
+    let location = absolute(&args.file)?;
+    let name = args
+        .source
+        .clone()
+        .unwrap_or_else(|| format.as_str().to_string());
+    let src = match store
+        .source_by_name(user.id, &name)
+        .await
+        .map_err(store_err)?
+    {
+        Some(s) => {
+            if s.kind != format.as_str() {
+                return Err(format!(
+                    "source {name:?} reads {} files, but {} is {format}; name another source with --source",
+                    s.kind,
+                    args.file.display()
+                ));
+            }
+            if let Some(b) = &args.book {
+                let id = book_id(store, &user, b).await?;
+                if id != s.collection_id {
+                    store
+                        .patch_source(s.id, SourcePatch::Collection(id))
+                        .await
+                        .map_err(store_err)?;
+                }
+            }
+            store
+                .patch_source(s.id, SourcePatch::Location(location))
+                .await
+                .map_err(store_err)?;
+            store
+                .source(s.id)
+                .await
+                .map_err(store_err)?
+                .ok_or("the source vanished")?
+        }
+        None => {
+            let book = args.book.as_deref().unwrap_or(DEFAULT_BOOK);
+            let coll = book_id(store, &user, book).await?;
+            let rules = serde_json::to_string(&Rules::default()).unwrap_or_default();
+            let s = store
+                .create_source(
+                    user.id,
+                    &name,
+                    format.as_str(),
+                    coll,
+                    Some(&location),
+                    &rules,
+                )
+                .await
+                .map_err(store_err)?;
+            eprintln!(
+                "created source {name:?} ({format}) for {} → book {book:?}",
+                user.name
+            );
+            s
+        }
+    };
+    progress("planning…");
+    let outcome = sync::run_source(
+        store,
+        &src,
+        Options {
+            dry_run: args.dry_run,
+            force: args.force,
+            accept_merges: args.accept_merges,
+            trigger: "cli",
+        },
+    )
+    .await;
+    progress("");
+    let outcome = outcome.map_err(sync_err)?;
+    print_outcome(&outcome, args.dry_run);
+    Ok(())
+}
+
+fn print_outcome(o: &sync::Outcome, dry_run: bool) {
+    let mut out = String::new();
+    report::summary(&mut out, o.run_id, &o.status, &o.summary);
+    if dry_run || o.status == "paused" {
+        report::ops(&mut out, &o.ops, 200);
+    } else {
+        // What needs the user's attention: kept conflicts and proposed merges.
+        let notable: Vec<_> = o
+            .ops
+            .iter()
+            .filter(|op| op.conflict || op.action == kith_connectors::plan::Action::Propose)
+            .cloned()
+            .collect();
+        if !notable.is_empty() {
+            out.push_str("Conflicts and proposed merges:\n");
+            report::ops(&mut out, &notable, 50);
+        }
+    }
+    match o.status.as_str() {
+        "paused" => out.push_str(&format!(
+            "Nothing was applied. Review with `kith sync show {0}`, then `kith sync apply {0} --force`.\n",
+            o.run_id
+        )),
+        "planned" => out.push_str(&format!(
+            "Dry run: nothing was changed. Apply this plan with `kith sync apply {}`.\n",
+            o.run_id
+        )),
+        _ => {}
+    }
+    print!("{out}");
+}
+
+pub async fn source_command(store: &dyn Store, cmd: SourceCommand) -> CliResult {
+    match cmd {
+        SourceCommand::List { user: u } => {
+            let user = user(store, &u).await?;
+            let books: HashMap<i64, String> = store
+                .collections(user.id)
+                .await
+                .map_err(store_err)?
+                .into_iter()
+                .map(|c| (c.id, c.name))
+                .collect();
+            let sources = store.sources(user.id).await.map_err(store_err)?;
+            if sources.is_empty() {
+                println!(
+                    "{} has no sources; add one with `kith import FILE --user {}`",
+                    user.name, user.name
+                );
+            }
+            for s in sources {
+                let linked = store
+                    .mappings(s.id)
+                    .await
+                    .map_err(store_err)?
+                    .iter()
+                    .filter(|(_, m)| m.state == LinkState::Linked)
+                    .count();
+                println!(
+                    "{:<16} {:<13} → {:<12} {:<7} {linked} linked{}",
+                    s.name,
+                    s.kind,
+                    books.get(&s.collection_id).map_or("?", String::as_str),
+                    s.status,
+                    s.location
+                        .as_deref()
+                        .map(|l| format!("  {l}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        SourceCommand::Show { name, user: u } => show(store, &u, &name).await,
+        SourceCommand::Rules(args) => rules(store, args).await,
+        SourceCommand::Remove {
+            name,
+            user: u,
+            delete_cards,
+            keep_cards,
+        } => {
+            let user = user(store, &u).await?;
+            let s = source(store, &user, &name).await?;
+            let mut delete = delete_cards;
+            if !delete_cards && !keep_cards && std::io::stdin().is_terminal() {
+                eprint!("Keep the cards imported from {name}? [Y/n] ");
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+                delete =
+                    line.trim().eq_ignore_ascii_case("n") || line.trim().eq_ignore_ascii_case("no");
+            }
+            let n = store.delete_source(s.id, delete).await.map_err(store_err)?;
+            if delete {
+                println!("removed source {name} and {n} cards only it had linked");
+            } else {
+                println!("removed source {name}; its cards stay in the address book");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn show(store: &dyn Store, u: &str, name: &str) -> CliResult {
+    let user = user(store, u).await?;
+    let s = source(store, &user, name).await?;
+    let rules = sync::parse_rules(&s).map_err(sync_err)?;
+    let book = store
+        .collections(user.id)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .find(|c| c.id == s.collection_id)
+        .map(|c| c.name)
+        .unwrap_or_default();
+    println!("Source {} ({}) → book {book:?}", s.name, s.kind);
+    println!(
+        "  status      {}{}",
+        s.status,
+        s.status_detail
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default()
+    );
+    if let Some(l) = &s.location {
+        println!("  file        {l}");
+    }
+    if let Some(t) = s.last_run_at {
+        println!("  last run    {}", report::time(t));
+    }
+    print!("{}", rules_text(&rules, s.applied_once));
+    let links = store.book_links(s.collection_id).await.map_err(store_err)?;
+    let mut by_card: HashMap<&str, Vec<&crate::store::sync::BookLink>> = HashMap::new();
+    for l in &links {
+        if let Some(c) = l.mapping.card.as_deref() {
+            by_card.entry(c).or_default().push(l);
+        }
+    }
+    let mine: Vec<_> = store
+        .mappings(s.id)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .filter(|(_, m)| {
+            m.card.is_some() && matches!(m.state, LinkState::Linked | LinkState::Unlinked)
+        })
+        .collect();
+    let counts = |st: LinkState| mine.iter().filter(|(_, m)| m.state == st).count();
+    println!(
+        "Contacts: {} linked, {} unlinked",
+        counts(LinkState::Linked),
+        counts(LinkState::Unlinked)
+    );
+    let mut cards: Vec<(String, String)> = Vec::new();
+    for (_, m) in &mine {
+        let Some(card) = &m.card else { continue };
+        let Some(obj) = store
+            .object(s.collection_id, card)
+            .await
+            .map_err(store_err)?
+        else {
+            continue;
+        };
+        let Ok(read) = kith_connectors::card::read_card(&obj.data) else {
+            continue;
+        };
+        let card_links: Vec<Link<'_>> = by_card
+            .get(card.as_str())
+            .into_iter()
+            .flatten()
+            .filter_map(|l| {
+                Some(Link {
+                    source: &l.source_name,
+                    base: l.mapping.base.as_ref()?,
+                    state: l.mapping.state,
+                })
+            })
+            .collect();
+        let mut text = format!(
+            "\n{}  [{card}]{}\n",
+            read.record.display_name(),
+            if m.state == LinkState::Unlinked {
+                " (unlinked)"
+            } else {
+                ""
+            }
+        );
+        for o in provenance::of_card(&read.record, &card_links) {
+            let from = if o.sources.is_empty() {
+                "set in Kith".to_string()
+            } else {
+                o.sources.join(", ")
+            };
+            let value: String = o.value.replace('\n', " / ").chars().take(48).collect();
+            text.push_str(&format!("  {:<13} {value:<50} {from}\n", o.field.as_str()));
+        }
+        cards.push((read.record.display_name().to_lowercase(), text));
+    }
+    cards.sort();
+    for (_, t) in cards {
+        print!("{t}");
+    }
+    Ok(())
+}
+
+fn rules_text(r: &Rules, applied_once: bool) -> String {
+    let side = |s: &kith_connectors::rules::Side| {
+        let f = |b: bool| if b { "allow" } else { "block" };
+        format!(
+            "create {}, update {}, delete {}",
+            f(s.create),
+            f(s.update),
+            f(s.delete)
+        )
+    };
+    let mut t = String::from("Rules:\n");
+    t.push_str(&format!("  direction          {}\n", r.direction.as_str()));
+    t.push_str(&format!("  kith side          {}\n", side(&r.kith)));
+    t.push_str(&format!("  source side        {}\n", side(&r.source)));
+    t.push_str(&format!(
+        "  delete protection  {}\n",
+        if r.delete_protection { "on" } else { "off" }
+    ));
+    if !r.ignore_domains.is_empty() {
+        t.push_str(&format!(
+            "  ignore domains     {}\n",
+            r.ignore_domains.join(", ")
+        ));
+    }
+    if !r.scope.is_empty() {
+        t.push_str(&format!("  scope              {}\n", r.scope.join(", ")));
+    }
+    for (f, o) in &r.fields {
+        let o = match o {
+            Owner::Kith => "kith",
+            Owner::Source => "source",
+        };
+        t.push_str(&format!("  field {f:<12} owned by {o}\n"));
+    }
+    let sch = &r.schedule;
+    t.push_str(&format!(
+        "  schedule           {}, every {}{}{}\n",
+        if sch.auto {
+            "automatic"
+        } else if applied_once {
+            "manual"
+        } else {
+            "manual (apply one plan before enabling automatic runs)"
+        },
+        sch.every,
+        sch.window
+            .as_deref()
+            .map(|w| format!(", between {w}"))
+            .unwrap_or_default(),
+        sch.timezone
+            .as_deref()
+            .map(|z| format!(" {z}"))
+            .unwrap_or_default()
+    ));
+    t
+}
+
+fn side_op(spec: &str, allow: bool, r: &mut Rules) -> Result<(), String> {
+    let (side, op) = spec
+        .split_once(':')
+        .ok_or_else(|| format!("{spec:?} is not SIDE:OP, e.g. kith:delete or source:create"))?;
+    let s = match side {
+        "kith" => &mut r.kith,
+        "source" => &mut r.source,
+        _ => {
+            return Err(format!(
+                "unknown side {side:?} in {spec:?}; use kith or source"
+            ));
+        }
+    };
+    match op {
+        "create" => s.create = allow,
+        "update" => s.update = allow,
+        "delete" => s.delete = allow,
+        _ => {
+            return Err(format!(
+                "unknown operation {op:?} in {spec:?}; use create, update or delete"
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn rules(store: &dyn Store, a: RulesArgs) -> CliResult {
+    let user = user(store, &a.user).await?;
+    let s = source(store, &user, &a.name).await?;
+    let mut r = match &a.file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+            toml::from_str::<Rules>(&text).map_err(|e| format!("{}: {e}", f.display()))?
+        }
+        None => sync::parse_rules(&s).map_err(sync_err)?,
+    };
+    if let Some(d) = &a.direction {
+        r.direction = Direction::parse(d).ok_or_else(|| {
+            format!("unknown direction {d:?}; use import-only, export-only or two-way")
+        })?;
+    }
+    for spec in &a.allow {
+        side_op(spec, true, &mut r)?;
+    }
+    for spec in &a.block {
+        side_op(spec, false, &mut r)?;
+    }
+    if let Some(p) = &a.delete_protection {
+        r.delete_protection = p == "on";
+    }
+    for d in &a.ignore_domain {
+        let d = d.trim().to_lowercase();
+        if !r.ignore_domains.contains(&d) {
+            r.ignore_domains.push(d);
+        }
+    }
+    if a.scope.iter().any(|s| s == "all") {
+        r.scope.clear();
+    } else {
+        r.scope.extend(a.scope.iter().cloned());
+    }
+    for spec in &a.field {
+        let (f, o) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("{spec:?} is not FIELD=OWNER, e.g. title=source"))?;
+        let field = Field::parse(f).ok_or_else(|| {
+            let known: Vec<&str> = Field::ALL.iter().map(|f| f.as_str()).collect();
+            format!("unknown field {f:?}; known fields: {}", known.join(", "))
+        })?;
+        let owner = match o {
+            "source" => Owner::Source,
+            "kith" => Owner::Kith,
+            _ => {
+                return Err(format!(
+                    "unknown owner {o:?} in {spec:?}; use source or kith"
+                ));
+            }
+        };
+        r.fields.insert(field.as_str().to_string(), owner);
+    }
+    if let Some(e) = &a.every {
+        r.schedule.every = e.clone();
+    }
+    if let Some(w) = &a.window {
+        r.schedule.window = (w != "any").then(|| w.clone());
+    }
+    if let Some(z) = &a.timezone {
+        jiff::tz::TimeZone::get(z).map_err(|e| format!("unknown time zone {z:?}: {e}"))?;
+        r.schedule.timezone = Some(z.clone());
+    }
+    if let Some(on) = &a.auto {
+        if on == "on" && !s.applied_once {
+            return Err(format!(
+                "source {} stays manual until one plan is applied: run `kith sync plan {} --user {}`, check it, then `kith sync apply RUN`",
+                s.name, s.name, user.name
+            ));
+        }
+        r.schedule.auto = on == "on";
+    }
+    r.validate(sync::writable(&s.kind))?;
+    if let Some(b) = &a.book {
+        let id = book_id(store, &user, b).await?;
+        store
+            .patch_source(s.id, SourcePatch::Collection(id))
+            .await
+            .map_err(store_err)?;
+    }
+    if let Some(l) = &a.location {
+        store
+            .patch_source(s.id, SourcePatch::Location(absolute(l)?))
+            .await
+            .map_err(store_err)?;
+    }
+    let json = serde_json::to_string(&r).map_err(|e| e.to_string())?;
+    store
+        .patch_source(s.id, SourcePatch::Rules(json))
+        .await
+        .map_err(store_err)?;
+    print!("{}", rules_text(&r, s.applied_once));
+    Ok(())
+}
+
+pub async fn sync_command(store: &dyn Store, cmd: SyncCommand) -> CliResult {
+    match cmd {
+        SyncCommand::Plan {
+            name,
+            user: u,
+            file,
+            accept_merges,
+        } => {
+            let user = user(store, &u).await?;
+            let mut s = source(store, &user, &name).await?;
+            if let Some(f) = file {
+                let loc = absolute(&f)?;
+                store
+                    .patch_source(s.id, SourcePatch::Location(loc.clone()))
+                    .await
+                    .map_err(store_err)?;
+                s.location = Some(loc);
+            }
+            let o = sync::run_source(
+                store,
+                &s,
+                Options {
+                    dry_run: true,
+                    force: false,
+                    accept_merges,
+                    trigger: "cli",
+                },
+            )
+            .await
+            .map_err(sync_err)?;
+            print_outcome(&o, true);
+            Ok(())
+        }
+        SyncCommand::Apply { run, force } => {
+            let (src, summary) = sync::apply_run(store, run, force).await.map_err(sync_err)?;
+            let mut out = String::new();
+            report::summary(&mut out, run, "applied", &summary);
+            print!("{out}");
+            let _ = src;
+            Ok(())
+        }
+        SyncCommand::History {
+            user: u,
+            source: name,
+            limit,
+        } => {
+            let user = user(store, &u).await?;
+            let sid = match name {
+                Some(n) => Some(source(store, &user, &n).await?.id),
+                None => None,
+            };
+            let runs = store.runs(user.id, sid, limit).await.map_err(store_err)?;
+            let mut out = String::new();
+            if runs.is_empty() {
+                out.push_str("no runs yet\n");
+            } else {
+                out.push_str("  run  when                     source       status    trigger        changes\n");
+            }
+            for r in &runs {
+                report::history_line(&mut out, r);
+            }
+            print!("{out}");
+            Ok(())
+        }
+        SyncCommand::Show { run, all } => {
+            let (r, _) = sync::run_and_source(store, run).await.map_err(sync_err)?;
+            let summary: Summary = serde_json::from_str(&r.summary).unwrap_or_default();
+            let mut out = String::new();
+            report::summary(&mut out, r.id, &r.status, &summary);
+            out.push_str(&format!("  started     {}\n", report::time(r.created_at)));
+            if let Some(t) = r.applied_at {
+                out.push_str(&format!("  applied     {}\n", report::time(t)));
+            }
+            if let Some(m) = &r.message {
+                out.push_str(&format!("  note        {m}\n"));
+            }
+            let ops = sync::load_ops(store, run).await.map_err(sync_err)?;
+            report::ops(&mut out, &ops, if all { usize::MAX } else { 200 });
+            print!("{out}");
+            Ok(())
+        }
+        SyncCommand::Undo { run, force } => {
+            let u = sync::undo_run(store, run, force).await.map_err(sync_err)?;
+            println!(
+                "undid run {run} as run {}: {} cards restored, {} removed",
+                u.run_id, u.restored, u.removed
+            );
+            for c in u.skipped {
+                println!("  left {c} as it is: it was edited after run {run}");
+            }
+            Ok(())
+        }
+        SyncCommand::Events { user: u, limit } => {
+            let user = user(store, &u).await?;
+            let events = store.events(user.id, limit).await.map_err(store_err)?;
+            if events.is_empty() {
+                println!("no events");
+            }
+            for e in events {
+                println!(
+                    "{}  {:<7} {}{}",
+                    report::time(e.at),
+                    e.level,
+                    e.source.map(|s| format!("[{s}] ")).unwrap_or_default(),
+                    e.message
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! Running sources: read, plan (the engine in `kith-connectors`), persist the plan, apply it in
+//! one store transaction, and undo it. Used by the CLI and by the scheduler inside `kith serve`.
+
+pub mod provenance;
+pub mod report;
+pub mod schedule;
+
+use crate::store::sync::{
+    ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, Run, Source, SourcePatch,
+};
+use crate::store::{Store, StoreError, effective_uid, etag_for};
+use futures_util::StreamExt;
+use kith_connectors::card::read_card;
+use kith_connectors::connector::{Connector, ConnectorError, FileConnector};
+use kith_connectors::engine::{self, Book, BookCard, PlanInput, SourceState};
+use kith_connectors::formats::{self, Format, RowError};
+use kith_connectors::plan::{Action, GuardTrip, LinkState, Op, Plan};
+use kith_connectors::rules::Rules;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Source(#[from] ConnectorError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub type SyncResult<T> = Result<T, SyncError>;
+
+/// What a run records about itself (JSON in `sync_runs.summary`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Operations by action (`create`, `update`, `unlink`…).
+    pub counts: BTreeMap<String, usize>,
+    pub seen: usize,
+    pub unchanged: usize,
+    pub conflicts: usize,
+    pub linked_before: usize,
+    pub complete: bool,
+    #[serde(default)]
+    pub trips: Vec<GuardTrip>,
+    /// Rows that could not be read (the first 1000).
+    #[serde(default)]
+    pub errors: Vec<RowError>,
+    pub failed_rows: usize,
+}
+
+impl Summary {
+    fn of(source: &Source, plan: &Plan) -> Summary {
+        Summary {
+            source: source.name.clone(),
+            file: source.location.clone(),
+            counts: plan
+                .counts()
+                .into_iter()
+                .map(|(a, n)| (a.as_str().to_string(), n))
+                .collect(),
+            seen: plan.seen,
+            unchanged: plan.unchanged,
+            conflicts: plan.conflicts(),
+            linked_before: plan.linked,
+            complete: plan.complete,
+            trips: plan.trips.clone(),
+            errors: plan.errors.iter().take(1000).cloned().collect(),
+            failed_rows: plan.errors.iter().filter(|e| e.line > 0).count(),
+        }
+    }
+
+    pub fn count(&self, action: &str) -> usize {
+        self.counts.get(action).copied().unwrap_or(0)
+    }
+}
+
+pub struct Options {
+    pub dry_run: bool,
+    pub force: bool,
+    pub accept_merges: bool,
+    /// `cli` or `schedule`.
+    pub trigger: &'static str,
+}
+
+/// A run after planning (and applying, unless it was a dry run or a guard tripped).
+pub struct Outcome {
+    pub run_id: i64,
+    pub status: String,
+    pub summary: Summary,
+    pub ops: Vec<Op>,
+}
+
+pub fn parse_rules(source: &Source) -> SyncResult<Rules> {
+    serde_json::from_str(&source.rules).map_err(|e| {
+        SyncError::Refused(format!(
+            "the rules of source {} cannot be read ({e}); set them again with `kith source rules`",
+            source.name
+        ))
+    })
+}
+
+/// Whether Kith can write to sources of this kind (files never).
+pub fn writable(kind: &str) -> bool {
+    Format::parse(kind).is_none()
+}
+
+async fn read_source(source: &Source) -> SyncResult<kith_connectors::connector::Fetched> {
+    let path = source
+        .location
+        .clone()
+        .ok_or_else(|| SyncError::Refused(format!("source {} has no file to read", source.name)))?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ConnectorError::Io {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    let mut conn = FileConnector {
+        bytes,
+        format: Format::parse(&source.kind),
+    };
+    Ok(conn.changes(None).await?)
+}
+
+/// Loads the target book's cards with what matching needs.
+async fn load_book(store: &dyn Store, collection_id: i64) -> SyncResult<Book> {
+    let mut rows = store.objects(collection_id, true, None);
+    let mut cards = Vec::new();
+    while let Some(obj) = rows.next().await {
+        let obj = obj?;
+        // Cards Kith cannot read are still served; they just cannot be matched or merged.
+        if let Ok(c) = read_card(&obj.data) {
+            cards.push((
+                obj.meta.name,
+                BookCard {
+                    etag: obj.meta.etag,
+                    text: formats::decode(&obj.data).into_owned(),
+                    record: c.record,
+                },
+            ));
+        }
+    }
+    Ok(Book::new(cards))
+}
+
+async fn load_state(store: &dyn Store, source: &Source) -> SyncResult<SourceState> {
+    let mappings: HashMap<_, _> = store.mappings(source.id).await?.into_iter().collect();
+    let mut others: HashMap<String, Vec<(String, kith_connectors::record::Record)>> =
+        HashMap::new();
+    for link in store.book_links(source.collection_id).await? {
+        if link.source_id == source.id || link.mapping.state != LinkState::Linked {
+            continue;
+        }
+        if let (Some(card), Some(base)) = (link.mapping.card, link.mapping.base) {
+            others
+                .entry(card)
+                .or_default()
+                .push((link.source_name, base));
+        }
+    }
+    Ok(SourceState {
+        mappings,
+        others,
+        established: source.applied_once,
+    })
+}
+
+fn new_uid() -> String {
+    let b: [u8; 16] = rand::random();
+    let h = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
+    // RFC 9562 version 4 layout.
+    let v = format!("{:02x}", (b[6] & 0x0f) | 0x40);
+    let var = format!("{:02x}", (b[8] & 0x3f) | 0x80);
+    format!(
+        "{}-{}-{}{}-{}{}-{}",
+        h(0..4),
+        h(4..6),
+        v,
+        h(7..8),
+        var,
+        h(9..10),
+        h(10..16)
+    )
+}
+
+/// Reads the source, plans, stores the plan, and applies it unless told not to or a guard
+/// tripped.
+pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> SyncResult<Outcome> {
+    let rules = parse_rules(source)?;
+    let fetched = match read_source(source).await {
+        Ok(f) => f,
+        Err(e) => {
+            let msg = format!("reading source {} failed: {e}", source.name);
+            store
+                .patch_source(
+                    source.id,
+                    SourcePatch::Status("failing".into(), Some(msg.clone())),
+                )
+                .await?;
+            store
+                .add_event(source.owner_id, Some(source.id), "error", &msg)
+                .await?;
+            return Err(e);
+        }
+    };
+    let state = load_state(store, source).await?;
+    let mut book = load_book(store, source.collection_id).await?;
+    let plan = engine::plan(PlanInput {
+        source: &source.name,
+        rules: &rules,
+        fetched,
+        state: &state,
+        book: &mut book,
+        new_uid: &mut new_uid,
+        accept_merges: opts.accept_merges,
+    });
+    drop(book);
+    let summary = Summary::of(source, &plan);
+    let tripped = !plan.trips.is_empty() && !opts.force;
+    let status = if tripped { "paused" } else { "planned" };
+    let ops: Vec<String> = plan
+        .ops
+        .iter()
+        .map(|o| serde_json::to_string(o).unwrap_or_default())
+        .collect();
+    let summary_json = serde_json::to_string(&summary).unwrap_or_default();
+    let run_id = store
+        .create_run(
+            source.id,
+            "sync",
+            opts.trigger,
+            status,
+            None,
+            &summary_json,
+            &ops,
+        )
+        .await?;
+    drop(ops);
+    if tripped {
+        let why: Vec<&str> = plan.trips.iter().map(|t| t.message.as_str()).collect();
+        let msg = format!(
+            "run {run_id} of {} was paused by a guard: {}. Review it with `kith sync show {run_id}` and apply it with `kith sync apply {run_id} --force`",
+            source.name,
+            why.join("; ")
+        );
+        store
+            .patch_source(
+                source.id,
+                SourcePatch::Status("paused".into(), Some(msg.clone())),
+            )
+            .await?;
+        store
+            .add_event(source.owner_id, Some(source.id), "warning", &msg)
+            .await?;
+        tracing::warn!(source = %source.name, run = run_id, "{msg}");
+    }
+    let mut outcome = Outcome {
+        run_id,
+        status: status.to_string(),
+        summary,
+        ops: plan.ops,
+    };
+    if !tripped && !opts.dry_run {
+        apply_ops(store, source, run_id, &outcome.ops).await?;
+        outcome.status = "applied".into();
+    }
+    Ok(outcome)
+}
+
+/// A card write for a new card text: its ETag, storage UID key and index.
+fn card_put(name: &str, text: &str) -> SyncResult<NewCard> {
+    let data = text.as_bytes().to_vec();
+    let info = kith_dav::vcard::parse_card(&data)
+        .map_err(|e| SyncError::Refused(format!("the planned card {name} is not valid: {e}")))?;
+    Ok(NewCard {
+        uid: effective_uid(&info, name),
+        etag: etag_for(&data),
+        index: info
+            .index_entries()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        data,
+    })
+}
+
+fn apply_op(op: &Op) -> SyncResult<Option<ApplyOp>> {
+    if matches!(op.action, Action::Skip | Action::Propose) {
+        return Ok(None);
+    }
+    let mut card = None;
+    let mut new_etag = None;
+    if let (Some(name), Some(text)) = (&op.card, &op.card_text) {
+        let put = card_put(name, text)?;
+        new_etag = Some(put.etag.clone());
+        card = Some(CardWrite {
+            name: name.clone(),
+            expect_etag: op.expect_etag.clone(),
+            put: Some(put),
+        });
+    } else if op.action == Action::Delete {
+        card = op.card.as_ref().map(|name| CardWrite {
+            name: name.clone(),
+            expect_etag: op.expect_etag.clone(),
+            put: None,
+        });
+    }
+    let mapping = match &op.mapping {
+        None => MappingWrite::Keep,
+        Some(m) => {
+            let mut m = m.clone();
+            if new_etag.is_some() {
+                m.card_etag = new_etag;
+            } else if op.action == Action::Link {
+                // Linked without changes: the card as it is now is what was agreed.
+                m.card_etag = op.expect_etag.clone();
+            }
+            MappingWrite::Put(m)
+        }
+    };
+    Ok(Some(ApplyOp {
+        card,
+        remote_id: op.remote_id.clone(),
+        mapping,
+        expect_mapping: Some(op.expect_mapping.clone()),
+    }))
+}
+
+async fn apply_ops(store: &dyn Store, source: &Source, run_id: i64, ops: &[Op]) -> SyncResult<()> {
+    let mut writes = Vec::with_capacity(ops.len());
+    for op in ops {
+        if let Some(w) = apply_op(op)? {
+            writes.push(w);
+        }
+    }
+    match store
+        .apply_run(run_id, source.id, source.collection_id, &writes, None)
+        .await?
+    {
+        ApplyOutcome::Applied => Ok(()),
+        ApplyOutcome::Stale(why) => {
+            let msg = format!(
+                "{why}; nothing was applied. Make a new plan with `kith sync plan {}`",
+                source.name
+            );
+            store.set_run_status(run_id, "stale", Some(&msg)).await?;
+            Err(SyncError::Refused(msg))
+        }
+    }
+}
+
+pub async fn load_ops(store: &dyn Store, run_id: i64) -> SyncResult<Vec<Op>> {
+    store
+        .run_ops(run_id)
+        .await?
+        .iter()
+        .map(|s| {
+            serde_json::from_str(s)
+                .map_err(|e| SyncError::Refused(format!("run {run_id} cannot be read: {e}")))
+        })
+        .collect()
+}
+
+pub async fn run_and_source(store: &dyn Store, run_id: i64) -> SyncResult<(Run, Source)> {
+    let run = store.run(run_id).await?.ok_or_else(|| {
+        SyncError::Refused(format!("there is no run {run_id}; see `kith sync history`"))
+    })?;
+    let source = store
+        .source(run.source_id)
+        .await?
+        .ok_or_else(|| SyncError::Refused(format!("the source of run {run_id} was removed")))?;
+    Ok((run, source))
+}
+
+/// Applies a stored plan after re-checking every precondition.
+pub async fn apply_run(
+    store: &dyn Store,
+    run_id: i64,
+    force: bool,
+) -> SyncResult<(Source, Summary)> {
+    let (run, source) = run_and_source(store, run_id).await?;
+    let summary: Summary = serde_json::from_str(&run.summary).unwrap_or_default();
+    match run.status.as_str() {
+        "planned" => {}
+        "paused" if force => {}
+        "paused" => {
+            let why: Vec<&str> = summary.trips.iter().map(|t| t.message.as_str()).collect();
+            return Err(SyncError::Refused(format!(
+                "run {run_id} tripped a guard ({}); check it with `kith sync show {run_id}` and add --force to apply it",
+                why.join("; ")
+            )));
+        }
+        "applied" => {
+            return Err(SyncError::Refused(format!(
+                "run {run_id} was already applied"
+            )));
+        }
+        other => {
+            return Err(SyncError::Refused(format!(
+                "run {run_id} is {other} and cannot be applied; make a new plan with `kith sync plan {}`",
+                source.name
+            )));
+        }
+    }
+    if run.kind != "sync" {
+        return Err(SyncError::Refused(format!(
+            "run {run_id} is an undo, not a plan"
+        )));
+    }
+    let ops = load_ops(store, run_id).await?;
+    apply_ops(store, &source, run_id, &ops).await?;
+    Ok((source, summary))
+}
+
+/// What an undo did.
+pub struct Undone {
+    pub run_id: i64,
+    pub restored: usize,
+    pub removed: usize,
+    pub skipped: Vec<String>,
+}
+
+/// Reverts what an applied run changed in the book and the mapping table, as a new run (so
+/// clients see it through sync-collection, and it can itself be undone).
+pub async fn undo_run(store: &dyn Store, run_id: i64, force: bool) -> SyncResult<Undone> {
+    let (run, source) = run_and_source(store, run_id).await?;
+    if run.status != "applied" {
+        return Err(SyncError::Refused(format!(
+            "run {run_id} is {}; only an applied run can be undone",
+            run.status
+        )));
+    }
+    let records = store.undo_records(run_id).await?;
+    let mut ops = Vec::new();
+    let mut undone = Undone {
+        run_id: 0,
+        restored: 0,
+        removed: 0,
+        skipped: Vec::new(),
+    };
+    for rec in records.into_iter().rev() {
+        let mut card = None;
+        if let Some(name) = &rec.card {
+            let now = store
+                .object(source.collection_id, name)
+                .await?
+                .map(|o| o.meta.etag);
+            if now != rec.card_after_etag && force {
+                undone.skipped.push(name.clone());
+                continue;
+            }
+            let put = match &rec.card_before {
+                Some(bytes) => {
+                    let info = kith_dav::vcard::parse_card(bytes).ok();
+                    Some(NewCard {
+                        uid: rec.card_uid.clone().unwrap_or_default(),
+                        etag: etag_for(bytes),
+                        index: info
+                            .map(|i| {
+                                i.index_entries()
+                                    .into_iter()
+                                    .map(|(k, v)| (k.to_string(), v))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        data: bytes.clone(),
+                    })
+                }
+                None => None,
+            };
+            if put.is_some() {
+                undone.restored += 1;
+            } else {
+                undone.removed += 1;
+            }
+            card = Some(CardWrite {
+                name: name.clone(),
+                expect_etag: rec.card_after_etag.clone(),
+                put,
+            });
+        }
+        let mapping = match (&rec.remote_id, rec.mapping_before) {
+            (None, _) => MappingWrite::Keep,
+            (Some(_), Some(m)) => MappingWrite::Put(m),
+            (Some(_), None) => MappingWrite::Remove,
+        };
+        ops.push(ApplyOp {
+            card,
+            remote_id: rec.remote_id.unwrap_or_default(),
+            mapping,
+            expect_mapping: None,
+        });
+    }
+    let mut summary = Summary {
+        source: source.name.clone(),
+        complete: true,
+        ..Summary::default()
+    };
+    summary.counts.insert("restore".into(), undone.restored);
+    summary.counts.insert("remove".into(), undone.removed);
+    let new_run = store
+        .create_run(
+            source.id,
+            "undo",
+            "cli",
+            "planned",
+            Some(run_id),
+            &serde_json::to_string(&summary).unwrap_or_default(),
+            &[],
+        )
+        .await?;
+    match store
+        .apply_run(new_run, source.id, source.collection_id, &ops, Some(run_id))
+        .await?
+    {
+        ApplyOutcome::Applied => {
+            undone.run_id = new_run;
+            Ok(undone)
+        }
+        ApplyOutcome::Stale(why) => {
+            let msg = format!(
+                "{why} after run {run_id}; nothing was undone. Add --force to undo the rest and leave such cards as they are"
+            );
+            store.set_run_status(new_run, "stale", Some(&msg)).await?;
+            Err(SyncError::Refused(msg))
+        }
+    }
+}

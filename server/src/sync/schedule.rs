@@ -1,0 +1,177 @@
+//! Automatic runs inside `kith serve`: each source with `schedule.auto` runs every interval
+//! (plus jitter, so sources do not all start at once), only inside its time window in the
+//! user's time zone, and one run at a time.
+
+use super::{Options, parse_rules, run_source};
+use crate::store::sync::{Source, SourcePatch};
+use crate::store::{Store, now_ms};
+use kith_connectors::rules::{parse_interval, parse_window};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Whether `now_ms` falls in `window` (`HH:MM-HH:MM`) in time zone `tz`.
+pub fn in_window(window: Option<&str>, tz: Option<&str>, now_ms: i64) -> Result<bool, String> {
+    let Some(w) = window else {
+        return Ok(true);
+    };
+    let (start, end) = parse_window(w).ok_or_else(|| format!("bad window {w:?}"))?;
+    let zone = match tz {
+        Some(name) => {
+            jiff::tz::TimeZone::get(name).map_err(|e| format!("unknown time zone {name:?}: {e}"))?
+        }
+        None => jiff::tz::TimeZone::UTC,
+    };
+    let now = jiff::Timestamp::from_millisecond(now_ms)
+        .map_err(|e| e.to_string())?
+        .to_zoned(zone);
+    let minute = now.hour() as u16 * 60 + now.minute() as u16;
+    Ok(if start <= end {
+        (start..end).contains(&minute)
+    } else {
+        minute >= start || minute < end
+    })
+}
+
+/// When the next run is due: the interval plus up to a tenth of it (at most 5 minutes) of
+/// jitter.
+fn next_due(interval_secs: u64, now: i64) -> i64 {
+    let spread = (interval_secs * 100).min(300_000);
+    let jitter = if spread > 0 {
+        rand::random::<u64>() % spread
+    } else {
+        0
+    };
+    now + (interval_secs * 1000 + jitter) as i64
+}
+
+async fn tick(store: &dyn Store) {
+    let sources = match store.scheduled_sources().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "scheduler cannot list sources");
+            return;
+        }
+    };
+    let now = now_ms();
+    for source in sources {
+        if source.status == "paused" || source.next_run_at.is_some_and(|t| t > now) {
+            continue;
+        }
+        run_scheduled(store, &source, now).await;
+    }
+}
+
+async fn run_scheduled(store: &dyn Store, source: &Source, now: i64) {
+    let Ok(rules) = parse_rules(source) else {
+        return;
+    };
+    let every = parse_interval(&rules.schedule.every).unwrap_or(86_400);
+    match in_window(
+        rules.schedule.window.as_deref(),
+        rules.schedule.timezone.as_deref(),
+        now,
+    ) {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            let _ = store
+                .add_event(
+                    source.owner_id,
+                    Some(source.id),
+                    "error",
+                    &format!(
+                        "source {}: {e}; fix it with `kith source rules {} --window/--timezone`",
+                        source.name, source.name
+                    ),
+                )
+                .await;
+            let _ = store
+                .patch_source(
+                    source.id,
+                    SourcePatch::Schedule {
+                        last_run_at: None,
+                        next_run_at: Some(next_due(every, now)),
+                    },
+                )
+                .await;
+            return;
+        }
+    }
+    let opts = Options {
+        dry_run: false,
+        force: false,
+        accept_merges: false,
+        trigger: "schedule",
+    };
+    match run_source(store, source, opts).await {
+        Ok(o) => {
+            tracing::info!(source = %source.name, run = o.run_id, status = %o.status, "scheduled run finished");
+            if o.status == "applied" && !o.ops.is_empty() {
+                let _ = store
+                    .add_event(
+                        source.owner_id,
+                        Some(source.id),
+                        "info",
+                        &format!(
+                            "run {} of {} applied {} changes",
+                            o.run_id,
+                            source.name,
+                            o.ops.len()
+                        ),
+                    )
+                    .await;
+            }
+        }
+        Err(e) => {
+            // run_source already recorded read failures; record the rest.
+            tracing::warn!(source = %source.name, error = %e, "scheduled run failed");
+            let _ = store
+                .add_event(
+                    source.owner_id,
+                    Some(source.id),
+                    "error",
+                    &format!("scheduled run of {} failed: {e}", source.name),
+                )
+                .await;
+        }
+    }
+    let _ = store
+        .patch_source(
+            source.id,
+            SourcePatch::Schedule {
+                last_run_at: Some(now),
+                next_run_at: Some(next_due(every, now_ms())),
+            },
+        )
+        .await;
+}
+
+/// Starts the scheduler; it checks for due sources every `tick` and runs them one by one.
+pub fn spawn(store: Arc<dyn Store>, every: Duration) {
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(every);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            timer.tick().await;
+            tick(store.as_ref()).await;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_follow_the_time_zone_and_wrap_midnight() {
+        // 2026-01-15 07:30 UTC is 08:30 in Berlin.
+        let t = 1_768_462_200_000;
+        assert!(in_window(Some("08:00-20:00"), Some("Europe/Berlin"), t).unwrap());
+        assert!(!in_window(Some("08:00-20:00"), None, t).unwrap());
+        assert!(in_window(Some("22:00-08:00"), None, t).unwrap());
+        assert!(in_window(None, None, t).unwrap());
+        assert!(in_window(Some("08:00-20:00"), Some("Mars/Olympus"), t).is_err());
+        let due = next_due(3600, 0);
+        assert!((3_600_000..=3_900_000).contains(&due));
+    }
+}

@@ -117,7 +117,8 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         ..Plan::default()
     };
     let mut claimed: HashSet<String> = HashSet::new();
-    let mut seen: HashSet<String> = HashSet::new();
+    // A row that failed to read is not a contact that left the source.
+    let mut seen: HashSet<String> = plan.errors.iter().filter_map(|e| e.id.clone()).collect();
     let mut planner = Planner {
         source,
         rules,
@@ -165,6 +166,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         plan.errors.push(crate::formats::RowError {
             line: 0,
             column: None,
+            id: None,
             message: "the source could not be read completely, so nothing is unlinked or deleted in this run".into(),
         });
     }

@@ -286,6 +286,7 @@ async fn show(store: &dyn Store, u: &str, name: &str) -> CliResult {
     if let Some(l) = &s.location {
         println!("  file        {l}");
     }
+    println!("  created     {}", report::time(s.created_at));
     if let Some(t) = s.last_run_at {
         println!("  last run    {}", report::time(t));
     }
@@ -352,7 +353,16 @@ async fn show(store: &dyn Store, u: &str, name: &str) -> CliResult {
             } else {
                 o.sources.join(", ")
             };
-            let value: String = o.value.replace('\n', " / ").chars().take(48).collect();
+            let value = if o.field == Field::Address {
+                o.value
+                    .split(';')
+                    .filter(|p| !p.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                o.value.clone()
+            };
+            let value: String = value.replace('\n', " / ").chars().take(48).collect();
             text.push_str(&format!("  {:<13} {value:<50} {from}\n", o.field.as_str()));
         }
         cards.push((read.record.display_name().to_lowercase(), text));

@@ -157,6 +157,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_example_rules_file_is_the_default_rules() {
+        let text = include_str!("../../config/rules.example.toml");
+        let rules: kith_connectors::rules::Rules = toml::from_str(text).unwrap();
+        assert_eq!(rules, kith_connectors::rules::Rules::default());
+    }
+
+    #[test]
     fn flags_override_file() {
         let file: FileConfig = toml::from_str(
             "[server]\nlisten = \"0.0.0.0:80\"\ndata_dir = \"/srv\"\n[dav]\nmax_resource_size = 10\n",

@@ -264,3 +264,16 @@ fn own_domain_contacts_are_ignored_and_deletes_need_rules() {
     assert!(p.ops[0].notes[0].contains("delete protection"));
     let _ = Format::LinkedinCsv;
 }
+
+#[test]
+fn a_row_that_fails_to_read_is_not_a_removal() {
+    let mut sim = Sim::new();
+    let rules = Rules::default();
+    let p0 = sim.plan(&linkedin(&[PRIYA, LENA]), &rules);
+    sim.apply(&p0);
+    let broken = LENA.replace("7-Feb-22", "someday");
+    let p = sim.plan(&linkedin(&[PRIYA, &broken]), &rules);
+    assert_eq!(p.errors.len(), 1);
+    assert_eq!(p.errors[0].id.as_deref(), Some("linkedin.com/in/lena-berg"));
+    assert!(p.ops.is_empty(), "{:?}", p.ops);
+}

@@ -30,6 +30,7 @@ pub(super) fn row(row: &Row<'_>) -> Result<RemoteItem, RowError> {
         return Err(RowError {
             line: row.line,
             column: Some("First Name".into()),
+            id: None,
             message: "the connection has no name (a deactivated LinkedIn member?)".into(),
         });
     }

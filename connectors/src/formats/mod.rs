@@ -63,6 +63,10 @@ pub struct RowError {
     pub line: u64,
     pub column: Option<String>,
     pub message: String,
+    /// The contact the failed row was about, when it can still be told (its profile URL or
+    /// email): a failed row is not a removed contact, so its link is left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl fmt::Display for RowError {
@@ -176,6 +180,7 @@ fn dedupe(out: &mut FileRead) {
             out.errors.push(RowError {
                 line: out.items[prev].line,
                 column: None,
+                id: None,
                 message: format!(
                     "the same contact as line {} ({}); the later row is used",
                     item.line, item.id
@@ -214,6 +219,21 @@ pub fn fallback_id(r: &Record) -> Option<String> {
     ))
 }
 
+/// The identity a failed row would have had, from any LinkedIn profile URL or email in it.
+pub(crate) fn identity_of_cells<'a>(
+    cells: impl Iterator<Item = &'a str> + Clone,
+) -> Option<String> {
+    cells
+        .clone()
+        .find_map(crate::normalize::linkedin_key)
+        .or_else(|| {
+            cells
+                .filter(|c| c.contains('@') && !c.contains(char::is_whitespace))
+                .map(|c| format!("email:{}", crate::normalize::email_key(c)))
+                .next()
+        })
+}
+
 /// Checks that a row yielded a contact worth importing and gives it an id.
 fn finish(mut record: Record, id: Option<String>, line: u64) -> Result<RemoteItem, RowError> {
     record.fill_full_name();
@@ -222,6 +242,7 @@ fn finish(mut record: Record, id: Option<String>, line: u64) -> Result<RemoteIte
         .ok_or_else(|| RowError {
             line,
             column: None,
+            id: None,
             message: "the row has no name, email, phone or profile URL".into(),
         })?;
     Ok(RemoteItem { id, record, line })

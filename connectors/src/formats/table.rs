@@ -166,7 +166,10 @@ impl Table {
             };
             match result {
                 Ok(item) => out.items.push(item),
-                Err(e) => out.errors.push(e),
+                Err(mut e) => {
+                    e.id = super::identity_of_cells(rec.iter().map(str::trim));
+                    out.errors.push(e);
+                }
             }
         }
     }
@@ -197,6 +200,7 @@ impl<'a> Row<'a> {
             line: self.line,
             column: Some(name_as_written(name)),
             message,
+            id: None,
         }
     }
 

@@ -17,6 +17,7 @@ pub(super) fn read(text: &str, out: &mut FileRead) {
                 out.errors.push(RowError {
                     line: l,
                     column: None,
+                    id: None,
                     message: "the card has no END:VCARD".into(),
                 });
             }
@@ -35,6 +36,7 @@ pub(super) fn read(text: &str, out: &mut FileRead) {
                     Err(m) => out.errors.push(RowError {
                         line: l,
                         column: None,
+                        id: None,
                         message: format!("the card could not be read: {m}"),
                     }),
                 }
@@ -46,6 +48,7 @@ pub(super) fn read(text: &str, out: &mut FileRead) {
         out.errors.push(RowError {
             line: l,
             column: None,
+            id: None,
             message: "the card has no END:VCARD".into(),
         });
     }

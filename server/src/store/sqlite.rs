@@ -92,7 +92,10 @@ impl SqliteStore {
             .foreign_keys(true)
             // Shrink the WAL back to 1 MiB after each checkpoint, so a quiet server's WAL does
             // not keep its high-water size on disk.
-            .pragma("journal_size_limit", "1048576");
+            .pragma("journal_size_limit", "1048576")
+            // Statement journals (multi-row writes inside a transaction) stay in memory
+            // instead of temporary files.
+            .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(opts.clone())

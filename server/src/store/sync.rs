@@ -118,7 +118,6 @@ pub struct Event {
 pub struct BookLink {
     pub source_id: i64,
     pub source_name: String,
-    pub remote_id: String,
     pub mapping: Mapping,
 }
 

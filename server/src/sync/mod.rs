@@ -169,21 +169,33 @@ async fn load_state(store: &dyn Store, source: &Source) -> SyncResult<SourceStat
     })
 }
 
+/// A UUIDv7 (RFC 9562): time-ordered, so a run's new cards are appended to the name and UID
+/// indexes instead of being scattered through them, which makes large imports several times
+/// faster. Within one millisecond a counter keeps them ordered and distinct.
 fn new_uid() -> String {
-    let b: [u8; 16] = rand::random();
-    let h = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
-    // RFC 9562 version 4 layout.
-    let v = format!("{:02x}", (b[6] & 0x0f) | 0x40);
-    let var = format!("{:02x}", (b[8] & 0x3f) | 0x80);
+    use std::sync::Mutex;
+    static LAST: Mutex<(u64, u16)> = Mutex::new((0, 0));
+    let now = crate::store::now_ms().max(0) as u64;
+    let (ms, seq) = {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        *last = if now > last.0 {
+            (now, 0)
+        } else if last.1 < 0x0fff {
+            (last.0, last.1 + 1)
+        } else {
+            (last.0 + 1, 0)
+        };
+        *last
+    };
+    let r: [u8; 8] = rand::random();
+    let tail = u64::from_be_bytes(r) & 0x3fff_ffff_ffff_ffff | 0x8000_0000_0000_0000;
     format!(
-        "{}-{}-{}{}-{}{}-{}",
-        h(0..4),
-        h(4..6),
-        v,
-        h(7..8),
-        var,
-        h(9..10),
-        h(10..16)
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        ms >> 16,
+        ms & 0xffff,
+        0x7000 | seq,
+        tail >> 48,
+        tail & 0xffff_ffff_ffff
     )
 }
 
@@ -222,11 +234,7 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
     let summary = Summary::of(source, &plan);
     let tripped = !plan.trips.is_empty() && !opts.force;
     let status = if tripped { "paused" } else { "planned" };
-    let ops: Vec<String> = plan
-        .ops
-        .iter()
-        .map(|o| serde_json::to_string(o).unwrap_or_default())
-        .collect();
+    let ops: Vec<String> = plan.ops.iter().map(stored_op).collect();
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
     let run_id = store
         .create_run(
@@ -271,6 +279,36 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
     Ok(outcome)
 }
 
+/// An op as stored: a new card's text is left out, since it is made again from its UID and
+/// record when a stored plan is applied (halving what a large first import writes).
+fn stored_op(op: &Op) -> String {
+    if op.action == Action::Create && op.card_text.is_some() {
+        let lean = Op {
+            card_text: None,
+            ..op.clone()
+        };
+        return serde_json::to_string(&lean).unwrap_or_default();
+    }
+    serde_json::to_string(op).unwrap_or_default()
+}
+
+/// The text of the card an op writes, made again for a stored create.
+fn card_text(op: &Op) -> Option<std::borrow::Cow<'_, str>> {
+    if let Some(t) = &op.card_text {
+        return Some(std::borrow::Cow::Borrowed(t));
+    }
+    match (
+        op.action,
+        &op.uid,
+        op.mapping.as_ref().and_then(|m| m.base.as_ref()),
+    ) {
+        (Action::Create, Some(uid), Some(base)) => Some(std::borrow::Cow::Owned(
+            kith_connectors::card::new_card(uid, base),
+        )),
+        _ => None,
+    }
+}
+
 /// A card write for a new card text: its ETag, storage UID key and index.
 fn card_put(name: &str, text: &str) -> SyncResult<NewCard> {
     let data = text.as_bytes().to_vec();
@@ -294,8 +332,8 @@ fn apply_op(op: &Op) -> SyncResult<Option<ApplyOp>> {
     }
     let mut card = None;
     let mut new_etag = None;
-    if let (Some(name), Some(text)) = (&op.card, &op.card_text) {
-        let put = card_put(name, text)?;
+    if let (Some(name), Some(text)) = (&op.card, card_text(op)) {
+        let put = card_put(name, &text)?;
         new_etag = Some(put.etag.clone());
         card = Some(CardWrite {
             name: name.clone(),
@@ -331,11 +369,23 @@ fn apply_op(op: &Op) -> SyncResult<Option<ApplyOp>> {
 }
 
 async fn apply_ops(store: &dyn Store, source: &Source, run_id: i64, ops: &[Op]) -> SyncResult<()> {
-    let mut writes = Vec::with_capacity(ops.len());
-    for op in ops {
-        if let Some(w) = apply_op(op)? {
-            writes.push(w);
-        }
+    // Validating and indexing every new card is CPU work: split it over two threads.
+    let half = ops.len().div_ceil(2);
+    let (a, b) = ops.split_at(half.min(ops.len()));
+    let build = |part: &[Op]| -> SyncResult<Vec<ApplyOp>> {
+        part.iter()
+            .filter_map(|op| apply_op(op).transpose())
+            .collect()
+    };
+    let (wa, wb) = std::thread::scope(|s| {
+        let hb = s.spawn(|| build(b));
+        let wa = build(a);
+        (wa, hb.join())
+    });
+    let mut writes = wa?;
+    match wb {
+        Ok(w) => writes.extend(w?),
+        Err(_) => return Err(SyncError::Refused("preparing the cards failed".into())),
     }
     match store
         .apply_run(run_id, source.id, source.collection_id, &writes, None)
@@ -528,5 +578,23 @@ pub async fn undo_run(store: &dyn Store, run_id: i64, force: bool) -> SyncResult
             store.set_run_status(new_run, "stale", Some(&msg)).await?;
             Err(SyncError::Refused(msg))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_uid;
+
+    #[test]
+    fn new_uids_are_version_7_and_ordered() {
+        let ids: Vec<String> = (0..5000).map(|_| new_uid()).collect();
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "time-ordered and distinct"
+        );
+        let id = &ids[0];
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "7");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
     }
 }

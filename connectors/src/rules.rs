@@ -211,10 +211,10 @@ impl Rules {
                 self.schedule.every
             ));
         }
-        if let Some(w) = &self.schedule.window {
-            if parse_window(w).is_none() {
-                return Err(format!("schedule window {w:?} is not like 08:00-20:00"));
-            }
+        if let Some(w) = &self.schedule.window
+            && parse_window(w).is_none()
+        {
+            return Err(format!("schedule window {w:?} is not like 08:00-20:00"));
         }
         for d in &self.ignore_domains {
             if d.contains('@') || !d.contains('.') {

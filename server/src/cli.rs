@@ -91,7 +91,7 @@ pub enum SourceCommand {
         user: String,
     },
     /// Show or change a source's rules (flags, or a TOML file).
-    Rules(RulesArgs),
+    Rules(Box<RulesArgs>),
     /// Remove a source; asks whether to keep the imported cards (default: keep).
     Remove {
         name: String,

@@ -234,7 +234,7 @@ pub async fn source_command(store: &dyn Store, cmd: SourceCommand) -> CliResult 
             Ok(())
         }
         SourceCommand::Show { name, user: u } => show(store, &u, &name).await,
-        SourceCommand::Rules(args) => rules(store, args).await,
+        SourceCommand::Rules(args) => rules(store, *args).await,
         SourceCommand::Remove {
             name,
             user: u,

@@ -38,19 +38,17 @@ pub fn unfold(text: &str) -> Vec<Line> {
     let mut qp_open = false;
     for raw in text.split('\n') {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if let Some(cont) = raw.strip_prefix([' ', '\t']) {
-            if let Some(last) = out.last_mut() {
-                last.text.push_str(cont);
-                continue;
-            }
+        if let Some(cont) = raw.strip_prefix([' ', '\t'])
+            && let Some(last) = out.last_mut()
+        {
+            last.text.push_str(cont);
+            continue;
         }
-        if qp_open {
-            if let Some(last) = out.last_mut() {
-                last.text.push_str("\r\n");
-                last.text.push_str(raw);
-                qp_open = raw.ends_with('=');
-                continue;
-            }
+        if qp_open && let Some(last) = out.last_mut() {
+            last.text.push_str("\r\n");
+            last.text.push_str(raw);
+            qp_open = raw.ends_with('=');
+            continue;
         }
         if raw.is_empty() {
             continue;

@@ -164,10 +164,10 @@ pub(crate) fn entry(e: &VCardEntry, r: &mut Record) {
                 if let Some(d) = date(e) {
                     r.set(Field::Anniversary, &d);
                 }
-            } else if n == CONNECTED_ON {
-                if let Some(d) = date(e) {
-                    r.set(Field::ConnectedOn, &d);
-                }
+            } else if n == CONNECTED_ON
+                && let Some(d) = date(e)
+            {
+                r.set(Field::ConnectedOn, &d);
             }
         }
         _ => {}

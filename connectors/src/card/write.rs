@@ -163,10 +163,10 @@ impl Edit<'_> {
             }
         }
         for (i, l) in self.lines.iter().enumerate() {
-            if let (Some(g), _) = l.name() {
-                if groups.contains(&g.to_ascii_lowercase()) {
-                    self.out[i] = None;
-                }
+            if let (Some(g), _) = l.name()
+                && groups.contains(&g.to_ascii_lowercase())
+            {
+                self.out[i] = None;
             }
         }
     }

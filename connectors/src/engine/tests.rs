@@ -247,8 +247,10 @@ fn sources_match_by_email_and_linkedin_url_and_propose_name_matches() {
 #[test]
 fn own_domain_contacts_are_ignored_and_deletes_need_rules() {
     let mut sim = Sim::new();
-    let mut rules = Rules::default();
-    rules.ignore_domains = vec!["example.com".into()];
+    let mut rules = Rules {
+        ignore_domains: vec!["example.com".into()],
+        ..Rules::default()
+    };
     let p = sim.plan(&linkedin(&[ARJUN, LENA]), &rules);
     assert_eq!(p.count(Action::Ignore), 1);
     assert_eq!(p.count(Action::Create), 1);

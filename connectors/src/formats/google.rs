@@ -108,25 +108,23 @@ impl Layout {
             }
             "phone" => values().for_each(|v| r.add(Field::Phone, v, label)),
             "website" => values().for_each(|v| r.add(Field::Url, v, label)),
-            "event" => {
+            "event"
                 if label.is_some_and(|l| {
                     l.trim_start_matches("* ")
                         .eq_ignore_ascii_case("anniversary")
-                }) {
-                    let col = format!("{} - value", g.kind);
-                    match crate::date::Date::parse(cell("value")) {
-                        Ok(Some(d)) => r.set(Field::Anniversary, &d.to_string()),
-                        Ok(None) => {}
-                        Err(m) => return Err(row.error(&col, m)),
-                    }
+                }) =>
+            {
+                let col = format!("{} - value", g.kind);
+                match crate::date::Date::parse(cell("value")) {
+                    Ok(Some(d)) => r.set(Field::Anniversary, &d.to_string()),
+                    Ok(None) => {}
+                    Err(m) => return Err(row.error(&col, m)),
                 }
             }
-            "organization" => {
-                if r.get(Field::Company).is_none() {
-                    r.set(Field::Company, cell("name"));
-                    r.set(Field::Title, cell("title"));
-                    r.set(Field::Department, cell("department"));
-                }
+            "organization" if r.get(Field::Company).is_none() => {
+                r.set(Field::Company, cell("name"));
+                r.set(Field::Title, cell("title"));
+                r.set(Field::Department, cell("department"));
             }
             "address" => {
                 let parts = [

@@ -22,24 +22,24 @@ pub(super) fn read(text: &str, out: &mut FileRead) {
                 });
             }
             start = Some((line_no, offset));
-        } else if line.eq_ignore_ascii_case("END:VCARD") {
-            if let Some((l, from)) = start.take() {
-                let card = &text[from..offset + raw.len()];
-                match read_card(card.as_bytes()) {
-                    Ok(c) => {
-                        let id = c.uid.map(|u| format!("uid:{u}"));
-                        match finish(c.record, id, l) {
-                            Ok(item) => out.items.push(item),
-                            Err(e) => out.errors.push(e),
-                        }
+        } else if line.eq_ignore_ascii_case("END:VCARD")
+            && let Some((l, from)) = start.take()
+        {
+            let card = &text[from..offset + raw.len()];
+            match read_card(card.as_bytes()) {
+                Ok(c) => {
+                    let id = c.uid.map(|u| format!("uid:{u}"));
+                    match finish(c.record, id, l) {
+                        Ok(item) => out.items.push(item),
+                        Err(e) => out.errors.push(e),
                     }
-                    Err(m) => out.errors.push(RowError {
-                        line: l,
-                        column: None,
-                        id: None,
-                        message: format!("the card could not be read: {m}"),
-                    }),
                 }
+                Err(m) => out.errors.push(RowError {
+                    line: l,
+                    column: None,
+                    id: None,
+                    message: format!("the card could not be read: {m}"),
+                }),
             }
         }
         offset += raw.len();

@@ -2,7 +2,7 @@
 
 use super::sqlite::SqliteStore;
 use super::sync::{
-    ApplyOp, ApplyOutcome, BookLink, CardWrite, Event, MappingWrite, NewCard, Run, Source,
+    ApplyOp, ApplyOutcome, BookLink, CardWrite, Event, MappingWrite, NewCard, NewRun, Run, Source,
     SourcePatch, SyncStore, UndoRecord,
 };
 use super::{StoreError, StoreResult, now_ms};
@@ -544,28 +544,19 @@ impl SyncStore for SqliteStore {
             .collect())
     }
 
-    async fn create_run(
-        &self,
-        source_id: i64,
-        kind: &str,
-        trigger: &str,
-        status: &str,
-        undo_of: Option<i64>,
-        summary: &str,
-        ops: &[String],
-    ) -> StoreResult<i64> {
+    async fn create_run(&self, run: &NewRun<'_>, ops: &[String]) -> StoreResult<i64> {
         let mut tx = self.writer.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO sync_runs (source_id, kind, trigger, status, undo_of, created_at, summary) \
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
-        .bind(source_id)
-        .bind(kind)
-        .bind(trigger)
-        .bind(status)
-        .bind(undo_of)
+        .bind(run.source_id)
+        .bind(run.kind)
+        .bind(run.trigger)
+        .bind(run.status)
+        .bind(run.undo_of)
         .bind(now_ms())
-        .bind(summary)
+        .bind(run.summary)
         .fetch_one(&mut *tx)
         .await?;
         for (c, chunk) in ops.chunks(300).enumerate() {
@@ -580,7 +571,7 @@ impl SyncStore for SqliteStore {
         }
         sqlx::query("UPDATE sources SET last_run_at = ? WHERE id = ?")
             .bind(now_ms())
-            .bind(source_id)
+            .bind(run.source_id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -718,13 +709,13 @@ impl SyncStore for SqliteStore {
             } else {
                 None
             };
-            if let Some(expect) = &op.expect_mapping {
-                if Mapping::fingerprint(before.as_ref()) != *expect {
-                    return Ok(ApplyOutcome::Stale(format!(
-                        "the link of {} changed since the plan was made",
-                        op.remote_id
-                    )));
-                }
+            if let Some(expect) = &op.expect_mapping
+                && Mapping::fingerprint(before.as_ref()) != *expect
+            {
+                return Ok(ApplyOutcome::Stale(format!(
+                    "the link of {} changed since the plan was made",
+                    op.remote_id
+                )));
             }
             if let Some(cw) = &op.card {
                 seq += 1;

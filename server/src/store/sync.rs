@@ -52,6 +52,19 @@ pub struct Run {
     pub message: Option<String>,
 }
 
+/// A run to record.
+pub struct NewRun<'a> {
+    pub source_id: i64,
+    /// `sync` or `undo`.
+    pub kind: &'a str,
+    /// `cli` or `schedule`.
+    pub trigger: &'a str,
+    pub status: &'a str,
+    pub undo_of: Option<i64>,
+    /// JSON summary.
+    pub summary: &'a str,
+}
+
 /// What happens to a card when a run is applied.
 #[derive(Debug, Clone)]
 pub struct CardWrite {
@@ -147,16 +160,7 @@ pub trait SyncStore: Send + Sync {
     async fn book_links(&self, collection_id: i64) -> StoreResult<Vec<BookLink>>;
 
     /// Persists a plan as a run with its operations (JSON).
-    async fn create_run(
-        &self,
-        source_id: i64,
-        kind: &str,
-        trigger: &str,
-        status: &str,
-        undo_of: Option<i64>,
-        summary: &str,
-        ops: &[String],
-    ) -> StoreResult<i64>;
+    async fn create_run(&self, run: &NewRun<'_>, ops: &[String]) -> StoreResult<i64>;
     async fn run(&self, id: i64) -> StoreResult<Option<Run>>;
     /// Runs of a user's sources (or one source), newest first.
     async fn runs(

@@ -6,7 +6,7 @@ pub mod report;
 pub mod schedule;
 
 use crate::store::sync::{
-    ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, Run, Source, SourcePatch,
+    ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, NewRun, Run, Source, SourcePatch,
 };
 use crate::store::{Store, StoreError, effective_uid, etag_for};
 use futures_util::StreamExt;
@@ -236,17 +236,15 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
     let status = if tripped { "paused" } else { "planned" };
     let ops: Vec<String> = plan.ops.iter().map(stored_op).collect();
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
-    let run_id = store
-        .create_run(
-            source.id,
-            "sync",
-            opts.trigger,
-            status,
-            None,
-            &summary_json,
-            &ops,
-        )
-        .await?;
+    let run = NewRun {
+        source_id: source.id,
+        kind: "sync",
+        trigger: opts.trigger,
+        status,
+        undo_of: None,
+        summary: &summary_json,
+    };
+    let run_id = store.create_run(&run, &ops).await?;
     drop(ops);
     if tripped {
         let why: Vec<&str> = plan.trips.iter().map(|t| t.message.as_str()).collect();
@@ -552,17 +550,16 @@ pub async fn undo_run(store: &dyn Store, run_id: i64, force: bool) -> SyncResult
     };
     summary.counts.insert("restore".into(), undone.restored);
     summary.counts.insert("remove".into(), undone.removed);
-    let new_run = store
-        .create_run(
-            source.id,
-            "undo",
-            "cli",
-            "planned",
-            Some(run_id),
-            &serde_json::to_string(&summary).unwrap_or_default(),
-            &[],
-        )
-        .await?;
+    let summary_json = serde_json::to_string(&summary).unwrap_or_default();
+    let run = NewRun {
+        source_id: source.id,
+        kind: "undo",
+        trigger: "cli",
+        status: "planned",
+        undo_of: Some(run_id),
+        summary: &summary_json,
+    };
+    let new_run = store.create_run(&run, &[]).await?;
     match store
         .apply_run(new_run, source.id, source.collection_id, &ops, Some(run_id))
         .await?

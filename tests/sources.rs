@@ -539,3 +539,37 @@ async fn removing_a_source_keeps_its_cards_unless_asked() {
     assert!(out.contains("5 cards"), "{out}");
     assert_eq!(book(&s).await.len(), 1, "Mei came from Google only");
 }
+
+#[tokio::test]
+async fn a_stored_plan_is_refused_when_the_book_changed_and_updates_keep_what_kith_does_not_manage() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    import(&s, &linkedin_csv(dir.path(), "v1.csv", &[person(1, "Acme", "Engineer")]), &["--source", "li"]);
+    let b = book(&s).await;
+    let (name, card) = b.iter().next().unwrap();
+    let href = format!("{BOOK}{name}");
+    let v2 = linkedin_csv(dir.path(), "v2.csv", &[person(1, "Globex", "Engineer")]);
+    let plan = import(&s, &v2, &["--source", "li", "--dry-run"]);
+    assert_eq!(count(&plan, "update"), 1, "{plan}");
+
+    // A client adds a photo and a custom property after the plan was made.
+    let etag = s.req("GET", &href).send().await.etag();
+    let edited = card.replace(
+        "END:VCARD",
+        "PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQ==\r\nX-CUSTOM-FIELD;X-PARAM=1:kept\r\nEND:VCARD",
+    );
+    let r = s.req("PUT", &href).header("if-match", &etag).vcard(edited.as_bytes()).send().await;
+    assert_eq!(r.status, 204);
+    let refused = kith_fails(&s, &["sync", "apply", &run_id(&plan)]);
+    assert!(refused.contains("changed since the plan was made"), "{refused}");
+    assert!(refused.contains("kith sync plan li"), "{refused}");
+    assert_eq!(s.req("GET", &href).send().await.text(), edited, "nothing was applied");
+
+    let out = import(&s, &v2, &["--source", "li"]);
+    assert_eq!(count(&out, "update"), 1, "{out}");
+    let after = s.req("GET", &href).send().await.text();
+    assert!(after.contains("ORG:Globex"), "{after}");
+    assert!(after.contains("PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQ=="), "{after}");
+    assert!(after.contains("X-CUSTOM-FIELD;X-PARAM=1:kept"), "{after}");
+    assert_eq!(after.matches("ORG:").count(), 1);
+}

@@ -24,13 +24,10 @@ fn sync_err(e: SyncError) -> String {
     e.to_string()
 }
 
-/// Progress on standard error, only when someone is watching.
+/// Progress on standard error, one line rewritten in place, only when someone is watching.
 fn progress(msg: &str) {
     if std::io::stderr().is_terminal() {
         eprint!("\r\x1b[2K{msg}");
-        if msg.is_empty() {
-            eprint!("\r");
-        }
     }
 }
 
@@ -143,7 +140,6 @@ pub async fn import(store: &dyn Store, args: ImportArgs) -> CliResult {
             s
         }
     };
-    progress("planning…");
     let outcome = sync::run_source(
         store,
         &src,
@@ -152,6 +148,7 @@ pub async fn import(store: &dyn Store, args: ImportArgs) -> CliResult {
             force: args.force,
             accept_merges: args.accept_merges,
             trigger: "cli",
+            progress,
         },
     )
     .await;
@@ -580,6 +577,7 @@ pub async fn sync_command(store: &dyn Store, cmd: SyncCommand) -> CliResult {
                     force: false,
                     accept_merges,
                     trigger: "cli",
+                    progress,
                 },
             )
             .await

@@ -84,7 +84,12 @@ pub struct Options {
     pub accept_merges: bool,
     /// `cli` or `schedule`.
     pub trigger: &'static str,
+    /// Told what the run is doing, phase by phase (the CLI shows it on a terminal).
+    pub progress: fn(&str),
 }
+
+/// For runs nobody watches.
+pub fn quiet(_: &str) {}
 
 /// A run after planning (and applying, unless it was a dry run or a guard tripped).
 pub struct Outcome {
@@ -219,8 +224,14 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
             return Err(e);
         }
     };
+    (opts.progress)(&format!(
+        "read {} contacts ({} failed rows); loading the address book…",
+        fetched.items.len(),
+        fetched.errors.len()
+    ));
     let state = load_state(store, source).await?;
     let mut book = load_book(store, source.collection_id).await?;
+    (opts.progress)(&format!("planning against {} cards…", book.cards.len()));
     let plan = engine::plan(PlanInput {
         source: &source.name,
         rules: &rules,
@@ -234,6 +245,7 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
     let summary = Summary::of(source, &plan);
     let tripped = !plan.trips.is_empty() && !opts.force;
     let status = if tripped { "paused" } else { "planned" };
+    (opts.progress)(&format!("saving the plan ({} operations)…", plan.ops.len()));
     let ops: Vec<String> = plan.ops.iter().map(stored_op).collect();
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
     let run = NewRun {
@@ -271,6 +283,7 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
         ops: plan.ops,
     };
     if !tripped && !opts.dry_run {
+        (opts.progress)(&format!("applying {} operations…", outcome.ops.len()));
         apply_ops(store, source, run_id, &outcome.ops).await?;
         outcome.status = "applied".into();
     }

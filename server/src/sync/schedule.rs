@@ -102,6 +102,7 @@ async fn run_scheduled(store: &dyn Store, source: &Source, now: i64) {
         force: false,
         accept_merges: false,
         trigger: "schedule",
+        progress: super::quiet,
     };
     match run_source(store, source, opts).await {
         Ok(o) => {

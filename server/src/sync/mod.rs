@@ -232,7 +232,7 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
     let state = load_state(store, source).await?;
     let mut book = load_book(store, source.collection_id).await?;
     (opts.progress)(&format!("planning against {} cards…", book.cards.len()));
-    let plan = engine::plan(PlanInput {
+    let mut plan = engine::plan(PlanInput {
         source: &source.name,
         rules: &rules,
         fetched,
@@ -246,7 +246,7 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
     let tripped = !plan.trips.is_empty() && !opts.force;
     let status = if tripped { "paused" } else { "planned" };
     (opts.progress)(&format!("saving the plan ({} operations)…", plan.ops.len()));
-    let ops: Vec<String> = plan.ops.iter().map(stored_op).collect();
+    let ops: Vec<String> = plan.ops.iter_mut().map(stored_op).collect();
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
     let run = NewRun {
         source_id: source.id,
@@ -292,15 +292,17 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
 
 /// An op as stored: a new card's text is left out, since it is made again from its UID and
 /// record when a stored plan is applied (halving what a large first import writes).
-fn stored_op(op: &Op) -> String {
-    if op.action == Action::Create && op.card_text.is_some() {
-        let lean = Op {
-            card_text: None,
-            ..op.clone()
-        };
-        return serde_json::to_string(&lean).unwrap_or_default();
+fn stored_op(op: &mut Op) -> String {
+    let text = if op.action == Action::Create {
+        op.card_text.take()
+    } else {
+        None
+    };
+    let json = serde_json::to_string(op).unwrap_or_default();
+    if text.is_some() {
+        op.card_text = text;
     }
-    serde_json::to_string(op).unwrap_or_default()
+    json
 }
 
 /// The text of the card an op writes, made again for a stored create.

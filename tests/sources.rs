@@ -522,6 +522,20 @@ async fn removing_a_source_keeps_its_cards_unless_asked() {
     let s = Server::start();
     import(&s, &fixture("linkedin-2024.csv"), &[]);
     import(&s, &fixture("google.csv"), &[]);
+    let r = s.req("MKCOL", "/dav/addressbooks/admin/work/").send().await;
+    assert_eq!(r.status, 201);
+    let err = kith_fails(
+        &s,
+        &[
+            "import",
+            &fixture("linkedin-2024.csv"),
+            "--user",
+            "admin",
+            "--book",
+            "work",
+        ],
+    );
+    assert!(err.contains("already feeds another address book"), "{err}");
     let out = kith(&s, &["source", "remove", "google-csv", "--user", "admin"]);
     assert!(out.contains("its cards stay"), "{out}");
     assert_eq!(book(&s).await.len(), 6);
@@ -541,10 +555,15 @@ async fn removing_a_source_keeps_its_cards_unless_asked() {
 }
 
 #[tokio::test]
-async fn a_stored_plan_is_refused_when_the_book_changed_and_updates_keep_what_kith_does_not_manage() {
+async fn a_stored_plan_is_refused_when_the_book_changed_and_updates_keep_what_kith_does_not_manage()
+{
     let s = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    import(&s, &linkedin_csv(dir.path(), "v1.csv", &[person(1, "Acme", "Engineer")]), &["--source", "li"]);
+    import(
+        &s,
+        &linkedin_csv(dir.path(), "v1.csv", &[person(1, "Acme", "Engineer")]),
+        &["--source", "li"],
+    );
     let b = book(&s).await;
     let (name, card) = b.iter().next().unwrap();
     let href = format!("{BOOK}{name}");
@@ -558,18 +577,33 @@ async fn a_stored_plan_is_refused_when_the_book_changed_and_updates_keep_what_ki
         "END:VCARD",
         "PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQ==\r\nX-CUSTOM-FIELD;X-PARAM=1:kept\r\nEND:VCARD",
     );
-    let r = s.req("PUT", &href).header("if-match", &etag).vcard(edited.as_bytes()).send().await;
+    let r = s
+        .req("PUT", &href)
+        .header("if-match", &etag)
+        .vcard(edited.as_bytes())
+        .send()
+        .await;
     assert_eq!(r.status, 204);
     let refused = kith_fails(&s, &["sync", "apply", &run_id(&plan)]);
-    assert!(refused.contains("changed since the plan was made"), "{refused}");
+    assert!(
+        refused.contains("changed since the plan was made"),
+        "{refused}"
+    );
     assert!(refused.contains("kith sync plan li"), "{refused}");
-    assert_eq!(s.req("GET", &href).send().await.text(), edited, "nothing was applied");
+    assert_eq!(
+        s.req("GET", &href).send().await.text(),
+        edited,
+        "nothing was applied"
+    );
 
     let out = import(&s, &v2, &["--source", "li"]);
     assert_eq!(count(&out, "update"), 1, "{out}");
     let after = s.req("GET", &href).send().await.text();
     assert!(after.contains("ORG:Globex"), "{after}");
-    assert!(after.contains("PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQ=="), "{after}");
+    assert!(
+        after.contains("PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQ=="),
+        "{after}"
+    );
     assert!(after.contains("X-CUSTOM-FIELD;X-PARAM=1:kept"), "{after}");
     assert_eq!(after.matches("ORG:").count(), 1);
 }

@@ -43,8 +43,10 @@ pub trait Connector: Send {
     fn fields(&self) -> &'static [Field];
     /// Whether create/update/delete work at all.
     fn writable(&self) -> bool;
-    /// Reads changes since `cursor`, or everything when `cursor` is `None`.
+    /// Reads changes since `cursor`, or everything when `cursor` is `None` (the listing).
     async fn changes(&mut self, cursor: Option<&str>) -> Result<Fetched, ConnectorError>;
+    /// Reads one contact again, e.g. after a precondition failure; `None` if it is gone.
+    async fn get(&mut self, id: &str) -> Result<Option<RemoteItem>, ConnectorError>;
     /// Creates a contact and returns it as the source stored it (with its new id).
     async fn create(&mut self, _record: &Record) -> Result<RemoteItem, ConnectorError> {
         Err(ConnectorError::ReadOnly)
@@ -89,5 +91,10 @@ impl Connector for FileConnector {
             errors: read.errors,
             cursor: None,
         })
+    }
+
+    async fn get(&mut self, id: &str) -> Result<Option<RemoteItem>, ConnectorError> {
+        let read = formats::read(&self.bytes, self.format)?;
+        Ok(read.items.into_iter().find(|i| i.id == id))
     }
 }

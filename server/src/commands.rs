@@ -64,6 +64,25 @@ async fn book_id(store: &dyn Store, user: &User, book: &str) -> Result<i64, Stri
         .id)
 }
 
+/// Points a source at another book, which is only possible before it has linked anything: its
+/// links name cards of its current book.
+async fn move_book(store: &dyn Store, s: &Source, collection_id: i64) -> CliResult {
+    if collection_id == s.collection_id {
+        return Ok(());
+    }
+    let linked = store.mappings(s.id).await.map_err(store_err)?;
+    if linked.iter().any(|(_, m)| m.card.is_some()) {
+        return Err(format!(
+            "source {} already feeds another address book; import into the new book under another name with --source, or remove this source first",
+            s.name
+        ));
+    }
+    store
+        .patch_source(s.id, SourcePatch::Collection(collection_id))
+        .await
+        .map_err(store_err)
+}
+
 fn absolute(path: &Path) -> Result<String, String> {
     let abs =
         std::path::absolute(path).map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
@@ -101,12 +120,7 @@ pub async fn import(store: &dyn Store, args: ImportArgs) -> CliResult {
             }
             if let Some(b) = &args.book {
                 let id = book_id(store, &user, b).await?;
-                if id != s.collection_id {
-                    store
-                        .patch_source(s.id, SourcePatch::Collection(id))
-                        .await
-                        .map_err(store_err)?;
-                }
+                move_book(store, &s, id).await?;
             }
             store
                 .patch_source(s.id, SourcePatch::Location(location))
@@ -531,10 +545,7 @@ async fn rules(store: &dyn Store, a: RulesArgs) -> CliResult {
     r.validate(sync::writable(&s.kind))?;
     if let Some(b) = &a.book {
         let id = book_id(store, &user, b).await?;
-        store
-            .patch_source(s.id, SourcePatch::Collection(id))
-            .await
-            .map_err(store_err)?;
+        move_book(store, &s, id).await?;
     }
     if let Some(l) = &a.location {
         store

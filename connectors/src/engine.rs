@@ -163,12 +163,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
             }
         }
     } else if plan.linked > 0 {
-        plan.errors.push(crate::formats::RowError {
-            line: 0,
-            column: None,
-            id: None,
-            message: "the source could not be read completely, so nothing is unlinked or deleted in this run".into(),
-        });
+        plan.errors.push(crate::formats::RowError::at(0, "the source could not be read completely, so nothing is unlinked or deleted in this run"));
     }
     guards(&mut plan, state.established);
     plan

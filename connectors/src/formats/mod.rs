@@ -69,6 +69,18 @@ pub struct RowError {
     pub id: Option<String>,
 }
 
+impl RowError {
+    /// An error about a whole row or card (no single column).
+    pub fn at(line: u64, message: impl Into<String>) -> RowError {
+        RowError {
+            line,
+            column: None,
+            message: message.into(),
+            id: None,
+        }
+    }
+}
+
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.column {
@@ -177,15 +189,13 @@ fn dedupe(out: &mut FileRead) {
     for (i, item) in out.items.iter().enumerate() {
         if let Some(prev) = seen.insert(item.id.clone(), i) {
             keep[prev] = false;
-            out.errors.push(RowError {
-                line: out.items[prev].line,
-                column: None,
-                id: None,
-                message: format!(
+            out.errors.push(RowError::at(
+                out.items[prev].line,
+                format!(
                     "the same contact as line {} ({}); the later row is used",
                     item.line, item.id
                 ),
-            });
+            ));
         }
     }
     let mut i = 0;

@@ -14,12 +14,8 @@ pub(super) fn read(text: &str, out: &mut FileRead) {
             .trim_start_matches('\u{feff}');
         if line.eq_ignore_ascii_case("BEGIN:VCARD") {
             if let Some((l, _)) = start {
-                out.errors.push(RowError {
-                    line: l,
-                    column: None,
-                    id: None,
-                    message: "the card has no END:VCARD".into(),
-                });
+                out.errors
+                    .push(RowError::at(l, "the card has no END:VCARD"));
             }
             start = Some((line_no, offset));
         } else if line.eq_ignore_ascii_case("END:VCARD")
@@ -34,22 +30,15 @@ pub(super) fn read(text: &str, out: &mut FileRead) {
                         Err(e) => out.errors.push(e),
                     }
                 }
-                Err(m) => out.errors.push(RowError {
-                    line: l,
-                    column: None,
-                    id: None,
-                    message: format!("the card could not be read: {m}"),
-                }),
+                Err(m) => out
+                    .errors
+                    .push(RowError::at(l, format!("the card could not be read: {m}"))),
             }
         }
         offset += raw.len();
     }
     if let Some((l, _)) = start {
-        out.errors.push(RowError {
-            line: l,
-            column: None,
-            id: None,
-            message: "the card has no END:VCARD".into(),
-        });
+        out.errors
+            .push(RowError::at(l, "the card has no END:VCARD"));
     }
 }

@@ -249,12 +249,7 @@ fn finish(mut record: Record, id: Option<String>, line: u64) -> Result<RemoteIte
     record.fill_full_name();
     let id = id
         .or_else(|| fallback_id(&record))
-        .ok_or_else(|| RowError {
-            line,
-            column: None,
-            id: None,
-            message: "the row has no name, email, phone or profile URL".into(),
-        })?;
+        .ok_or_else(|| RowError::at(line, "the row has no name, email, phone or profile URL"))?;
     Ok(RemoteItem { id, record, line })
 }
 

@@ -95,7 +95,7 @@ fn parse_any(s: &str) -> Option<Date> {
     };
     if let Some(rest) = s.strip_prefix("--") {
         let digits: String = rest.chars().filter(|c| *c != '-').collect();
-        if digits.len() == 4 {
+        if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) {
             return Date::new(None, num(&digits[..2])?, num(&digits[2..])?);
         }
         return None;
@@ -154,6 +154,8 @@ mod tests {
         assert!(Date::parse("31/02/2020").is_err());
         assert!(Date::parse("2023-02-29").is_err());
         assert!(Date::parse("soon").is_err());
+        assert!(Date::parse("--1é2").is_err());
+        assert!(Date::parse("1é-Feb-22").is_err());
         assert_eq!(Date::parse("--0229").unwrap().unwrap().vcard4(), "--0229");
     }
 }

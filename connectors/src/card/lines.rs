@@ -38,16 +38,18 @@ pub fn unfold(text: &str) -> Vec<Line> {
     let mut qp_open = false;
     for raw in text.split('\n') {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if let Some(cont) = raw.strip_prefix([' ', '\t'])
-            && let Some(last) = out.last_mut()
-        {
-            last.text.push_str(cont);
-            continue;
-        }
+        // A quoted-printable soft break comes first: the next line belongs to the value even
+        // when it starts with white space, and is kept as it is.
         if qp_open && let Some(last) = out.last_mut() {
             last.text.push_str("\r\n");
             last.text.push_str(raw);
             qp_open = raw.ends_with('=');
+            continue;
+        }
+        if let Some(cont) = raw.strip_prefix([' ', '\t'])
+            && let Some(last) = out.last_mut()
+        {
+            last.text.push_str(cont);
             continue;
         }
         if raw.is_empty() {
@@ -111,6 +113,9 @@ mod tests {
         assert_eq!(lines[1].name(), (Some("item1"), "EMAIL".to_string()));
         assert_eq!(lines[1].text, "item1.EMAIL;TYPE=\"a:b\":x@y z");
         assert_eq!(lines[2].text, "NOTE;ENCODING=QUOTED-PRINTABLE:a=\r\nb");
+        let qp = unfold("LABEL;ENCODING=QUOTED-PRINTABLE:Box=\r\n  2=0A=\r\nS\r\nEND:VCARD\r\n");
+        assert_eq!(qp.len(), 2, "{qp:?}");
+        assert_eq!(qp[1].text, "END:VCARD");
         let mut s = String::new();
         fold(&"é".repeat(50), &mut s);
         assert!(s.split("\r\n").all(|l| l.len() <= 76));

@@ -151,7 +151,10 @@ fn sniff(text: &str) -> Result<(Format, Option<table::Table>), FormatError> {
     if head.is_empty() {
         return Err(FormatError::Empty);
     }
-    if head.len() >= 11 && head[..11].eq_ignore_ascii_case("BEGIN:VCARD") {
+    if head
+        .get(..11)
+        .is_some_and(|h| h.eq_ignore_ascii_case("BEGIN:VCARD"))
+    {
         return Ok((Format::Vcard, None));
     }
     let table = table::Table::read(text).map_err(FormatError::Unrecognized)?;

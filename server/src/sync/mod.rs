@@ -232,14 +232,18 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
     let state = load_state(store, source).await?;
     let mut book = load_book(store, source.collection_id).await?;
     (opts.progress)(&format!("planning against {} cards…", book.cards.len()));
-    let mut plan = engine::plan(PlanInput {
-        source: &source.name,
-        rules: &rules,
-        fetched,
-        state: &state,
-        book: &mut book,
-        new_uid: &mut new_uid,
-        accept_merges: opts.accept_merges,
+    // Planning a large source is seconds of CPU: tell the runtime, so the server's other
+    // requests move to another worker meanwhile.
+    let mut plan = tokio::task::block_in_place(|| {
+        engine::plan(PlanInput {
+            source: &source.name,
+            rules: &rules,
+            fetched,
+            state: &state,
+            book: &mut book,
+            new_uid: &mut new_uid,
+            accept_merges: opts.accept_merges,
+        })
     });
     drop(book);
     let summary = Summary::of(source, &plan);
@@ -390,10 +394,12 @@ async fn apply_ops(store: &dyn Store, source: &Source, run_id: i64, ops: &[Op]) 
             .filter_map(|op| apply_op(op).transpose())
             .collect()
     };
-    let (wa, wb) = std::thread::scope(|s| {
-        let hb = s.spawn(|| build(b));
-        let wa = build(a);
-        (wa, hb.join())
+    let (wa, wb) = tokio::task::block_in_place(|| {
+        std::thread::scope(|s| {
+            let hb = s.spawn(|| build(b));
+            let wa = build(a);
+            (wa, hb.join())
+        })
     });
     let mut writes = wa?;
     match wb {

@@ -4,9 +4,9 @@
 use crate::card::{edit_card, new_card};
 use crate::connector::Fetched;
 use crate::formats::RemoteItem;
-use crate::merge::{Other, pull};
+use crate::merge::{Merged, Other, diff, pull, same};
 use crate::normalize;
-use crate::plan::{Action, Guard, GuardTrip, LinkState, Mapping, Op, Plan};
+use crate::plan::{Action, Guard, GuardTrip, LinkState, Mapping, Op, Plan, Push, PushKind};
 use crate::record::{Field, Record};
 use crate::rules::Rules;
 use std::collections::{HashMap, HashSet};
@@ -87,6 +87,9 @@ pub struct PlanInput<'a> {
     pub new_uid: &'a mut dyn FnMut() -> String,
     /// Link name+company matches instead of only proposing them.
     pub accept_merges: bool,
+    /// The fields the source can hold ([`crate::connector::Connector::fields`]); what is
+    /// pushed to it is limited to them.
+    pub fields: &'a [Field],
 }
 
 pub fn plan(input: PlanInput<'_>) -> Plan {
@@ -98,6 +101,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         book,
         new_uid,
         accept_merges,
+        fields,
     } = input;
     let linked_cards: HashSet<&str> = state
         .mappings
@@ -126,6 +130,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         book,
         new_uid,
         accept_merges,
+        fields,
         linked_cards,
         claimed: &mut claimed,
     };
@@ -162,6 +167,9 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                 plan.ops.push(planner.removal(id, m));
             }
         }
+        if rules.direction.exports() {
+            planner.local_changes(&seen, fetched.full, &mut plan.ops);
+        }
     } else if plan.linked > 0 {
         plan.errors.push(crate::formats::RowError::at(0, "the source could not be read completely, so nothing is unlinked or deleted in this run"));
     }
@@ -180,7 +188,9 @@ fn guards(plan: &mut Plan, established: bool) {
             ),
         });
     }
-    let removals = plan.count(Action::Unlink) + plan.count(Action::Delete);
+    let removals = plan.count(Action::Unlink)
+        + plan.count(Action::Delete)
+        + plan.pushes(crate::plan::PushKind::Delete);
     let limit = (linked / 10).max(5);
     if removals > limit {
         plan.trips.push(GuardTrip {
@@ -190,7 +200,9 @@ fn guards(plan: &mut Plan, established: bool) {
             ),
         });
     }
-    let creates = plan.count(Action::Create);
+    let creates = plan
+        .count(Action::Create)
+        .max(plan.pushes(crate::plan::PushKind::Create));
     let limit = (linked / 2).max(20);
     if established && linked > 0 && creates > limit {
         plan.trips.push(GuardTrip {
@@ -209,6 +221,7 @@ struct Planner<'a, 'b> {
     book: &'b mut Book,
     new_uid: &'b mut dyn FnMut() -> String,
     accept_merges: bool,
+    fields: &'a [Field],
     linked_cards: HashSet<&'a str>,
     /// Cards matched by an item of this run: one card per remote contact.
     claimed: &'b mut HashSet<String>,
@@ -228,6 +241,7 @@ fn op(action: Action, id: &str, name: String) -> Op {
         uid: None,
         mapping: None,
         expect_mapping: String::new(),
+        push: None,
     }
 }
 
@@ -335,6 +349,23 @@ impl Planner<'_, '_> {
                 }
                 (LinkState::Linked, None) => {
                     let mut o = op(Action::Refresh, &item.id, name);
+                    if self.may_push_delete() {
+                        o.push = Some(Push {
+                            kind: PushKind::Delete,
+                            record: None,
+                            changes: Vec::new(),
+                            expect_version: Some(version.to_string()),
+                        });
+                        o.notes.push(format!(
+                            "you deleted this card in Kith; the rules delete it in {} too",
+                            self.source
+                        ));
+                        o.mapping = Some(Mapping {
+                            state: LinkState::DeletedInKith,
+                            ..m.clone()
+                        });
+                        return Some(o);
+                    }
                     o.notes
                         .push("you deleted this card in Kith; it is not re-created".into());
                     o.mapping = Some(Mapping {
@@ -435,15 +466,25 @@ impl Planner<'_, '_> {
             return None;
         }
         let others = self.others(card);
-        let merged = pull(
-            m.base.as_ref(),
-            &bc.record,
-            &item.record,
-            &others,
-            self.rules,
-            self.source,
-        );
-        let base_moves = m.base.as_ref() != Some(&item.record);
+        let merged = if self.rules.direction.imports() {
+            pull(
+                m.base.as_ref(),
+                &bc.record,
+                &item.record,
+                &others,
+                self.rules,
+                self.source,
+            )
+        } else {
+            Merged {
+                after: bc.record.clone(),
+                changes: Vec::new(),
+                notes: Vec::new(),
+                conflict: false,
+            }
+        };
+        let push = self.push_update(&item.record, &merged.after, version);
+        let base_moves = m.base.as_ref() != Some(&item.record) || push.is_some();
         if merged.changes.is_empty() && !base_moves {
             return None;
         }
@@ -455,6 +496,11 @@ impl Planner<'_, '_> {
             card_etag: m.card_etag.clone(),
             ..self.linked(card, item, version)
         });
+        if let (Some(p), Some(mapping)) = (&push, o.mapping.as_mut()) {
+            // What the source will hold once the push is applied is the new agreement.
+            mapping.base = p.record.clone();
+        }
+        o.push = push;
         if !merged.changes.is_empty() {
             if !self.rules.kith.update {
                 o.action = Action::Skip;
@@ -532,6 +578,108 @@ impl Planner<'_, '_> {
         self.book.index(&card, &item.record);
         self.claimed.insert(card);
         o
+    }
+
+    fn may_push_delete(&self) -> bool {
+        self.rules.direction.exports() && self.rules.source.delete && !self.rules.delete_protection
+    }
+
+    /// The update that brings the source to the card, if the rules let Kith write to it and
+    /// the card says something the source does not.
+    fn push_update(&self, remote: &Record, card: &Record, version: &str) -> Option<Push> {
+        if !self.rules.direction.exports() || !self.rules.source.update {
+            return None;
+        }
+        let want = card.project(self.fields);
+        let have = remote.project(self.fields);
+        if same(&want, &have) {
+            return None;
+        }
+        Some(Push {
+            kind: PushKind::Update,
+            changes: diff(&have, &want),
+            record: Some(want),
+            expect_version: Some(version.to_string()),
+        })
+    }
+
+    /// The export side for what the source did not mention: cards it does not have yet, and
+    /// (for change feeds, which list only what changed remotely) linked cards edited in Kith.
+    fn local_changes(&mut self, seen: &HashSet<String>, full: bool, ops: &mut Vec<Op>) {
+        if !full {
+            let mut edited: Vec<(&String, &Mapping)> = self
+                .state
+                .mappings
+                .iter()
+                .filter(|(id, m)| m.state == LinkState::Linked && !seen.contains(*id))
+                .collect();
+            edited.sort_by_key(|(id, _)| *id);
+            for (id, m) in edited {
+                let (Some(card), Some(base)) = (m.card.as_deref(), m.base.as_ref()) else {
+                    continue;
+                };
+                let Some(bc) = self.book.cards.get(card) else {
+                    continue;
+                };
+                if m.card_etag.as_deref() == Some(bc.etag.as_str()) {
+                    continue;
+                }
+                if let Some(push) = self.push_update(base, &bc.record, &m.version) {
+                    let mut o = op(Action::Refresh, id, bc.record.display_name());
+                    o.card = Some(card.to_string());
+                    o.expect_mapping = Mapping::fingerprint(Some(m));
+                    o.mapping = Some(Mapping {
+                        base: push.record.clone(),
+                        ..m.clone()
+                    });
+                    o.push = Some(push);
+                    ops.push(o);
+                }
+            }
+        }
+        if !self.rules.source.create {
+            return;
+        }
+        let mut names: Vec<&String> = self
+            .book
+            .cards
+            .keys()
+            .filter(|n| !self.linked_cards.contains(n.as_str()) && !self.claimed.contains(*n))
+            .collect();
+        names.sort();
+        for name in names {
+            let Some(bc) = self.book.cards.get(name) else {
+                continue;
+            };
+            let item = RemoteItem {
+                id: String::new(),
+                record: bc.record.clone(),
+                line: 0,
+            };
+            if self.filtered(&item).is_some() {
+                continue;
+            }
+            let want = bc.record.project(self.fields);
+            let mut o = op(Action::Refresh, "", bc.record.display_name());
+            o.card = Some(name.clone());
+            o.notes
+                .push(format!("only in Kith: created in {}", self.source));
+            // The remote id and version come from the source's answer when it is applied.
+            o.mapping = Some(Mapping {
+                card: Some(name.clone()),
+                state: LinkState::Linked,
+                version: String::new(),
+                base: Some(want.clone()),
+                card_etag: Some(bc.etag.clone()),
+            });
+            o.push = Some(Push {
+                kind: PushKind::Create,
+                changes: crate::merge::diff(&Record::default(), &want),
+                record: Some(want),
+                expect_version: None,
+            });
+            ops.push(o);
+        }
     }
 
     fn removal(&mut self, id: &str, m: &Mapping) -> Op {

@@ -150,6 +150,53 @@ pub fn pull(
     out
 }
 
+/// Whether two records say the same (elements compared by identity, labels ignored).
+pub fn same(a: &Record, b: &Record) -> bool {
+    a.scalars == b.scalars
+        && Field::ALL
+            .iter()
+            .filter(|f| f.is_multi())
+            .all(|f| a.elems(*f).map(|(k, _)| k).eq(b.elems(*f).map(|(k, _)| k)))
+}
+
+/// The changes that turn `from` into `to`.
+pub fn diff(from: &Record, to: &Record) -> Vec<Change> {
+    let mut out = Vec::new();
+    for f in Field::ALL {
+        if f.is_multi() {
+            for (k, e) in to.elems(f).filter(|(k, _)| !from.has_elem(f, k)) {
+                let _ = k;
+                out.push(Change {
+                    field: f,
+                    kind: ChangeKind::Add,
+                    before: None,
+                    after: Some(e.value.clone()),
+                });
+            }
+            for (_, e) in from.elems(f).filter(|(k, _)| !to.has_elem(f, k)) {
+                out.push(Change {
+                    field: f,
+                    kind: ChangeKind::Remove,
+                    before: Some(e.value.clone()),
+                    after: None,
+                });
+            }
+        } else if from.get(f) != to.get(f) {
+            out.push(Change {
+                field: f,
+                kind: if to.get(f).is_some() {
+                    ChangeKind::Set
+                } else {
+                    ChangeKind::Clear
+                },
+                before: from.get(f).map(str::to_string),
+                after: to.get(f).map(str::to_string),
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -167,6 +167,41 @@ pub struct Op {
     /// [`Mapping::fingerprint`] of the row when planned.
     #[serde(default)]
     pub expect_mapping: String,
+    /// What to write to the source itself (two-way and export-only sources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<Push>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PushKind {
+    Create,
+    Update,
+    Delete,
+}
+
+impl PushKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushKind::Create => "source-create",
+            PushKind::Update => "source-update",
+            PushKind::Delete => "source-delete",
+        }
+    }
+}
+
+/// A write to the source: the connector's create, update or delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Push {
+    pub kind: PushKind,
+    /// The contact as the source should hold it (limited to the fields it can represent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Record>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// The remote version the write is conditional on (`If-Match`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +255,19 @@ impl Plan {
 
     pub fn count(&self, a: Action) -> usize {
         self.ops.iter().filter(|o| o.action == a).count()
+    }
+
+    /// Writes to the source by kind.
+    pub fn push_counts(&self) -> BTreeMap<PushKind, usize> {
+        let mut m = BTreeMap::new();
+        for p in self.ops.iter().filter_map(|o| o.push.as_ref()) {
+            *m.entry(p.kind).or_insert(0) += 1;
+        }
+        m
+    }
+
+    pub fn pushes(&self, k: PushKind) -> usize {
+        self.push_counts().get(&k).copied().unwrap_or(0)
     }
 
     pub fn conflicts(&self) -> usize {

@@ -39,6 +39,10 @@ impl Direction {
     pub fn imports(self) -> bool {
         self != Direction::ExportOnly
     }
+
+    pub fn exports(self) -> bool {
+        self != Direction::ImportOnly
+    }
 }
 
 /// What a run may do to one side.

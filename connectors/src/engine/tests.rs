@@ -62,6 +62,7 @@ impl Sim {
             book: &mut book,
             new_uid: &mut uid,
             accept_merges: false,
+            fields: &Field::ALL,
         });
         self.next = n;
         p
@@ -278,4 +279,84 @@ fn a_row_that_fails_to_read_is_not_a_removal() {
     assert_eq!(p.errors.len(), 1);
     assert_eq!(p.errors[0].id.as_deref(), Some("linkedin.com/in/lena-berg"));
     assert!(p.ops.is_empty(), "{:?}", p.ops);
+}
+
+fn two_way() -> Rules {
+    Rules {
+        direction: crate::rules::Direction::TwoWay,
+        ..Rules::default()
+    }
+}
+
+#[test]
+fn two_way_sources_get_pushes_for_kith_edits_new_cards_and_allowed_deletes() {
+    use crate::plan::PushKind;
+    let mut sim = Sim::new();
+    let p0 = sim.plan(&linkedin(&[PRIYA, LENA]), &Rules::default());
+    sim.apply(&p0);
+    assert!(
+        p0.ops.iter().all(|o| o.push.is_none()),
+        "import-only never pushes"
+    );
+
+    // A card only Kith has, and an edit in Kith to a linked card.
+    let mut only = Record::default();
+    only.set(Field::FullName, "Kith Only");
+    only.add(Field::Email, "only@kith.example", None);
+    sim.cards
+        .insert("only.vcf".into(), crate::card::new_card("only", &only));
+    let lena = sim.mappings["linkedin.com/in/lena-berg"]
+        .card
+        .clone()
+        .unwrap();
+    let edited = sim.cards[&lena].replace("TITLE:CTO", "TITLE:Founder");
+    sim.cards.insert(lena.clone(), edited);
+
+    let p = sim.plan(&linkedin(&[PRIYA, LENA]), &two_way());
+    assert_eq!(p.pushes(PushKind::Create), 1, "{:#?}", p.ops);
+    assert_eq!(p.pushes(PushKind::Update), 1);
+    let upd = p
+        .ops
+        .iter()
+        .find(|o| o.push.as_ref().is_some_and(|x| x.kind == PushKind::Update))
+        .unwrap();
+    let push = upd.push.as_ref().unwrap();
+    assert_eq!(push.changes.len(), 1);
+    assert_eq!(push.changes[0].after.as_deref(), Some("Founder"));
+    assert!(upd.card_text.is_none(), "the card itself does not change");
+    assert_eq!(
+        upd.mapping
+            .as_ref()
+            .unwrap()
+            .base
+            .as_ref()
+            .unwrap()
+            .get(Field::Title),
+        Some("Founder")
+    );
+
+    // Deleting a linked card in Kith: protected by default, pushed only when the rules allow.
+    sim.cards.remove(&lena);
+    let p = sim.plan(&linkedin(&[PRIYA, LENA]), &two_way());
+    assert_eq!(p.pushes(PushKind::Delete), 0);
+    let open = Rules {
+        delete_protection: false,
+        ..two_way()
+    };
+    let p = sim.plan(&linkedin(&[PRIYA, LENA]), &open);
+    assert_eq!(p.pushes(PushKind::Delete), 1);
+
+    // Export-only: the source's changes are not pulled.
+    let export = Rules {
+        direction: crate::rules::Direction::ExportOnly,
+        ..Rules::default()
+    };
+    let priya2 = PRIYA.replace("\"Stripe, Inc.\"", "Plaid");
+    let p = sim.plan(&linkedin(&[&priya2]), &export);
+    assert_eq!(p.count(Action::Update), 0);
+    let back = p.ops.iter().find(|o| o.name == "Priya Sharma").unwrap();
+    assert_eq!(
+        back.push.as_ref().unwrap().changes[0].after.as_deref(),
+        Some("Stripe, Inc.")
+    );
 }

@@ -61,6 +61,11 @@ impl Summary {
                 .counts()
                 .into_iter()
                 .map(|(a, n)| (a.as_str().to_string(), n))
+                .chain(
+                    plan.push_counts()
+                        .into_iter()
+                        .map(|(k, n)| (k.as_str().to_string(), n)),
+                )
                 .collect(),
             seen: plan.seen,
             unchanged: plan.unchanged,
@@ -243,6 +248,7 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
             book: &mut book,
             new_uid: &mut new_uid,
             accept_merges: opts.accept_merges,
+            fields: &kith_connectors::record::Field::ALL,
         })
     });
     drop(book);
@@ -386,6 +392,16 @@ fn apply_op(op: &Op) -> SyncResult<Option<ApplyOp>> {
 }
 
 async fn apply_ops(store: &dyn Store, source: &Source, run_id: i64, ops: &[Op]) -> SyncResult<()> {
+    // Writing to a source needs a connector that can write; file sources cannot, and their
+    // rules are import-only, so their plans never hold such writes.
+    if ops.iter().any(|o| o.push.is_some()) {
+        let msg = format!(
+            "source {} ({}) cannot be written to, so a plan that changes it cannot be applied; set its direction to import-only",
+            source.name, source.kind
+        );
+        store.set_run_status(run_id, "failed", Some(&msg)).await?;
+        return Err(SyncError::Refused(msg));
+    }
     // Validating and indexing every new card is CPU work: split it over two threads.
     let half = ops.len().div_ceil(2);
     let (a, b) = ops.split_at(half.min(ops.len()));

@@ -72,6 +72,12 @@ pub fn ops(out: &mut String, ops: &[Op], limit: usize) {
         for c in &op.changes {
             let _ = writeln!(out, "           {}", change(c));
         }
+        if let Some(p) = &op.push {
+            let _ = writeln!(out, "           {} in the source:", p.kind.as_str());
+            for c in &p.changes {
+                let _ = writeln!(out, "             {}", change(c));
+            }
+        }
         for n in &op.notes {
             let _ = writeln!(out, "           why: {n}");
         }

@@ -146,6 +146,23 @@ async fn exports_that_share_people_merge_into_one_card_each_with_provenance() {
     assert_eq!(lena.len(), 1);
     assert!(lena[0].contains("linkedin.com/in/lena-berg") && lena[0].contains("Customers"));
     assert_eq!(cards_with(&b, "sofia.rossi@example.org").len(), 1);
+    // Cards from a vCard file are kept whole: their own UID, photo and custom properties; a
+    // 2.1 card (quoted-printable) is stored as 3.0.
+    let ana = cards_with(&b, "ana@example.com.br");
+    assert_eq!(ana.len(), 1);
+    for want in [
+        "UID:urn:uuid:7d0b8c52-1111-4a8e-8a0a-6f1c2e3d4b5a",
+        "PHOTO:data:image/png;base64,iVBORw0KGgo=",
+        "X-CUSTOM-FIELD;X-PARAM=1:kept",
+    ] {
+        assert!(ana[0].contains(want), "{want} missing from\n{}", ana[0]);
+    }
+    let jorg = cards_with(&b, "joerg@example.de");
+    assert!(
+        jorg[0].contains("VERSION:3.0") && jorg[0].contains("Jörg Müller"),
+        "{}",
+        jorg[0]
+    );
 
     let show = kith(&s, &["source", "show", "linkedin-csv", "--user", "admin"]);
     let line = |needle: &str| {

@@ -1,7 +1,7 @@
 //! Planning a run: match, merge, filter, find removals, then check the guards. Pure: the
 //! caller loads the book and the mapping table, and stores and applies the plan.
 
-use crate::card::{edit_card, new_card};
+use crate::card::{edit_card, new_card, upgrade_21, with_uid};
 use crate::connector::Fetched;
 use crate::formats::RemoteItem;
 use crate::merge::{Merged, Other, diff, pull, same};
@@ -16,6 +16,7 @@ pub struct BookCard {
     pub etag: String,
     pub text: String,
     pub record: Record,
+    pub uid: Option<String>,
 }
 
 /// The target book with the indexes matching needs.
@@ -26,6 +27,7 @@ pub struct Book {
     by_phone: HashMap<String, Vec<String>>,
     by_linkedin: HashMap<String, Vec<String>>,
     by_name: HashMap<String, Vec<String>>,
+    by_uid: HashMap<String, Vec<String>>,
 }
 
 fn name_key(r: &Record) -> Option<String> {
@@ -42,6 +44,9 @@ impl Book {
         let mut b = Book::default();
         for (name, card) in cards {
             b.index(&name, &card.record);
+            if let Some(u) = &card.uid {
+                b.by_uid.entry(u.clone()).or_default().push(name.clone());
+            }
             b.cards.insert(name, card);
         }
         b
@@ -242,6 +247,7 @@ fn op(action: Action, id: &str, name: String) -> Op {
         mapping: None,
         expect_mapping: String::new(),
         push: None,
+        verbatim: false,
     }
 }
 
@@ -393,7 +399,7 @@ impl Planner<'_, '_> {
                 self.source
             ));
         }
-        match self.find_match(&item.record) {
+        match self.find_match(&item.record, item.id.strip_prefix("uid:")) {
             Some((card, false)) => {
                 let mut o = self.link(item, None, &card, version, name);
                 o.notes.extend(notes);
@@ -425,13 +431,17 @@ impl Planner<'_, '_> {
 
     /// The best existing card for a new remote contact: by email, E.164 phone or LinkedIn
     /// profile (a link), else by exact name and company (`true`: only a proposal).
-    fn find_match(&self, r: &Record) -> Option<(String, bool)> {
+    fn find_match(&self, r: &Record, uid: Option<&str>) -> Option<(String, bool)> {
         let free = |names: Option<&Vec<String>>| -> Option<String> {
             names?
                 .iter()
                 .find(|n| !self.linked_cards.contains(n.as_str()) && !self.claimed.contains(*n))
                 .cloned()
         };
+        // The same vCard imported again (or a card a client already has) by its UID.
+        if let Some(c) = uid.and_then(|u| free(self.book.by_uid.get(u))) {
+            return Some((c, false));
+        }
         for (k, _) in r.elems(Field::Email) {
             if let Some(c) = free(self.book.by_email.get(k)) {
                 return Some((c, false));
@@ -566,11 +576,29 @@ impl Planner<'_, '_> {
                 .push("creating cards in Kith is blocked by the rules".into());
             return o;
         }
-        let uid = (self.new_uid)();
-        let card = format!("{uid}.vcf");
-        let text = new_card(&format!("urn:uuid:{uid}"), &item.record);
+        let fresh = (self.new_uid)();
+        let card = format!("{fresh}.vcf");
+        let mut uid = format!("urn:uuid:{fresh}");
         let mut o = op(Action::Create, &item.id, name);
-        o.uid = Some(format!("urn:uuid:{uid}"));
+        let text = match &item.raw {
+            // A vCard source's card is kept whole; it keeps its own UID unless the book
+            // already has that UID on another card.
+            Some(raw) => {
+                match item.id.strip_prefix("uid:") {
+                    Some(u) if !self.book.by_uid.contains_key(u) => uid = u.to_string(),
+                    _ => {}
+                }
+                o.verbatim = true;
+                with_uid(&upgrade_21(raw), &uid)
+            }
+            None => new_card(&uid, &item.record),
+        };
+        self.book
+            .by_uid
+            .entry(uid.clone())
+            .or_default()
+            .push(card.clone());
+        o.uid = Some(uid);
         o.card = Some(card.clone());
         o.mapping = Some(self.linked(&card, item, version));
         o.card_text = Some(text);
@@ -655,6 +683,7 @@ impl Planner<'_, '_> {
                 id: String::new(),
                 record: bc.record.clone(),
                 line: 0,
+                raw: None,
             };
             if self.filtered(&item).is_some() {
                 continue;

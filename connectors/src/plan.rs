@@ -167,6 +167,10 @@ pub struct Op {
     /// [`Mapping::fingerprint`] of the row when planned.
     #[serde(default)]
     pub expect_mapping: String,
+    /// The card text is the source's own card, not one Kith can make again from the record,
+    /// so a stored plan keeps it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verbatim: bool,
     /// What to write to the source itself (two-way and export-only sources).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<Push>,

@@ -56,6 +56,54 @@ pub fn new_card(uid: &str, r: &Record) -> String {
     out
 }
 
+/// A vCard 2.1 card (quoted-printable, charsets, bare TYPEs, as old Outlook and phones
+/// export) rewritten as 3.0, which every CardDAV client reads; other versions as they are.
+pub fn upgrade_21(text: &str) -> String {
+    let is_21 = unfold(text)
+        .iter()
+        .any(|l| l.name().1 == "VERSION" && l.text.trim_end().ends_with("2.1"));
+    if !is_21 {
+        return text.to_string();
+    }
+    let mut parser = calcard::Parser::new(text);
+    if let calcard::Entry::VCard(card) = parser.entry() {
+        let mut out = String::with_capacity(text.len());
+        if card
+            .write_to(&mut out, calcard::vcard::VCardVersion::V3_0)
+            .is_ok()
+        {
+            return out;
+        }
+    }
+    text.to_string()
+}
+
+/// `text` with its UID set to `uid` (replaced, or added after VERSION), and nothing else
+/// changed but line folding.
+pub fn with_uid(text: &str, uid: &str) -> String {
+    let lines = unfold(text);
+    let mut out = String::with_capacity(text.len() + uid.len() + 8);
+    let new = format!("UID:{uid}");
+    let has_uid = lines.iter().any(|l| l.name().1 == "UID");
+    let mut done = false;
+    for l in &lines {
+        let name = l.name().1;
+        if name == "UID" {
+            if !done {
+                fold(&new, &mut out);
+                done = true;
+            }
+            continue;
+        }
+        fold(&l.text, &mut out);
+        if name == "VERSION" && !has_uid && !done {
+            fold(&new, &mut out);
+            done = true;
+        }
+    }
+    out
+}
+
 /// `text` with the fields that differ between `before` (what the card says now) and `after`
 /// rewritten. Everything else is kept.
 pub fn edit_card(text: &str, before: &Record, after: &Record) -> String {
@@ -334,6 +382,33 @@ mod tests {
         let back = read_card(card.as_bytes()).unwrap();
         assert_eq!(back.record, r, "{card}");
         assert_eq!(back.uid.as_deref(), Some("urn:uuid:1"));
+    }
+
+    #[test]
+    fn version_21_cards_become_30() {
+        let card = "BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:M=C3=BCller;J=C3=B6rg\r\nFN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:J=C3=B6rg M=C3=BCller\r\nTEL;WORK;VOICE:+49 30 1234567\r\nBDAY:19740722\r\nX-CUSTOM:kept\r\nEND:VCARD\r\n";
+        let out = upgrade_21(card);
+        assert!(out.contains("VERSION:3.0"), "{out}");
+        assert!(
+            out.contains("Jörg Müller") && out.contains("X-CUSTOM:kept"),
+            "{out}"
+        );
+        let before = read_card(card.as_bytes()).unwrap().record;
+        assert_eq!(read_card(out.as_bytes()).unwrap().record, before);
+        let v3 = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nEND:VCARD\r\n";
+        assert_eq!(upgrade_21(v3), v3);
+    }
+
+    #[test]
+    fn uids_are_set_and_nothing_else_changes() {
+        let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nPHOTO;ENCODING=b:AAAA\r\nEND:VCARD\r\n";
+        let out = with_uid(card, "urn:uuid:1");
+        assert_eq!(
+            out,
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:urn:uuid:1\r\nFN:A\r\nPHOTO;ENCODING=b:AAAA\r\nEND:VCARD\r\n"
+        );
+        assert_eq!(with_uid(&out, "u2").matches("UID:").count(), 1);
+        assert!(with_uid(&out, "u2").contains("UID:u2\r\n"));
     }
 
     #[test]

@@ -35,6 +35,7 @@ impl Sim {
                     etag: etag(t),
                     text: t.clone(),
                     record: read_card(t.as_bytes()).unwrap().record,
+                    uid: read_card(t.as_bytes()).unwrap().uid,
                 },
             )
         }));

@@ -55,6 +55,9 @@ pub struct RemoteItem {
     pub record: Record,
     /// Where it came from (the file line), for messages.
     pub line: u64,
+    /// The contact exactly as the source wrote it, when that is a vCard: a new card keeps
+    /// everything in it (photo, custom properties), not only the fields Kith merges.
+    pub raw: Option<String>,
 }
 
 /// A row that could not be imported.
@@ -253,7 +256,12 @@ fn finish(mut record: Record, id: Option<String>, line: u64) -> Result<RemoteIte
     let id = id
         .or_else(|| fallback_id(&record))
         .ok_or_else(|| RowError::at(line, "the row has no name, email, phone or profile URL"))?;
-    Ok(RemoteItem { id, record, line })
+    Ok(RemoteItem {
+        id,
+        record,
+        line,
+        raw: None,
+    })
 }
 
 /// An address as one element value: the seven ADR components (PO box, extended, street, city,

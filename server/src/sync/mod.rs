@@ -150,6 +150,7 @@ async fn load_book(store: &dyn Store, collection_id: i64) -> SyncResult<Book> {
                     etag: obj.meta.etag,
                     text: formats::decode(&obj.data).into_owned(),
                     record: c.record,
+                    uid: c.uid,
                 },
             ));
         }
@@ -303,7 +304,7 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
 /// An op as stored: a new card's text is left out, since it is made again from its UID and
 /// record when a stored plan is applied (halving what a large first import writes).
 fn stored_op(op: &mut Op) -> String {
-    let text = if op.action == Action::Create {
+    let text = if op.action == Action::Create && !op.verbatim {
         op.card_text.take()
     } else {
         None

@@ -115,6 +115,24 @@ async fn current_card(
     }))
 }
 
+async fn insert_ops(
+    tx: &mut Transaction<'_, Sqlite>,
+    run_id: i64,
+    ops: &[String],
+) -> StoreResult<()> {
+    for (c, chunk) in ops.chunks(300).enumerate() {
+        let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO sync_ops (run_id, seq, op) VALUES {rows}"
+        )));
+        for (i, op) in chunk.iter().enumerate() {
+            q = q.bind(run_id).bind((c * 300 + i) as i64).bind(op);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 async fn insert_undo(
     tx: &mut Transaction<'_, Sqlite>,
     run_id: i64,
@@ -559,16 +577,7 @@ impl SyncStore for SqliteStore {
         .bind(run.summary)
         .fetch_one(&mut *tx)
         .await?;
-        for (c, chunk) in ops.chunks(300).enumerate() {
-            let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
-            let mut q = sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO sync_ops (run_id, seq, op) VALUES {rows}"
-            )));
-            for (i, op) in chunk.iter().enumerate() {
-                q = q.bind(id).bind((c * 300 + i) as i64).bind(op);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        insert_ops(&mut tx, id, ops).await?;
         sqlx::query("UPDATE sources SET last_run_at = ? WHERE id = ?")
             .bind(now_ms())
             .bind(run.source_id)
@@ -660,9 +669,11 @@ impl SyncStore for SqliteStore {
         source_id: i64,
         collection_id: i64,
         ops: &[ApplyOp],
+        plan_ops: &[String],
         undone_run: Option<i64>,
     ) -> StoreResult<ApplyOutcome> {
         let mut tx = self.writer.begin().await?;
+        insert_ops(&mut tx, run_id, plan_ops).await?;
         // A large run inserts at random places in several indexes (UUID names, index values);
         // with SQLite's default 2 MiB cache most inserts re-read a page. The cache is widened
         // for this transaction and narrowed again after it, so a serving writer stays small.
@@ -783,6 +794,13 @@ impl SyncStore for SqliteStore {
             .execute(&self.writer)
             .await;
         Ok(ApplyOutcome::Applied)
+    }
+
+    async fn add_run_ops(&self, run_id: i64, ops: &[String]) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_ops(&mut tx, run_id, ops).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn add_event(

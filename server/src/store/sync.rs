@@ -177,14 +177,20 @@ pub trait SyncStore: Send + Sync {
     /// Applies a run's writes in one transaction, recording before-images for undo. On
     /// success the run is marked applied (and `undone_run`, for an undo, undone) and the
     /// source marked as having had a plan applied.
+    ///
+    /// `plan_ops` are stored with the run in the same transaction (a plan applied as soon as it
+    /// is made is written once, not twice).
     async fn apply_run(
         &self,
         run_id: i64,
         source_id: i64,
         collection_id: i64,
         ops: &[ApplyOp],
+        plan_ops: &[String],
         undone_run: Option<i64>,
     ) -> StoreResult<ApplyOutcome>;
+    /// Stores a plan's operations for a run made without them.
+    async fn add_run_ops(&self, run_id: i64, ops: &[String]) -> StoreResult<()>;
 
     async fn add_event(
         &self,

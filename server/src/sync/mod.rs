@@ -257,7 +257,12 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
     let tripped = !plan.trips.is_empty() && !opts.force;
     let status = if tripped { "paused" } else { "planned" };
     (opts.progress)(&format!("saving the plan ({} operations)…", plan.ops.len()));
-    let ops: Vec<String> = plan.ops.iter_mut().map(stored_op).collect();
+    let apply_now = !tripped && !opts.dry_run;
+    let ops: Vec<String> = plan
+        .ops
+        .iter_mut()
+        .map(|o| stored_op(o, apply_now))
+        .collect();
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
     let run = NewRun {
         source_id: source.id,
@@ -267,8 +272,10 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
         undo_of: None,
         summary: &summary_json,
     };
-    let run_id = store.create_run(&run, &ops).await?;
-    drop(ops);
+    // A plan applied at once is stored in the apply's transaction: one large write, not two.
+    let run_id = store
+        .create_run(&run, if apply_now { &[] } else { &ops })
+        .await?;
     if tripped {
         let why: Vec<&str> = plan.trips.iter().map(|t| t.message.as_str()).collect();
         let msg = format!(
@@ -293,25 +300,28 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
         summary,
         ops: plan.ops,
     };
-    if !tripped && !opts.dry_run {
+    if apply_now {
         (opts.progress)(&format!("applying {} operations…", outcome.ops.len()));
-        apply_ops(store, source, run_id, &outcome.ops).await?;
+        apply_ops(store, source, run_id, &outcome.ops, &ops).await?;
         outcome.status = "applied".into();
     }
     Ok(outcome)
 }
 
-/// An op as stored: a new card's text is left out, since it is made again from its UID and
-/// record when a stored plan is applied (halving what a large first import writes).
-fn stored_op(op: &mut Op) -> String {
-    let text = if op.action == Action::Create && !op.verbatim {
-        op.card_text.take()
-    } else {
-        None
-    };
+/// An op as stored. A plan kept for later keeps what applying it needs, except a new card's
+/// text, which is made again from its UID and record. A plan applied at once is kept as a
+/// record for `kith sync show` only: without card texts and mapping rows, which the book and
+/// the mapping table now hold (this halves what a large first import writes).
+fn stored_op(op: &mut Op, applied_now: bool) -> String {
+    let drop_text = applied_now || (op.action == Action::Create && !op.verbatim);
+    let text = if drop_text { op.card_text.take() } else { None };
+    let mapping = if applied_now { op.mapping.take() } else { None };
     let json = serde_json::to_string(op).unwrap_or_default();
     if text.is_some() {
         op.card_text = text;
+    }
+    if mapping.is_some() {
+        op.mapping = mapping;
     }
     json
 }
@@ -392,16 +402,15 @@ fn apply_op(op: &Op) -> SyncResult<Option<ApplyOp>> {
     }))
 }
 
-async fn apply_ops(store: &dyn Store, source: &Source, run_id: i64, ops: &[Op]) -> SyncResult<()> {
+/// The store writes for a plan's operations.
+fn prepare(source: &Source, ops: &[Op]) -> SyncResult<Vec<ApplyOp>> {
     // Writing to a source needs a connector that can write; file sources cannot, and their
     // rules are import-only, so their plans never hold such writes.
     if ops.iter().any(|o| o.push.is_some()) {
-        let msg = format!(
+        return Err(SyncError::Refused(format!(
             "source {} ({}) cannot be written to, so a plan that changes it cannot be applied; set its direction to import-only",
             source.name, source.kind
-        );
-        store.set_run_status(run_id, "failed", Some(&msg)).await?;
-        return Err(SyncError::Refused(msg));
+        )));
     }
     // Validating and indexing every new card is CPU work: split it over two threads.
     let half = ops.len().div_ceil(2);
@@ -423,12 +432,47 @@ async fn apply_ops(store: &dyn Store, source: &Source, run_id: i64, ops: &[Op]) 
         Ok(w) => writes.extend(w?),
         Err(_) => return Err(SyncError::Refused("preparing the cards failed".into())),
     }
+    Ok(writes)
+}
+
+/// Applies `ops`; `stored`, when given, are the same ops as JSON, stored with the run in the
+/// same transaction (or after it, if the plan turns out stale).
+async fn apply_ops(
+    store: &dyn Store,
+    source: &Source,
+    run_id: i64,
+    ops: &[Op],
+    stored: &[String],
+) -> SyncResult<()> {
+    let writes = match prepare(source, ops) {
+        Ok(w) => w,
+        Err(e) => {
+            // The plan stays on record, with why it could not be applied.
+            if !stored.is_empty() {
+                store.add_run_ops(run_id, stored).await?;
+            }
+            store
+                .set_run_status(run_id, "failed", Some(&e.to_string()))
+                .await?;
+            return Err(e);
+        }
+    };
     match store
-        .apply_run(run_id, source.id, source.collection_id, &writes, None)
+        .apply_run(
+            run_id,
+            source.id,
+            source.collection_id,
+            &writes,
+            stored,
+            None,
+        )
         .await?
     {
         ApplyOutcome::Applied => Ok(()),
         ApplyOutcome::Stale(why) => {
+            if !stored.is_empty() {
+                store.add_run_ops(run_id, stored).await?;
+            }
             let msg = format!(
                 "{why}; nothing was applied. Make a new plan with `kith sync plan {}`",
                 source.name
@@ -498,7 +542,7 @@ pub async fn apply_run(
         )));
     }
     let ops = load_ops(store, run_id).await?;
-    apply_ops(store, &source, run_id, &ops).await?;
+    apply_ops(store, &source, run_id, &ops, &[]).await?;
     Ok((source, summary))
 }
 
@@ -599,7 +643,14 @@ pub async fn undo_run(store: &dyn Store, run_id: i64, force: bool) -> SyncResult
     };
     let new_run = store.create_run(&run, &[]).await?;
     match store
-        .apply_run(new_run, source.id, source.collection_id, &ops, Some(run_id))
+        .apply_run(
+            new_run,
+            source.id,
+            source.collection_id,
+            &ops,
+            &[],
+            Some(run_id),
+        )
         .await?
     {
         ApplyOutcome::Applied => {

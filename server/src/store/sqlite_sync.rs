@@ -228,7 +228,7 @@ async fn insert_fresh(
         .iter()
         .map(|r| (r.get::<String, _>(1), r.get::<i64, _>(0)))
         .collect();
-    let index: Vec<(i64, &str, &str)> = cards
+    let mut index: Vec<(i64, &str, &str)> = cards
         .iter()
         .flat_map(|(cw, p, _, _)| {
             let id = ids.get(&cw.name).copied().unwrap_or(0);
@@ -237,6 +237,8 @@ async fn insert_fresh(
                 .map(move |(k, v)| (id, k.as_str(), v.as_str()))
         })
         .collect();
+    // In key order, consecutive rows land on the same index pages.
+    index.sort_unstable_by(|a, b| (a.1, a.2, a.0).cmp(&(b.1, b.2, b.0)));
     for chunk in index.chunks(1000) {
         let rows = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
         let mut q = sqlx::query(AssertSqlSafe(format!(

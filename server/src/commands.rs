@@ -176,7 +176,7 @@ fn print_outcome(o: &sync::Outcome, dry_run: bool) {
     let mut out = String::new();
     report::summary(&mut out, o.run_id, &o.status, &o.summary);
     if dry_run || o.status == "paused" {
-        report::ops(&mut out, &o.ops, 200);
+        report::ops(&mut out, "Operations", &o.ops, 200);
     } else {
         // What needs the user's attention: kept conflicts and proposed merges.
         let notable: Vec<_> = o
@@ -186,8 +186,7 @@ fn print_outcome(o: &sync::Outcome, dry_run: bool) {
             .cloned()
             .collect();
         if !notable.is_empty() {
-            out.push_str("Conflicts and proposed merges:\n");
-            report::ops(&mut out, &notable, 50);
+            report::ops(&mut out, "Conflicts and proposed merges", &notable, 50);
         }
     }
     match o.status.as_str() {
@@ -640,7 +639,12 @@ pub async fn sync_command(store: &dyn Store, cmd: SyncCommand) -> CliResult {
                 out.push_str(&format!("  note        {m}\n"));
             }
             let ops = sync::load_ops(store, run).await.map_err(sync_err)?;
-            report::ops(&mut out, &ops, if all { usize::MAX } else { 200 });
+            report::ops(
+                &mut out,
+                "Operations",
+                &ops,
+                if all { usize::MAX } else { 200 },
+            );
             print!("{out}");
             Ok(())
         }

@@ -54,14 +54,14 @@ fn change(c: &Change) -> String {
     }
 }
 
-/// Every operation with its field changes and reasons; at most `limit` operations.
-pub fn ops(out: &mut String, ops: &[Op], limit: usize) {
+/// Every operation under `title`, with its field changes and reasons; at most `limit`.
+pub fn ops(out: &mut String, title: &str, ops: &[Op], limit: usize) {
     let shown: Vec<&Op> = ops.iter().take(limit).collect();
     if shown.is_empty() {
         let _ = writeln!(out, "Nothing to change.");
         return;
     }
-    let _ = writeln!(out, "Operations:");
+    let _ = writeln!(out, "{title}:");
     for op in shown {
         let card = op
             .card

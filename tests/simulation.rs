@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 struct Rng(u64);
 
@@ -62,28 +62,6 @@ fn google(people: &[Person]) -> String {
     s
 }
 
-async fn book(s: &Server) -> BTreeMap<String, (String, String)> {
-    let r = s
-        .req("PROPFIND", BOOK)
-        .header("depth", "1")
-        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#)
-        .send()
-        .await;
-    let ms = r.xml();
-    let mut out = BTreeMap::new();
-    for (href, _) in responses(&ms) {
-        if href.ends_with('/') {
-            continue;
-        }
-        let g = s.req("GET", &href).send().await;
-        out.insert(
-            href.rsplit('/').next().unwrap().to_string(),
-            (g.etag(), g.text()),
-        );
-    }
-    out
-}
-
 fn run_of(out: &str) -> Option<(i64, String)> {
     let first = out.lines().next()?;
     let mut w = first.split_whitespace();
@@ -131,7 +109,7 @@ async fn simulate(seed: u64, steps: usize) {
     let mut applied: Vec<(i64, BTreeSet<String>)> = Vec::new();
     let mut log = Vec::new();
     for step in 0..steps {
-        let before = book(&s).await;
+        let before = download_book(&s).await;
         let mut removed_ok: BTreeSet<String> = BTreeSet::new();
         match rng.below(6) {
             0..=2 => {
@@ -170,7 +148,7 @@ async fn simulate(seed: u64, steps: usize) {
                 let (id, status) = run_of(&out).expect("a run summary");
                 log.push(format!("{step}: import {name} → run {id} {status}"));
                 if status == "applied" {
-                    let now = book(&s).await;
+                    let now = download_book(&s).await;
                     let created = now
                         .keys()
                         .filter(|k| !before.contains_key(*k))
@@ -240,7 +218,7 @@ async fn simulate(seed: u64, steps: usize) {
                 }
             }
         }
-        let after = book(&s).await;
+        let after = download_book(&s).await;
         let ctx = || format!("seed {seed} step {step}\n{}", log.join("\n"));
         // No client edit is lost.
         for (name, (title, phone)) in &edits {

@@ -51,24 +51,11 @@ fn run_id(out: &str) -> String {
 
 /// Every card of admin's book, by resource name, as a client downloads it.
 async fn book(s: &Server) -> BTreeMap<String, String> {
-    let r = s
-        .req("PROPFIND", BOOK)
-        .header("depth", "1")
-        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#)
-        .send()
-        .await;
-    assert_eq!(r.status, 207);
-    let ms = r.xml();
-    let mut out = BTreeMap::new();
-    for (href, _) in responses(&ms) {
-        if href.ends_with('/') {
-            continue;
-        }
-        let g = s.req("GET", &href).send().await;
-        assert_eq!(g.status, 200);
-        out.insert(href.rsplit('/').next().unwrap().to_string(), g.text());
-    }
-    out
+    download_book(s)
+        .await
+        .into_iter()
+        .map(|(name, (_, text))| (name, text))
+        .collect()
 }
 
 fn cards_with<'a>(book: &'a BTreeMap<String, String>, needle: &str) -> Vec<&'a String> {

@@ -267,3 +267,28 @@ pub fn sync_report(token: &str, limit: Option<usize>, props: &str) -> String {
         r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level>{limit}<d:prop>{props}</d:prop></d:sync-collection>"#
     )
 }
+
+/// Every card of admin's book as a client downloads it: resource name → (ETag, text).
+pub async fn download_book(s: &Server) -> std::collections::BTreeMap<String, (String, String)> {
+    let r = s
+        .req("PROPFIND", BOOK)
+        .header("depth", "1")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert_eq!(r.status, 207);
+    let ms = r.xml();
+    let mut out = std::collections::BTreeMap::new();
+    for (href, _) in responses(&ms) {
+        if href.ends_with('/') {
+            continue;
+        }
+        let g = s.req("GET", &href).send().await;
+        assert_eq!(g.status, 200);
+        out.insert(
+            href.rsplit('/').next().unwrap_or_default().to_string(),
+            (g.etag(), g.text()),
+        );
+    }
+    out
+}

@@ -157,6 +157,60 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Writes one object at change stamp `seq`: updates row `existing`, or inserts a new one
+    /// (forgetting any tombstone of its name), then its index rows. Returns the row id. The
+    /// caller has checked its preconditions; a UID or name taken since fails with a unique
+    /// violation.
+    pub(super) async fn store_object(
+        tx: &mut Transaction<'_, Sqlite>,
+        collection_id: i64,
+        existing: Option<i64>,
+        obj: &NewObject<'_>,
+        seq: i64,
+    ) -> StoreResult<i64> {
+        let now = now_ms();
+        let id = match existing {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE objects SET uid = ?, etag = ?, content_type = ?, size = ?, data = ?, \
+                     seq = ?, modified_at = ? WHERE id = ?",
+                )
+                .bind(obj.uid)
+                .bind(obj.etag)
+                .bind(obj.content_type)
+                .bind(obj.data.len() as i64)
+                .bind(obj.data)
+                .bind(seq)
+                .bind(now)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+                id
+            }
+            None => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO objects (collection_id, name, uid, etag, content_type, size, data, seq, modified_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind(collection_id)
+                .bind(obj.name)
+                .bind(obj.uid)
+                .bind(obj.etag)
+                .bind(obj.content_type)
+                .bind(obj.data.len() as i64)
+                .bind(obj.data)
+                .bind(seq)
+                .bind(now)
+                .fetch_one(&mut **tx)
+                .await?;
+                Self::unbury(tx, collection_id, obj.name).await?;
+                id
+            }
+        };
+        Self::write_index(tx, id, collection_id, &obj.index, existing.is_none()).await?;
+        Ok(id)
+    }
+
     /// Replaces an object's index rows; `fresh` objects have none to delete.
     pub(super) async fn write_index(
         tx: &mut Transaction<'_, Sqlite>,
@@ -512,47 +566,13 @@ impl Store for SqliteStore {
             return Ok(PutOutcome::UidConflict(other));
         }
         let seq = Self::next_seq(&mut tx, collection_id).await?;
-        let now = now_ms();
-        let (object_id, outcome) = match current {
-            Some((id, _)) => {
-                sqlx::query(
-                    "UPDATE objects SET uid = ?, etag = ?, content_type = ?, size = ?, data = ?, \
-                     seq = ?, modified_at = ? WHERE id = ?",
-                )
-                .bind(obj.uid)
-                .bind(obj.etag)
-                .bind(obj.content_type)
-                .bind(obj.data.len() as i64)
-                .bind(obj.data)
-                .bind(seq)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                (id, PutOutcome::Updated)
-            }
-            None => {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO objects (collection_id, name, uid, etag, content_type, size, data, seq, modified_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                )
-                .bind(collection_id)
-                .bind(obj.name)
-                .bind(obj.uid)
-                .bind(obj.etag)
-                .bind(obj.content_type)
-                .bind(obj.data.len() as i64)
-                .bind(obj.data)
-                .bind(seq)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                Self::unbury(&mut tx, collection_id, obj.name).await?;
-                (id, PutOutcome::Created)
-            }
+        let existing = current.map(|(id, _)| id);
+        Self::store_object(&mut tx, collection_id, existing, obj, seq).await?;
+        let outcome = if existing.is_some() {
+            PutOutcome::Updated
+        } else {
+            PutOutcome::Created
         };
-        let fresh = outcome == PutOutcome::Created;
-        Self::write_index(&mut tx, object_id, collection_id, &obj.index, fresh).await?;
         tx.commit().await?;
         Ok(outcome)
     }

@@ -5,12 +5,15 @@ use super::sync::{
     ApplyOp, ApplyOutcome, BookLink, CardWrite, Event, MappingWrite, NewCard, NewRun, Run, Source,
     SourcePatch, SyncStore, UndoRecord,
 };
-use super::{StoreError, StoreResult, now_ms};
+use super::{NewObject, StoreError, StoreResult, now_ms};
 use async_trait::async_trait;
 use kith_connectors::plan::{LinkState, Mapping};
 use kith_connectors::record::Record;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+
+/// The content type of cards Kith writes, as a PUT of a vCard stores it.
+const CARD_TYPE: &str = "text/vcard; charset=utf-8";
 
 const SOURCE_COLS: &str = "id, owner_id, name, kind, collection_id, location, rules, status, \
      status_detail, applied_once, last_run_at, next_run_at, created_at";
@@ -201,7 +204,7 @@ async fn insert_fresh(
         })
         .collect();
     let now = now_ms();
-    let rows = vec!["(?, ?, ?, ?, 'text/vcard', ?, ?, ?, ?)"; cards.len()].join(", ");
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; cards.len()].join(", ");
     let mut q = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO objects (collection_id, name, uid, etag, content_type, size, data, seq, modified_at) \
          VALUES {rows} RETURNING id, name"
@@ -212,6 +215,7 @@ async fn insert_fresh(
             .bind(&cw.name)
             .bind(&p.uid)
             .bind(&p.etag)
+            .bind(CARD_TYPE)
             .bind(p.data.len() as i64)
             .bind(&p.data)
             .bind(first + i as i64)
@@ -314,64 +318,38 @@ impl SqliteStore {
         undo.card = Some(cw.name.clone());
         undo.card_uid = now.as_ref().map(|c| c.uid.clone());
         undo.card_after_etag = cw.put.as_ref().map(|p| p.etag.clone());
-        let stamp = now_ms();
         match (&cw.put, now) {
-            (Some(p), Some(cur)) => {
-                sqlx::query(
-                    "UPDATE objects SET uid = ?, etag = ?, size = ?, data = ?, seq = ?, modified_at = ? WHERE id = ?",
-                )
-                .bind(&p.uid)
-                .bind(&p.etag)
-                .bind(p.data.len() as i64)
-                .bind(&p.data)
-                .bind(seq)
-                .bind(stamp)
-                .bind(cur.id)
-                .execute(&mut **tx)
-                .await?;
-                let index: Vec<(&str, String)> = p
-                    .index
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.clone()))
-                    .collect();
-                Self::write_index(tx, cur.id, collection_id, &index, false).await?;
-                undo.card_before = Some(cur.data);
-            }
-            (Some(p), None) => {
-                let id: Result<i64, sqlx::Error> = sqlx::query_scalar(
-                    "INSERT INTO objects (collection_id, name, uid, etag, content_type, size, data, seq, modified_at) \
-                     VALUES (?, ?, ?, ?, 'text/vcard', ?, ?, ?, ?) RETURNING id",
-                )
-                .bind(collection_id)
-                .bind(&cw.name)
-                .bind(&p.uid)
-                .bind(&p.etag)
-                .bind(p.data.len() as i64)
-                .bind(&p.data)
-                .bind(seq)
-                .bind(stamp)
-                .fetch_one(&mut **tx)
-                .await;
-                let id = match id {
-                    Ok(id) => id,
-                    // Another card took this UID (or name) since: only possible for an undo
-                    // that re-creates a card.
-                    Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            (Some(p), cur) => {
+                let obj = NewObject {
+                    name: &cw.name,
+                    uid: &p.uid,
+                    etag: &p.etag,
+                    content_type: CARD_TYPE,
+                    data: &p.data,
+                    index: p
+                        .index
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.clone()))
+                        .collect(),
+                };
+                match Self::store_object(tx, collection_id, cur.as_ref().map(|c| c.id), &obj, seq)
+                    .await
+                {
+                    Ok(_) => {}
+                    // Another card took this UID since: only possible for an undo that
+                    // re-creates a card.
+                    Err(StoreError::Db(e)) if unique_violation(&e) => {
                         return Ok(Err(format!(
                             "the card {} cannot be restored: another card now has its UID",
                             cw.name
                         )));
                     }
-                    Err(e) => return Err(e.into()),
-                };
-                let index: Vec<(&str, String)> = p
-                    .index
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.clone()))
-                    .collect();
-                Self::write_index(tx, id, collection_id, &index, true).await?;
-                Self::unbury(tx, collection_id, &cw.name).await?;
-                undo.card_uid = Some(p.uid.clone());
+                    Err(e) => return Err(e),
+                }
+                match cur {
+                    Some(c) => undo.card_before = Some(c.data),
+                    None => undo.card_uid = Some(p.uid.clone()),
+                }
             }
             (None, Some(cur)) => {
                 sqlx::query("DELETE FROM objects WHERE id = ?")

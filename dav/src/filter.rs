@@ -80,7 +80,13 @@ fn test_attr(el: &Element) -> Result<bool, FilterError> {
 
 impl TextMatch {
     fn parse(el: &Element) -> Result<TextMatch, FilterError> {
-        let collation = match el.attr("collation").unwrap_or("i;unicode-casemap") {
+        Self::parse_with(el, "i;unicode-casemap")
+    }
+
+    /// Parses a text-match whose collation defaults to `default` (CalDAV's is
+    /// `i;ascii-casemap`, CardDAV's `i;unicode-casemap`).
+    pub fn parse_with(el: &Element, default: &str) -> Result<TextMatch, FilterError> {
+        let collation = match el.attr("collation").unwrap_or(default) {
             "i;unicode-casemap" => Collation::UnicodeCasemap,
             "i;ascii-casemap" => Collation::AsciiCasemap,
             "i;octet" => Collation::Octet,
@@ -126,7 +132,7 @@ fn fold(s: &str, c: Collation) -> String {
     }
 }
 
-fn name_attr(el: &Element) -> Result<String, FilterError> {
+pub(crate) fn name_attr(el: &Element) -> Result<String, FilterError> {
     el.attr("name")
         .filter(|n| !n.trim().is_empty())
         .map(|n| n.trim().to_ascii_uppercase())

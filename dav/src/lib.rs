@@ -1,10 +1,12 @@
 //! Kith's WebDAV/CardDAV protocol layer: parsing request bodies and headers, writing
-//! multistatus responses, validating and converting vCards, and evaluating query filters.
+//! multistatus responses, validating vCards and iCalendar objects, expanding recurrences and
+//! evaluating query filters.
 //! It knows nothing about storage; the server crate supplies the data.
 
 pub mod filter;
 pub mod headers;
 pub mod href;
+pub mod ical;
 pub mod multistatus;
 pub mod names;
 pub mod request;

@@ -1,7 +1,8 @@
 //! Typed DAV request bodies: PROPFIND, PROPPATCH, extended MKCOL and the CardDAV/sync REPORTs.
 
 use crate::filter::{Filter, FilterError};
-use crate::names::{CARDDAV, DAV, Name};
+use crate::ical::filter::{CalFilter, parse_utc};
+use crate::names::{CALDAV, CARDDAV, DAV, Name};
 use crate::vcard::Version;
 use crate::xml::{Element, XmlError, parse};
 
@@ -27,12 +28,40 @@ pub enum PropRequest {
     Prop(Vec<Name>),
 }
 
-/// Properties requested, plus the `address-data` options a REPORT may carry.
+/// Properties requested, plus the `address-data` and `calendar-data` options a REPORT may
+/// carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PropSelection {
     pub props: PropRequest,
     /// The version asked for with `<card:address-data version="…">`.
     pub address_data_version: Option<Version>,
+    pub calendar_data: CalendarDataRequest,
+}
+
+/// The options of `<cal:calendar-data>` (RFC 4791 §9.6): ranges in Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CalendarDataRequest {
+    pub expand: Option<(i64, i64)>,
+    pub limit_recurrence_set: Option<(i64, i64)>,
+}
+
+fn utc_range(el: &Element) -> Result<(i64, i64), RequestError> {
+    let side = |name: &str| {
+        let v = el
+            .attr(name)
+            .ok_or_else(|| RequestError::Invalid(format!("{} needs {name}", el.name)))?;
+        parse_utc(v).ok_or_else(|| {
+            RequestError::Invalid(format!("{}: {name}={v:?} is not a UTC date-time", el.name))
+        })
+    };
+    let (s, e) = (side("start")?, side("end")?);
+    if e <= s {
+        return Err(RequestError::Invalid(format!(
+            "{}: end is not after start",
+            el.name
+        )));
+    }
+    Ok((s, e))
 }
 
 impl PropSelection {
@@ -47,6 +76,7 @@ impl PropSelection {
 
 fn parse_prop_selection(parent: &Element) -> Result<PropSelection, RequestError> {
     let mut address_data_version = None;
+    let mut calendar_data = CalendarDataRequest::default();
     let props = if parent.child(DAV, "propname").is_some() {
         PropRequest::PropName
     } else if parent.child(DAV, "allprop").is_some() {
@@ -70,6 +100,14 @@ fn parse_prop_selection(parent: &Element) -> Result<PropSelection, RequestError>
                     RequestError::Invalid(format!("unsupported address-data version {v:?}"))
                 })?);
             }
+            if c.is(CALDAV, "calendar-data") {
+                if let Some(x) = c.child(CALDAV, "expand") {
+                    calendar_data.expand = Some(utc_range(x)?);
+                }
+                if let Some(x) = c.child(CALDAV, "limit-recurrence-set") {
+                    calendar_data.limit_recurrence_set = Some(utc_range(x)?);
+                }
+            }
             names.push(Name::new(&c.ns, &c.name));
         }
         PropRequest::Prop(names)
@@ -81,6 +119,7 @@ fn parse_prop_selection(parent: &Element) -> Result<PropSelection, RequestError>
     Ok(PropSelection {
         props,
         address_data_version,
+        calendar_data,
     })
 }
 
@@ -92,6 +131,7 @@ pub fn parse_propfind(body: &[u8]) -> Result<PropSelection, RequestError> {
                 include: Vec::new(),
             },
             address_data_version: None,
+            calendar_data: CalendarDataRequest::default(),
         });
     }
     let root = parse(body)?;
@@ -153,12 +193,25 @@ pub struct Mkcol {
     pub props: Vec<(Name, Element)>,
 }
 
-pub fn parse_mkcol(body: &[u8]) -> Result<Mkcol, RequestError> {
+/// Parses an extended MKCOL body, or with `calendar` a MKCALENDAR body (RFC 4791 §5.3.1),
+/// whose resource type is implied.
+pub fn parse_mkcol(body: &[u8], calendar: bool) -> Result<Mkcol, RequestError> {
+    let mut out = Mkcol::default();
+    if calendar {
+        out.resourcetypes = vec![Name::new(DAV, "collection"), Name::new(CALDAV, "calendar")];
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(out);
+        }
+    }
     let root = parse(body)?;
-    if !root.is(DAV, "mkcol") {
+    let expected = if calendar {
+        root.is(CALDAV, "mkcalendar")
+    } else {
+        root.is(DAV, "mkcol")
+    };
+    if !expected {
         return Err(RequestError::UnexpectedRoot(root.name));
     }
-    let mut out = Mkcol::default();
     for set in root.children_named(DAV, "set") {
         for prop in set.children_named(DAV, "prop") {
             for p in &prop.children {
@@ -195,6 +248,18 @@ pub enum Report {
         infinite: bool,
         limit: Option<usize>,
     },
+    CalendarMultiget {
+        select: PropSelection,
+        hrefs: Vec<String>,
+    },
+    CalendarQuery {
+        select: PropSelection,
+        filter: CalFilter,
+        /// The query's own time zone for floating times (`cal:timezone`), if given.
+        timezone: Option<String>,
+    },
+    /// RFC 4791 §7.10, in Unix seconds.
+    FreeBusyQuery { start: i64, end: i64 },
 }
 
 fn nresults(limit: Option<&Element>, ns: &str) -> Result<Option<usize>, RequestError> {
@@ -248,6 +313,39 @@ pub fn parse_report(body: &[u8]) -> Result<Report, RequestError> {
             infinite,
             limit: nresults(root.child(DAV, "limit"), DAV)?,
         });
+    }
+    if root.is(CALDAV, "calendar-multiget") {
+        let hrefs = root
+            .children_named(DAV, "href")
+            .map(|h| h.text.trim().to_string())
+            .collect();
+        return Ok(Report::CalendarMultiget {
+            select: parse_prop_selection(&root)?,
+            hrefs,
+        });
+    }
+    if root.is(CALDAV, "calendar-query") {
+        let filter = root.child(CALDAV, "filter").ok_or_else(|| {
+            RequestError::Filter(FilterError::Invalid("calendar-query needs a filter".into()))
+        })?;
+        return Ok(Report::CalendarQuery {
+            select: parse_prop_selection(&root)?,
+            filter: CalFilter::parse(filter)?,
+            timezone: root
+                .child(CALDAV, "timezone")
+                .map(|t| t.text.clone())
+                .or_else(|| {
+                    root.child(CALDAV, "timezone-id")
+                        .map(|t| t.text.trim().to_string())
+                }),
+        });
+    }
+    if root.is(CALDAV, "free-busy-query") {
+        let tr = root
+            .child(CALDAV, "time-range")
+            .ok_or_else(|| RequestError::Invalid("free-busy-query needs a time-range".into()))?;
+        let (start, end) = utc_range(tr)?;
+        return Ok(Report::FreeBusyQuery { start, end });
     }
     Err(RequestError::UnsupportedReport(format!(
         "{{{}}}{}",

@@ -1,6 +1,6 @@
 //! Accounts: users with argon2 password hashes, their default address book, and app passwords.
 
-use crate::store::{CollectionPatch, Store, StoreError, User};
+use crate::store::{CollectionPatch, Kind, Store, StoreError, User};
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use rand::Rng;
 
@@ -52,7 +52,7 @@ pub fn valid_user_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
 }
 
-/// Creates a user with a default address book.
+/// Creates a user with a default address book, a "Personal" calendar and a "Tasks" list.
 pub async fn create_user(
     store: &dyn Store,
     name: &str,
@@ -69,10 +69,27 @@ pub async fn create_user(
     store
         .create_collection(
             user.id,
+            Kind::Addressbook,
             DEFAULT_BOOK,
             &[CollectionPatch::DisplayName(Some(DEFAULT_BOOK_NAME.into()))],
         )
         .await?;
+    for (name, display, component) in [
+        ("personal", "Personal", "VEVENT"),
+        ("tasks", "Tasks", "VTODO"),
+    ] {
+        store
+            .create_collection(
+                user.id,
+                Kind::Calendar,
+                name,
+                &[
+                    CollectionPatch::DisplayName(Some(display.into())),
+                    CollectionPatch::Components(vec![component.into()]),
+                ],
+            )
+            .await?;
+    }
     Ok(user)
 }
 

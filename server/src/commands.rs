@@ -3,7 +3,7 @@
 use crate::accounts::{self, DEFAULT_BOOK};
 use crate::cli::{ImportArgs, RulesArgs, SourceCommand, SyncCommand};
 use crate::store::sync::{Source, SourcePatch};
-use crate::store::{Store, StoreError, User};
+use crate::store::{Kind, Store, StoreError, User};
 use crate::sync::provenance::{self, Link};
 use crate::sync::{self, Options, Summary, SyncError, report};
 use kith_connectors::formats::{self, Format};
@@ -52,7 +52,7 @@ async fn source(store: &dyn Store, user: &User, name: &str) -> Result<Source, St
 
 async fn book_id(store: &dyn Store, user: &User, book: &str) -> Result<i64, String> {
     Ok(store
-        .collection(user.id, book)
+        .collection(user.id, Kind::Addressbook, book)
         .await
         .map_err(store_err)?
         .ok_or_else(|| {
@@ -208,7 +208,7 @@ pub async fn source_command(store: &dyn Store, cmd: SourceCommand) -> CliResult 
         SourceCommand::List { user: u } => {
             let user = user(store, &u).await?;
             let books: HashMap<i64, String> = store
-                .collections(user.id)
+                .collections(user.id, Kind::Addressbook)
                 .await
                 .map_err(store_err)?
                 .into_iter()
@@ -277,7 +277,7 @@ async fn show(store: &dyn Store, u: &str, name: &str) -> CliResult {
     let s = source(store, &user, name).await?;
     let rules = sync::parse_rules(&s).map_err(sync_err)?;
     let book = store
-        .collections(user.id)
+        .collections(user.id, Kind::Addressbook)
         .await
         .map_err(store_err)?
         .into_iter()

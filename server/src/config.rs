@@ -29,6 +29,29 @@ pub struct FileConfig {
     pub log: LogSection,
     #[serde(default)]
     pub sync: SyncSection,
+    #[serde(default)]
+    pub caldav: CaldavSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaldavSection {
+    /// Whether each user gets the read-only birthday calendar derived from their address books.
+    pub birthdays: bool,
+    /// Most instances one recurring object is expanded to, for queries and stored spans.
+    pub max_instances: usize,
+    /// The zone floating times are read in when a calendar has no calendar-timezone.
+    pub default_timezone: String,
+}
+
+impl Default for CaldavSection {
+    fn default() -> Self {
+        CaldavSection {
+            birthdays: true,
+            max_instances: 20_000,
+            default_timezone: "UTC".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,6 +123,7 @@ pub struct Config {
     pub dav: DavSection,
     pub log: LogSection,
     pub sync: SyncSection,
+    pub caldav: CaldavSection,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5233";
@@ -149,6 +173,7 @@ pub fn resolve(
         dav: file.dav,
         log: file.log,
         sync: file.sync,
+        caldav: file.caldav,
     })
 }
 
@@ -184,6 +209,10 @@ mod tests {
             file.dav.max_resource_size,
             DavSection::default().max_resource_size
         );
+        let d = CaldavSection::default();
+        assert_eq!(file.caldav.birthdays, d.birthdays);
+        assert_eq!(file.caldav.max_instances, d.max_instances);
+        assert_eq!(file.caldav.default_timezone, d.default_timezone);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod accounts;
 mod alloc;
 mod auth;
+mod birthdays;
 mod cli;
 mod commands;
 mod config;

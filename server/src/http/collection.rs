@@ -1,9 +1,10 @@
-//! Address books: MKCOL (plain and extended, RFC 5689), PROPPATCH and DELETE.
+//! Address books and calendars: MKCOL (plain and extended, RFC 5689), MKCALENDAR (RFC 4791
+//! §5.3.1), PROPPATCH and DELETE.
 
-use super::paths::{Target, book_href, card_href};
+use super::paths::{Target, collection_href, member_href};
 use super::props::is_protected;
 use super::{Ctx, respond};
-use crate::store::{CollectionPatch, StoreError};
+use crate::store::{CollectionPatch, Kind, StoreError};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kith_dav::multistatus::{Multistatus, PropValue};
@@ -11,16 +12,30 @@ use kith_dav::names::{CALDAV, CARDDAV, DAV, Name};
 use kith_dav::request::{Mkcol, PatchOp, parse_mkcol, parse_proppatch};
 use kith_dav::xml::Element;
 
-/// Maps a property set by a client to a collection change, or `None` if it is protected.
-fn patch_for(name: &Name, value: Option<&Element>) -> Option<CollectionPatch> {
+/// Maps a property set by a client to a collection change, or `None` if it is protected or
+/// invalid. The component set can only be chosen when a calendar is made (`creating`).
+fn patch_for(name: &Name, value: Option<&Element>, creating: bool) -> Option<CollectionPatch> {
     if is_protected(name) {
         return None;
     }
     let text = value.map(|v| v.text.trim().to_string());
     Some(if name.is(DAV, "displayname") {
         CollectionPatch::DisplayName(text)
-    } else if name.is(CARDDAV, "addressbook-description") {
+    } else if name.is(CARDDAV, "addressbook-description") || name.is(CALDAV, "calendar-description")
+    {
         CollectionPatch::Description(text)
+    } else if name.is(CALDAV, "calendar-timezone") {
+        // Only a time zone Kith can read is kept: floating times are resolved with it.
+        match &text {
+            Some(t) if kith_dav::ical::calendar_zone(t).is_none() => return None,
+            _ => CollectionPatch::Timezone(text),
+        }
+    } else if name.is(CALDAV, "supported-calendar-component-set") {
+        if !creating {
+            return None;
+        }
+        let comps = components(value?)?;
+        CollectionPatch::Components(comps)
     } else {
         CollectionPatch::Dead {
             ns: name.ns.clone(),
@@ -30,14 +45,28 @@ fn patch_for(name: &Name, value: Option<&Element>) -> Option<CollectionPatch> {
     })
 }
 
-pub async fn mkcol(ctx: &Ctx, body: &[u8]) -> Response {
+/// The component names in a `supported-calendar-component-set`, if all are supported.
+fn components(el: &Element) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for c in el.children_named(CALDAV, "comp") {
+        let name = c.attr("name")?.trim().to_ascii_uppercase();
+        if !kith_dav::ical::COMPONENTS.contains(&name.as_str()) {
+            return None;
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+pub async fn mkcol(ctx: &Ctx, body: &[u8], mkcalendar: bool) -> Response {
     // The body is checked first: an unreadable body is 415 wherever it is sent (RFC 4918 §9.3).
-    let spec = if body.iter().all(u8::is_ascii_whitespace) {
-        // A plain MKCOL in the address-book home makes an address book: it is the only kind of
-        // collection Kith keeps there.
+    let spec = if body.iter().all(u8::is_ascii_whitespace) && !mkcalendar {
+        // A plain MKCOL makes the kind of collection its home keeps.
         Mkcol::default()
     } else {
-        match parse_mkcol(body) {
+        match parse_mkcol(body, mkcalendar) {
             Ok(m) => m,
             Err(e) => {
                 return respond::text(
@@ -47,13 +76,13 @@ pub async fn mkcol(ctx: &Ctx, body: &[u8]) -> Response {
             }
         }
     };
-    let name = match &ctx.target {
-        Target::Book(_, name) => name.clone(),
-        Target::Card(_, book, _) => {
-            return match ctx.book(book).await {
+    let (kind, name) = match &ctx.target {
+        Target::Collection(kind, _, name) => (*kind, name.clone()),
+        Target::Member(kind, _, coll, _) => {
+            return match ctx.collection(*kind, coll).await {
                 Ok(Some(_)) => respond::text(
                     StatusCode::FORBIDDEN,
-                    "Address books cannot contain collections",
+                    "Address books and calendars cannot contain collections",
                 ),
                 Ok(None) => {
                     respond::text(StatusCode::CONFLICT, "The parent collection does not exist")
@@ -69,59 +98,82 @@ pub async fn mkcol(ctx: &Ctx, body: &[u8]) -> Response {
         }
     };
     let types = &spec.resourcetypes;
-    let wants_calendar = types.iter().any(|t| t.is(CALDAV, "calendar"));
-    let unknown = types
-        .iter()
-        .any(|t| !t.is(DAV, "collection") && !t.is(CARDDAV, "addressbook"));
-    if wants_calendar || unknown {
-        return respond::condition(
-            StatusCode::FORBIDDEN,
-            DAV,
-            "valid-resourcetype",
-            "Only address books can be created here",
-        );
+    let (own, other, what) = match kind {
+        Kind::Addressbook => (
+            Name::new(CARDDAV, "addressbook"),
+            Name::new(CALDAV, "calendar"),
+            "Only address books can be created here; calendars go under /dav/calendars/",
+        ),
+        Kind::Calendar => (
+            Name::new(CALDAV, "calendar"),
+            Name::new(CARDDAV, "addressbook"),
+            "Only calendars can be created here; address books go under /dav/addressbooks/",
+        ),
+    };
+    let unknown = types.iter().any(|t| !t.is(DAV, "collection") && *t != own);
+    // Plain WebDAV collections have no place in Kith's tree.
+    let plain = kind == Kind::Calendar && !types.contains(&own);
+    if unknown || plain || types.contains(&other) {
+        return respond::condition(StatusCode::FORBIDDEN, DAV, "valid-resourcetype", what);
     }
     let mut patches = Vec::new();
     let mut refused = Vec::new();
     for (pname, el) in &spec.props {
-        match patch_for(pname, Some(el)) {
+        match patch_for(pname, Some(el), true) {
             Some(p) => patches.push(p),
             None => refused.push(pname.clone()),
         }
     }
     if !refused.is_empty() {
-        return mkcol_failure(&spec, &refused);
+        return mkcol_failure(&spec, &refused, mkcalendar);
+    }
+    if kind == Kind::Calendar
+        && !patches
+            .iter()
+            .any(|p| matches!(p, CollectionPatch::Components(_)))
+    {
+        // RFC 4791 §5.2.3: without a component set, a calendar takes every type.
+        patches.push(CollectionPatch::Components(
+            ["VEVENT", "VTODO", "VJOURNAL"].map(String::from).to_vec(),
+        ));
     }
     match ctx
         .app
         .store
-        .create_collection(ctx.principal.user.id, &name, &patches)
+        .create_collection(ctx.principal.user.id, kind, &name, &patches)
         .await
     {
         Ok(_) => {
             let mut r = respond::status(StatusCode::CREATED);
-            if let Ok(v) = axum::http::HeaderValue::from_str(&book_href(ctx.user_name(), &name)) {
+            let href = collection_href(kind, ctx.user_name(), &name);
+            if let Ok(v) = axum::http::HeaderValue::from_str(&href) {
                 r.headers_mut().insert(axum::http::header::LOCATION, v);
             }
             r
         }
         Err(StoreError::Exists(_)) => respond::text(
             StatusCode::METHOD_NOT_ALLOWED,
-            "An address book with this name already exists",
+            "A collection with this name already exists",
         ),
         Err(e) => respond::internal(e),
     }
 }
 
-/// RFC 5689 §3: the whole MKCOL fails; refused properties get 403, the others 424.
-fn mkcol_failure(spec: &Mkcol, refused: &[Name]) -> Response {
+/// RFC 5689 §3 and RFC 4791 §5.3.1: the whole request fails; refused properties get 403, the
+/// others 424.
+fn mkcol_failure(spec: &Mkcol, refused: &[Name], mkcalendar: bool) -> Response {
     let others: Vec<Name> = spec
         .props
         .iter()
         .map(|(n, _)| n.clone())
         .filter(|n| !refused.contains(n))
         .collect();
-    let mut body = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:mkcol-response");
+    let root = if mkcalendar {
+        "cal:mkcalendar-response"
+    } else {
+        "d:mkcol-response"
+    };
+    let mut body = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<{root}");
     body.push_str(kith_dav::names::ROOT_XMLNS);
     body.push('>');
     for (code, names) in [(403u16, refused.to_vec()), (424, others)] {
@@ -136,7 +188,7 @@ fn mkcol_failure(spec: &Mkcol, refused: &[Name]) -> Response {
         body.push_str(&kith_dav::multistatus::status_line(code));
         body.push_str("</d:status></d:propstat>");
     }
-    body.push_str("</d:mkcol-response>");
+    body.push_str(&format!("</{root}>"));
     respond::xml(StatusCode::FORBIDDEN, body)
 }
 
@@ -152,16 +204,16 @@ pub async fn proppatch(ctx: &Ctx, body: &[u8]) -> Response {
         })
         .collect();
     let (href, book) = match &ctx.target {
-        Target::Book(_, b) => match ctx.book(b).await {
-            Ok(Some(book)) => (book_href(ctx.user_name(), b), Some(book)),
+        Target::Collection(k, _, b) => match ctx.collection(*k, b).await {
+            Ok(Some(book)) => (collection_href(*k, ctx.user_name(), b), Some(book)),
             Ok(None) => return respond::not_found(),
             Err(r) => return r,
         },
-        Target::Card(_, b, c) => (card_href(ctx.user_name(), b, c), None),
+        Target::Member(k, _, b, c) => (member_href(*k, ctx.user_name(), b, c), None),
         _ => (ctx.request_path.clone(), None),
     };
-    if let Target::Card(_, b, c) = &ctx.target {
-        let exists = match ctx.book(b).await {
+    if let Target::Member(k, _, b, c) = &ctx.target {
+        let exists = match ctx.collection(*k, b).await {
             Ok(Some(book)) => match ctx.app.store.object(book.id, c).await {
                 Ok(o) => o.is_some(),
                 Err(e) => return respond::internal(e),
@@ -175,7 +227,7 @@ pub async fn proppatch(ctx: &Ctx, body: &[u8]) -> Response {
     }
     let mut ms = Multistatus::new();
     let Some(book) = book else {
-        // Only address books keep properties; cards and the fixed resources have none to set.
+        // Only collections keep properties; objects and the fixed resources have none to set.
         ms.response(&href, &[], &[(403, names)]);
         return respond::multistatus(ms.finish());
     };
@@ -186,7 +238,7 @@ pub async fn proppatch(ctx: &Ctx, body: &[u8]) -> Response {
             PatchOp::Set(n, el) => (n, Some(el)),
             PatchOp::Remove(n) => (n, None),
         };
-        match patch_for(n, v) {
+        match patch_for(n, v, false) {
             Some(p) => patches.push(p),
             None => refused.push(n.clone()),
         }
@@ -212,14 +264,20 @@ pub async fn proppatch(ctx: &Ctx, body: &[u8]) -> Response {
 }
 
 pub async fn delete(ctx: &Ctx) -> Response {
-    let Target::Book(_, name) = &ctx.target else {
+    let Target::Collection(kind, _, name) = &ctx.target else {
         return respond::text(StatusCode::FORBIDDEN, "This collection cannot be deleted");
     };
-    let book = match ctx.book(name).await {
+    let book = match ctx.collection(*kind, name).await {
         Ok(Some(b)) => b,
         Ok(None) => return respond::not_found(),
         Err(r) => return r,
     };
+    if book.derived.is_some() {
+        return respond::text(
+            StatusCode::FORBIDDEN,
+            "The birthday calendar is derived from your address books; an administrator can switch it off with [caldav] birthdays = false",
+        );
+    }
     if let Some(m) = ctx.header("if-match") {
         let tag = format!("\"{}\"", super::props::sync_token(&book));
         if !kith_dav::headers::etag_list_matches(m, Some(&tag)) {

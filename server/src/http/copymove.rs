@@ -1,28 +1,33 @@
-//! COPY and MOVE of cards between the caller's own address books (RFC 4918 §9.8, §9.9).
+//! COPY and MOVE of cards between the caller's own address books, and of events between
+//! their calendars (RFC 4918 §9.8, §9.9).
 
 use super::paths::{Target, href_path, resolve};
-use super::{Ctx, respond};
-use crate::store::{NewObject, PutOutcome};
+use super::{Ctx, calendar, respond};
+use crate::store::{Kind, NewObject, PutOutcome};
 use axum::http::StatusCode;
 use axum::response::Response;
-use kith_dav::names::CARDDAV;
+use kith_dav::names::{CALDAV, CARDDAV};
 use kith_dav::vcard::parse_card;
 
 pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
-    let Target::Card(_, src_book, src_name) = &ctx.target else {
+    let Target::Member(kind, _, src_book, src_name) = &ctx.target else {
         return respond::text(
             StatusCode::FORBIDDEN,
-            "Only cards can be copied or moved; address books cannot",
+            "Only cards and calendar objects can be copied or moved; collections cannot",
         );
     };
+    let kind = *kind;
     let Some(dest) = ctx.header("destination") else {
         return respond::bad_request("COPY and MOVE need a Destination header");
     };
-    let Target::Card(dest_user, dest_book, dest_name) = resolve(href_path(dest)) else {
-        return respond::text(
-            StatusCode::FORBIDDEN,
-            "The destination must be a card URL in one of your address books",
-        );
+    let (dest_user, dest_book, dest_name) = match resolve(href_path(dest)) {
+        Target::Member(k, u, b, n) if k == kind => (u, b, n),
+        _ => {
+            return respond::text(
+                StatusCode::FORBIDDEN,
+                "The destination must be an object URL in one of your collections of the same kind",
+            );
+        }
     };
     if dest_user != ctx.user_name() {
         return respond::text(
@@ -33,17 +38,23 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
     let overwrite = !ctx
         .header("overwrite")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("f"));
-    let (src, dst) = match (ctx.book(src_book).await, ctx.book(&dest_book).await) {
+    let (src, dst) = match (
+        ctx.collection(kind, src_book).await,
+        ctx.collection(kind, &dest_book).await,
+    ) {
         (Ok(Some(s)), Ok(Some(d))) => (s, d),
         (Ok(None), _) => return respond::not_found(),
         (_, Ok(None)) => {
             return respond::text(
                 StatusCode::CONFLICT,
-                "The destination address book does not exist",
+                "The destination collection does not exist",
             );
         }
         (Err(r), _) | (_, Err(r)) => return r,
     };
+    if dst.derived.is_some() || (is_move && src.derived.is_some()) {
+        return calendar::read_only();
+    }
     if src.id == dst.id && *src_name == dest_name {
         return respond::text(StatusCode::FORBIDDEN, "Source and destination are the same");
     }
@@ -53,17 +64,34 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
         Ok(None) => return respond::not_found(),
         Err(e) => return respond::internal(e),
     };
-    let Ok(info) = parse_card(&obj.data) else {
-        return respond::internal("a stored card no longer parses");
+    let (uid, index, span) = match kind {
+        Kind::Addressbook => {
+            let Ok(info) = parse_card(&obj.data) else {
+                return respond::internal("a stored card no longer parses");
+            };
+            let uid = crate::store::effective_uid(&info, &dest_name);
+            let index: Vec<(String, String)> = info
+                .index_entries()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            (uid, index, None)
+        }
+        Kind::Calendar => {
+            match calendar::check(&ctx.app.config, &dst, &obj.data, "text/calendar") {
+                Ok((o, span)) => (o.uid, Vec::new(), Some(span)),
+                Err(r) => return r,
+            }
+        }
     };
-    let uid = crate::store::effective_uid(&info, &dest_name);
     let new = NewObject {
         name: &dest_name,
         uid: &uid,
         etag: &obj.meta.etag,
         content_type: &obj.meta.content_type,
         data: &obj.data,
-        index: info.index_entries(),
+        index: index.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
+        span,
     };
     let outcome = if is_move && src.id == dst.id {
         // A rename keeps the row, its UID and its data: one transaction in the store.
@@ -81,11 +109,16 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
             return respond::status(StatusCode::PRECONDITION_FAILED);
         }
         Ok(PutOutcome::UidConflict(_)) => {
+            let ns = if kind == Kind::Calendar {
+                CALDAV
+            } else {
+                CARDDAV
+            };
             return respond::condition(
                 StatusCode::FORBIDDEN,
-                CARDDAV,
+                ns,
                 "no-uid-conflict",
-                "The destination address book already has a card with this UID",
+                "The destination collection already has an object with this UID",
             );
         }
         Err(e) => return respond::internal(e),

@@ -1,6 +1,7 @@
 //! The HTTP front: routing, authentication, the ownership check and request logging.
 //! DAV methods are dispatched by hand, because axum's method filter has no DAV methods.
 
+mod calendar;
 mod client;
 mod collection;
 mod copymove;
@@ -14,7 +15,7 @@ mod stream;
 
 use crate::auth::{AuthError, Authenticator, Principal};
 use crate::config::Config;
-use crate::store::{Collection, Store, User};
+use crate::store::{Collection, Kind, Store, User};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -55,19 +56,62 @@ impl Ctx {
         &self.principal.user.name
     }
 
-    /// The caller's address book named `book`, or `None`.
-    async fn book(&self, book: &str) -> Result<Option<Collection>, Response> {
-        self.app
-            .store
-            .collection(self.principal.user.id, book)
+    /// The caller's address book or calendar named `name`, or `None`. A derived calendar is
+    /// brought up to date first, so every read sees the current birthdays.
+    async fn collection(&self, kind: Kind, name: &str) -> Result<Option<Collection>, Response> {
+        let store = self.app.store.as_ref();
+        let found = store
+            .collection(self.principal.user.id, kind, name)
             .await
-            .map_err(respond::internal)
+            .map_err(respond::internal)?;
+        match found {
+            Some(c) if c.derived.is_some() => {
+                if !self.app.config.caldav.birthdays {
+                    return Ok(None);
+                }
+                crate::birthdays::refresh(store, &self.principal.user, &c)
+                    .await
+                    .map_err(respond::internal)?;
+                store
+                    .collection(self.principal.user.id, kind, name)
+                    .await
+                    .map_err(respond::internal)
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The caller's collections of one kind, derived ones brought up to date (or hidden when
+    /// switched off).
+    async fn collections(&self, kind: Kind) -> Result<Vec<Collection>, Response> {
+        let store = self.app.store.as_ref();
+        let user = &self.principal.user;
+        if kind == Kind::Calendar && self.app.config.caldav.birthdays {
+            crate::birthdays::ensure(store, user)
+                .await
+                .map_err(respond::internal)?;
+        }
+        let all = store
+            .collections(user.id, kind)
+            .await
+            .map_err(respond::internal)?;
+        let mut out = Vec::with_capacity(all.len());
+        for c in all {
+            if c.derived.is_some() {
+                if let Some(fresh) = self.collection(kind, &c.name).await? {
+                    out.push(fresh);
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        Ok(out)
     }
 
     fn prop_ctx(&self) -> props::PropCtx<'_> {
         props::PropCtx {
             user: &self.principal.user,
-            max_resource_size: self.app.config.dav.max_resource_size,
+            config: &self.app.config,
         }
     }
 
@@ -76,7 +120,7 @@ impl Ctx {
         Render {
             user: self.principal.user.clone(),
             client: self.client,
-            max_resource_size: self.app.config.dav.max_resource_size,
+            config: Arc::new(self.app.config.clone()),
         }
     }
 }
@@ -86,14 +130,14 @@ impl Ctx {
 pub struct Render {
     pub user: User,
     pub client: Client,
-    pub max_resource_size: usize,
+    pub config: Arc<Config>,
 }
 
 impl Render {
     fn prop_ctx(&self) -> props::PropCtx<'_> {
         props::PropCtx {
             user: &self.user,
-            max_resource_size: self.max_resource_size,
+            config: &self.config,
         }
     }
 }
@@ -102,9 +146,9 @@ impl Render {
 #[derive(Clone)]
 struct LoggedUser(String);
 
-pub const DAV_HEADER: &str = "1, 3, addressbook, extended-mkcol";
+pub const DAV_HEADER: &str = "1, 3, addressbook, calendar-access, extended-mkcol";
 pub const ALLOW: &str =
-    "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, REPORT";
+    "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -180,7 +224,7 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     if path == "/" && (method == Method::GET || method == Method::HEAD) {
         return respond::text(
             StatusCode::OK,
-            "Kith CardDAV server. Add this server's URL to your contacts app with your user name and password.",
+            "Kith CardDAV and CalDAV server. Add this server's URL to your contacts or calendar app with your user name and password.",
         );
     }
 
@@ -210,12 +254,15 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
 
     // Isolation: a principal reaches only its own resources. Others' look like they don't exist.
     let foreign = target.owner().is_some_and(|o| o != principal.user.name);
-    let own_home = paths::home_href(&principal.user.name);
+    let in_own_home = [Kind::Addressbook, Kind::Calendar]
+        .iter()
+        .any(|k| path.starts_with(&paths::home_href(*k, &principal.user.name)));
     let mut resp = if foreign {
         respond::not_found()
     } else if matches!(target, Target::NotFound) {
         // Creating something below a missing parent in one's own home is a conflict, not 404.
-        if (method.as_str() == "MKCOL" || method == Method::PUT) && path.starts_with(&own_home) {
+        let creates = matches!(method.as_str(), "MKCOL" | "MKCALENDAR" | "PUT");
+        if creates && in_own_home {
             respond::text(StatusCode::CONFLICT, "The parent collection does not exist")
         } else {
             respond::not_found()
@@ -267,7 +314,7 @@ async fn handle(ctx: Ctx, method: Method, body: Body) -> Response {
             }
         }
         "DELETE" => match ctx.target {
-            Target::Card(..) => object::delete(&ctx).await,
+            Target::Member(..) => object::delete(&ctx).await,
             _ => collection::delete(&ctx).await,
         },
         "PROPFIND" => match read_body(body, MAX_XML_BODY).await {
@@ -278,8 +325,8 @@ async fn handle(ctx: Ctx, method: Method, body: Body) -> Response {
             Ok(b) => collection::proppatch(&ctx, &b).await,
             Err(r) => r,
         },
-        "MKCOL" => match read_body(body, MAX_XML_BODY).await {
-            Ok(b) => collection::mkcol(&ctx, &b).await,
+        "MKCOL" | "MKCALENDAR" => match read_body(body, MAX_XML_BODY).await {
+            Ok(b) => collection::mkcol(&ctx, &b, method.as_str() == "MKCALENDAR").await,
             Err(r) => r,
         },
         "REPORT" => match read_body(body, MAX_XML_BODY).await {

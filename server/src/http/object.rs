@@ -1,11 +1,12 @@
-//! GET, HEAD, PUT and DELETE of vCards.
+//! GET, HEAD, PUT and DELETE of vCards and (GET and DELETE) iCalendar objects; calendar PUT
+//! is in [`super::calendar`].
 //!
 //! PUT stores the exact bytes; a parsed copy validates the card and feeds the index. The ETag
 //! is a hash of the stored bytes, so an unchanged card always keeps its ETag.
 
-use super::paths::{Target, card_href};
+use super::paths::{Target, member_href};
 use super::{Client, Ctx, respond};
-use crate::store::{DeleteOutcome, NewObject, PutOutcome};
+use crate::store::{DeleteOutcome, Kind, NewObject, PutOutcome};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -18,7 +19,7 @@ use kith_dav::xml::escape;
 use crate::store::{effective_uid, etag_for};
 
 /// The `If-Match` / `If-None-Match` check, run by the store inside its write transaction.
-fn precondition(ctx: &Ctx) -> impl Fn(Option<&str>) -> bool + Send + Sync + use<> {
+pub fn precondition(ctx: &Ctx) -> impl Fn(Option<&str>) -> bool + Send + Sync + use<> {
     let if_match = ctx.header("if-match").map(str::to_string);
     let if_none_match = ctx.header("if-none-match").map(str::to_string);
     move |current: Option<&str>| {
@@ -60,16 +61,16 @@ pub fn address_data_xml(client: Client, data: &[u8], select: &PropSelection) -> 
 }
 
 pub async fn get(ctx: &Ctx, head: bool) -> Response {
-    let Target::Card(_, book, card) = &ctx.target else {
+    let Target::Member(kind, _, book, card) = &ctx.target else {
         return match &ctx.target {
-            Target::Book(..) | Target::Home(_) | Target::Root => respond::text(
+            Target::Collection(..) | Target::Home(..) | Target::Root => respond::text(
                 StatusCode::OK,
-                "This is a CardDAV collection. Add the server URL to a contacts app to use it.",
+                "This is a CardDAV/CalDAV collection. Add the server URL to a contacts or calendar app to use it.",
             ),
             _ => respond::not_found(),
         };
     };
-    let book = match ctx.book(book).await {
+    let book = match ctx.collection(*kind, book).await {
         Ok(Some(b)) => b,
         Ok(None) => return respond::not_found(),
         Err(r) => return r,
@@ -88,13 +89,18 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
         }
         return r;
     }
-    let stored = sniff_version(&obj.data);
-    let asked = ctx.header("accept").and_then(accept_vcard_version);
-    let (body, version) = match wanted_version(ctx.client, asked) {
-        Some(v) if Some(v) != stored => (convert(&obj.data, stored, v).into_owned(), Some(v)),
-        _ => (obj.data, stored),
+    let (body, content_type) = if *kind == Kind::Calendar {
+        (obj.data, obj.meta.content_type.clone())
+    } else {
+        let stored = sniff_version(&obj.data);
+        let asked = ctx.header("accept").and_then(accept_vcard_version);
+        let (body, version) = match wanted_version(ctx.client, asked) {
+            Some(v) if Some(v) != stored => (convert(&obj.data, stored, v).into_owned(), Some(v)),
+            _ => (obj.data, stored),
+        };
+        let utf8 = std::str::from_utf8(&body).is_ok();
+        (body, content_type_for(version, utf8))
     };
-    let utf8 = std::str::from_utf8(&body).is_ok();
     let len = body.len();
     let mut r = Response::new(if head {
         Body::empty()
@@ -102,7 +108,7 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
         Body::from(body)
     });
     let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&content_type_for(version, utf8)) {
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
         h.insert(header::CONTENT_TYPE, v);
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
@@ -117,13 +123,21 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
 }
 
 pub fn too_large(ctx: &Ctx) -> Response {
+    let max = ctx.app.config.dav.max_resource_size;
+    if matches!(ctx.target, Target::Member(Kind::Calendar, ..)) {
+        return respond::condition(
+            StatusCode::FORBIDDEN,
+            kith_dav::names::CALDAV,
+            "max-resource-size",
+            &format!("The calendar object is larger than {max} bytes; remove large attachments"),
+        );
+    }
     respond::condition(
         StatusCode::FORBIDDEN,
         CARDDAV,
         "max-resource-size",
         &format!(
-            "The card is larger than {} bytes; make it smaller (a large PHOTO is the usual cause)",
-            ctx.app.config.dav.max_resource_size
+            "The card is larger than {max} bytes; make it smaller (a large PHOTO is the usual cause)"
         ),
     )
 }
@@ -147,16 +161,22 @@ fn is_vcard_type(ct: &str) -> bool {
 }
 
 pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
-    let Target::Card(_, book, card) = &ctx.target else {
-        return respond::text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "PUT a vCard into an address book: /dav/addressbooks/USER/BOOK/NAME.vcf",
-        );
+    let (book, card) = match &ctx.target {
+        Target::Member(Kind::Addressbook, _, book, card) => (book, card),
+        Target::Member(Kind::Calendar, _, cal, name) => {
+            return super::calendar::put(ctx, cal, name, body).await;
+        }
+        _ => {
+            return respond::text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "PUT a vCard into an address book (/dav/addressbooks/USER/BOOK/NAME.vcf) or an event into a calendar (/dav/calendars/USER/CALENDAR/NAME.ics)",
+            );
+        }
     };
     if body.len() > ctx.app.config.dav.max_resource_size {
         return too_large(ctx);
     }
-    let book = match ctx.book(book).await {
+    let book = match ctx.collection(Kind::Addressbook, book).await {
         Ok(Some(b)) => b,
         Ok(None) => {
             return respond::text(
@@ -198,6 +218,7 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         content_type: "text/vcard; charset=utf-8",
         data: &body,
         index,
+        span: None,
     };
     let check = precondition(ctx);
     match ctx.app.store.put_object(book.id, &obj, &check).await {
@@ -218,7 +239,7 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
             "The card changed on the server since you last read it (If-Match/If-None-Match failed); sync and try again",
         ),
         Ok(PutOutcome::UidConflict(other)) => {
-            let href = card_href(ctx.user_name(), &book.name, &other);
+            let href = member_href(Kind::Addressbook, ctx.user_name(), &book.name, &other);
             respond::condition_with(
                 StatusCode::FORBIDDEN,
                 CARDDAV,
@@ -232,21 +253,24 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
 }
 
 pub async fn delete(ctx: &Ctx) -> Response {
-    let Target::Card(_, book, card) = &ctx.target else {
+    let Target::Member(kind, _, book, card) = &ctx.target else {
         return respond::not_found();
     };
-    let book = match ctx.book(book).await {
+    let book = match ctx.collection(*kind, book).await {
         Ok(Some(b)) => b,
         Ok(None) => return respond::not_found(),
         Err(r) => return r,
     };
+    if book.derived.is_some() {
+        return super::calendar::read_only();
+    }
     let check = precondition(ctx);
     match ctx.app.store.delete_object(book.id, card, &check).await {
         Ok(DeleteOutcome::Deleted) => respond::status(StatusCode::NO_CONTENT),
         Ok(DeleteOutcome::NotFound) => respond::not_found(),
         Ok(DeleteOutcome::PreconditionFailed) => respond::text(
             StatusCode::PRECONDITION_FAILED,
-            "The card changed on the server since you last read it; sync and try again",
+            "The object changed on the server since you last read it; sync and try again",
         ),
         Err(e) => respond::internal(e),
     }

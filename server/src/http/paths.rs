@@ -6,8 +6,12 @@
 //! /dav/addressbooks/{user}/                 address-book home
 //! /dav/addressbooks/{user}/{book}/          address book
 //! /dav/addressbooks/{user}/{book}/{card}    vCard
+//! /dav/calendars/{user}/                    calendar home
+//! /dav/calendars/{user}/{calendar}/         calendar
+//! /dav/calendars/{user}/{calendar}/{object} iCalendar object
 //! ```
 
+use crate::store::Kind;
 use kith_dav::href::{decode_segment, encode_segment};
 
 pub const DAV_ROOT: &str = "/dav/";
@@ -18,10 +22,13 @@ pub enum Target {
     Root,
     Principals,
     Principal(String),
-    AddressbookHomes,
-    Home(String),
-    Book(String, String),
-    Card(String, String, String),
+    /// `/dav/addressbooks/` or `/dav/calendars/`.
+    Homes(Kind),
+    Home(Kind, String),
+    /// An address book or calendar: (kind, user, name).
+    Collection(Kind, String, String),
+    /// A vCard or iCalendar object: (kind, user, collection, name).
+    Member(Kind, String, String, String),
     NotFound,
 }
 
@@ -29,9 +36,10 @@ impl Target {
     /// The user a target belongs to, for the ownership check.
     pub fn owner(&self) -> Option<&str> {
         match self {
-            Target::Principal(u) | Target::Home(u) | Target::Book(u, _) | Target::Card(u, _, _) => {
-                Some(u)
-            }
+            Target::Principal(u)
+            | Target::Home(_, u)
+            | Target::Collection(_, u, _)
+            | Target::Member(_, u, _, _) => Some(u),
             _ => None,
         }
     }
@@ -54,15 +62,29 @@ pub fn resolve(path: &str) -> Target {
         }
     }
     let mut it = segs.into_iter();
+    let kind = |seg: &str| match seg {
+        "addressbooks" => Some(Kind::Addressbook),
+        "calendars" => Some(Kind::Calendar),
+        _ => None,
+    };
     match (it.next(), it.next(), it.next(), it.next(), it.next()) {
         (None, ..) => Target::Root,
         (Some(p), None, ..) if p == "principals" => Target::Principals,
         (Some(p), Some(u), None, ..) if p == "principals" => Target::Principal(u),
-        (Some(a), None, ..) if a == "addressbooks" => Target::AddressbookHomes,
-        (Some(a), Some(u), None, ..) if a == "addressbooks" => Target::Home(u),
-        (Some(a), Some(u), Some(b), None, _) if a == "addressbooks" => Target::Book(u, b),
-        (Some(a), Some(u), Some(b), Some(c), None) if a == "addressbooks" => Target::Card(u, b, c),
-        _ => Target::NotFound,
+        (Some(a), u, b, c, rest) => match (kind(&a), u, b, c, rest) {
+            (Some(k), None, ..) => Target::Homes(k),
+            (Some(k), Some(u), None, ..) => Target::Home(k, u),
+            (Some(k), Some(u), Some(b), None, _) => Target::Collection(k, u, b),
+            (Some(k), Some(u), Some(b), Some(c), None) => Target::Member(k, u, b, c),
+            _ => Target::NotFound,
+        },
+    }
+}
+
+fn root_segment(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Addressbook => "addressbooks",
+        Kind::Calendar => "calendars",
     }
 }
 
@@ -70,24 +92,30 @@ pub fn principal_href(user: &str) -> String {
     format!("/dav/principals/{}/", encode_segment(user))
 }
 
-pub fn home_href(user: &str) -> String {
-    format!("/dav/addressbooks/{}/", encode_segment(user))
+pub fn homes_href(kind: Kind) -> String {
+    format!("/dav/{}/", root_segment(kind))
 }
 
-pub fn book_href(user: &str, book: &str) -> String {
+pub fn home_href(kind: Kind, user: &str) -> String {
+    format!("/dav/{}/{}/", root_segment(kind), encode_segment(user))
+}
+
+pub fn collection_href(kind: Kind, user: &str, name: &str) -> String {
     format!(
-        "/dav/addressbooks/{}/{}/",
+        "/dav/{}/{}/{}/",
+        root_segment(kind),
         encode_segment(user),
-        encode_segment(book)
+        encode_segment(name)
     )
 }
 
-pub fn card_href(user: &str, book: &str, card: &str) -> String {
+pub fn member_href(kind: Kind, user: &str, coll: &str, name: &str) -> String {
     format!(
-        "/dav/addressbooks/{}/{}/{}",
+        "/dav/{}/{}/{}/{}",
+        root_segment(kind),
         encode_segment(user),
-        encode_segment(book),
-        encode_segment(card)
+        encode_segment(coll),
+        encode_segment(name)
     )
 }
 
@@ -115,11 +143,24 @@ mod tests {
             resolve("/dav/principals/ann/"),
             Target::Principal("ann".into())
         );
-        assert_eq!(resolve("/dav/addressbooks/ann"), Target::Home("ann".into()));
+        assert_eq!(
+            resolve("/dav/addressbooks/ann"),
+            Target::Home(Kind::Addressbook, "ann".into())
+        );
         assert_eq!(
             resolve("/dav/addressbooks/ann/b%20k/x%2Fy.vcf"),
-            Target::Card("ann".into(), "b k".into(), "x/y.vcf".into())
+            Target::Member(
+                Kind::Addressbook,
+                "ann".into(),
+                "b k".into(),
+                "x/y.vcf".into()
+            )
         );
+        assert_eq!(
+            resolve("/dav/calendars/ann/work/"),
+            Target::Collection(Kind::Calendar, "ann".into(), "work".into())
+        );
+        assert_eq!(resolve("/dav/calendars/"), Target::Homes(Kind::Calendar));
         assert_eq!(resolve("/dav/addressbooks/ann/../x/"), Target::NotFound);
         assert_eq!(resolve("/other"), Target::NotFound);
         assert_eq!(href_path("https://h:1/dav/x"), "/dav/x");
@@ -127,11 +168,16 @@ mod tests {
 
     #[test]
     fn card_href_round_trips() {
-        let href = card_href("ann", "b k", "a/b ä.vcf");
+        let href = member_href(Kind::Addressbook, "ann", "b k", "a/b ä.vcf");
         assert!(href.is_ascii());
         assert_eq!(
             resolve(&href),
-            Target::Card("ann".into(), "b k".into(), "a/b ä.vcf".into())
+            Target::Member(
+                Kind::Addressbook,
+                "ann".into(),
+                "b k".into(),
+                "a/b ä.vcf".into()
+            )
         );
     }
 }

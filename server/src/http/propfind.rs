@@ -1,14 +1,15 @@
 //! PROPFIND (RFC 4918 §9.1) on every resource of the layout.
 
-use super::paths::{Target, book_href, card_href, home_href, principal_href};
+use super::paths::{Target, collection_href, home_href, homes_href, member_href, principal_href};
 use super::props::{Resource, collect};
-use super::{Ctx, Render, object, respond, stream};
-use crate::store::{Collection, ObjectMeta};
+use super::{Ctx, Render, calendar, object, respond, stream};
+use crate::store::{Collection, Kind, ObjectMeta};
 use axum::response::Response;
 use futures_util::StreamExt;
 use kith_dav::headers::Depth;
+use kith_dav::ical::Tz;
 use kith_dav::multistatus::Multistatus;
-use kith_dav::names::{CARDDAV, Name};
+use kith_dav::names::{CALDAV, CARDDAV, Name};
 use kith_dav::request::{PropSelection, parse_propfind};
 
 pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
@@ -47,50 +48,51 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
             let (f, m) = collect(&pctx, &Resource::Principal, &select, none);
             ms.response(&principal_href(&user), &f, &m);
         }
-        Target::AddressbookHomes | Target::Home(_) => {
-            if matches!(ctx.target, Target::AddressbookHomes) {
-                let (f, m) = collect(&pctx, &Resource::Root, &select, none);
-                ms.response("/dav/addressbooks/", &f, &m);
-                if depth == 1 {
-                    let (f, m) = collect(&pctx, &Resource::Home, &select, none);
-                    ms.response(&home_href(&user), &f, &m);
-                }
-                return respond::multistatus(ms.finish());
-            }
-            let (f, m) = collect(&pctx, &Resource::Home, &select, none);
-            ms.response(&home_href(&user), &f, &m);
+        Target::Homes(kind) => {
+            let (f, m) = collect(&pctx, &Resource::Root, &select, none);
+            ms.response(&homes_href(*kind), &f, &m);
             if depth == 1 {
-                let books = match ctx.app.store.collections(ctx.principal.user.id).await {
-                    Ok(b) => b,
-                    Err(e) => return respond::internal(e),
+                let (f, m) = collect(&pctx, &Resource::Home, &select, none);
+                ms.response(&home_href(*kind, &user), &f, &m);
+            }
+        }
+        Target::Home(kind, _) => {
+            let (f, m) = collect(&pctx, &Resource::Home, &select, none);
+            ms.response(&home_href(*kind, &user), &f, &m);
+            if depth == 1 {
+                let colls = match ctx.collections(*kind).await {
+                    Ok(c) => c,
+                    Err(r) => return r,
                 };
-                for book in &books {
-                    if let Err(r) = book_response(ctx, &mut ms, book, &select).await {
+                for c in &colls {
+                    if let Err(r) = collection_response(ctx, &mut ms, c, &select).await {
                         return r;
                     }
                 }
             }
         }
-        Target::Book(_, name) => {
-            let book = match ctx.book(name).await {
+        Target::Collection(kind, _, name) => {
+            let coll = match ctx.collection(*kind, name).await {
                 Ok(Some(b)) => b,
                 Ok(None) => return respond::not_found(),
                 Err(r) => return r,
             };
-            if let Err(r) = book_response(ctx, &mut ms, &book, &select).await {
+            if let Err(r) = collection_response(ctx, &mut ms, &coll, &select).await {
                 return r;
             }
             if depth == 1 {
-                let wants_data = select.wants(CARDDAV, "address-data");
-                let mut rows = ctx.app.store.objects(book.id, wants_data, None);
+                let wants_data =
+                    select.wants(CARDDAV, "address-data") || select.wants(CALDAV, "calendar-data");
+                let mut rows = ctx.app.store.objects(coll.id, wants_data, None);
                 let render = ctx.render();
+                let zone = calendar::zone(&ctx.app.config, &coll);
                 return stream::multistatus(ms, move |mut w| async move {
                     while let Some(row) = rows.next().await {
                         match row {
                             Ok(o) => {
                                 let data = wants_data.then_some(o.data.as_slice());
-                                card_response(
-                                    &render, &mut w.ms, &book.name, &o.meta, data, &select,
+                                member_response(
+                                    &render, &mut w.ms, &coll, zone, &o.meta, data, &select,
                                 );
                                 if !w.flush_if_full().await {
                                     return;
@@ -104,21 +106,23 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
                 .await;
             }
         }
-        Target::Card(_, book, card) => {
-            let book = match ctx.book(book).await {
+        Target::Member(kind, _, coll, name) => {
+            let coll = match ctx.collection(*kind, coll).await {
                 Ok(Some(b)) => b,
                 Ok(None) => return respond::not_found(),
                 Err(r) => return r,
             };
-            let obj = match ctx.app.store.object(book.id, card).await {
+            let obj = match ctx.app.store.object(coll.id, name).await {
                 Ok(Some(o)) => o,
                 Ok(None) => return respond::not_found(),
                 Err(e) => return respond::internal(e),
             };
-            card_response(
+            let zone = calendar::zone(&ctx.app.config, &coll);
+            member_response(
                 &ctx.render(),
                 &mut ms,
-                &book.name,
+                &coll,
+                zone,
                 &obj.meta,
                 Some(&obj.data),
                 &select,
@@ -129,44 +133,57 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
     respond::multistatus(ms.finish())
 }
 
-pub async fn book_response(
+pub async fn collection_response(
     ctx: &Ctx,
     ms: &mut Multistatus,
-    book: &Collection,
+    coll: &Collection,
     select: &PropSelection,
 ) -> Result<(), Response> {
     let dead = ctx
         .app
         .store
-        .dead_props(book.id)
+        .dead_props(coll.id)
         .await
         .map_err(respond::internal)?;
     let (f, m) = collect(
         &ctx.prop_ctx(),
-        &Resource::Book(book, &dead),
+        &Resource::Collection(coll, &dead),
         select,
         &mut |_| None,
     );
-    ms.response(&book_href(ctx.user_name(), &book.name), &f, &m);
+    ms.response(
+        &collection_href(coll.kind, ctx.user_name(), &coll.name),
+        &f,
+        &m,
+    );
     Ok(())
 }
 
-/// One card's response; `address-data` is rendered when the data is at hand.
-pub fn card_response(
+/// One member's response; `address-data` or `calendar-data` is rendered when the data is at
+/// hand. `zone` is the calendar's, for expanding floating times.
+pub fn member_response(
     r: &Render,
     ms: &mut Multistatus,
-    book: &str,
+    coll: &Collection,
+    zone: Tz,
     meta: &ObjectMeta,
     data: Option<&[u8]>,
     select: &PropSelection,
 ) {
-    let mut extra = |name: &Name| {
-        if name.is(CARDDAV, "address-data") {
+    let kind = coll.kind;
+    let mut extra = |name: &Name| match kind {
+        Kind::Addressbook if name.is(CARDDAV, "address-data") => {
             Some(data.map(|d| object::address_data_xml(r.client, d, select)))
-        } else {
-            None
         }
+        Kind::Calendar if name.is(CALDAV, "calendar-data") => {
+            Some(data.map(|d| calendar::calendar_data_xml(r, zone, d, select)))
+        }
+        _ => None,
     };
-    let (f, m) = collect(&r.prop_ctx(), &Resource::Card(meta), select, &mut extra);
-    ms.response(&card_href(&r.user.name, book, &meta.name), &f, &m);
+    let (f, m) = collect(&r.prop_ctx(), &Resource::Member(meta), select, &mut extra);
+    ms.response(
+        &member_href(kind, &r.user.name, &coll.name, &meta.name),
+        &f,
+        &m,
+    );
 }

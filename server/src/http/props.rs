@@ -1,9 +1,10 @@
 //! Live properties of each resource, for PROPFIND and for the `prop` of REPORTs.
 
 use super::paths::{home_href, principal_href};
-use crate::store::{Collection, ObjectMeta, User};
+use crate::config::Config;
+use crate::store::{Collection, Kind, ObjectMeta, User};
 use kith_dav::multistatus::{PropValue, hrefs};
-use kith_dav::names::{CALSERVER, CARDDAV, DAV, Name};
+use kith_dav::names::{CALDAV, CALSERVER, CARDDAV, DAV, Name};
 use kith_dav::request::{PropRequest, PropSelection};
 use kith_dav::xml::escape;
 
@@ -12,14 +13,15 @@ pub enum Resource<'a> {
     Root,
     Principal,
     Home,
-    Book(&'a Collection, &'a [(String, String, String)]),
-    Card(&'a ObjectMeta),
+    /// An address book or calendar, with its dead properties.
+    Collection(&'a Collection, &'a [(String, String, String)]),
+    Member(&'a ObjectMeta),
 }
 
 /// What every property renderer needs: the authenticated user and server settings.
 pub struct PropCtx<'a> {
     pub user: &'a User,
-    pub max_resource_size: usize,
+    pub config: &'a Config,
 }
 
 pub fn sync_token(c: &Collection) -> String {
@@ -82,6 +84,17 @@ const PRIVS_READ: &str = "<d:privilege><d:read/></d:privilege>\
 const BOOK_REPORTS: &str = "<d:supported-report><d:report><card:addressbook-multiget/></d:report></d:supported-report>\
 <d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>\
 <d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report>";
+const CALENDAR_REPORTS: &str = "<d:supported-report><d:report><cal:calendar-multiget/></d:report></d:supported-report>\
+<d:supported-report><d:report><cal:calendar-query/></d:report></d:supported-report>\
+<d:supported-report><d:report><cal:free-busy-query/></d:report></d:supported-report>\
+<d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report>";
+const COLLATIONS: &str = "<cal:supported-collation>i;ascii-casemap</cal:supported-collation>\
+<cal:supported-collation>i;unicode-casemap</cal:supported-collation>\
+<cal:supported-collation>i;octet</cal:supported-collation>";
+
+/// The widest dates Kith accepts (RFC 4791 §5.2.6-7): it sets no limit of its own.
+const MIN_DATE_TIME: &str = "00010101T000000Z";
+const MAX_DATE_TIME: &str = "99991231T235959Z";
 
 fn n(ns: &str, local: &str) -> Name {
     Name::new(ns, local)
@@ -103,19 +116,39 @@ pub fn live_names(res: &Resource<'_>) -> Vec<Name> {
             n(DAV, "owner"),
             n(DAV, "principal-collection-set"),
             n(CARDDAV, "addressbook-home-set"),
+            n(CALDAV, "calendar-home-set"),
         ]),
         Resource::Home => v.extend([n(DAV, "displayname"), n(DAV, "owner")]),
-        Resource::Book(..) => v.extend([
-            n(DAV, "displayname"),
-            n(DAV, "owner"),
-            n(DAV, "sync-token"),
-            n(DAV, "getlastmodified"),
-            n(CALSERVER, "getctag"),
-            n(CARDDAV, "addressbook-description"),
-            n(CARDDAV, "supported-address-data"),
-            n(CARDDAV, "max-resource-size"),
-        ]),
-        Resource::Card(..) => v.extend([
+        Resource::Collection(c, _) => {
+            v.extend([
+                n(DAV, "displayname"),
+                n(DAV, "owner"),
+                n(DAV, "sync-token"),
+                n(DAV, "getlastmodified"),
+                n(CALSERVER, "getctag"),
+            ]);
+            match c.kind {
+                Kind::Addressbook => v.extend([
+                    n(CARDDAV, "addressbook-description"),
+                    n(CARDDAV, "supported-address-data"),
+                    n(CARDDAV, "max-resource-size"),
+                ]),
+                Kind::Calendar => v.extend([
+                    n(CALDAV, "calendar-description"),
+                    n(CALDAV, "supported-calendar-component-set"),
+                    n(CALDAV, "supported-calendar-data"),
+                    n(CALDAV, "max-resource-size"),
+                    n(CALDAV, "min-date-time"),
+                    n(CALDAV, "max-date-time"),
+                    n(CALDAV, "max-instances"),
+                    n(CALDAV, "supported-collation-set"),
+                ]),
+            }
+            if c.timezone.is_some() {
+                v.push(n(CALDAV, "calendar-timezone"));
+            }
+        }
+        Resource::Member(..) => v.extend([
             n(DAV, "getetag"),
             n(DAV, "getcontenttype"),
             n(DAV, "getcontentlength"),
@@ -133,49 +166,97 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
         let v = match (name.local.as_str(), res) {
             ("resourcetype", Resource::Root | Resource::Home) => "<d:collection/>".to_string(),
             ("resourcetype", Resource::Principal) => "<d:collection/><d:principal/>".to_string(),
-            ("resourcetype", Resource::Book(..)) => "<d:collection/><card:addressbook/>".into(),
-            ("resourcetype", Resource::Card(..)) => String::new(),
+            ("resourcetype", Resource::Collection(c, _)) => match c.kind {
+                Kind::Addressbook => "<d:collection/><card:addressbook/>".into(),
+                Kind::Calendar => "<d:collection/><cal:calendar/>".into(),
+            },
+            ("resourcetype", Resource::Member(..)) => String::new(),
             ("current-user-principal", _) => hrefs(&[&principal_href(user)]),
             ("principal-URL", Resource::Principal) => hrefs(&[&principal_href(user)]),
             ("principal-collection-set", Resource::Principal) => hrefs(&["/dav/principals/"]),
             (
                 "owner",
-                Resource::Principal | Resource::Home | Resource::Book(..) | Resource::Card(..),
+                Resource::Principal
+                | Resource::Home
+                | Resource::Collection(..)
+                | Resource::Member(..),
             ) => hrefs(&[&principal_href(user)]),
             ("displayname", Resource::Principal | Resource::Home) => escape(user).into_owned(),
-            ("displayname", Resource::Book(c, _)) => escape(c.displayname.as_deref()?).into_owned(),
+            ("displayname", Resource::Collection(c, _)) => {
+                escape(c.displayname.as_deref()?).into_owned()
+            }
             ("current-user-privilege-set", Resource::Root) => PRIVS_READ.to_string(),
+            ("current-user-privilege-set", Resource::Collection(c, _)) if c.derived.is_some() => {
+                PRIVS_READ.to_string()
+            }
             ("current-user-privilege-set", _) => PRIVS_OWNER.to_string(),
-            ("supported-report-set", Resource::Book(..)) => BOOK_REPORTS.to_string(),
+            ("supported-report-set", Resource::Collection(c, _)) => match c.kind {
+                Kind::Addressbook => BOOK_REPORTS.to_string(),
+                Kind::Calendar => CALENDAR_REPORTS.to_string(),
+            },
             ("supported-report-set", _) => String::new(),
-            ("sync-token", Resource::Book(c, _)) => escape(&sync_token(c)).into_owned(),
-            ("getlastmodified", Resource::Book(c, _)) => http_date(c.modified_at),
-            ("getetag", Resource::Card(m)) => escape(&m.etag).into_owned(),
-            ("getcontenttype", Resource::Card(m)) => escape(&m.content_type).into_owned(),
-            ("getcontentlength", Resource::Card(m)) => m.size.to_string(),
-            ("getlastmodified", Resource::Card(m)) => http_date(m.modified_at),
+            ("sync-token", Resource::Collection(c, _)) => escape(&sync_token(c)).into_owned(),
+            ("getlastmodified", Resource::Collection(c, _)) => http_date(c.modified_at),
+            ("getetag", Resource::Member(m)) => escape(&m.etag).into_owned(),
+            ("getcontenttype", Resource::Member(m)) => escape(&m.content_type).into_owned(),
+            ("getcontentlength", Resource::Member(m)) => m.size.to_string(),
+            ("getlastmodified", Resource::Member(m)) => http_date(m.modified_at),
             _ => return dead(res, name),
         };
         return Some(v);
     }
+    let book = match res {
+        Resource::Collection(c, _) if c.kind == Kind::Addressbook => Some(*c),
+        _ => None,
+    };
+    let calendar = match res {
+        Resource::Collection(c, _) if c.kind == Kind::Calendar => Some(*c),
+        _ => None,
+    };
     if name.ns == CARDDAV {
-        let v = match (name.local.as_str(), res) {
-            ("addressbook-home-set", Resource::Principal) => hrefs(&[&home_href(user)]),
-            ("addressbook-description", Resource::Book(c, _)) => {
+        let v = match (name.local.as_str(), res, book) {
+            ("addressbook-home-set", Resource::Principal, _) => {
+                hrefs(&[&home_href(Kind::Addressbook, user)])
+            }
+            ("addressbook-description", _, Some(c)) => {
                 escape(c.description.as_deref()?).into_owned()
             }
-            ("supported-address-data", Resource::Book(..)) => concat!(
+            ("supported-address-data", _, Some(_)) => concat!(
                 "<card:address-data-type content-type=\"text/vcard\" version=\"3.0\"/>",
                 "<card:address-data-type content-type=\"text/vcard\" version=\"4.0\"/>"
             )
             .to_string(),
-            ("max-resource-size", Resource::Book(..)) => ctx.max_resource_size.to_string(),
+            ("max-resource-size", _, Some(_)) => ctx.config.dav.max_resource_size.to_string(),
+            _ => return dead(res, name),
+        };
+        return Some(v);
+    }
+    if name.ns == CALDAV {
+        let v = match (name.local.as_str(), res, calendar) {
+            ("calendar-home-set", Resource::Principal, _) => {
+                hrefs(&[&home_href(Kind::Calendar, user)])
+            }
+            ("calendar-description", _, Some(c)) => escape(c.description.as_deref()?).into_owned(),
+            ("calendar-timezone", _, Some(c)) => escape(c.timezone.as_deref()?).into_owned(),
+            ("supported-calendar-component-set", _, Some(c)) => c
+                .components
+                .iter()
+                .map(|k| format!("<cal:comp name=\"{}\"/>", escape(k)))
+                .collect(),
+            ("supported-calendar-data", _, Some(_)) => {
+                "<cal:calendar-data content-type=\"text/calendar\" version=\"2.0\"/>".into()
+            }
+            ("max-resource-size", _, Some(_)) => ctx.config.dav.max_resource_size.to_string(),
+            ("min-date-time", _, Some(_)) => MIN_DATE_TIME.into(),
+            ("max-date-time", _, Some(_)) => MAX_DATE_TIME.into(),
+            ("max-instances", _, Some(_)) => ctx.config.caldav.max_instances.to_string(),
+            ("supported-collation-set", _, Some(_)) => COLLATIONS.into(),
             _ => return dead(res, name),
         };
         return Some(v);
     }
     if name.is(CALSERVER, "getctag")
-        && let Resource::Book(c, _) = res
+        && let Resource::Collection(c, _) = res
     {
         return Some(escape(&sync_token(c)).into_owned());
     }
@@ -184,7 +265,7 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
 
 /// A dead property's stored XML, re-rendered as the content of the property element.
 fn dead(res: &Resource<'_>, name: &Name) -> Option<String> {
-    let Resource::Book(_, dead) = res else {
+    let Resource::Collection(_, dead) = res else {
         return None;
     };
     let (_, _, xml) = dead
@@ -226,6 +307,18 @@ pub fn is_protected(name: &Name) -> bool {
                 name.local.as_str(),
                 "supported-address-data" | "max-resource-size" | "addressbook-home-set"
             ))
+        || (name.ns == CALDAV
+            && matches!(
+                name.local.as_str(),
+                "supported-calendar-data"
+                    | "max-resource-size"
+                    | "min-date-time"
+                    | "max-date-time"
+                    | "max-instances"
+                    | "calendar-home-set"
+                    | "supported-collation-set"
+                    | "calendar-data"
+            ))
         || name.is(CALSERVER, "getctag")
 }
 
@@ -260,7 +353,7 @@ pub fn collect(
         }
         PropRequest::AllProp { include } => {
             let mut names = live_names(res);
-            if let Resource::Book(_, dead) = res {
+            if let Resource::Collection(_, dead) = res {
                 names.extend(dead.iter().map(|(ns, local, _)| Name::new(ns, local)));
             }
             for extra_name in include {
@@ -277,7 +370,7 @@ pub fn collect(
         }
         PropRequest::PropName => {
             let mut names = live_names(res);
-            if let Resource::Book(_, dead) = res {
+            if let Resource::Collection(_, dead) = res {
                 names.extend(dead.iter().map(|(ns, local, _)| Name::new(ns, local)));
             }
             found = names

@@ -1,22 +1,30 @@
-//! REPORTs on an address book: addressbook-multiget, addressbook-query (RFC 6352 §8) and
+//! REPORTs on an address book: addressbook-multiget, addressbook-query (RFC 6352 §8); on a
+//! calendar: calendar-multiget, calendar-query and free-busy-query (RFC 4791 §7); on both:
 //! sync-collection (RFC 6578). Depth is ignored: Thunderbird sends Depth 1 on sync-collection.
 
-use super::paths::{Target, book_href, card_href, href_path, resolve};
-use super::propfind::card_response;
+use super::paths::{Target, collection_href, href_path, member_href, resolve};
+use super::propfind::member_response;
 use super::props::parse_sync_token;
-use super::{Ctx, respond, stream};
-use crate::store::{Collection, Object, SyncItem};
+use super::{Ctx, calendar, respond, stream};
+use crate::store::{Collection, Kind, Narrow, Object, SyncItem};
 use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::StreamExt;
 use kith_dav::filter::{Filter, FilterError};
+use kith_dav::ical::filter::CalFilter;
+use kith_dav::ical::{calendar_zone, parse_calendar, render};
 use kith_dav::multistatus::Multistatus;
-use kith_dav::names::{CARDDAV, DAV, Name};
+use kith_dav::names::{CALDAV, CARDDAV, DAV, Name};
 use kith_dav::request::{PropSelection, Report, RequestError, parse_report};
 use kith_dav::vcard::parse_card;
 use std::collections::HashMap;
 
 pub async fn report(ctx: &Ctx, body: &[u8]) -> Response {
+    // Filter errors name the precondition of the protocol the collection speaks.
+    let filter_ns = match ctx.target {
+        Target::Collection(Kind::Calendar, ..) | Target::Member(Kind::Calendar, ..) => CALDAV,
+        _ => CARDDAV,
+    };
     let report = match parse_report(body) {
         Ok(r) => r,
         Err(RequestError::UnsupportedReport(name)) => {
@@ -30,11 +38,19 @@ pub async fn report(ctx: &Ctx, body: &[u8]) -> Response {
         Err(RequestError::Filter(FilterError::Collation(c))) => {
             return respond::condition(
                 StatusCode::FORBIDDEN,
-                CARDDAV,
+                filter_ns,
                 "supported-collation",
                 &format!(
                     "The collation {c:?} is not supported; use i;unicode-casemap, i;ascii-casemap or i;octet"
                 ),
+            );
+        }
+        Err(RequestError::Filter(e)) if filter_ns == CALDAV => {
+            return respond::condition(
+                StatusCode::FORBIDDEN,
+                CALDAV,
+                "valid-filter",
+                &e.to_string(),
             );
         }
         Err(RequestError::Filter(e)) => {
@@ -47,34 +63,61 @@ pub async fn report(ctx: &Ctx, body: &[u8]) -> Response {
         }
         Err(e) => return respond::bad_request(&format!("Invalid REPORT body: {e}")),
     };
-    let Target::Book(_, name) = &ctx.target else {
+    let Target::Collection(kind, _, name) = &ctx.target else {
         return respond::condition(
             StatusCode::FORBIDDEN,
             DAV,
             "supported-report",
-            "Reports run on an address book",
+            "Reports run on an address book or a calendar",
         );
     };
-    let book = match ctx.book(name).await {
+    let coll = match ctx.collection(*kind, name).await {
         Ok(Some(b)) => b,
         Ok(None) => return respond::not_found(),
         Err(r) => return r,
     };
-    match report {
-        Report::AddressbookMultiget { select, hrefs } => {
-            multiget(ctx, &book, &select, &hrefs).await
+    let unsupported = || {
+        respond::condition(
+            StatusCode::FORBIDDEN,
+            DAV,
+            "supported-report",
+            "This report does not run on this kind of collection",
+        )
+    };
+    match (report, kind) {
+        (Report::AddressbookMultiget { select, hrefs }, Kind::Addressbook)
+        | (Report::CalendarMultiget { select, hrefs }, Kind::Calendar) => {
+            multiget(ctx, &coll, &select, &hrefs).await
         }
-        Report::AddressbookQuery {
-            select,
-            filter,
-            limit,
-        } => query(ctx, &book, &select, &filter, limit).await,
-        Report::SyncCollection {
-            select,
-            token,
-            limit,
-            ..
-        } => sync_collection(ctx, &book, &select, &token, limit).await,
+        (
+            Report::AddressbookQuery {
+                select,
+                filter,
+                limit,
+            },
+            Kind::Addressbook,
+        ) => query(ctx, &coll, &select, &filter, limit).await,
+        (
+            Report::CalendarQuery {
+                select,
+                filter,
+                timezone,
+            },
+            Kind::Calendar,
+        ) => calendar_query(ctx, &coll, &select, &filter, timezone.as_deref()).await,
+        (Report::FreeBusyQuery { start, end }, Kind::Calendar) => {
+            free_busy(ctx, &coll, start, end).await
+        }
+        (
+            Report::SyncCollection {
+                select,
+                token,
+                limit,
+                ..
+            },
+            _,
+        ) => sync_collection(ctx, &coll, &select, &token, limit).await,
+        _ => unsupported(),
     }
 }
 
@@ -89,7 +132,11 @@ async fn multiget(
         .iter()
         .map(|href| {
             let name = match resolve(href_path(href)) {
-                Target::Card(u, b, c) if u == ctx.user_name() && b == book.name => Some(c),
+                Target::Member(k, u, b, c)
+                    if k == book.kind && u == ctx.user_name() && b == book.name =>
+                {
+                    Some(c)
+                }
                 _ => None,
             };
             (href.as_str(), name)
@@ -103,10 +150,13 @@ async fn multiget(
     let by_name: HashMap<&str, &Object> =
         objects.iter().map(|o| (o.meta.name.as_str(), o)).collect();
     let render = ctx.render();
+    let zone = calendar::zone(&ctx.app.config, book);
     let mut ms = Multistatus::new();
     for (href, name) in &resolved {
         match name.as_deref().and_then(|n| by_name.get(n)) {
-            Some(o) => card_response(&render, &mut ms, &book.name, &o.meta, Some(&o.data), select),
+            Some(o) => {
+                member_response(&render, &mut ms, book, zone, &o.meta, Some(&o.data), select)
+            }
             None => ms.status_response(href, 404),
         }
     }
@@ -120,10 +170,14 @@ async fn query(
     filter: &Filter,
     limit: Option<usize>,
 ) -> Response {
-    let mut rows = ctx.app.store.objects(book.id, true, filter.index_hint());
+    let mut rows = ctx
+        .app
+        .store
+        .objects(book.id, true, filter.index_hint().map(Narrow::Index));
     let (render, select, filter) = (ctx.render(), select.clone(), filter.clone());
-    let book_href = book_href(ctx.user_name(), &book.name);
-    let book_name = book.name.clone();
+    let book_href = collection_href(book.kind, ctx.user_name(), &book.name);
+    let book = book.clone();
+    let zone = calendar::zone(&ctx.app.config, &book);
     stream::multistatus(Multistatus::new(), move |mut w| async move {
         let mut count = 0usize;
         let mut truncated = false;
@@ -143,10 +197,11 @@ async fn query(
                 truncated = true;
                 break;
             }
-            card_response(
+            member_response(
                 &render,
                 &mut w.ms,
-                &book_name,
+                &book,
+                zone,
                 &o.meta,
                 Some(&o.data),
                 &select,
@@ -190,11 +245,12 @@ async fn sync_collection(
             }
         }
     };
-    let wants_data = select.wants(CARDDAV, "address-data");
+    let wants_data = select.wants(CARDDAV, "address-data") || select.wants(CALDAV, "calendar-data");
     // One row more than the limit tells whether the result is truncated.
     let fetch = limit.map(|l| l.saturating_add(1));
     let mut rows = ctx.app.store.changes(book.id, since, fetch, wants_data);
     let (render, select, book) = (ctx.render(), select.clone(), book.clone());
+    let zone = calendar::zone(&ctx.app.config, &book);
     stream::multistatus(Multistatus::new(), move |mut w| async move {
         let user = render.user.name.clone();
         let (mut last, mut count, mut truncated, mut current) = (since, 0usize, false, None);
@@ -215,11 +271,11 @@ async fn sync_collection(
                 SyncItem::Present(o) => {
                     last = o.meta.seq;
                     let data = wants_data.then_some(o.data.as_slice());
-                    card_response(&render, &mut w.ms, &book.name, &o.meta, data, &select);
+                    member_response(&render, &mut w.ms, &book, zone, &o.meta, data, &select);
                 }
                 SyncItem::Removed { name, seq } => {
                     last = seq;
-                    w.ms.status_response(&card_href(&user, &book.name, &name), 404);
+                    w.ms.status_response(&member_href(book.kind, &user, &book.name, &name), 404);
                 }
                 SyncItem::End { .. } => {}
             }
@@ -230,7 +286,7 @@ async fn sync_collection(
         }
         let next = if truncated {
             w.ms.status_response_with_error(
-                &book_href(&user, &book.name),
+                &collection_href(book.kind, &user, &book.name),
                 507,
                 &Name::new(DAV, "number-of-matches-within-limits"),
             );
@@ -245,4 +301,93 @@ async fn sync_collection(
         w.finish().await;
     })
     .await
+}
+
+/// calendar-query (RFC 4791 §7.8): candidates come from the stored spans when the filter has
+/// a time range, and each candidate is then checked exactly against its instances.
+async fn calendar_query(
+    ctx: &Ctx,
+    cal: &Collection,
+    select: &PropSelection,
+    filter: &CalFilter,
+    timezone: Option<&str>,
+) -> Response {
+    let zone = match timezone {
+        Some(t) => match calendar_zone(t) {
+            Some(z) => z,
+            None => {
+                return respond::condition(
+                    StatusCode::FORBIDDEN,
+                    CALDAV,
+                    "valid-calendar-data",
+                    "The query's timezone is not a VTIMEZONE or time zone name Kith knows",
+                );
+            }
+        },
+        None => calendar::zone(&ctx.app.config, cal),
+    };
+    let narrow = filter.span().map(|tr| Narrow::Span {
+        start: tr.start,
+        end: tr.end,
+    });
+    let mut rows = ctx.app.store.objects(cal.id, true, narrow);
+    let (render, select, filter, cal) = (ctx.render(), select.clone(), filter.clone(), cal.clone());
+    let limit = ctx.app.config.caldav.max_instances;
+    stream::multistatus(Multistatus::new(), move |mut w| async move {
+        while let Some(row) = rows.next().await {
+            let o = match row {
+                Ok(o) => o,
+                Err(e) => return w.fail(e).await,
+            };
+            // Stored objects always parse: they were validated by the same code when written.
+            let Ok(obj) = parse_calendar(&o.data) else {
+                continue;
+            };
+            if !filter.matches(&obj, zone, limit) {
+                continue;
+            }
+            member_response(
+                &render,
+                &mut w.ms,
+                &cal,
+                zone,
+                &o.meta,
+                Some(&o.data),
+                &select,
+            );
+            if !w.flush_if_full().await {
+                return;
+            }
+        }
+        w.finish().await;
+    })
+    .await
+}
+
+/// free-busy-query (RFC 4791 §7.10): one VFREEBUSY with the busy time of the calendar.
+async fn free_busy(ctx: &Ctx, cal: &Collection, start: i64, end: i64) -> Response {
+    let zone = calendar::zone(&ctx.app.config, cal);
+    let limit = ctx.app.config.caldav.max_instances;
+    let mut rows = ctx
+        .app
+        .store
+        .objects(cal.id, true, Some(Narrow::Span { start, end }));
+    let mut busy = Vec::new();
+    while let Some(row) = rows.next().await {
+        let o = match row {
+            Ok(o) => o,
+            Err(e) => return respond::internal(e),
+        };
+        if let Ok(obj) = parse_calendar(&o.data) {
+            busy.extend(render::busy(&obj, zone, start, end, limit));
+        }
+    }
+    let now = crate::store::now_ms() / 1000;
+    let body = render::freebusy(busy, start, end, now);
+    let mut r = axum::response::Response::new(axum::body::Body::from(body));
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/calendar; charset=utf-8"),
+    );
+    r
 }

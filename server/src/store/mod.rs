@@ -38,15 +38,38 @@ pub struct AppPassword {
     pub last_used_at: Option<i64>,
 }
 
+/// What a collection holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Addressbook,
+    Calendar,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Addressbook => "addressbook",
+            Kind::Calendar => "calendar",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Collection {
     pub id: i64,
+    pub kind: Kind,
     pub name: String,
     pub displayname: Option<String>,
     pub description: Option<String>,
     pub seq: i64,
     pub horizon: i64,
     pub modified_at: i64,
+    /// Calendars: the component types accepted, e.g. `["VEVENT"]`.
+    pub components: Vec<String>,
+    /// Calendars: the calendar-timezone (a VCALENDAR with one VTIMEZONE).
+    pub timezone: Option<String>,
+    /// Set for a read-only collection Kith derives from other data (`birthdays`).
+    pub derived: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +111,17 @@ pub struct NewObject<'a> {
     pub content_type: &'a str,
     pub data: &'a [u8],
     pub index: Vec<(&'a str, String)>,
+    /// Calendar objects: first start and last end (Unix seconds), for time-range pre-filters.
+    pub span: Option<(i64, i64)>,
+}
+
+/// A condition the store narrows a listing with; the caller still checks every row it gets.
+#[derive(Debug, Clone)]
+pub enum Narrow {
+    /// Cards whose index satisfies the hint.
+    Index(IndexHint),
+    /// Calendar objects whose stored span touches `[start, end]` (Unix seconds, inclusive).
+    Span { start: i64, end: i64 },
 }
 
 /// Checks `If-Match`/`If-None-Match` against the current ETag inside the write transaction,
@@ -115,6 +149,9 @@ pub enum DeleteOutcome {
 pub enum CollectionPatch {
     DisplayName(Option<String>),
     Description(Option<String>),
+    /// Calendars: the accepted component types.
+    Components(Vec<String>),
+    Timezone(Option<String>),
     Dead {
         ns: String,
         name: String,
@@ -146,11 +183,27 @@ pub trait Store: sync::SyncStore + Send + Sync {
     async fn create_collection(
         &self,
         owner_id: i64,
+        kind: Kind,
         name: &str,
         patches: &[CollectionPatch],
     ) -> StoreResult<Collection>;
-    async fn collections(&self, owner_id: i64) -> StoreResult<Vec<Collection>>;
-    async fn collection(&self, owner_id: i64, name: &str) -> StoreResult<Option<Collection>>;
+    async fn collections(&self, owner_id: i64, kind: Kind) -> StoreResult<Vec<Collection>>;
+    async fn collection(
+        &self,
+        owner_id: i64,
+        kind: Kind,
+        name: &str,
+    ) -> StoreResult<Option<Collection>>;
+    /// Marks a collection as derived (read-only to clients).
+    async fn set_derived(&self, id: i64, derived: &str) -> StoreResult<()>;
+    /// How far derived calendar `calendar_id` has read each address book: (book id, stamp).
+    async fn derived_marks(&self, calendar_id: i64) -> StoreResult<Vec<(i64, i64)>>;
+    async fn set_derived_mark(
+        &self,
+        calendar_id: i64,
+        book_id: i64,
+        seq: Option<i64>,
+    ) -> StoreResult<()>;
     async fn delete_collection(&self, id: i64) -> StoreResult<()>;
     async fn patch_collection(&self, id: i64, patches: &[CollectionPatch]) -> StoreResult<()>;
     async fn dead_props(&self, id: i64) -> StoreResult<Vec<(String, String, String)>>;
@@ -188,12 +241,12 @@ pub trait Store: sync::SyncStore + Send + Sync {
     ) -> StoreResult<PutOutcome>;
 
     /// A collection's members in storage order. `data` is left empty unless `with_data`; with a
-    /// hint, only members whose index satisfies it (a superset of a query's matches).
+    /// narrowing condition, only members that satisfy it (a superset of a query's matches).
     fn objects(
         &self,
         collection_id: i64,
         with_data: bool,
-        hint: Option<IndexHint>,
+        narrow: Option<Narrow>,
     ) -> RowStream<Object>;
 
     /// Changes after stamp `since`, oldest first, at most `limit`, then [`SyncItem::End`].

@@ -4,12 +4,13 @@
 //! `SQLITE_BUSY` upgrades of deferred transactions; readers see consistent WAL snapshots.
 
 use super::{
-    AppPassword, Collection, CollectionPatch, DeleteOutcome, NewObject, Object, ObjectMeta,
-    Precondition, PutOutcome, RowStream, Store, StoreError, StoreResult, SyncItem, User, now_ms,
+    AppPassword, Collection, CollectionPatch, DeleteOutcome, Kind, Narrow, NewObject, Object,
+    ObjectMeta, Precondition, PutOutcome, RowStream, Store, StoreError, StoreResult, SyncItem,
+    User, now_ms,
 };
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use kith_dav::filter::{IndexHint, MatchType};
+use kith_dav::filter::MatchType;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -24,18 +25,30 @@ pub struct SqliteStore {
     pub(super) reader: SqlitePool,
 }
 
-const COLLECTION_COLS: &str = "id, name, displayname, description, seq, horizon, modified_at";
+const COLLECTION_COLS: &str = "id, kind, name, displayname, description, seq, horizon, modified_at, \
+     components, timezone, derived";
 const META_COLS: &str = "name, etag, content_type, size, seq, modified_at";
 
 fn collection_row(r: &SqliteRow) -> Collection {
+    let components: Option<String> = r.get("components");
     Collection {
         id: r.get("id"),
+        kind: if r.get::<&str, _>("kind") == "calendar" {
+            Kind::Calendar
+        } else {
+            Kind::Addressbook
+        },
         name: r.get("name"),
         displayname: r.get("displayname"),
         description: r.get("description"),
         seq: r.get("seq"),
         horizon: r.get("horizon"),
         modified_at: r.get("modified_at"),
+        components: components
+            .map(|c| c.split(',').map(str::to_string).collect())
+            .unwrap_or_default(),
+        timezone: r.get("timezone"),
+        derived: r.get("derived"),
     }
 }
 
@@ -173,7 +186,7 @@ impl SqliteStore {
             Some(id) => {
                 sqlx::query(
                     "UPDATE objects SET uid = ?, etag = ?, content_type = ?, size = ?, data = ?, \
-                     seq = ?, modified_at = ? WHERE id = ?",
+                     seq = ?, modified_at = ?, first_start = ?, last_end = ? WHERE id = ?",
                 )
                 .bind(obj.uid)
                 .bind(obj.etag)
@@ -182,6 +195,8 @@ impl SqliteStore {
                 .bind(obj.data)
                 .bind(seq)
                 .bind(now)
+                .bind(obj.span.map(|s| s.0))
+                .bind(obj.span.map(|s| s.1))
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
@@ -189,8 +204,8 @@ impl SqliteStore {
             }
             None => {
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO objects (collection_id, name, uid, etag, content_type, size, data, seq, modified_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    "INSERT INTO objects (collection_id, name, uid, etag, content_type, size, data, seq, \
+                     modified_at, first_start, last_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 )
                 .bind(collection_id)
                 .bind(obj.name)
@@ -201,6 +216,8 @@ impl SqliteStore {
                 .bind(obj.data)
                 .bind(seq)
                 .bind(now)
+                .bind(obj.span.map(|s| s.0))
+                .bind(obj.span.map(|s| s.1))
                 .fetch_one(&mut **tx)
                 .await?;
                 Self::unbury(tx, collection_id, obj.name).await?;
@@ -422,6 +439,7 @@ impl Store for SqliteStore {
     async fn create_collection(
         &self,
         owner_id: i64,
+        kind: Kind,
         name: &str,
         patches: &[CollectionPatch],
     ) -> StoreResult<Collection> {
@@ -429,9 +447,10 @@ impl Store for SqliteStore {
         let now = now_ms();
         let row = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO collections (owner_id, kind, name, created_at, modified_at) \
-             VALUES (?, 'addressbook', ?, ?, ?) ON CONFLICT DO NOTHING RETURNING {COLLECTION_COLS}"
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING {COLLECTION_COLS}"
         )))
         .bind(owner_id)
+        .bind(kind.as_str())
         .bind(name)
         .bind(now)
         .bind(now)
@@ -452,25 +471,79 @@ impl Store for SqliteStore {
         Ok(collection_row(&row))
     }
 
-    async fn collections(&self, owner_id: i64) -> StoreResult<Vec<Collection>> {
+    async fn collections(&self, owner_id: i64, kind: Kind) -> StoreResult<Vec<Collection>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLLECTION_COLS} FROM collections WHERE owner_id = ? AND kind = 'addressbook' ORDER BY name"
+            "SELECT {COLLECTION_COLS} FROM collections WHERE owner_id = ? AND kind = ? ORDER BY name"
         )))
         .bind(owner_id)
+        .bind(kind.as_str())
         .fetch_all(&self.reader)
         .await?;
         Ok(rows.iter().map(collection_row).collect())
     }
 
-    async fn collection(&self, owner_id: i64, name: &str) -> StoreResult<Option<Collection>> {
+    async fn collection(
+        &self,
+        owner_id: i64,
+        kind: Kind,
+        name: &str,
+    ) -> StoreResult<Option<Collection>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLLECTION_COLS} FROM collections WHERE owner_id = ? AND kind = 'addressbook' AND name = ?"
+            "SELECT {COLLECTION_COLS} FROM collections WHERE owner_id = ? AND kind = ? AND name = ?"
         )))
         .bind(owner_id)
+        .bind(kind.as_str())
         .bind(name)
         .fetch_optional(&self.reader)
         .await?;
         Ok(row.map(|r| collection_row(&r)))
+    }
+
+    async fn set_derived(&self, id: i64, derived: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE collections SET derived = ? WHERE id = ?")
+            .bind(derived)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn derived_marks(&self, calendar_id: i64) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT book_id, seen_seq FROM derived_marks WHERE calendar_id = ? ORDER BY book_id",
+        )
+        .bind(calendar_id)
+        .fetch_all(&self.writer)
+        .await?)
+    }
+
+    async fn set_derived_mark(
+        &self,
+        calendar_id: i64,
+        book_id: i64,
+        seq: Option<i64>,
+    ) -> StoreResult<()> {
+        match seq {
+            Some(seq) => {
+                sqlx::query(
+                    "INSERT INTO derived_marks (calendar_id, book_id, seen_seq) VALUES (?, ?, ?) \
+                     ON CONFLICT (calendar_id, book_id) DO UPDATE SET seen_seq = excluded.seen_seq",
+                )
+                .bind(calendar_id)
+                .bind(book_id)
+                .bind(seq)
+                .execute(&self.writer)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM derived_marks WHERE calendar_id = ? AND book_id = ?")
+                    .bind(calendar_id)
+                    .bind(book_id)
+                    .execute(&self.writer)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     async fn delete_collection(&self, id: i64) -> StoreResult<()> {
@@ -660,18 +733,29 @@ impl Store for SqliteStore {
         &self,
         collection_id: i64,
         with_data: bool,
-        hint: Option<IndexHint>,
+        narrow: Option<Narrow>,
     ) -> RowStream<Object> {
         let pool = self.reader.clone();
         spawn_rows(move |tx| async move {
             let data = if with_data { "data" } else { "x'' AS data" };
             // Rowid order: reading rows in name order would jump around the table.
-            let (sql, pattern) = match &hint {
+            let mut span = None;
+            let (sql, pattern) = match &narrow {
                 None => (
                     format!("SELECT {META_COLS}, {data} FROM objects WHERE collection_id = ?"),
                     None,
                 ),
-                Some(h) => {
+                Some(Narrow::Span { start, end }) => {
+                    span = Some((*end, *start));
+                    (
+                        format!(
+                            "SELECT {META_COLS}, {data} FROM objects WHERE collection_id = ? \
+                             AND last_end >= ? AND first_start <= ?"
+                        ),
+                        None,
+                    )
+                }
+                Some(Narrow::Index(h)) => {
                     let needle = like_escape(&h.needle);
                     let (op, pattern) = match h.match_type {
                         MatchType::Equals => ("=", h.needle.clone()),
@@ -691,6 +775,9 @@ impl Store for SqliteStore {
                 }
             };
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(collection_id);
+            if let Some((end, start)) = span {
+                q = q.bind(start).bind(end);
+            }
             if let Some((prop, pattern)) = pattern {
                 q = q.bind(collection_id).bind(prop).bind(pattern);
             }
@@ -807,6 +894,20 @@ async fn apply_patches(
                     .execute(&mut **tx)
                     .await?;
             }
+            CollectionPatch::Components(v) => {
+                sqlx::query("UPDATE collections SET components = ? WHERE id = ?")
+                    .bind(v.join(","))
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            CollectionPatch::Timezone(v) => {
+                sqlx::query("UPDATE collections SET timezone = ? WHERE id = ?")
+                    .bind(v)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
             CollectionPatch::Dead {
                 ns,
                 name,
@@ -878,6 +979,7 @@ mod tests {
             content_type: "text/vcard",
             data: &data,
             index: vec![("FN", format!("n {i}"))],
+            span: None,
         };
         store.put_object(coll, &obj, &|_| true).await.unwrap();
     }
@@ -889,7 +991,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
         let user = store.create_user("u", "x").await.unwrap();
-        let book = store.create_collection(user.id, "b", &[]).await.unwrap();
+        let book = store
+            .create_collection(user.id, Kind::Addressbook, "b", &[])
+            .await
+            .unwrap();
         for i in 0..10_000 {
             put(&store, book.id, i, "\"a\"").await;
         }
@@ -931,14 +1036,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
         let user = store.create_user("u", "x").await.unwrap();
-        let book = store.create_collection(user.id, "b", &[]).await.unwrap();
+        let book = store
+            .create_collection(user.id, Kind::Addressbook, "b", &[])
+            .await
+            .unwrap();
         put(&store, book.id, 1, "\"a\"").await;
         store
             .delete_object(book.id, "1.vcf", &|_| true)
             .await
             .unwrap();
         assert_eq!(store.purge_tombstones(now_ms() + 1).await.unwrap(), 1);
-        let c = store.collection(user.id, "b").await.unwrap().unwrap();
+        let c = store
+            .collection(user.id, Kind::Addressbook, "b")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             c.horizon, 2,
             "tokens older than the purged deletion are now invalid"

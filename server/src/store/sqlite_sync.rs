@@ -331,6 +331,7 @@ impl SqliteStore {
                         .iter()
                         .map(|(k, v)| (k.as_str(), v.clone()))
                         .collect(),
+                    span: None,
                 };
                 match Self::store_object(tx, collection_id, cur.as_ref().map(|c| c.id), &obj, seq)
                     .await

@@ -57,11 +57,20 @@ async fn options_advertises_only_what_is_implemented() {
     let r = s.anon("OPTIONS", BOOK).send().await;
     assert_eq!(r.status, 200);
     let dav = r.header("dav").unwrap();
-    assert_eq!(dav, "1, 3, addressbook, extended-mkcol");
+    assert_eq!(dav, "1, 3, addressbook, calendar-access, extended-mkcol");
     assert!(!dav.contains('2'), "no LOCK, so no class 2");
-    assert!(!dav.contains("calendar-access"));
+    assert!(!dav.contains("calendar-schedule"), "no scheduling");
+    assert!(!dav.contains("calendar-auto-schedule"), "no scheduling");
     let allow = r.header("allow").unwrap();
-    for m in ["PROPFIND", "REPORT", "MKCOL", "PUT", "COPY", "MOVE"] {
+    for m in [
+        "PROPFIND",
+        "REPORT",
+        "MKCOL",
+        "MKCALENDAR",
+        "PUT",
+        "COPY",
+        "MOVE",
+    ] {
         assert!(allow.contains(m), "{m} missing from Allow");
     }
     let r = s.req("LOCK", BOOK).send().await;

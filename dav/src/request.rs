@@ -260,6 +260,14 @@ pub enum Report {
     },
     /// RFC 4791 §7.10, in Unix seconds.
     FreeBusyQuery { start: i64, end: i64 },
+    /// RFC 3744 §9.4: (properties, text to match) per search, and whether all must match.
+    PrincipalPropertySearch {
+        select: PropSelection,
+        searches: Vec<(Vec<Name>, String)>,
+        all_of: bool,
+    },
+    /// RFC 3744 §9.5.
+    PrincipalSearchPropertySet,
 }
 
 fn nresults(limit: Option<&Element>, ns: &str) -> Result<Option<usize>, RequestError> {
@@ -339,6 +347,35 @@ pub fn parse_report(body: &[u8]) -> Result<Report, RequestError> {
                         .map(|t| t.text.trim().to_string())
                 }),
         });
+    }
+    if root.is(DAV, "principal-property-search") {
+        let searches = root
+            .children_named(DAV, "property-search")
+            .map(|ps| {
+                let props = ps
+                    .child(DAV, "prop")
+                    .map(|p| {
+                        p.children
+                            .iter()
+                            .map(|c| Name::new(&c.ns, &c.name))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let text = ps
+                    .child(DAV, "match")
+                    .map(|m| m.text.trim().to_string())
+                    .unwrap_or_default();
+                (props, text)
+            })
+            .collect();
+        return Ok(Report::PrincipalPropertySearch {
+            select: parse_prop_selection(&root)?,
+            searches,
+            all_of: root.attr("test") != Some("anyof"),
+        });
+    }
+    if root.is(DAV, "principal-search-property-set") {
+        return Ok(Report::PrincipalSearchPropertySet);
     }
     if root.is(CALDAV, "free-busy-query") {
         let tr = root

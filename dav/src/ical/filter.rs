@@ -254,7 +254,17 @@ impl<'a> Eval<'a> {
         {
             return false;
         }
-        if !f.props.iter().all(|p| self.prop(c, p)) {
+        if !f.props.iter().all(|p| {
+            self.prop(c, p)
+                // Lenient: a prop-filter put directly under VCALENDAR (clients that leave out
+                // the component type) is tried on the object's components.
+                || (id == 0
+                    && c.component_ids.iter().any(|child| {
+                        self.ical
+                            .component_by_id(*child)
+                            .is_some_and(|cc| self.prop(cc, p))
+                    }))
+        }) {
             return false;
         }
         f.comps.iter().all(|cf| {
@@ -297,6 +307,12 @@ impl<'a> Eval<'a> {
             ICalendarComponentType::VTodo => self.todo_in_range(c, s, e),
             ICalendarComponentType::VFreebusy => self.freebusy_in_range(c, s, e),
             ICalendarComponentType::VAlarm => self.alarm_in_range(id, c, s, e),
+            // Lenient: a time-range directly under VCALENDAR means any instance of the object.
+            ICalendarComponentType::VCalendar => c.component_ids.iter().any(|child| {
+                self.ical
+                    .component_by_id(*child)
+                    .is_some_and(|cc| self.in_range(*child, cc, tr))
+            }),
             _ => false,
         }
     }

@@ -6,8 +6,9 @@ use super::instances::{Instance, date_time, expand};
 use calcard::common::PartialDateTime;
 use calcard::common::timezone::Tz;
 use calcard::icalendar::{
-    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameterName,
-    ICalendarPeriod, ICalendarProperty, ICalendarStatus, ICalendarTransparency, ICalendarValue,
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameter,
+    ICalendarParameterName, ICalendarParameterValue, ICalendarPeriod, ICalendarProperty,
+    ICalendarStatus, ICalendarTransparency, ICalendarValue, ICalendarValueType,
 };
 
 /// An iCalendar UTC date-time for Unix seconds.
@@ -105,12 +106,22 @@ fn retime(c: &mut ICalendarComponent, inst: &Instance, all_day: bool) {
     } else {
         P::Dtend
     };
-    c.entries.push(entry(P::Dtstart, value(&inst.start)));
+    let timed = |name: P, t: &chrono::DateTime<Tz>| {
+        let mut e = entry(name, value(t));
+        if all_day {
+            e.params.push(ICalendarParameter {
+                name: ICalendarParameterName::Value,
+                value: ICalendarParameterValue::Value(ICalendarValueType::Date),
+            });
+        }
+        e
+    };
+    c.entries.push(timed(P::Dtstart, &inst.start));
     if inst.end_ts() > inst.start_ts() {
-        c.entries.push(entry(end_prop, value(&inst.end)));
+        c.entries.push(timed(end_prop, &inst.end));
     }
     if let Some(rid) = &inst.rid {
-        c.entries.push(entry(P::RecurrenceId, value(rid)));
+        c.entries.push(timed(P::RecurrenceId, rid));
     }
 }
 
@@ -285,6 +296,21 @@ mod tests {
         assert!(text.contains("RECURRENCE-ID:20240104T100000Z"), "{text}");
         assert!(text.contains("DTSTART:20240104T120000Z"), "{text}");
         assert!(text.contains("DTSTART:20240102T100000Z"), "{text}");
+    }
+
+    #[test]
+    fn all_day_instances_stay_dates() {
+        let text = concat!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:a\r\n",
+            "DTSTAMP:20240101T000000Z\r\nDTSTART;VALUE=DATE:19970102\r\nRRULE:FREQ=YEARLY\r\n",
+            "END:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+        let o = parse_calendar(text.as_bytes()).unwrap();
+        let s = parse_utc("20270101T000000Z").unwrap();
+        let e = parse_utc("20280101T000000Z").unwrap();
+        let out = expanded(&o, Tz::UTC, s, e, 1000);
+        assert!(out.contains("DTSTART;VALUE=DATE:20270102"), "{out}");
+        assert!(out.contains("RECURRENCE-ID;VALUE=DATE:20270102"), "{out}");
     }
 
     #[test]

@@ -117,6 +117,7 @@ pub fn live_names(res: &Resource<'_>) -> Vec<Name> {
             n(DAV, "principal-collection-set"),
             n(CARDDAV, "addressbook-home-set"),
             n(CALDAV, "calendar-home-set"),
+            n(CALDAV, "calendar-user-address-set"),
         ]),
         Resource::Home => v.extend([n(DAV, "displayname"), n(DAV, "owner")]),
         Resource::Collection(c, _) => {
@@ -236,6 +237,16 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
             ("calendar-home-set", Resource::Principal, _) => {
                 hrefs(&[&home_href(Kind::Calendar, user)])
             }
+            // RFC 6638 §2.4.1: the principal URL always identifies the user; an e-mail-like
+            // user name is also given as a mailto address, which clients show as the owner.
+            ("calendar-user-address-set", Resource::Principal, _) => {
+                let principal = principal_href(user);
+                if user.contains('@') {
+                    hrefs(&[&format!("mailto:{user}"), &principal])
+                } else {
+                    hrefs(&[&principal])
+                }
+            }
             ("calendar-description", _, Some(c)) => escape(c.description.as_deref()?).into_owned(),
             ("calendar-timezone", _, Some(c)) => escape(c.timezone.as_deref()?).into_owned(),
             ("supported-calendar-component-set", _, Some(c)) => c
@@ -316,6 +327,7 @@ pub fn is_protected(name: &Name) -> bool {
                     | "max-date-time"
                     | "max-instances"
                     | "calendar-home-set"
+                    | "calendar-user-address-set"
                     | "supported-collation-set"
                     | "calendar-data"
             ))

@@ -63,6 +63,20 @@ pub async fn report(ctx: &Ctx, body: &[u8]) -> Response {
         }
         Err(e) => return respond::bad_request(&format!("Invalid REPORT body: {e}")),
     };
+    if matches!(
+        ctx.target,
+        Target::Root | Target::Principals | Target::Principal(_)
+    ) {
+        match report {
+            Report::PrincipalPropertySearch {
+                select,
+                searches,
+                all_of,
+            } => return principal_search(ctx, &select, &searches, all_of),
+            Report::PrincipalSearchPropertySet => return search_property_set(),
+            _ => {}
+        }
+    }
     let Target::Collection(kind, _, name) = &ctx.target else {
         return respond::condition(
             StatusCode::FORBIDDEN,
@@ -390,4 +404,58 @@ async fn free_busy(ctx: &Ctx, cal: &Collection, start: i64, end: i64) -> Respons
         axum::http::HeaderValue::from_static("text/calendar; charset=utf-8"),
     );
     r
+}
+
+/// principal-property-search (RFC 3744 §9.4). Nobody may list other users: the search only
+/// ever finds the caller's own principal, when it matches.
+fn principal_search(
+    ctx: &Ctx,
+    select: &PropSelection,
+    searches: &[(Vec<Name>, String)],
+    all_of: bool,
+) -> Response {
+    let user = ctx.user_name();
+    let hit = |(props, text): &(Vec<Name>, String)| {
+        let needle = text.to_lowercase();
+        props.iter().any(|p| {
+            let value = if p.is(DAV, "displayname") {
+                user.to_string()
+            } else if p.is(CALDAV, "calendar-user-address-set") || p.ns.contains("email") {
+                user.to_string()
+            } else {
+                return false;
+            };
+            value.to_lowercase().contains(&needle)
+        })
+    };
+    let matched = if all_of {
+        searches.iter().all(hit)
+    } else {
+        searches.is_empty() || searches.iter().any(hit)
+    };
+    let mut ms = Multistatus::new();
+    if matched {
+        let (f, m) = super::props::collect(
+            &ctx.prop_ctx(),
+            &super::props::Resource::Principal,
+            select,
+            &mut |_| None,
+        );
+        ms.response(&super::paths::principal_href(user), &f, &m);
+    }
+    respond::multistatus(ms.finish())
+}
+
+/// principal-search-property-set (RFC 3744 §9.5): the display name is searchable.
+fn search_property_set() -> Response {
+    let mut body = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:principal-search-property-set",
+    );
+    body.push_str(kith_dav::names::ROOT_XMLNS);
+    body.push_str("><d:principal-search-property><d:prop><d:displayname/></d:prop>");
+    body.push_str(
+        "<d:description xml:lang=\"en\">Name</d:description></d:principal-search-property>",
+    );
+    body.push_str("</d:principal-search-property-set>");
+    respond::xml(StatusCode::OK, body)
 }

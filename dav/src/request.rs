@@ -368,8 +368,23 @@ pub fn parse_report(body: &[u8]) -> Result<Report, RequestError> {
                 (props, text)
             })
             .collect();
+        let mut select = parse_prop_selection(&root)?;
+        // python-caldav puts the wanted properties beside an empty <prop/> instead of in it;
+        // read them from there too.
+        if let PropRequest::Prop(names) = &mut select.props {
+            names.extend(
+                root.children
+                    .iter()
+                    .filter(|c| {
+                        !c.is(DAV, "prop")
+                            && !c.is(DAV, "property-search")
+                            && !c.is(DAV, "apply-to-principal-collection-set")
+                    })
+                    .map(|c| Name::new(&c.ns, &c.name)),
+            );
+        }
         return Ok(Report::PrincipalPropertySearch {
-            select: parse_prop_selection(&root)?,
+            select,
             searches,
             all_of: root.attr("test") != Some("anyof"),
         });

@@ -134,6 +134,10 @@ pub fn parse_calendar(bytes: &[u8]) -> Result<CalObject, CalError> {
             ICalendarComponentType::VTodo => "VTODO",
             ICalendarComponentType::VJournal => "VJOURNAL",
             ICalendarComponentType::VFreebusy => "VFREEBUSY",
+            // Private components (X-VVENUE from event listings) ride along untouched.
+            ICalendarComponentType::Other(x) if x.to_ascii_uppercase().starts_with("X-") => {
+                continue;
+            }
             other => {
                 return Err(CalError::Resource(format!(
                     "{} components cannot be stored; use VEVENT, VTODO or VJOURNAL",

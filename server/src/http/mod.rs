@@ -60,10 +60,24 @@ impl Ctx {
     /// brought up to date first, so every read sees the current birthdays.
     async fn collection(&self, kind: Kind, name: &str) -> Result<Option<Collection>, Response> {
         let store = self.app.store.as_ref();
-        let found = store
+        let mut found = store
             .collection(self.principal.user.id, kind, name)
             .await
             .map_err(respond::internal)?;
+        if found.is_none()
+            && kind == Kind::Calendar
+            && name == crate::birthdays::NAME
+            && self.app.config.caldav.birthdays
+        {
+            // Users created before the birthday calendar existed get it on first use.
+            crate::birthdays::ensure(store, &self.principal.user)
+                .await
+                .map_err(respond::internal)?;
+            found = store
+                .collection(self.principal.user.id, kind, name)
+                .await
+                .map_err(respond::internal)?;
+        }
         match found {
             Some(c) if c.derived.is_some() => {
                 if !self.app.config.caldav.birthdays {

@@ -417,16 +417,13 @@ fn principal_search(
     let user = ctx.user_name();
     let hit = |(props, text): &(Vec<Name>, String)| {
         let needle = text.to_lowercase();
-        props.iter().any(|p| {
-            let value = if p.is(DAV, "displayname") {
-                user.to_string()
-            } else if p.is(CALDAV, "calendar-user-address-set") || p.ns.contains("email") {
-                user.to_string()
-            } else {
-                return false;
-            };
-            value.to_lowercase().contains(&needle)
-        })
+        // The user name is the display name and the calendar user address Kith knows.
+        let searchable = |p: &Name| {
+            p.is(DAV, "displayname")
+                || p.is(CALDAV, "calendar-user-address-set")
+                || p.ns.contains("email")
+        };
+        props.iter().any(searchable) && user.to_lowercase().contains(&needle)
     };
     let matched = if all_of {
         searches.iter().all(hit)

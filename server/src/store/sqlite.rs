@@ -1056,4 +1056,72 @@ mod tests {
             "tokens older than the purged deletion are now invalid"
         );
     }
+
+    /// calendar-query's pre-filter: over 50,000 events, 10 % of them endless weekly series, a
+    /// one-week range hands the query only the events of that week and the endless series.
+    /// Every row the store yields is one object the report parses, so the count is the number
+    /// of objects parsed.
+    #[tokio::test]
+    async fn time_range_prefilter_reads_only_candidate_spans() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("k.db")).await.unwrap();
+        let user = store.create_user("u", "x").await.unwrap();
+        let cal = store
+            .create_collection(user.id, Kind::Calendar, "c", &[])
+            .await
+            .unwrap();
+        // 45,000 one-hour events, one every two hours from 2020 on (about ten years), and
+        // 5,000 endless series.
+        let base: i64 = 1_577_836_800; // 2020-01-01T00:00:00Z
+        let mut tx = store.writer.begin().await.unwrap();
+        for i in 0..50_000i64 {
+            let (start, end) = if i % 10 == 0 {
+                (base + i * 7200, i64::MAX)
+            } else {
+                (base + i * 7200, base + i * 7200 + 3600)
+            };
+            sqlx::query(
+                "INSERT INTO objects (collection_id, name, uid, etag, content_type, size, data, seq, \
+                 modified_at, first_start, last_end) VALUES (?, ?, ?, '\"e\"', 'text/calendar', 0, x'', 1, 0, ?, ?)",
+            )
+            .bind(cal.id)
+            .bind(format!("{i}.ics"))
+            .bind(format!("u{i}"))
+            .bind(start)
+            .bind(end)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        // The week from 2024-01-01: events 17,532 to 17,615 start in it, and the span test is
+        // inclusive, so event 17,616, which starts at the week's end, is a candidate too.
+        let start = base + 17_532 * 7200;
+        let end = start + 7 * 86_400;
+        let rows: Vec<Object> = store
+            .objects(cal.id, false, Some(Narrow::Span { start, end }))
+            .map(|r| r.unwrap())
+            .collect()
+            .await;
+        let in_week = (17_532..=17_532 + 84).filter(|i| i % 10 != 0).count();
+        let endless_begun = (0..=17_532 + 84).filter(|i| i % 10 == 0).count();
+        assert_eq!(rows.len(), in_week + endless_begun);
+        assert!(rows.len() < 2_000, "{} of 50,000 rows read", rows.len());
+        let plan: Vec<String> = sqlx::query(
+            "EXPLAIN QUERY PLAN SELECT name FROM objects WHERE collection_id = ? AND last_end >= ? AND first_start <= ?",
+        )
+        .bind(cal.id)
+        .bind(start)
+        .bind(end)
+        .fetch_all(&store.reader)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>("detail"))
+        .collect();
+        assert!(
+            plan.iter().any(|p| p.contains("objects_by_end")),
+            "{plan:?}"
+        );
+    }
 }

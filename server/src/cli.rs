@@ -7,9 +7,9 @@ use std::path::PathBuf;
 #[command(
     name = "kith",
     version,
-    about = "Kith: a self-hosted CardDAV server with upstream contact sources",
-    long_about = "Kith: a self-hosted CardDAV server that keeps one address book for all your \
-                  devices.\n\nStart it with `kith serve`; manage accounts with `kith user`; bring contacts in \
+    about = "Kith: a self-hosted CardDAV and CalDAV server with upstream contact sources",
+    long_about = "Kith: a self-hosted CardDAV and CalDAV server that keeps one address book and \
+                  calendar for all your devices.\n\nStart it with `kith serve`; manage accounts with `kith user`; bring contacts in \
                   with `kith import`, and review and undo runs with `kith sync`."
 )]
 pub struct Cli {
@@ -31,7 +31,7 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the CardDAV server.
+    /// Run the CardDAV and CalDAV server.
     Serve {
         /// Address to listen on [default: 127.0.0.1:5233].
         #[arg(long, env = "KITH_LISTEN", value_name = "ADDR")]
@@ -210,7 +210,7 @@ pub enum SyncCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a user with a default address book.
+    /// Create a user with a default address book, calendar and task list.
     Add {
         name: String,
         /// Read the password from the first line of standard input instead of prompting.
@@ -226,7 +226,7 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Remove a user and all their address books.
+    /// Remove a user and all their address books and calendars.
     Remove { name: String },
     /// Manage device (app) passwords.
     #[command(subcommand)]

@@ -247,7 +247,7 @@ async fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
             let pw = read_password(password_stdin)?;
             accounts::create_user(s, &name, &pw).await.map_err(err)?;
             println!(
-                "created user {name} with address book \"{}\"",
+                "created user {name} with address book \"{}\", calendar \"personal\" and task list \"tasks\"",
                 accounts::DEFAULT_BOOK
             );
         }

@@ -282,16 +282,19 @@ fn nresults(limit: Option<&Element>, ns: &str) -> Result<Option<usize>, RequestE
         .map_err(|_| RequestError::Invalid(format!("nresults {:?} is not a number", n.text)))
 }
 
+/// The hrefs of an addressbook-multiget or calendar-multiget.
+fn multiget_hrefs(root: &Element) -> Vec<String> {
+    root.children_named(DAV, "href")
+        .map(|h| h.text.trim().to_string())
+        .collect()
+}
+
 pub fn parse_report(body: &[u8]) -> Result<Report, RequestError> {
     let root = parse(body)?;
     if root.is(CARDDAV, "addressbook-multiget") {
-        let hrefs = root
-            .children_named(DAV, "href")
-            .map(|h| h.text.trim().to_string())
-            .collect();
         return Ok(Report::AddressbookMultiget {
             select: parse_prop_selection(&root)?,
-            hrefs,
+            hrefs: multiget_hrefs(&root),
         });
     }
     if root.is(CARDDAV, "addressbook-query") {
@@ -323,13 +326,9 @@ pub fn parse_report(body: &[u8]) -> Result<Report, RequestError> {
         });
     }
     if root.is(CALDAV, "calendar-multiget") {
-        let hrefs = root
-            .children_named(DAV, "href")
-            .map(|h| h.text.trim().to_string())
-            .collect();
         return Ok(Report::CalendarMultiget {
             select: parse_prop_selection(&root)?,
-            hrefs,
+            hrefs: multiget_hrefs(&root),
         });
     }
     if root.is(CALDAV, "calendar-query") {

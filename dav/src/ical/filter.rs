@@ -6,7 +6,7 @@
 
 use super::CalObject;
 use super::instances::{Expansion, expand, timestamp};
-use crate::filter::{FilterError, TextMatch, name_attr};
+use crate::filter::{FilterError, ParamFilter, TextMatch, name_attr};
 use crate::names::CALDAV;
 use crate::xml::Element;
 use calcard::common::timezone::Tz;
@@ -21,13 +21,6 @@ use std::cell::OnceCell;
 pub struct TimeRange {
     pub start: i64,
     pub end: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamFilter {
-    pub name: String,
-    pub is_not_defined: bool,
-    pub text_match: Option<TextMatch>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,14 +86,13 @@ fn text_match(el: &Element) -> Result<Option<TextMatch>, FilterError> {
         .transpose()
 }
 
-impl ParamFilter {
-    fn parse(el: &Element) -> Result<ParamFilter, FilterError> {
-        Ok(ParamFilter {
-            name: name_attr(el)?,
-            is_not_defined: el.child(CALDAV, "is-not-defined").is_some(),
-            text_match: text_match(el)?,
-        })
-    }
+/// A CALDAV param-filter; the same shape as CardDAV's.
+fn param_filter(el: &Element) -> Result<ParamFilter, FilterError> {
+    Ok(ParamFilter {
+        name: name_attr(el)?,
+        is_not_defined: el.child(CALDAV, "is-not-defined").is_some(),
+        text_match: text_match(el)?,
+    })
 }
 
 impl PropFilter {
@@ -112,7 +104,7 @@ impl PropFilter {
             text_match: text_match(el)?,
             params: el
                 .children_named(CALDAV, "param-filter")
-                .map(ParamFilter::parse)
+                .map(param_filter)
                 .collect::<Result<_, _>>()?,
         })
     }
@@ -346,7 +338,7 @@ impl<'a> Eval<'a> {
     }
 
     fn freebusy_in_range(&self, c: &ICalendarComponent, s: i64, e: i64) -> bool {
-        let periods = busy_periods(self.ical, c, self.tz);
+        let periods = busy_periods(c, self.tz);
         if !periods.is_empty() {
             return periods.iter().any(|(a, b)| *a < e && *b > s);
         }
@@ -477,17 +469,15 @@ impl<'a> Eval<'a> {
 }
 
 /// The FREEBUSY periods of a VFREEBUSY, as (start, end) in Unix seconds.
-pub fn busy_periods(ical: &ICalendar, c: &ICalendarComponent, tz: Tz) -> Vec<(i64, i64)> {
+pub fn busy_periods(c: &ICalendarComponent, tz: Tz) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
     for e in c.properties(&ICalendarProperty::Freebusy) {
         for v in &e.values {
             let ICalendarValue::Period(p) = v else {
                 continue;
             };
-            let zone = ical
-                .build_tz_resolver()
-                .with_default(tz)
-                .resolve_or_default(None);
+            // Periods are UTC (RFC 5545 §3.8.2.6); a floating one is read in the zone.
+            let zone = tz;
             match p {
                 ICalendarPeriod::Range { start, end } => {
                     if let (Some(a), Some(b)) = (

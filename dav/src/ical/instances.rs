@@ -244,6 +244,9 @@ pub fn timestamp(
 /// change of the calendar's time zone cannot move an object out of its stored span.
 const FLOATING_SLACK: i64 = 14 * 3600;
 
+/// Most instances expanded to compute a stored span.
+const SPAN_INSTANCES: usize = 1000;
+
 /// The span stored for the time-range pre-filter: the object's first start and last end in
 /// Unix seconds, `i64::MAX` for an endless series. Objects whose times cannot be read span
 /// everything, so the pre-filter never drops them.
@@ -278,7 +281,9 @@ pub fn span(ical: &ICalendar, limit: usize) -> (i64, i64) {
     if todo_without_dates {
         return (i64::MIN, i64::MAX);
     }
-    let ex = expand(ical, Tz::UTC, None, limit);
+    // The span only needs the first start and, for a bounded set, the last end: a series with
+    // more instances than this is stored as endless, which keeps a PUT cheap.
+    let ex = expand(ical, Tz::UTC, None, limit.min(SPAN_INSTANCES));
     for i in &ex.instances {
         lo = lo.min(i.start_ts());
         hi = hi.max(i.end_ts());

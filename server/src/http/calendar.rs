@@ -1,12 +1,11 @@
 //! CalDAV objects: PUT with the CALDAV preconditions (RFC 4791 §5.3.2.1), and the rendering of
 //! `calendar-data` with `expand` or `limit-recurrence-set`.
 
-use super::paths::member_href;
 use super::{Ctx, Render, object, respond};
 use crate::config::Config;
-use crate::store::{Collection, Kind, NewObject, PutOutcome, etag_for};
+use crate::store::{Collection, Kind, NewObject, etag_for};
 use axum::body::Bytes;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use kith_dav::ical::Tz;
 use kith_dav::ical::{CalObject, calendar_zone, instances, parse_calendar, render};
@@ -131,38 +130,8 @@ pub async fn put(ctx: &Ctx, cal: &str, name: &str, body: Bytes) -> Response {
         span: Some(span),
     };
     let check = object::precondition(ctx);
-    match ctx.app.store.put_object(cal.id, &new, &check).await {
-        Ok(outcome @ (PutOutcome::Created | PutOutcome::Updated)) => {
-            let code = if outcome == PutOutcome::Created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::NO_CONTENT
-            };
-            let mut r = respond::status(code);
-            if let Ok(v) = HeaderValue::from_str(&etag) {
-                r.headers_mut().insert(header::ETAG, v);
-            }
-            r
-        }
-        Ok(PutOutcome::PreconditionFailed) => respond::text(
-            StatusCode::PRECONDITION_FAILED,
-            "The object changed on the server since you last read it (If-Match/If-None-Match failed); sync and try again",
-        ),
-        Ok(PutOutcome::UidConflict(other)) => {
-            let href = member_href(Kind::Calendar, ctx.user_name(), &cal.name, &other);
-            respond::condition_with(
-                StatusCode::FORBIDDEN,
-                CALDAV,
-                "no-uid-conflict",
-                &format!("<d:href>{}</d:href>", escape(&href)),
-                &format!(
-                    "Another object in this calendar ({href}) already has UID {}",
-                    obj.uid
-                ),
-            )
-        }
-        Err(e) => respond::internal(e),
-    }
+    let outcome = ctx.app.store.put_object(cal.id, &new, &check).await;
+    object::put_response(ctx, &cal, outcome, &etag, &obj.uid)
 }
 
 /// The content of `<cal:calendar-data>` for one stored object: the stored bytes, or the

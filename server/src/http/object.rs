@@ -6,7 +6,7 @@
 
 use super::paths::{Target, member_href};
 use super::{Client, Ctx, respond};
-use crate::store::{DeleteOutcome, Kind, NewObject, PutOutcome};
+use crate::store::{Collection, DeleteOutcome, Kind, NewObject, PutOutcome, StoreResult};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -221,7 +221,19 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         span: None,
     };
     let check = precondition(ctx);
-    match ctx.app.store.put_object(book.id, &obj, &check).await {
+    let outcome = ctx.app.store.put_object(book.id, &obj, &check).await;
+    put_response(ctx, &book, outcome, &etag, &uid)
+}
+
+/// The answer to a PUT of a card or calendar object into `coll`, from the store's outcome.
+pub fn put_response(
+    ctx: &Ctx,
+    coll: &Collection,
+    outcome: StoreResult<PutOutcome>,
+    etag: &str,
+    uid: &str,
+) -> Response {
+    match outcome {
         Ok(outcome @ (PutOutcome::Created | PutOutcome::Updated)) => {
             let code = if outcome == PutOutcome::Created {
                 StatusCode::CREATED
@@ -229,23 +241,27 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
                 StatusCode::NO_CONTENT
             };
             let mut r = respond::status(code);
-            if let Ok(v) = HeaderValue::from_str(&etag) {
+            if let Ok(v) = HeaderValue::from_str(etag) {
                 r.headers_mut().insert(header::ETAG, v);
             }
             r
         }
         Ok(PutOutcome::PreconditionFailed) => respond::text(
             StatusCode::PRECONDITION_FAILED,
-            "The card changed on the server since you last read it (If-Match/If-None-Match failed); sync and try again",
+            "The object changed on the server since you last read it (If-Match/If-None-Match failed); sync and try again",
         ),
         Ok(PutOutcome::UidConflict(other)) => {
-            let href = member_href(Kind::Addressbook, ctx.user_name(), &book.name, &other);
+            let href = member_href(coll.kind, ctx.user_name(), &coll.name, &other);
+            let ns = match coll.kind {
+                Kind::Addressbook => CARDDAV,
+                Kind::Calendar => kith_dav::names::CALDAV,
+            };
             respond::condition_with(
                 StatusCode::FORBIDDEN,
-                CARDDAV,
+                ns,
                 "no-uid-conflict",
                 &format!("<d:href>{}</d:href>", escape(&href)),
-                &format!("Another card in this address book ({href}) already has UID {uid}"),
+                &format!("Another object in this collection ({href}) already has UID {uid}"),
             )
         }
         Err(e) => respond::internal(e),

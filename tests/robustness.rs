@@ -80,3 +80,44 @@ async fn malformed_requests_never_get_a_server_error() {
         card("a", "A")
     );
 }
+
+/// A request answered without reading its body (401 before authentication) must not cost the
+/// client its connection: python-caldav and Apple clients send their first request without
+/// credentials and reuse the connection at once.
+#[test]
+fn a_refused_request_with_a_body_keeps_the_connection() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let s = Server::start();
+    let addr = s.url("").trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    let body = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>"#;
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    for round in 0..2 {
+        write!(
+            conn,
+            "PROPFIND /dav/ HTTP/1.1\r\nHost: {addr}\r\nDepth: 0\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        assert!(status.contains(" 401 "), "round {round}: {status:?}");
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            assert!(
+                !line.to_ascii_lowercase().starts_with("connection: close"),
+                "round {round}: the server closes the connection"
+            );
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut rest = vec![0; length];
+        reader.read_exact(&mut rest).unwrap();
+    }
+}

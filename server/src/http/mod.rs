@@ -253,11 +253,15 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         .await
     {
         Ok(p) => p,
-        Err(AuthError::Missing) => return unauthorized("Authentication required"),
-        Err(AuthError::Malformed) => return unauthorized("Use HTTP Basic authentication"),
+        Err(AuthError::Missing) => {
+            return drained(req, unauthorized("Authentication required")).await;
+        }
+        Err(AuthError::Malformed) => {
+            return drained(req, unauthorized("Use HTTP Basic authentication")).await;
+        }
         Err(AuthError::Rejected) => {
             tracing::info!(%path, "authentication failed");
-            return unauthorized("Wrong user name or password");
+            return drained(req, unauthorized("Wrong user name or password")).await;
         }
         Err(AuthError::Store(e)) => return respond::internal(e),
     };
@@ -272,15 +276,16 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         .iter()
         .any(|k| path.starts_with(&paths::home_href(*k, &principal.user.name)));
     let mut resp = if foreign {
-        respond::not_found()
+        drained(req, respond::not_found()).await
     } else if matches!(target, Target::NotFound) {
         // Creating something below a missing parent in one's own home is a conflict, not 404.
         let creates = matches!(method.as_str(), "MKCOL" | "MKCALENDAR" | "PUT");
-        if creates && in_own_home {
+        let r = if creates && in_own_home {
             respond::text(StatusCode::CONFLICT, "The parent collection does not exist")
         } else {
             respond::not_found()
-        }
+        };
+        drained(req, r).await
     } else {
         let client = Client::detect(
             req.headers()
@@ -304,6 +309,14 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         handle(ctx, method, body).await
     };
     resp.extensions_mut().insert(LoggedUser(logged));
+    resp
+}
+
+/// Reads and drops the body of a request answered without it. A body left unread makes hyper
+/// close the connection after the response, and clients that first send without credentials
+/// (python-caldav, Apple) then race the close with their next request on that connection.
+async fn drained(req: Request, resp: Response) -> Response {
+    let _ = axum::body::to_bytes(req.into_body(), MAX_XML_BODY).await;
     resp
 }
 

@@ -22,6 +22,16 @@ impl Depth {
     }
 }
 
+/// The media type of a Content-Type value, lower-cased and without parameters.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// Whether an `If-Match` / `If-None-Match` list matches the current ETag (strong comparison).
 /// Evolution sometimes escapes the quotes as `\"`, so those are unescaped first.
 pub fn etag_list_matches(header: &str, current: Option<&str>) -> bool {

@@ -33,12 +33,7 @@ pub fn zone(config: &Config, cal: &Collection) -> Tz {
 }
 
 fn is_calendar_type(ct: &str) -> bool {
-    let base = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let base = kith_dav::headers::media_type(ct);
     matches!(
         base.as_str(),
         "text/calendar" | "text/plain" | "application/octet-stream" | ""

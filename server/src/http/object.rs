@@ -143,12 +143,7 @@ pub fn too_large(ctx: &Ctx) -> Response {
 }
 
 fn is_vcard_type(ct: &str) -> bool {
-    let base = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let base = kith_dav::headers::media_type(ct);
     matches!(
         base.as_str(),
         "text/vcard"

@@ -880,33 +880,25 @@ async fn apply_patches(
 ) -> StoreResult<()> {
     for p in patches {
         match p {
-            CollectionPatch::DisplayName(v) => {
-                sqlx::query("UPDATE collections SET displayname = ? WHERE id = ?")
-                    .bind(v)
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            CollectionPatch::Description(v) => {
-                sqlx::query("UPDATE collections SET description = ? WHERE id = ?")
-                    .bind(v)
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            CollectionPatch::Components(v) => {
-                sqlx::query("UPDATE collections SET components = ? WHERE id = ?")
-                    .bind(v.join(","))
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            CollectionPatch::Timezone(v) => {
-                sqlx::query("UPDATE collections SET timezone = ? WHERE id = ?")
-                    .bind(v)
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await?;
+            CollectionPatch::DisplayName(_)
+            | CollectionPatch::Description(_)
+            | CollectionPatch::Components(_)
+            | CollectionPatch::Timezone(_) => {
+                let (column, value) = match p {
+                    CollectionPatch::DisplayName(v) => ("displayname", v.clone()),
+                    CollectionPatch::Description(v) => ("description", v.clone()),
+                    CollectionPatch::Components(v) => ("components", Some(v.join(","))),
+                    CollectionPatch::Timezone(v) => ("timezone", v.clone()),
+                    CollectionPatch::Dead { .. } => continue,
+                };
+                // `column` is one of the fixed names above, never client input.
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE collections SET {column} = ? WHERE id = ?"
+                )))
+                .bind(value)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
             }
             CollectionPatch::Dead {
                 ns,

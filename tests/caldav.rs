@@ -324,6 +324,26 @@ async fn every_precondition() {
     );
     // Nothing was lost by the refusals.
     assert_eq!(s.req("GET", &path).send().await.status, 200);
+    // Absurd but well-formed input is stored and queried without a server error.
+    let absurd = event(
+        "absurd",
+        "DTSTART:20240101T100000Z\r\nDURATION:P4000000000W\r\nRRULE:FREQ=DAILY\r\n",
+    );
+    assert_eq!(
+        put(&s, &format!("{PERSONAL}absurd.ics"), &absurd)
+            .await
+            .status,
+        201
+    );
+    assert!(
+        query(
+            &s,
+            PERSONAL,
+            &range("VEVENT", "20240102T000000Z", "20240103T000000Z")
+        )
+        .await
+        .contains("absurd.ics")
+    );
 }
 
 #[tokio::test]

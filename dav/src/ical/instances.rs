@@ -95,12 +95,20 @@ pub fn expand(ical: &ICalendar, tz: Tz, until: Option<i64>, limit: usize) -> Exp
             TimeOrDelta::Time(t) => t,
             TimeOrDelta::Delta(d) => {
                 // Wall-clock arithmetic: a one-day all-day event stays one day across DST.
-                let naive = ev.start.naive_local() + d;
-                ev.start
-                    .timezone()
-                    .from_local_datetime(&naive)
-                    .earliest()
-                    .unwrap_or(ev.start + d)
+                // A duration past the calendar's end (client input) ends the instance at the
+                // latest representable time instead of overflowing.
+                let wall = ev
+                    .start
+                    .naive_local()
+                    .checked_add_signed(d)
+                    .and_then(|n| ev.start.timezone().from_local_datetime(&n).earliest());
+                match wall.or_else(|| ev.start.checked_add_signed(d)) {
+                    Some(end) => end,
+                    None => ev
+                        .start
+                        .timezone()
+                        .from_utc_datetime(&chrono::NaiveDateTime::MAX),
+                }
             }
         };
         let own_rid = overridden
@@ -358,6 +366,21 @@ mod tests {
         assert_eq!(ex.instances[0].start_ts(), ex.instances[0].end_ts());
         assert!(ex.instances.len() < 20);
         assert_eq!(span(&ical, 1000).1, i64::MAX);
+    }
+
+    #[test]
+    fn absurd_durations_do_not_overflow() {
+        let ical = cal(
+            "BEGIN:VEVENT\r\nUID:x\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\nDURATION:P4000000000W\r\nRRULE:FREQ=DAILY;COUNT=2\r\nEND:VEVENT\r\n",
+        );
+        let ex = expand(&ical, Tz::UTC, None, 10);
+        assert!(ex.instances.iter().all(|i| i.end_ts() >= i.start_ts()));
+        let _ = span(&ical, 10);
+        let zoned = cal(
+            "BEGIN:VEVENT\r\nUID:x\r\nDTSTAMP:20240101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20240101T100000\r\nDURATION:P4000000000W\r\nEND:VEVENT\r\n",
+        );
+        let ex = expand(&zoned, Tz::UTC, None, 10);
+        assert_eq!(ex.instances.len(), 1);
     }
 
     #[test]

@@ -5,11 +5,12 @@
 //! table of §9.9, and alarms fire relative to each instance of their parent.
 
 use super::CalObject;
-use super::instances::{Expansion, expand, timestamp};
+use super::instances::{Expansion, entry_timestamp, expand, timestamp};
 use crate::filter::{FilterError, ParamFilter, TextMatch, name_attr};
 use crate::names::CALDAV;
 use crate::xml::Element;
 use calcard::common::timezone::Tz;
+use calcard::icalendar::timezone::TzResolver;
 use calcard::icalendar::{
     ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameterName,
     ICalendarPeriod, ICalendarProperty, ICalendarValue,
@@ -203,6 +204,8 @@ impl CalFilter {
 pub(crate) struct Eval<'a> {
     pub ical: &'a ICalendar,
     pub tz: Tz,
+    /// The object's VTIMEZONEs, built once per evaluation, with `tz` for floating times.
+    zones: TzResolver<&'a str>,
     limit: usize,
     until: Option<i64>,
     expansion: OnceCell<Expansion>,
@@ -222,6 +225,7 @@ impl<'a> Eval<'a> {
         Eval {
             ical: &obj.ical,
             tz,
+            zones: obj.ical.build_tz_resolver().with_default(tz),
             limit,
             until,
             expansion: OnceCell::new(),
@@ -278,7 +282,7 @@ impl<'a> Eval<'a> {
     }
 
     fn ts(&self, c: &ICalendarComponent, p: ICalendarProperty) -> Option<i64> {
-        timestamp(self.ical, c, &p, self.tz)
+        timestamp(&self.zones, c, &p)
     }
 
     fn in_range(&self, id: u32, c: &ICalendarComponent, tr: &TimeRange) -> bool {
@@ -340,7 +344,7 @@ impl<'a> Eval<'a> {
     fn freebusy_in_range(&self, c: &ICalendarComponent, s: i64, e: i64) -> bool {
         let periods = busy_periods(c, self.tz);
         if !periods.is_empty() {
-            return periods.iter().any(|(a, b)| *a < e && *b > s);
+            return periods.iter().any(|(a, b, _)| *a < e && *b > s);
         }
         match (
             self.ts(c, ICalendarProperty::Dtstart),
@@ -420,17 +424,7 @@ impl<'a> Eval<'a> {
 
     fn entry(&self, e: &ICalendarEntry, f: &PropFilter) -> bool {
         if let Some(tr) = &f.time_range {
-            let zone = self
-                .ical
-                .build_tz_resolver()
-                .with_default(self.tz)
-                .resolve_or_default(e.tz_id());
-            let hit = match e.values.first() {
-                Some(ICalendarValue::PartialDateTime(dt)) => dt
-                    .to_date_time_with_tz(zone)
-                    .is_some_and(|d| d.timestamp() >= tr.start && d.timestamp() < tr.end),
-                _ => false,
-            };
+            let hit = entry_timestamp(&self.zones, e).is_some_and(|t| t >= tr.start && t < tr.end);
             if !hit {
                 return false;
             }
@@ -468,32 +462,40 @@ impl<'a> Eval<'a> {
     }
 }
 
-/// The FREEBUSY periods of a VFREEBUSY, as (start, end) in Unix seconds.
-pub fn busy_periods(c: &ICalendarComponent, tz: Tz) -> Vec<(i64, i64)> {
+/// The FREEBUSY periods of a VFREEBUSY, as (start, end) in Unix seconds with their FBTYPE
+/// (`FREE`, `BUSY`, `BUSY-TENTATIVE` or `BUSY-UNAVAILABLE`; BUSY when absent or unknown).
+pub fn busy_periods(c: &ICalendarComponent, tz: Tz) -> Vec<(i64, i64, &'static str)> {
     let mut out = Vec::new();
     for e in c.properties(&ICalendarProperty::Freebusy) {
+        let kind = e
+            .params
+            .iter()
+            .find(|p| p.name == ICalendarParameterName::Fbtype)
+            .and_then(|p| p.value.clone().into_text().map(|v| v.to_ascii_uppercase()));
+        let kind = match kind.as_deref() {
+            Some("FREE") => "FREE",
+            Some("BUSY-TENTATIVE") => "BUSY-TENTATIVE",
+            Some("BUSY-UNAVAILABLE") => "BUSY-UNAVAILABLE",
+            _ => "BUSY",
+        };
         for v in &e.values {
             let ICalendarValue::Period(p) = v else {
                 continue;
             };
             // Periods are UTC (RFC 5545 §3.8.2.6); a floating one is read in the zone.
-            let zone = tz;
-            match p {
-                ICalendarPeriod::Range { start, end } => {
-                    if let (Some(a), Some(b)) = (
-                        start.to_date_time_with_tz(zone),
-                        end.to_date_time_with_tz(zone),
-                    ) {
-                        out.push((a.timestamp(), b.timestamp()));
-                    }
-                }
+            let (a, b) = match p {
+                ICalendarPeriod::Range { start, end } => (
+                    start.to_date_time_with_tz(tz).map(|d| d.timestamp()),
+                    end.to_date_time_with_tz(tz).map(|d| d.timestamp()),
+                ),
                 ICalendarPeriod::Duration { start, duration } => {
-                    if let (Some(a), Some(d)) =
-                        (start.to_date_time_with_tz(zone), duration.to_time_delta())
-                    {
-                        out.push((a.timestamp(), a.timestamp() + d.num_seconds()));
-                    }
+                    let a = start.to_date_time_with_tz(tz).map(|d| d.timestamp());
+                    let d = duration.to_time_delta().map(|d| d.num_seconds());
+                    (a, a.zip(d).map(|(a, d)| a.saturating_add(d)))
                 }
+            };
+            if let (Some(a), Some(b)) = (a, b) {
+                out.push((a, b, kind));
             }
         }
     }

@@ -18,6 +18,7 @@
 use calcard::common::PartialDateTime;
 use calcard::common::timezone::Tz;
 use calcard::icalendar::dates::TimeOrDelta;
+use calcard::icalendar::timezone::TzResolver;
 use calcard::icalendar::{
     ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarDuration, ICalendarEntry,
     ICalendarProperty, ICalendarValue,
@@ -230,22 +231,23 @@ pub fn date_time<'a>(
     })
 }
 
-/// A date-time property of `comp` as Unix seconds, floating times read in `tz`.
+/// A date-time property of `comp` as Unix seconds, read with `zones` (whose default zone
+/// takes floating times).
 pub fn timestamp(
-    ical: &ICalendar,
+    zones: &TzResolver<&str>,
     comp: &ICalendarComponent,
     prop: &ICalendarProperty,
-    tz: Tz,
 ) -> Option<i64> {
-    let entry = comp.property(prop)?;
+    entry_timestamp(zones, comp.property(prop)?)
+}
+
+/// A date-time property value as Unix seconds, in its TZID's zone or `zones`' default.
+pub fn entry_timestamp(zones: &TzResolver<&str>, entry: &ICalendarEntry) -> Option<i64> {
     let Some(ICalendarValue::PartialDateTime(dt)) = entry.values.first() else {
         return None;
     };
-    let zone = ical
-        .build_tz_resolver()
-        .with_default(tz)
-        .resolve_or_default(entry.tz_id());
-    dt.to_date_time_with_tz(zone).map(|d| d.timestamp())
+    dt.to_date_time_with_tz(zones.resolve_or_default(entry.tz_id()))
+        .map(|d| d.timestamp())
 }
 
 /// Fourteen hours: the widest UTC offset. Floating times are stored widened by it, so a later
@@ -262,6 +264,7 @@ pub fn span(ical: &ICalendar, limit: usize) -> (i64, i64) {
     let mut lo = i64::MAX;
     let mut hi = i64::MIN;
     let mut todo_without_dates = false;
+    let zones = ical.build_tz_resolver().with_default(Tz::UTC);
     for c in &ical.components {
         if c.component_type == ICalendarComponentType::VTodo {
             // §9.9 lets DUE, COMPLETED and CREATED decide a VTODO's range.
@@ -273,7 +276,7 @@ pub fn span(ical: &ICalendar, limit: usize) -> (i64, i64) {
             ];
             let mut bounded = false;
             for p in &props {
-                if let Some(t) = timestamp(ical, c, p, Tz::UTC) {
+                if let Some(t) = timestamp(&zones, c, p) {
                     lo = lo.min(t);
                     hi = hi.max(t);
                     // A VTODO with only CREATED matches every range after it.

@@ -2,13 +2,14 @@
 //! `calendar-data` (RFC 4791 §9.6.5-6), and free-busy (§7.10).
 
 use super::CalObject;
+use super::filter::busy_periods;
 use super::instances::{Instance, date_time, expand};
 use calcard::common::PartialDateTime;
 use calcard::common::timezone::Tz;
 use calcard::icalendar::{
     ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameter,
-    ICalendarParameterName, ICalendarParameterValue, ICalendarPeriod, ICalendarProperty,
-    ICalendarStatus, ICalendarTransparency, ICalendarValue, ICalendarValueType,
+    ICalendarParameterName, ICalendarParameterValue, ICalendarProperty, ICalendarStatus,
+    ICalendarTransparency, ICalendarValue, ICalendarValueType,
 };
 
 /// An iCalendar UTC date-time for Unix seconds.
@@ -192,44 +193,10 @@ pub fn busy(obj: &CalObject, tz: Tz, s: i64, e: i64, limit: usize) -> Vec<Busy> 
                 }
             }
             ICalendarComponentType::VFreebusy => {
-                for prop in c.properties(&ICalendarProperty::Freebusy) {
-                    let kind = prop
-                        .params
-                        .iter()
-                        .find(|p| p.name == ICalendarParameterName::Fbtype)
-                        .and_then(|p| p.value.clone().into_text().map(|v| v.to_ascii_uppercase()))
-                        .unwrap_or_else(|| "BUSY".into());
-                    let kind = match kind.as_str() {
-                        "FREE" => continue,
-                        "BUSY-TENTATIVE" => "BUSY-TENTATIVE",
-                        "BUSY-UNAVAILABLE" => "BUSY-UNAVAILABLE",
-                        _ => "BUSY",
-                    };
-                    for v in &prop.values {
-                        let ICalendarValue::Period(p) = v else {
-                            continue;
-                        };
-                        let (a, b) = match p {
-                            ICalendarPeriod::Range { start, end } => (
-                                start.to_date_time_with_tz(Tz::UTC).map(|d| d.timestamp()),
-                                end.to_date_time_with_tz(Tz::UTC).map(|d| d.timestamp()),
-                            ),
-                            ICalendarPeriod::Duration { start, duration } => {
-                                let a = start.to_date_time_with_tz(Tz::UTC).map(|d| d.timestamp());
-                                (
-                                    a,
-                                    a.zip(duration.to_time_delta())
-                                        .map(|(a, d)| a + d.num_seconds()),
-                                )
-                            }
-                        };
-                        if let (Some(a), Some(b)) = (a, b)
-                            && a < e
-                            && b > s
-                        {
-                            let (a, b) = clip(a, b);
-                            out.push((a, b, kind));
-                        }
+                for (a, b, kind) in busy_periods(c, Tz::UTC) {
+                    if kind != "FREE" && a < e && b > s {
+                        let (a, b) = clip(a, b);
+                        out.push((a, b, kind));
                     }
                 }
             }
@@ -322,6 +289,22 @@ mod tests {
         assert_eq!(text.matches("BEGIN:VEVENT").count(), 1);
         let all = limited(&o, Tz::UTC, s, parse_utc("20240110T000000Z").unwrap(), 100);
         assert!(all.is_none());
+    }
+
+    #[test]
+    fn vfreebusy_periods_keep_their_type_and_free_is_left_out() {
+        let text = concat!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VFREEBUSY\r\nUID:f\r\n",
+            "DTSTAMP:20240101T000000Z\r\nFREEBUSY;FBTYPE=FREE:20240101T080000Z/PT1H\r\n",
+            "FREEBUSY;FBTYPE=BUSY-TENTATIVE:20240101T100000Z/20240101T110000Z\r\n",
+            "END:VFREEBUSY\r\nEND:VCALENDAR\r\n"
+        );
+        let o = parse_calendar(text.as_bytes()).unwrap();
+        let s = parse_utc("20240101T000000Z").unwrap();
+        let e = parse_utc("20240102T000000Z").unwrap();
+        let out = freebusy(busy(&o, Tz::UTC, s, e, 10), s, e, 0);
+        assert!(out.contains("FREEBUSY;FBTYPE=BUSY-TENTATIVE:20240101T100000Z/20240101T110000Z"));
+        assert!(!out.contains("20240101T080000Z"), "{out}");
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! PUT over CardDAV shows up on the next sync of the calendar.
 
 use crate::store::{
-    Collection, CollectionPatch, Kind, NewObject, PutOutcome, Store, StoreError, StoreResult,
-    SyncItem, User, etag_for,
+    Actor, Collection, CollectionPatch, Kind, NewObject, PutOutcome, Store, StoreError,
+    StoreResult, SyncItem, User, etag_for,
 };
 use futures_util::StreamExt;
 use kith_connectors::date::Date;
@@ -118,7 +118,7 @@ fn event_name(book_id: i64, card: &str, kind: Occasion) -> String {
 
 async fn remove(store: &dyn Store, cal: &Collection, name: &str) -> StoreResult<()> {
     store
-        .delete_object(cal.id, name, &|_| true)
+        .delete_object(cal.id, name, &|_| true, &Actor::Derived)
         .await
         .map(|_| ())
 }
@@ -180,7 +180,10 @@ async fn write_card(
         };
         // An unchanged event is not rewritten, so its ETag and the sync-token stay put.
         let changed = |cur: Option<&str>| cur != Some(etag.as_str());
-        match store.put_object(cal.id, &obj, &changed).await? {
+        match store
+            .put_object(cal.id, &obj, &changed, &Actor::Derived)
+            .await?
+        {
             PutOutcome::Created | PutOutcome::Updated | PutOutcome::PreconditionFailed => {}
             PutOutcome::UidConflict(_) => {}
         }

@@ -40,7 +40,8 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
-    /// Import a LinkedIn, Google or Outlook CSV export or a vCard file into a user's book.
+    /// Import a LinkedIn, Google or Outlook CSV export or a vCard file into a user's book, or
+    /// an iCalendar file into a calendar.
     Import(ImportArgs),
     /// Manage a user's contact sources and their sync rules.
     #[command(subcommand)]
@@ -48,17 +49,137 @@ pub enum Command {
     /// Plan, apply, review and undo source runs.
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// Write a user's contacts or calendars as vCard, CSV or iCalendar.
+    Export(ExportArgs),
+    /// Take, check and restore backups of everything (database, key and a manifest).
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// List, restore and purge deleted cards and events.
+    #[command(subcommand)]
+    Trash(TrashCommand),
+    /// Show the earlier versions of a card or event, and who changed it.
+    History(HistoryArgs),
+    /// Put an earlier version (see `kith history`) back as a new change.
+    RestoreVersion {
+        /// The version number `kith history` shows.
+        version: i64,
+        #[arg(long)]
+        user: String,
+    },
+    /// Whole-book operations.
+    #[command(subcommand)]
+    Book(BookCommand),
+}
+
+/// Which of a user's collections a command works on.
+#[derive(Debug, Args, Clone)]
+pub struct Which {
+    #[arg(long)]
+    pub user: String,
+    /// An address book [default: "contacts"].
+    #[arg(long, conflicts_with = "calendar")]
+    pub book: Option<String>,
+    /// A calendar instead of an address book.
+    #[arg(long)]
+    pub calendar: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long)]
+    pub user: String,
+    /// The address book, or with `--format ics` the calendar [default: all of them].
+    #[arg(long)]
+    pub book: Option<String>,
+    /// vcf: the cards exactly as stored; vcf3/vcf4: converted to one vCard version;
+    /// csv-google, csv-outlook, csv-linkedin: the CSV layouts those services import; ics:
+    /// calendars; archive: a zip of every book (.vcf), every calendar (.ics) and a CSV.
+    #[arg(long, value_parser = ["vcf", "vcf3", "vcf4", "csv-google", "csv-outlook", "csv-linkedin", "ics", "archive"])]
+    pub format: String,
+    /// Write here instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Take a consistent backup while the server runs: a .tar with the database, the secret key
+    /// and a manifest of checksums.
+    Create {
+        /// Directory to write it to [default: the [backup] directory, DATA_DIR/backups].
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
+    /// Check a backup: its checksums, and that its database opens and passes an integrity check.
+    Verify { file: PathBuf },
+    /// Restore a backup into the data directory, which must be empty unless --force is given.
+    Restore {
+        file: PathBuf,
+        /// Replace an existing database (never while a server is running on it).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrashCommand {
+    /// Deleted cards and events that can still be restored, newest first.
+    List {
+        #[arg(long)]
+        user: String,
+        /// Only this address book.
+        #[arg(long, conflicts_with = "calendar")]
+        book: Option<String>,
+        /// Only this calendar.
+        #[arg(long)]
+        calendar: Option<String>,
+    },
+    /// Put a deleted card or event back (by its name or UID, as `trash list` shows).
+    Restore {
+        item: String,
+        #[command(flatten)]
+        which: Which,
+    },
+    /// Empty the trash of a book or calendar now, instead of waiting for the retention.
+    Purge {
+        #[command(flatten)]
+        which: Which,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The card or event: its resource name (abc.vcf) or UID.
+    pub item: String,
+    #[command(flatten)]
+    pub which: Which,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BookCommand {
+    /// Return a book (or calendar) to its state at a time, as one new change set.
+    Rewind {
+        #[command(flatten)]
+        which: Which,
+        /// A time (2026-11-22T10:00:00Z, or with an offset) or how long ago (10m, 2h, 3d).
+        #[arg(long, value_name = "TIMESTAMP")]
+        to: String,
+        /// Only show what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The export: LinkedIn Connections.csv, Google or Outlook CSV, or a .vcf file.
+    /// The export: LinkedIn Connections.csv, Google or Outlook CSV, a .vcf file, or an .ics
+    /// calendar file (imported into the calendar named by --book, default "personal").
     pub file: PathBuf,
     /// Whose address book to import into.
     #[arg(long)]
     pub user: String,
     /// The file's format; `auto` tells it from the header.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "linkedin-csv", "google-csv", "outlook-csv", "vcard"])]
+    #[arg(long, default_value = "auto", value_parser = ["auto", "linkedin-csv", "google-csv", "outlook-csv", "vcard", "ics"])]
     pub format: String,
     /// Target address book [default: the source's book, or "contacts"].
     #[arg(long)]

@@ -16,6 +16,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("invalid listen address {0:?}: expected HOST:PORT, e.g. 127.0.0.1:5233")]
     Listen(String),
+    #[error("invalid {key}: {message}")]
+    Value { key: String, message: String },
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -31,6 +33,78 @@ pub struct FileConfig {
     pub sync: SyncSection,
     #[serde(default)]
     pub caldav: CaldavSection,
+    #[serde(default)]
+    pub history: HistorySection,
+    #[serde(default)]
+    pub backup: BackupSection,
+}
+
+/// A duration in config: `30d`, `6h`, `15m` or `10s`.
+fn duration_ms(key: &str, value: &str) -> Result<i64, ConfigError> {
+    kith_connectors::rules::parse_interval(value)
+        .map(|s| s as i64 * 1000)
+        .ok_or_else(|| ConfigError::Value {
+            key: key.to_string(),
+            message: format!("{value:?} is not a duration; write it like 30d, 6h, 15m or 10s"),
+        })
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistorySection {
+    /// How long deleted members stay in the trash and replaced versions in history.
+    pub retention: String,
+    /// How often `kith serve` purges what is older than the retention.
+    pub purge_interval: String,
+}
+
+impl Default for HistorySection {
+    fn default() -> Self {
+        HistorySection {
+            retention: "30d".into(),
+            purge_interval: "1h".into(),
+        }
+    }
+}
+
+impl HistorySection {
+    pub fn retention_ms(&self) -> Result<i64, ConfigError> {
+        duration_ms("history.retention", &self.retention)
+    }
+
+    pub fn purge_interval_ms(&self) -> Result<i64, ConfigError> {
+        duration_ms("history.purge_interval", &self.purge_interval)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupSection {
+    /// Whether `kith serve` takes backups on its own.
+    pub enabled: bool,
+    /// How often.
+    pub interval: String,
+    /// Where they go [default: DATA_DIR/backups].
+    pub directory: Option<PathBuf>,
+    /// How many scheduled backups are kept; older ones are deleted.
+    pub keep: usize,
+}
+
+impl Default for BackupSection {
+    fn default() -> Self {
+        BackupSection {
+            enabled: false,
+            interval: "1d".into(),
+            directory: None,
+            keep: 7,
+        }
+    }
+}
+
+impl BackupSection {
+    pub fn interval_ms(&self) -> Result<i64, ConfigError> {
+        duration_ms("backup.interval", &self.interval)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,6 +198,18 @@ pub struct Config {
     pub log: LogSection,
     pub sync: SyncSection,
     pub caldav: CaldavSection,
+    pub history: HistorySection,
+    pub backup: BackupSection,
+}
+
+impl Config {
+    /// Where backups go when no directory is given.
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup
+            .directory
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
+    }
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5233";
@@ -165,6 +251,10 @@ pub fn resolve(
     let listen = listen_s
         .parse()
         .map_err(|_| ConfigError::Listen(listen_s.clone()))?;
+    // Checked here, so a typo stops the server at start rather than its first purge.
+    file.history.retention_ms()?;
+    file.history.purge_interval_ms()?;
+    file.backup.interval_ms()?;
     Ok(Config {
         listen,
         data_dir: data_dir
@@ -174,6 +264,8 @@ pub fn resolve(
         log: file.log,
         sync: file.sync,
         caldav: file.caldav,
+        history: file.history,
+        backup: file.backup,
     })
 }
 
@@ -213,6 +305,22 @@ mod tests {
         assert_eq!(file.caldav.birthdays, d.birthdays);
         assert_eq!(file.caldav.max_instances, d.max_instances);
         assert_eq!(file.caldav.default_timezone, d.default_timezone);
+        let h = HistorySection::default();
+        assert_eq!(file.history.retention, h.retention);
+        assert_eq!(file.history.purge_interval, h.purge_interval);
+        let b = BackupSection::default();
+        assert_eq!(file.backup.enabled, b.enabled);
+        assert_eq!(file.backup.interval, b.interval);
+        assert_eq!(file.backup.keep, b.keep);
+        assert_eq!(file.backup.directory, b.directory);
+    }
+
+    #[test]
+    fn a_bad_duration_names_the_key() {
+        let file: FileConfig = toml::from_str("[history]\nretention = \"a month\"").unwrap();
+        let err = resolve(file, None, None).unwrap_err().to_string();
+        assert!(err.contains("history.retention"), "{err}");
+        assert!(err.contains("30d"), "{err}");
     }
 
     #[test]

@@ -2,12 +2,19 @@
 
 mod accounts;
 mod alloc;
+mod archive;
 mod auth;
+mod backup;
 mod birthdays;
+mod calendar_import;
 mod cli;
 mod commands;
 mod config;
+mod export;
+mod history;
+mod history_commands;
 mod http;
+mod maintenance;
 mod secret;
 mod store;
 mod sync;
@@ -61,9 +68,27 @@ async fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Serve { .. } => serve(config).await,
         Command::User(cmd) => user_command(&config, cmd).await,
+        Command::Import(args) if calendar_import::is_calendar(&args) => {
+            calendar_import::run(&open_store(&config).await?, &config, args).await
+        }
         Command::Import(args) => commands::import(&open_store(&config).await?, args).await,
         Command::Source(cmd) => commands::source_command(&open_store(&config).await?, cmd).await,
         Command::Sync(cmd) => commands::sync_command(&open_store(&config).await?, cmd).await,
+        Command::Export(args) => export::command(Arc::new(open_store(&config).await?), args).await,
+        Command::Backup(cmd) => backup::command(&config, cmd).await,
+        Command::Trash(cmd) => {
+            history_commands::trash(&open_store(&config).await?, &config, cmd).await
+        }
+        Command::History(args) => {
+            history_commands::history(&open_store(&config).await?, args).await
+        }
+        Command::RestoreVersion { version, user } => {
+            history_commands::restore_version(&open_store(&config).await?, &config, version, &user)
+                .await
+        }
+        Command::Book(cmd) => {
+            history_commands::book(&open_store(&config).await?, &config, cmd).await
+        }
     }
 }
 
@@ -102,26 +127,23 @@ async fn open_store(config: &Config) -> Result<SqliteStore, String> {
 async fn serve(config: Config) -> CliResult {
     init_logging(&config);
     let store: Arc<dyn Store> = Arc::new(open_store(&config).await?);
+    // Held until the process ends: `kith backup restore` refuses to replace a database a
+    // server is running on.
+    let _lock = match backup::lock_data_dir(&config.data_dir) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            return Err(format!(
+                "another Kith server is already running on {}",
+                config.data_dir.display()
+            ));
+        }
+        Err(e) => return Err(format!("cannot lock the data directory: {e}")),
+    };
     let key = secret::load_or_create(&config.data_dir)
         .map_err(|e| format!("cannot read or create the secret key: {e}"))?;
     bootstrap_admin(store.as_ref()).await?;
 
-    let retention_ms = i64::from(config.dav.tombstone_retention_days) * 86_400_000;
-    let purge_store = store.clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(6 * 3600));
-        loop {
-            every.tick().await;
-            match purge_store
-                .purge_tombstones(store::now_ms() - retention_ms)
-                .await
-            {
-                Ok(n) if n > 0 => tracing::info!(purged = n, "purged old tombstones"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "tombstone purge failed"),
-            }
-        }
-    });
+    maintenance::spawn(store.clone(), config.clone());
 
     sync::schedule::spawn(store.clone(), config.sync.scheduler_tick());
 

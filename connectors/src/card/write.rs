@@ -82,6 +82,13 @@ pub fn upgrade_21(text: &str) -> String {
 /// changed but line folding.
 pub fn with_uid(text: &str, uid: &str) -> String {
     let lines = unfold(text);
+    // A card that already carries this UID is kept byte for byte (an export re-imported).
+    let uids: Vec<&Line> = lines.iter().filter(|l| l.name().1 == "UID").collect();
+    if let [only] = uids.as_slice()
+        && only.text.split_once(':').map(|(_, v)| v) == Some(uid)
+    {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len() + uid.len() + 8);
     let new = format!("UID:{uid}");
     let has_uid = lines.iter().any(|l| l.name().1 == "UID");

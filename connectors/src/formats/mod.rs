@@ -2,6 +2,7 @@
 //! by the header (or `BEGIN:VCARD`), never by the file name. A bad row is reported with its line
 //! and column and the other rows still import.
 
+pub mod export;
 mod google;
 mod linkedin;
 mod outlook;

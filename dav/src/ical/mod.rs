@@ -5,6 +5,7 @@
 //! copy, and the fixes for real clients' quirks (see [`instances`]) are applied to that copy
 //! only.
 
+pub mod bundle;
 pub mod filter;
 pub mod instances;
 pub mod render;

@@ -125,7 +125,11 @@ pub async fn put(ctx: &Ctx, cal: &str, name: &str, body: Bytes) -> Response {
         span: Some(span),
     };
     let check = object::precondition(ctx);
-    let outcome = ctx.app.store.put_object(cal.id, &new, &check).await;
+    let outcome = ctx
+        .app
+        .store
+        .put_object(cal.id, &new, &check, &ctx.actor())
+        .await;
     object::put_response(ctx, &cal, outcome, &etag, &obj.uid)
 }
 

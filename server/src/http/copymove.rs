@@ -96,11 +96,11 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
     let outcome = if is_move && src.id == dst.id {
         // A rename keeps the row, its UID and its data: one transaction in the store.
         store
-            .rename_object(src.id, src_name, &dest_name, &uid, overwrite)
+            .rename_object(src.id, src_name, &dest_name, &uid, overwrite, &ctx.actor())
             .await
     } else {
         let check = move |current: Option<&str>| overwrite || current.is_none();
-        store.put_object(dst.id, &new, &check).await
+        store.put_object(dst.id, &new, &check, &ctx.actor()).await
     };
     let code = match outcome {
         Ok(PutOutcome::Created) => StatusCode::CREATED,
@@ -125,7 +125,10 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
     };
     if is_move && src.id != dst.id {
         // The copy is committed; only now does the source go.
-        if let Err(e) = store.delete_object(src.id, src_name, &|_| true).await {
+        if let Err(e) = store
+            .delete_object(src.id, src_name, &|_| true, &ctx.actor())
+            .await
+        {
             return respond::internal(e);
         }
     }

@@ -5,6 +5,7 @@ mod calendar;
 mod client;
 mod collection;
 mod copymove;
+mod download;
 mod object;
 mod paths;
 mod propfind;
@@ -22,6 +23,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+pub use calendar::content_type as calendar_content_type;
 pub use client::Client;
 use paths::Target;
 use std::sync::Arc;
@@ -54,6 +56,18 @@ impl Ctx {
 
     fn user_name(&self) -> &str {
         &self.principal.user.name
+    }
+
+    /// Who this request's writes are recorded as, in history.
+    fn actor(&self) -> crate::store::Actor {
+        let agent = self.header("user-agent").unwrap_or("");
+        // A User-Agent is client input: bounded, so history rows stay small.
+        let agent: String = agent.chars().take(120).collect();
+        crate::store::Actor::Client {
+            user: self.principal.user.name.clone(),
+            device: self.principal.device.clone(),
+            agent,
+        }
     }
 
     /// The caller's address book or calendar named `name`, or `None`. A derived calendar is
@@ -160,6 +174,9 @@ impl Render {
 #[derive(Clone)]
 struct LoggedUser(String);
 
+/// Where a signed-in user downloads the archive of everything they own.
+pub const ARCHIVE_PATH: &str = "/account/export.zip";
+
 pub const DAV_HEADER: &str = "1, 3, addressbook, calendar-access, extended-mkcol";
 pub const ALLOW: &str =
     "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
@@ -265,6 +282,12 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         }
         Err(AuthError::Store(e)) => return respond::internal(e),
     };
+    if path == ARCHIVE_PATH && (method == Method::GET || method == Method::HEAD) {
+        let user = principal.user.clone();
+        let mut r = download::archive(app.store.clone(), &user, method == Method::HEAD).await;
+        r.extensions_mut().insert(LoggedUser(user.name));
+        return r;
+    }
     let logged = match &principal.device {
         Some(d) => format!("{}[{d}]", principal.user.name),
         None => principal.user.name.clone(),

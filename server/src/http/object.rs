@@ -63,7 +63,10 @@ pub fn address_data_xml(client: Client, data: &[u8], select: &PropSelection) -> 
 pub async fn get(ctx: &Ctx, head: bool) -> Response {
     let Target::Member(kind, _, book, card) = &ctx.target else {
         return match &ctx.target {
-            Target::Collection(..) | Target::Home(..) | Target::Root => respond::text(
+            Target::Collection(kind, _, name) => {
+                super::download::collection(ctx, *kind, name, head).await
+            }
+            Target::Home(..) | Target::Root => respond::text(
                 StatusCode::OK,
                 "This is a CardDAV/CalDAV collection. Add the server URL to a contacts or calendar app to use it.",
             ),
@@ -216,7 +219,11 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         span: None,
     };
     let check = precondition(ctx);
-    let outcome = ctx.app.store.put_object(book.id, &obj, &check).await;
+    let outcome = ctx
+        .app
+        .store
+        .put_object(book.id, &obj, &check, &ctx.actor())
+        .await;
     put_response(ctx, &book, outcome, &etag, &uid)
 }
 
@@ -276,7 +283,12 @@ pub async fn delete(ctx: &Ctx) -> Response {
         return super::calendar::read_only();
     }
     let check = precondition(ctx);
-    match ctx.app.store.delete_object(book.id, card, &check).await {
+    match ctx
+        .app
+        .store
+        .delete_object(book.id, card, &check, &ctx.actor())
+        .await
+    {
         Ok(DeleteOutcome::Deleted) => respond::status(StatusCode::NO_CONTENT),
         Ok(DeleteOutcome::NotFound) => respond::not_found(),
         Ok(DeleteOutcome::PreconditionFailed) => respond::text(

@@ -1,9 +1,13 @@
 //! The storage boundary. The DAV handlers see only the [`Store`] trait, so a PostgreSQL
 //! implementation can follow without touching them.
 
+pub mod history;
 mod sqlite;
+mod sqlite_history;
 mod sqlite_sync;
 pub mod sync;
+
+pub use history::Actor;
 
 pub use sqlite::SqliteStore;
 
@@ -160,7 +164,7 @@ pub enum CollectionPatch {
 }
 
 #[async_trait]
-pub trait Store: sync::SyncStore + Send + Sync {
+pub trait Store: sync::SyncStore + history::HistoryStore + Send + Sync {
     // Accounts.
     async fn create_user(&self, name: &str, password_hash: &str) -> StoreResult<User>;
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
@@ -220,12 +224,14 @@ pub trait Store: sync::SyncStore + Send + Sync {
         collection_id: i64,
         obj: &NewObject<'_>,
         check: Precondition<'_>,
+        actor: &Actor,
     ) -> StoreResult<PutOutcome>;
     async fn delete_object(
         &self,
         collection_id: i64,
         name: &str,
         check: Precondition<'_>,
+        actor: &Actor,
     ) -> StoreResult<DeleteOutcome>;
 
     /// Renames a member within its collection in one transaction (MOVE inside a book): the
@@ -238,6 +244,7 @@ pub trait Store: sync::SyncStore + Send + Sync {
         to: &str,
         uid: &str,
         overwrite: bool,
+        actor: &Actor,
     ) -> StoreResult<PutOutcome>;
 
     /// A collection's members in storage order. `data` is left empty unless `with_data`; with a
@@ -261,6 +268,10 @@ pub trait Store: sync::SyncStore + Send + Sync {
 
     /// Drops tombstones older than `before` (Unix ms) and moves sync horizons past them.
     async fn purge_tombstones(&self, before: i64) -> StoreResult<u64>;
+
+    /// Writes a consistent copy of the whole database to the new file `path`, while writers
+    /// carry on. The copy holds every transaction committed before it started.
+    async fn snapshot(&self, path: &std::path::Path) -> StoreResult<()>;
 }
 
 /// The key for the one-UID-per-book rule: the card's UID, or for a card without one its
@@ -275,6 +286,18 @@ pub fn effective_uid(info: &kith_dav::vcard::CardInfo, name: &str) -> String {
 /// A strong ETag from the stored bytes.
 pub fn etag_for(data: &[u8]) -> String {
     let hex = blake3::hash(data).to_hex();
+    format!("\"{}\"", &hex.as_str()[..32])
+}
+
+/// The ETag of old bytes put back by a restore or rewind. It differs from every ETag the bytes
+/// had before (`salt` is unique per restore), so a client holding the deleted version's ETag
+/// sees a change instead of taking the restored object for the one it already has.
+pub fn restored_etag(data: &[u8], salt: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(data);
+    h.update(b"\0kith-restore\0");
+    h.update(salt.as_bytes());
+    let hex = h.finalize().to_hex();
     format!("\"{}\"", &hex.as_str()[..32])
 }
 

@@ -4,9 +4,9 @@
 //! `SQLITE_BUSY` upgrades of deferred transactions; readers see consistent WAL snapshots.
 
 use super::{
-    AppPassword, Collection, CollectionPatch, DeleteOutcome, Kind, Narrow, NewObject, Object,
-    ObjectMeta, Precondition, PutOutcome, RowStream, Store, StoreError, StoreResult, SyncItem,
-    User, now_ms,
+    Actor, AppPassword, Collection, CollectionPatch, DeleteOutcome, Kind, Narrow, NewObject,
+    Object, ObjectMeta, Precondition, PutOutcome, RowStream, Store, StoreError, StoreResult,
+    SyncItem, User, now_ms,
 };
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -180,13 +180,16 @@ impl SqliteStore {
         existing: Option<i64>,
         obj: &NewObject<'_>,
         seq: i64,
+        actor: &Actor,
     ) -> StoreResult<i64> {
         let now = now_ms();
+        let by = actor.to_string();
         let id = match existing {
             Some(id) => {
+                Self::archive(tx, id, actor, false).await?;
                 sqlx::query(
                     "UPDATE objects SET uid = ?, etag = ?, content_type = ?, size = ?, data = ?, \
-                     seq = ?, modified_at = ?, first_start = ?, last_end = ? WHERE id = ?",
+                     seq = ?, modified_at = ?, first_start = ?, last_end = ?, changed_by = ? WHERE id = ?",
                 )
                 .bind(obj.uid)
                 .bind(obj.etag)
@@ -197,6 +200,7 @@ impl SqliteStore {
                 .bind(now)
                 .bind(obj.span.map(|s| s.0))
                 .bind(obj.span.map(|s| s.1))
+                .bind(&by)
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
@@ -205,7 +209,7 @@ impl SqliteStore {
             None => {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO objects (collection_id, name, uid, etag, content_type, size, data, seq, \
-                     modified_at, first_start, last_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                     modified_at, first_start, last_end, changed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 )
                 .bind(collection_id)
                 .bind(obj.name)
@@ -218,6 +222,7 @@ impl SqliteStore {
                 .bind(now)
                 .bind(obj.span.map(|s| s.0))
                 .bind(obj.span.map(|s| s.1))
+                .bind(&by)
                 .fetch_one(&mut **tx)
                 .await?;
                 Self::unbury(tx, collection_id, obj.name).await?;
@@ -226,6 +231,48 @@ impl SqliteStore {
         };
         Self::write_index(tx, id, collection_id, &obj.index, existing.is_none()).await?;
         Ok(id)
+    }
+
+    /// Keeps the current version of object `object_id` in history before `actor` overwrites or
+    /// (`deleted`) removes it.
+    pub(super) async fn archive(
+        tx: &mut Transaction<'_, Sqlite>,
+        object_id: i64,
+        actor: &Actor,
+        deleted: bool,
+    ) -> StoreResult<()> {
+        if !actor.keeps_history() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO object_versions (collection_id, name, uid, etag, content_type, data, written_at, \
+             written_by, replaced_at, replaced_by, deleted) SELECT collection_id, name, uid, etag, content_type, \
+             data, modified_at, changed_by, ?, ?, ? FROM objects WHERE id = ?",
+        )
+        .bind(now_ms())
+        .bind(actor.to_string())
+        .bind(deleted)
+        .bind(object_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes object `object_id` (named `name`) at stamp `seq`, keeping it in the trash.
+    pub(super) async fn remove_object(
+        tx: &mut Transaction<'_, Sqlite>,
+        collection_id: i64,
+        object_id: i64,
+        name: &str,
+        seq: i64,
+        actor: &Actor,
+    ) -> StoreResult<()> {
+        Self::archive(tx, object_id, actor, true).await?;
+        sqlx::query("DELETE FROM objects WHERE id = ?")
+            .bind(object_id)
+            .execute(&mut **tx)
+            .await?;
+        Self::bury(tx, collection_id, name, seq).await
     }
 
     /// Replaces an object's index rows; `fresh` objects have none to delete.
@@ -616,6 +663,7 @@ impl Store for SqliteStore {
         collection_id: i64,
         obj: &NewObject<'_>,
         check: Precondition<'_>,
+        actor: &Actor,
     ) -> StoreResult<PutOutcome> {
         let mut tx = self.writer.begin().await?;
         let current: Option<(i64, String)> =
@@ -640,7 +688,7 @@ impl Store for SqliteStore {
         }
         let seq = Self::next_seq(&mut tx, collection_id).await?;
         let existing = current.map(|(id, _)| id);
-        Self::store_object(&mut tx, collection_id, existing, obj, seq).await?;
+        Self::store_object(&mut tx, collection_id, existing, obj, seq, actor).await?;
         let outcome = if existing.is_some() {
             PutOutcome::Updated
         } else {
@@ -655,6 +703,7 @@ impl Store for SqliteStore {
         collection_id: i64,
         name: &str,
         check: Precondition<'_>,
+        actor: &Actor,
     ) -> StoreResult<DeleteOutcome> {
         let mut tx = self.writer.begin().await?;
         let current: Option<(i64, String)> =
@@ -670,11 +719,7 @@ impl Store for SqliteStore {
             return Ok(DeleteOutcome::PreconditionFailed);
         }
         let seq = Self::next_seq(&mut tx, collection_id).await?;
-        sqlx::query("DELETE FROM objects WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        Self::bury(&mut tx, collection_id, name, seq).await?;
+        Self::remove_object(&mut tx, collection_id, id, name, seq, actor).await?;
         tx.commit().await?;
         Ok(DeleteOutcome::Deleted)
     }
@@ -686,6 +731,7 @@ impl Store for SqliteStore {
         to: &str,
         uid: &str,
         overwrite: bool,
+        actor: &Actor,
     ) -> StoreResult<PutOutcome> {
         let mut tx = self.writer.begin().await?;
         let target: Option<i64> =
@@ -698,6 +744,8 @@ impl Store for SqliteStore {
             return Ok(PutOutcome::PreconditionFailed);
         }
         if let Some(id) = target {
+            // The overwritten member's content stays in its history.
+            Self::archive(&mut tx, id, actor, false).await?;
             sqlx::query("DELETE FROM objects WHERE id = ?")
                 .bind(id)
                 .execute(&mut *tx)
@@ -705,13 +753,14 @@ impl Store for SqliteStore {
         }
         let seq = Self::next_seq(&mut tx, collection_id).await?;
         let moved = sqlx::query(
-            "UPDATE objects SET name = ?, uid = ?, seq = ?, modified_at = ? \
+            "UPDATE objects SET name = ?, uid = ?, seq = ?, modified_at = ?, changed_by = ? \
              WHERE collection_id = ? AND name = ?",
         )
         .bind(to)
         .bind(uid)
         .bind(seq)
         .bind(now_ms())
+        .bind(actor.to_string())
         .bind(collection_id)
         .bind(from)
         .execute(&mut *tx)
@@ -871,6 +920,18 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(done.rows_affected())
     }
+
+    async fn snapshot(&self, path: &Path) -> StoreResult<()> {
+        // VACUUM INTO reads one snapshot of the database in a read transaction, so writers
+        // (on the writer connection) are never blocked and the copy is consistent. It also
+        // leaves the copy compact and without a WAL.
+        let target = path.to_string_lossy().into_owned();
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&self.reader)
+            .await?;
+        Ok(())
+    }
 }
 
 async fn apply_patches(
@@ -973,7 +1034,10 @@ mod tests {
             index: vec![("FN", format!("n {i}"))],
             span: None,
         };
-        store.put_object(coll, &obj, &|_| true).await.unwrap();
+        store
+            .put_object(coll, &obj, &|_| true, &Actor::Command("test".into()))
+            .await
+            .unwrap();
     }
 
     /// The acceptance criterion: after 10 changes in a 10,000-card book, an incremental sync
@@ -998,7 +1062,7 @@ mod tests {
         for i in 0..3 {
             let (name, ..) = card(5001 + i);
             store
-                .delete_object(book.id, &name, &|_| true)
+                .delete_object(book.id, &name, &|_| true, &Actor::Command("test".into()))
                 .await
                 .unwrap();
         }
@@ -1034,7 +1098,7 @@ mod tests {
             .unwrap();
         put(&store, book.id, 1, "\"a\"").await;
         store
-            .delete_object(book.id, "1.vcf", &|_| true)
+            .delete_object(book.id, "1.vcf", &|_| true, &Actor::Command("test".into()))
             .await
             .unwrap();
         assert_eq!(store.purge_tombstones(now_ms() + 1).await.unwrap(), 1);

@@ -5,7 +5,7 @@ use super::sync::{
     ApplyOp, ApplyOutcome, BookLink, CardWrite, Event, MappingWrite, NewCard, NewRun, Run, Source,
     SourcePatch, SyncStore, UndoRecord,
 };
-use super::{NewObject, StoreError, StoreResult, now_ms};
+use super::{Actor, NewObject, StoreError, StoreResult, now_ms};
 use async_trait::async_trait;
 use kith_connectors::plan::{LinkState, Mapping};
 use kith_connectors::record::Record;
@@ -193,6 +193,7 @@ async fn insert_fresh(
     ops: &[&ApplyOp],
     first: i64,
     undo: &mut Vec<UndoRecord>,
+    actor: &Actor,
 ) -> StoreResult<Result<(), String>> {
     let cards: Vec<(&CardWrite, &NewCard, &Mapping, &str)> = ops
         .iter()
@@ -204,9 +205,10 @@ async fn insert_fresh(
         })
         .collect();
     let now = now_ms();
-    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; cards.len()].join(", ");
+    let by = actor.to_string();
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; cards.len()].join(", ");
     let mut q = sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO objects (collection_id, name, uid, etag, content_type, size, data, seq, modified_at) \
+        "INSERT INTO objects (collection_id, name, uid, etag, content_type, size, data, seq, modified_at, changed_by) \
          VALUES {rows} RETURNING id, name"
     )));
     for (i, (cw, p, _, _)) in cards.iter().enumerate() {
@@ -219,7 +221,8 @@ async fn insert_fresh(
             .bind(p.data.len() as i64)
             .bind(&p.data)
             .bind(first + i as i64)
-            .bind(now);
+            .bind(now)
+            .bind(&by);
     }
     let ids = match q.fetch_all(&mut **tx).await {
         Ok(rows) => rows,
@@ -307,6 +310,7 @@ impl SqliteStore {
         cw: &super::sync::CardWrite,
         seq: i64,
         undo: &mut UndoRecord,
+        actor: &Actor,
     ) -> StoreResult<Result<(), String>> {
         let now = current_card(tx, collection_id, &cw.name).await?;
         if now.as_ref().map(|c| &c.etag) != cw.expect_etag.as_ref() {
@@ -333,8 +337,15 @@ impl SqliteStore {
                         .collect(),
                     span: None,
                 };
-                match Self::store_object(tx, collection_id, cur.as_ref().map(|c| c.id), &obj, seq)
-                    .await
+                match Self::store_object(
+                    tx,
+                    collection_id,
+                    cur.as_ref().map(|c| c.id),
+                    &obj,
+                    seq,
+                    actor,
+                )
+                .await
                 {
                     Ok(_) => {}
                     // Another card took this UID since: only possible for an undo that
@@ -353,11 +364,7 @@ impl SqliteStore {
                 }
             }
             (None, Some(cur)) => {
-                sqlx::query("DELETE FROM objects WHERE id = ?")
-                    .bind(cur.id)
-                    .execute(&mut **tx)
-                    .await?;
-                Self::bury(tx, collection_id, &cw.name, seq).await?;
+                Self::remove_object(tx, collection_id, cur.id, &cw.name, seq, actor).await?;
                 undo.card_before = Some(cur.data);
             }
             (None, None) => {}
@@ -488,18 +495,23 @@ impl SyncStore for SqliteStore {
             .fetch_all(&mut *tx)
             .await?;
             if let Some(coll) = coll {
+                let source: String = sqlx::query_scalar("SELECT name FROM sources WHERE id = ?")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let actor = Actor::Command(format!("removal of source {source}"));
                 for card in cards {
-                    let gone =
-                        sqlx::query("DELETE FROM objects WHERE collection_id = ? AND name = ?")
-                            .bind(coll)
-                            .bind(&card)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
-                    if gone > 0 {
+                    let found: Option<i64> = sqlx::query_scalar(
+                        "SELECT id FROM objects WHERE collection_id = ? AND name = ?",
+                    )
+                    .bind(coll)
+                    .bind(&card)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(object_id) = found {
                         let seq = Self::next_seq(&mut tx, coll).await?;
-                        Self::bury(&mut tx, coll, &card, seq).await?;
-                        deleted += gone;
+                        Self::remove_object(&mut tx, coll, object_id, &card, seq, &actor).await?;
+                        deleted += 1;
                     }
                 }
             }
@@ -652,6 +664,7 @@ impl SyncStore for SqliteStore {
         ops: &[ApplyOp],
         plan_ops: &[String],
         undone_run: Option<i64>,
+        actor: &Actor,
     ) -> StoreResult<ApplyOutcome> {
         let mut tx = self.writer.begin().await?;
         insert_ops(&mut tx, run_id, plan_ops).await?;
@@ -679,8 +692,16 @@ impl SyncStore for SqliteStore {
         for chunk in fresh.chunks(400) {
             let first = seq + 1;
             seq += chunk.len() as i64;
-            if let Err(m) =
-                insert_fresh(&mut tx, source_id, collection_id, chunk, first, &mut undo).await?
+            if let Err(m) = insert_fresh(
+                &mut tx,
+                source_id,
+                collection_id,
+                chunk,
+                first,
+                &mut undo,
+                actor,
+            )
+            .await?
             {
                 return Ok(ApplyOutcome::Stale(m));
             }
@@ -711,7 +732,9 @@ impl SyncStore for SqliteStore {
             }
             if let Some(cw) = &op.card {
                 seq += 1;
-                if let Err(m) = Self::write_card(&mut tx, collection_id, cw, seq, &mut rec).await? {
+                if let Err(m) =
+                    Self::write_card(&mut tx, collection_id, cw, seq, &mut rec, actor).await?
+                {
                     return Ok(ApplyOutcome::Stale(m));
                 }
             }

@@ -188,6 +188,7 @@ pub trait SyncStore: Send + Sync {
         ops: &[ApplyOp],
         plan_ops: &[String],
         undone_run: Option<i64>,
+        actor: &super::Actor,
     ) -> StoreResult<ApplyOutcome>;
     /// Stores a plan's operations for a run made without them.
     async fn add_run_ops(&self, run_id: i64, ops: &[String]) -> StoreResult<()>;

@@ -1,0 +1,312 @@
+//! Exports: a user's address books as vCard or CSV, and calendars as iCalendar. An export is a
+//! stream of chunks fed by the store's row stream, so memory stays flat however large the book;
+//! the CLI writes it to a file, GET on a collection sends it, and the archive zips it.
+
+use crate::store::{Collection, Store, StoreError};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use kith_connectors::card::read_card;
+use kith_connectors::formats::export::{CsvExport, CsvLayout};
+use kith_dav::ical::bundle::Joiner;
+use kith_dav::vcard::{Version, convert, sniff_version};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// The cards exactly as stored.
+    Vcf,
+    /// Every card converted to one vCard version.
+    VcfAs(Version),
+    Csv(CsvLayout),
+    Ics,
+}
+
+impl ExportFormat {
+    pub fn parse(s: &str) -> Option<ExportFormat> {
+        Some(match s {
+            "vcf" => ExportFormat::Vcf,
+            "vcf3" => ExportFormat::VcfAs(Version::V3),
+            "vcf4" => ExportFormat::VcfAs(Version::V4),
+            "csv-google" => ExportFormat::Csv(CsvLayout::Google),
+            "csv-outlook" => ExportFormat::Csv(CsvLayout::Outlook),
+            "csv-linkedin" => ExportFormat::Csv(CsvLayout::Linkedin),
+            "ics" => ExportFormat::Ics,
+            _ => return None,
+        })
+    }
+
+    pub fn is_calendar(self) -> bool {
+        self == ExportFormat::Ics
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("CSV: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+pub type ExportStream = BoxStream<'static, Result<Bytes, ExportError>>;
+
+const CHUNK: usize = 64 * 1024;
+
+/// Collects output and hands it on in chunks.
+struct Out {
+    buf: Vec<u8>,
+    tx: mpsc::Sender<Result<Bytes, ExportError>>,
+}
+
+impl Out {
+    /// `false` once the consumer went away.
+    async fn flush_if_full(&mut self) -> bool {
+        if self.buf.len() < CHUNK {
+            return true;
+        }
+        self.flush().await
+    }
+
+    async fn flush(&mut self) -> bool {
+        if self.buf.is_empty() {
+            return true;
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx.send(Ok(chunk)).await.is_ok()
+    }
+}
+
+/// The export of `colls` (address books, or calendars for [`ExportFormat::Ics`]) in `format`.
+/// `title` names a joined calendar.
+pub fn stream(
+    store: Arc<dyn Store>,
+    colls: Vec<Collection>,
+    format: ExportFormat,
+    title: String,
+) -> ExportStream {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut out = Out {
+            buf: Vec::with_capacity(CHUNK + 8192),
+            tx: tx.clone(),
+        };
+        let result = produce(store.as_ref(), &colls, format, &title, &mut out).await;
+        match result {
+            Ok(true) => {
+                out.flush().await;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed()
+}
+
+/// Writes everything; `Ok(false)` when the consumer stopped reading.
+async fn produce(
+    store: &dyn Store,
+    colls: &[Collection],
+    format: ExportFormat,
+    title: &str,
+    out: &mut Out,
+) -> Result<bool, ExportError> {
+    match format {
+        ExportFormat::Vcf | ExportFormat::VcfAs(_) => {
+            for c in colls {
+                let mut rows = store.objects(c.id, true, None);
+                while let Some(obj) = rows.next().await {
+                    let obj = obj?;
+                    let data = match format {
+                        ExportFormat::VcfAs(v) => convert(&obj.data, sniff_version(&obj.data), v),
+                        _ => std::borrow::Cow::Borrowed(obj.data.as_slice()),
+                    };
+                    out.buf.extend_from_slice(&data);
+                    // Cards are cut apart by their END line; one without a final line break
+                    // must not run into the next.
+                    if !data.ends_with(b"\n") {
+                        out.buf.extend_from_slice(b"\r\n");
+                    }
+                    if !out.flush_if_full().await {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        ExportFormat::Csv(layout) => {
+            let mut csv_out = CsvExport::new(layout);
+            if csv_out.needs_measuring() {
+                for c in colls {
+                    let mut rows = store.objects(c.id, true, None);
+                    while let Some(obj) = rows.next().await {
+                        if let Ok(card) = read_card(&obj?.data) {
+                            csv_out.measure(&card.record);
+                        }
+                    }
+                }
+            }
+            // Excel and Outlook read a UTF-8 CSV correctly only with a byte-order mark.
+            if layout == CsvLayout::Outlook {
+                out.buf.extend_from_slice(b"\xef\xbb\xbf");
+            }
+            csv_line(&mut out.buf, csv_out.header())?;
+            for c in colls {
+                let mut rows = store.objects(c.id, true, None);
+                while let Some(obj) = rows.next().await {
+                    let Ok(card) = read_card(&obj?.data) else {
+                        continue;
+                    };
+                    csv_line(&mut out.buf, csv_out.row(&card.record))?;
+                    if !out.flush_if_full().await {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        ExportFormat::Ics => {
+            let (mut joiner, head) = Joiner::begin(title);
+            out.buf.extend_from_slice(head.as_bytes());
+            let mut text = String::new();
+            for c in colls {
+                let mut rows = store.objects(c.id, true, None);
+                while let Some(obj) = rows.next().await {
+                    text.clear();
+                    joiner.push(&obj?.data, &mut text);
+                    out.buf.extend_from_slice(text.as_bytes());
+                    if !out.flush_if_full().await {
+                        return Ok(false);
+                    }
+                }
+            }
+            out.buf.extend_from_slice(joiner.end().as_bytes());
+        }
+    }
+    Ok(true)
+}
+
+/// Appends one CSV record (RFC 4180 quoting, CRLF) to `buf`.
+fn csv_line(buf: &mut Vec<u8>, record: Vec<String>) -> Result<(), csv::Error> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(buf);
+    w.write_record(record)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// The file name an export of `coll` is offered under.
+pub fn file_name(coll: &Collection, format: ExportFormat) -> String {
+    let base: String = coll
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let ext = match format {
+        ExportFormat::Vcf | ExportFormat::VcfAs(_) => "vcf",
+        ExportFormat::Csv(_) => "csv",
+        ExportFormat::Ics => "ics",
+    };
+    format!("{base}.{ext}")
+}
+
+/// `kith export`: writes the export to a file or standard output.
+pub async fn command(store: Arc<dyn Store>, args: crate::cli::ExportArgs) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    if args.format == "archive" {
+        return archive_command(store, &args).await;
+    }
+    let format = ExportFormat::parse(&args.format)
+        .ok_or_else(|| format!("unknown export format {:?}", args.format))?;
+    let user = crate::accounts::require_user(store.as_ref(), &args.user)
+        .await
+        .map_err(|e| e.to_string())?;
+    let kind = if format.is_calendar() {
+        crate::store::Kind::Calendar
+    } else {
+        crate::store::Kind::Addressbook
+    };
+    let all = store
+        .collections(user.id, kind)
+        .await
+        .map_err(|e| e.to_string())?;
+    let colls: Vec<Collection> = match &args.book {
+        Some(b) => {
+            let c = all.into_iter().find(|c| &c.name == b).ok_or_else(|| {
+                format!(
+                    "{} has no {} named {b:?}",
+                    user.name,
+                    if format.is_calendar() {
+                        "calendar"
+                    } else {
+                        "address book"
+                    }
+                )
+            })?;
+            vec![c]
+        }
+        // Derived calendars (birthdays) are exported with the cards they come from.
+        None => all.into_iter().filter(|c| c.derived.is_none()).collect(),
+    };
+    let title = match (&args.book, colls.first()) {
+        (Some(_), Some(c)) => c.displayname.clone().unwrap_or_else(|| c.name.clone()),
+        _ => format!("{}'s calendars", user.name),
+    };
+    let mut chunks = stream(store, colls, format, title);
+    let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &args.output {
+        Some(path) => Box::new(
+            tokio::fs::File::create(path)
+                .await
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
+        ),
+        None => Box::new(tokio::io::stdout()),
+    };
+    let mut written = 0usize;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| format!("the export failed: {e}"))?;
+        written += chunk.len();
+        sink.write_all(&chunk)
+            .await
+            .map_err(|e| format!("cannot write the export: {e}"))?;
+    }
+    sink.flush()
+        .await
+        .map_err(|e| format!("cannot write the export: {e}"))?;
+    if let Some(path) = &args.output {
+        eprintln!("kith: wrote {written} bytes to {}", path.display());
+    }
+    Ok(())
+}
+
+/// `kith export --format archive`: the user's zip archive.
+async fn archive_command(
+    store: Arc<dyn Store>,
+    args: &crate::cli::ExportArgs,
+) -> Result<(), String> {
+    let Some(path) = &args.output else {
+        return Err("an archive is a zip file: name it with -o FILE".into());
+    };
+    let user = crate::accounts::require_user(store.as_ref(), &args.user)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut file = crate::archive::build(store, &user)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = std::fs::File::create(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let n = std::io::copy(&mut file, &mut out)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    eprintln!("kith: wrote {n} bytes to {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! Putting old versions back: one version (`restore-version`), a deleted member (`trash
+//! restore`), or a whole collection as it was at a point in time (`book rewind`). Each is a new
+//! change set with fresh ETags, so syncing clients pick it up like any other edit.
+
+use crate::config::Config;
+use crate::store::history::{Change, ChangeOutcome, Version};
+use crate::store::{Actor, Collection, Kind, NewObject, Store, StoreError, restored_etag};
+use kith_dav::ical::{instances, parse_calendar};
+use kith_dav::vcard::parse_card;
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+type HistoryResult<T> = Result<T, HistoryError>;
+
+/// An object ready to store: bytes with the index and span a write needs.
+pub struct Prepared {
+    pub name: String,
+    pub uid: String,
+    pub etag: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+    pub index: Vec<(String, String)>,
+    pub span: Option<(i64, i64)>,
+}
+
+impl Prepared {
+    pub fn as_new(&self) -> NewObject<'_> {
+        NewObject {
+            name: &self.name,
+            uid: &self.uid,
+            etag: &self.etag,
+            content_type: &self.content_type,
+            data: &self.data,
+            index: self
+                .index
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect(),
+            span: self.span,
+        }
+    }
+}
+
+/// Parses `data` as a member of `coll` and computes what storing it needs. The bytes are kept
+/// as they are.
+pub fn prepare(
+    config: &Config,
+    coll: &Collection,
+    name: &str,
+    data: Vec<u8>,
+    etag: String,
+) -> Result<Prepared, String> {
+    match coll.kind {
+        Kind::Addressbook => {
+            let info = parse_card(&data).map_err(|e| e.to_string())?;
+            let index = info
+                .index_entries()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            let uid = crate::store::effective_uid(&info, name);
+            Ok(Prepared {
+                name: name.to_string(),
+                uid,
+                etag,
+                content_type: "text/vcard; charset=utf-8".into(),
+                data,
+                index,
+                span: None,
+            })
+        }
+        Kind::Calendar => {
+            let obj = parse_calendar(&data).map_err(|e| e.to_string())?;
+            let span = instances::span(&obj.ical, config.caldav.max_instances);
+            Ok(Prepared {
+                name: name.to_string(),
+                uid: obj.uid.clone(),
+                etag,
+                content_type: crate::http::calendar_content_type(obj.component),
+                data,
+                index: Vec::new(),
+                span: Some(span),
+            })
+        }
+    }
+}
+
+/// A version prepared to be put back under a fresh ETag.
+fn revive(config: &Config, coll: &Collection, v: &Version, salt: &str) -> HistoryResult<Prepared> {
+    let etag = restored_etag(&v.data, salt);
+    prepare(config, coll, &v.name, v.data.clone(), etag).map_err(|e| {
+        HistoryError::Refused(format!(
+            "version {} of {} cannot be read: {e}",
+            v.id, v.name
+        ))
+    })
+}
+
+/// A salt unique to this restore, so restored ETags never repeat.
+fn salt() -> String {
+    format!("{}-{}", crate::store::now_ms(), rand::random::<u64>())
+}
+
+async fn current_etag(
+    store: &dyn Store,
+    coll: &Collection,
+    name: &str,
+) -> HistoryResult<Option<String>> {
+    Ok(store.object(coll.id, name).await?.map(|o| o.meta.etag))
+}
+
+fn applied(outcome: ChangeOutcome) -> HistoryResult<()> {
+    match outcome {
+        ChangeOutcome::Applied => Ok(()),
+        ChangeOutcome::Stale(why) => Err(HistoryError::Refused(format!(
+            "{why}; nothing was changed. Try again"
+        ))),
+    }
+}
+
+/// Puts version `v` back as the member's current content.
+pub async fn restore_version(
+    store: &dyn Store,
+    config: &Config,
+    coll: &Collection,
+    v: &Version,
+    actor: &Actor,
+) -> HistoryResult<String> {
+    let p = revive(config, coll, v, &salt())?;
+    let expect = current_etag(store, coll, &v.name).await?;
+    let change = Change::Put {
+        obj: p.as_new(),
+        expect,
+    };
+    applied(store.apply_changes(coll.id, &[change], actor).await?)?;
+    Ok(p.etag)
+}
+
+/// Puts a deleted member back from the trash.
+pub async fn restore_from_trash(
+    store: &dyn Store,
+    config: &Config,
+    coll: &Collection,
+    name: &str,
+    actor: &Actor,
+) -> HistoryResult<String> {
+    let trash = store.trash(coll.id).await?;
+    let v = trash.iter().find(|v| v.name == name).ok_or_else(|| {
+        HistoryError::Refused(format!(
+            "{name} is not in the trash of {}; `kith trash list` shows what is",
+            coll.name
+        ))
+    })?;
+    restore_version(store, config, coll, v, actor).await
+}
+
+/// What a rewind changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Rewound {
+    pub restored: usize,
+    pub reverted: usize,
+    pub removed: usize,
+}
+
+/// Returns collection `coll` to its state at `at` (Unix ms) as one change set: members deleted
+/// since come back, members changed since get their old content, and members created since
+/// go to the trash. Reads only what changed after `at`.
+pub async fn rewind(
+    store: &dyn Store,
+    config: &Config,
+    coll: &Collection,
+    at: i64,
+    actor: &Actor,
+    dry_run: bool,
+) -> HistoryResult<Rewound> {
+    let (versions, current) = store.changed_since(coll.id, at).await?;
+    let now: HashMap<&str, &str> = current
+        .iter()
+        .map(|c| (c.name.as_str(), c.etag.as_str()))
+        .collect();
+    // The version that was live at `at`: written by then, replaced after.
+    let mut then: HashMap<&str, &Version> = HashMap::new();
+    let mut touched: Vec<&str> = Vec::new();
+    for v in &versions {
+        if !touched.contains(&v.name.as_str()) {
+            touched.push(&v.name);
+        }
+        if v.written_at <= at {
+            then.entry(v.name.as_str()).or_insert(v);
+        }
+    }
+    for c in &current {
+        if !touched.contains(&c.name.as_str()) {
+            touched.push(&c.name);
+        }
+    }
+    let salt = salt();
+    let mut prepared = Vec::new();
+    let mut deletes = Vec::new();
+    let mut done = Rewound::default();
+    for name in touched {
+        let live = match now.get(name) {
+            Some(e) => Some(e.to_string()),
+            // Changed since `at` but not by a write after it: look the member up.
+            None => current_etag(store, coll, name).await?,
+        };
+        match (then.get(name), live) {
+            (Some(v), live) => {
+                if live.is_some() {
+                    done.reverted += 1;
+                } else {
+                    done.restored += 1;
+                }
+                prepared.push((revive(config, coll, v, &salt)?, live));
+            }
+            (None, Some(etag)) if now.contains_key(name) => {
+                done.removed += 1;
+                deletes.push((name.to_string(), etag));
+            }
+            // Absent then and now, or unchanged since.
+            (None, _) => {}
+        }
+    }
+    let mut changes: Vec<Change<'_>> = deletes
+        .iter()
+        .map(|(name, etag)| Change::Delete {
+            name,
+            expect: etag.clone(),
+        })
+        .collect();
+    changes.extend(prepared.iter().map(|(p, live)| Change::Put {
+        obj: p.as_new(),
+        expect: live.clone(),
+    }));
+    if changes.is_empty() || dry_run {
+        return Ok(done);
+    }
+    applied(store.apply_changes(coll.id, &changes, actor).await?)?;
+    Ok(done)
+}
+
+/// One retention pass: forgets versions and trash older than `retention_ms`.
+pub async fn purge(store: &dyn Store, retention_ms: i64) -> HistoryResult<u64> {
+    Ok(store
+        .purge_versions(crate::store::now_ms() - retention_ms)
+        .await?)
+}

@@ -238,7 +238,7 @@ impl HistoryStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Kind, NewObject, Store};
+    use crate::store::{Kind, NewObject, Store, now_ms};
 
     fn card(text: &str) -> NewObject<'_> {
         NewObject {

@@ -147,10 +147,7 @@ async fn a_rewind_brings_back_500_deleted_cards_to_a_syncing_client() {
             &rfc3339(t),
         ],
     );
-    assert!(
-        out.contains("500 deleted item(s) were restored"),
-        "{out}"
-    );
+    assert!(out.contains("500 deleted item(s) were restored"), "{out}");
 
     let back = sync(&s, &gone.token).await;
     assert_eq!(back.present.len(), 500, "all 500 reappear in sync");
@@ -195,7 +192,15 @@ async fn a_rewind_reverts_edits_and_removes_later_cards() {
 
     let dry = cli(
         &s,
-        &["book", "rewind", "--user", "admin", "--to", &rfc3339(t), "--dry-run"],
+        &[
+            "book",
+            "rewind",
+            "--user",
+            "admin",
+            "--to",
+            &rfc3339(t),
+            "--dry-run",
+        ],
     );
     assert!(dry.contains("1 changed item(s) would be reverted"), "{dry}");
     assert_eq!(
@@ -203,7 +208,10 @@ async fn a_rewind_reverts_edits_and_removes_later_cards() {
         200,
         "a dry run changes nothing"
     );
-    let out = cli(&s, &["book", "rewind", "--user", "admin", "--to", &rfc3339(t)]);
+    let out = cli(
+        &s,
+        &["book", "rewind", "--user", "admin", "--to", &rfc3339(t)],
+    );
     assert!(out.contains("1 changed item(s) were reverted"), "{out}");
     assert!(out.contains("1 item(s) created since were moved"), "{out}");
     assert_eq!(
@@ -243,10 +251,7 @@ async fn history_names_who_changed_what_and_old_versions_come_back() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("people.vcf");
     std::fs::write(&file, card_with("grace", "Grace Hopper", "")).unwrap();
-    let out = cli(
-        &s,
-        &["import", file.to_str().unwrap(), "--user", "admin"],
-    );
+    let out = cli(&s, &["import", file.to_str().unwrap(), "--user", "admin"]);
     assert!(out.contains("applied"), "{out}");
     let book = download_book(&s).await;
     let (name, (etag, imported)) = book.iter().next().unwrap();
@@ -255,7 +260,10 @@ async fn history_names_who_changed_what_and_old_versions_come_back() {
     let edited = imported.replace("FN:Grace Hopper", "FN:Grace B. Hopper");
     let r = s
         .req("PUT", &href)
-        .header("user-agent", "DAVx5/4.4.3-ose (dav4jvm; okhttp/4.12.0) Android/14")
+        .header(
+            "user-agent",
+            "DAVx5/4.4.3-ose (dav4jvm; okhttp/4.12.0) Android/14",
+        )
         .header("if-match", etag)
         .vcard(edited.as_bytes())
         .send()
@@ -325,7 +333,10 @@ async fn trash_restores_and_purges_cards_and_events() {
         .send()
         .await;
     assert_eq!(
-        s.req("DELETE", &format!("{cal}ev1.ics")).send().await.status,
+        s.req("DELETE", &format!("{cal}ev1.ics"))
+            .send()
+            .await
+            .status,
         204
     );
     assert_eq!(
@@ -333,13 +344,24 @@ async fn trash_restores_and_purges_cards_and_events() {
         204
     );
     let list = cli(&s, &["trash", "list", "--user", "admin"]);
-    assert!(list.contains("ev1.ics") && list.contains("Standup"), "{list}");
+    assert!(
+        list.contains("ev1.ics") && list.contains("Standup"),
+        "{list}"
+    );
     assert!(list.contains("x.vcf") && list.contains("Xavier"), "{list}");
 
     // Events come back by UID; the calendar's time-range query finds them again.
     cli(
         &s,
-        &["trash", "restore", "ev1", "--user", "admin", "--calendar", "personal"],
+        &[
+            "trash",
+            "restore",
+            "ev1",
+            "--user",
+            "admin",
+            "--calendar",
+            "personal",
+        ],
     );
     let g = s.req("GET", &format!("{cal}ev1.ics")).send().await;
     assert_eq!(g.status, 200);
@@ -360,7 +382,10 @@ async fn trash_restores_and_purges_cards_and_events() {
     assert!(!ok);
     assert!(err.contains("not in the trash"), "{err}");
 
-    let out = cli(&s, &["trash", "purge", "--user", "admin", "--book", "contacts"]);
+    let out = cli(
+        &s,
+        &["trash", "purge", "--user", "admin", "--book", "contacts"],
+    );
     assert!(out.contains("purged 1 version"), "{out}");
     let list = cli(&s, &["trash", "list", "--user", "admin"]);
     assert!(!list.contains("x.vcf"), "{list}");
@@ -393,7 +418,14 @@ async fn the_scheduler_purges_history_past_its_retention() {
     let kept = |s: &Server| -> i64 {
         let (ok, out, err) = kith_cli(
             s.dir.path(),
-            &["--config", path.to_str().unwrap(), "trash", "list", "--user", "admin"],
+            &[
+                "--config",
+                path.to_str().unwrap(),
+                "trash",
+                "list",
+                "--user",
+                "admin",
+            ],
             "",
         );
         assert!(ok, "{err}");

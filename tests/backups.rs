@@ -126,7 +126,7 @@ async fn a_backup_under_writes_restores_every_acknowledged_write_and_verify_catc
         assert_eq!(text.as_bytes(), body.as_slice(), "{name}");
     }
     // Consistent: every card in the restore is one the client wrote, whole.
-    let all = acked.lock().unwrap();
+    let all = acked.lock().unwrap().clone();
     for (name, (_, text)) in &book {
         assert_eq!(
             Some(text.as_bytes()),

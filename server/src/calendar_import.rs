@@ -95,7 +95,7 @@ pub async fn run(store: &dyn Store, config: &Config, args: ImportArgs) -> Result
             .next()
             .unwrap_or("")
             .to_ascii_uppercase();
-        if !cal.components.iter().any(|c| *c == component) {
+        if !cal.components.contains(&component) {
             problems.push(format!(
                 "UID {}: {name} holds {} only, not {component}; import it into a calendar that does",
                 piece.uid,

@@ -664,9 +664,19 @@ impl SyncStore for SqliteStore {
         ops: &[ApplyOp],
         plan_ops: &[String],
         undone_run: Option<i64>,
-        actor: &Actor,
     ) -> StoreResult<ApplyOutcome> {
         let mut tx = self.writer.begin().await?;
+        let source: String = sqlx::query_scalar("SELECT name FROM sources WHERE id = ?")
+            .bind(source_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let actor = &match undone_run {
+            Some(run) => Actor::Undo { source, run },
+            None => Actor::Source {
+                source,
+                run: run_id,
+            },
+        };
         insert_ops(&mut tx, run_id, plan_ops).await?;
         // A large run inserts at random places in several indexes (UUID names, index values);
         // with SQLite's default 2 MiB cache most inserts re-read a page. The cache is widened

@@ -176,7 +176,8 @@ pub trait SyncStore: Send + Sync {
 
     /// Applies a run's writes in one transaction, recording before-images for undo. On
     /// success the run is marked applied (and `undone_run`, for an undo, undone) and the
-    /// source marked as having had a plan applied.
+    /// source marked as having had a plan applied. History records the writes as made by the
+    /// source's run (or the undo of `undone_run`).
     ///
     /// `plan_ops` are stored with the run in the same transaction (a plan applied as soon as it
     /// is made is written once, not twice).
@@ -188,7 +189,6 @@ pub trait SyncStore: Send + Sync {
         ops: &[ApplyOp],
         plan_ops: &[String],
         undone_run: Option<i64>,
-        actor: &super::Actor,
     ) -> StoreResult<ApplyOutcome>;
     /// Stores a plan's operations for a run made without them.
     async fn add_run_ops(&self, run_id: i64, ops: &[String]) -> StoreResult<()>;

@@ -8,7 +8,7 @@ pub mod schedule;
 use crate::store::sync::{
     ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, NewRun, Run, Source, SourcePatch,
 };
-use crate::store::{Actor, Store, StoreError, effective_uid, etag_for};
+use crate::store::{Store, StoreError, effective_uid, etag_for};
 use futures_util::StreamExt;
 use kith_connectors::card::read_card;
 use kith_connectors::connector::{Connector, ConnectorError, FileConnector};
@@ -465,10 +465,6 @@ async fn apply_ops(
             &writes,
             stored,
             None,
-            &Actor::Source {
-                source: source.name.clone(),
-                run: run_id,
-            },
         )
         .await?
     {
@@ -654,10 +650,6 @@ pub async fn undo_run(store: &dyn Store, run_id: i64, force: bool) -> SyncResult
             &ops,
             &[],
             Some(run_id),
-            &Actor::Undo {
-                source: source.name.clone(),
-                run: run_id,
-            },
         )
         .await?
     {

@@ -10,7 +10,9 @@ use std::path::PathBuf;
     about = "Kith: a self-hosted CardDAV and CalDAV server with upstream contact sources",
     long_about = "Kith: a self-hosted CardDAV and CalDAV server that keeps one address book and \
                   calendar for all your devices.\n\nStart it with `kith serve`; manage accounts with `kith user`; bring contacts in \
-                  with `kith import`, and review and undo runs with `kith sync`."
+                  with `kith import`, and review and undo runs with `kith sync`. Keep your data with \
+                  `kith export` and `kith backup`; undo mistakes with `kith trash`, `kith history` \
+                  and `kith book rewind`."
 )]
 pub struct Cli {
     #[command(flatten)]

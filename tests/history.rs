@@ -21,26 +21,7 @@ fn now_ms() -> i64 {
 
 /// An RFC 3339 time for `ms`, as `--to` takes it.
 fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let frac = ms.rem_euclid(1000);
-    // Days since the epoch to a civil date (Howard Hinnant's algorithm).
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    jiff::Timestamp::from_millisecond(ms).unwrap().to_string()
 }
 
 /// Waits until the clock has moved past `t`, so later writes are stamped after it. A

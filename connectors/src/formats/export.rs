@@ -56,26 +56,9 @@ impl CsvLayout {
     /// The fields this layout holds, so that they survive an export and re-import.
     pub fn fields(self) -> &'static [Field] {
         match self {
-            CsvLayout::Google => &[
-                Field::GivenName,
-                Field::MiddleName,
-                Field::FamilyName,
-                Field::Prefix,
-                Field::Suffix,
-                Field::Nickname,
-                Field::Company,
-                Field::Title,
-                Field::Department,
-                Field::Birthday,
-                Field::Anniversary,
-                Field::Note,
-                Field::Email,
-                Field::Phone,
-                Field::Url,
-                Field::Address,
-                Field::Category,
-            ],
-            CsvLayout::Outlook => &[
+            // Google's and Outlook's layouts have columns for the same fields; they differ in
+            // how many values and which labels fit.
+            CsvLayout::Google | CsvLayout::Outlook => &[
                 Field::GivenName,
                 Field::MiddleName,
                 Field::FamilyName,

@@ -233,6 +233,38 @@ impl SqliteStore {
         Ok(id)
     }
 
+    /// The row id and ETag of member `name`, if it exists.
+    pub(super) async fn member(
+        tx: &mut Transaction<'_, Sqlite>,
+        collection_id: i64,
+        name: &str,
+    ) -> StoreResult<Option<(i64, String)>> {
+        Ok(
+            sqlx::query_as("SELECT id, etag FROM objects WHERE collection_id = ? AND name = ?")
+                .bind(collection_id)
+                .bind(name)
+                .fetch_optional(&mut **tx)
+                .await?,
+        )
+    }
+
+    /// Another member than `name` that has UID `uid`: the one-UID-per-collection rule.
+    pub(super) async fn uid_holder(
+        tx: &mut Transaction<'_, Sqlite>,
+        collection_id: i64,
+        uid: &str,
+        name: &str,
+    ) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM objects WHERE collection_id = ? AND uid = ? AND name <> ?",
+        )
+        .bind(collection_id)
+        .bind(uid)
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?)
+    }
+
     /// Keeps the current version of object `object_id` in history before `actor` overwrites or
     /// (`deleted`) removes it.
     pub(super) async fn archive(
@@ -666,24 +698,11 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> StoreResult<PutOutcome> {
         let mut tx = self.writer.begin().await?;
-        let current: Option<(i64, String)> =
-            sqlx::query_as("SELECT id, etag FROM objects WHERE collection_id = ? AND name = ?")
-                .bind(collection_id)
-                .bind(obj.name)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let current = Self::member(&mut tx, collection_id, obj.name).await?;
         if !check(current.as_ref().map(|(_, e)| e.as_str())) {
             return Ok(PutOutcome::PreconditionFailed);
         }
-        let clash: Option<String> = sqlx::query_scalar(
-            "SELECT name FROM objects WHERE collection_id = ? AND uid = ? AND name <> ?",
-        )
-        .bind(collection_id)
-        .bind(obj.uid)
-        .bind(obj.name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(other) = clash {
+        if let Some(other) = Self::uid_holder(&mut tx, collection_id, obj.uid, obj.name).await? {
             return Ok(PutOutcome::UidConflict(other));
         }
         let seq = Self::next_seq(&mut tx, collection_id).await?;
@@ -706,13 +725,7 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> StoreResult<DeleteOutcome> {
         let mut tx = self.writer.begin().await?;
-        let current: Option<(i64, String)> =
-            sqlx::query_as("SELECT id, etag FROM objects WHERE collection_id = ? AND name = ?")
-                .bind(collection_id)
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some((id, etag)) = current else {
+        let Some((id, etag)) = Self::member(&mut tx, collection_id, name).await? else {
             return Ok(DeleteOutcome::NotFound);
         };
         if !check(Some(&etag)) {

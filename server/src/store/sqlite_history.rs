@@ -150,12 +150,7 @@ impl HistoryStore for SqliteStore {
                 Change::Put { obj, .. } => obj.name,
                 Change::Delete { name, .. } => name,
             };
-            let current: Option<(i64, String)> =
-                sqlx::query_as("SELECT id, etag FROM objects WHERE collection_id = ? AND name = ?")
-                    .bind(collection_id)
-                    .bind(name)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let current = Self::member(&mut tx, collection_id, name).await?;
             let expected = match change {
                 Change::Put { expect, .. } => expect.clone(),
                 Change::Delete { expect, .. } => Some(expect.clone()),
@@ -168,14 +163,7 @@ impl HistoryStore for SqliteStore {
             let seq = Self::next_seq(&mut tx, collection_id).await?;
             match change {
                 Change::Put { obj, .. } => {
-                    let clash: Option<String> = sqlx::query_scalar(
-                        "SELECT name FROM objects WHERE collection_id = ? AND uid = ? AND name <> ?",
-                    )
-                    .bind(collection_id)
-                    .bind(obj.uid)
-                    .bind(obj.name)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                    let clash = Self::uid_holder(&mut tx, collection_id, obj.uid, obj.name).await?;
                     if let Some(other) = clash {
                         return Ok(ChangeOutcome::Stale(format!(
                             "{name} cannot be put back: {other} now has its UID {}",

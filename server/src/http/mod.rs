@@ -61,8 +61,13 @@ impl Ctx {
     /// Who this request's writes are recorded as, in history.
     fn actor(&self) -> crate::store::Actor {
         let agent = self.header("user-agent").unwrap_or("");
-        // A User-Agent is client input: bounded, so history rows stay small.
-        let agent: String = agent.chars().take(120).collect();
+        // A User-Agent is client input: bounded, so history rows stay small, and without
+        // control characters, which `kith history` would otherwise print to a terminal.
+        let agent: String = agent
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(120)
+            .collect();
         crate::store::Actor::Client {
             user: self.principal.user.name.clone(),
             device: self.principal.device.clone(),

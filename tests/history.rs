@@ -425,3 +425,32 @@ async fn the_scheduler_purges_history_past_its_retention() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// An undo of a source's run is recorded as such, and what it removed can come back from the
+/// trash.
+#[tokio::test]
+async fn an_undone_import_is_in_history_and_its_cards_in_the_trash() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("people.vcf");
+    std::fs::write(&file, card_with("ken", "Ken Thompson", "")).unwrap();
+    let out = cli(&s, &["import", file.to_str().unwrap(), "--user", "admin"]);
+    let run: String = out
+        .split_whitespace()
+        .skip_while(|w| *w != "Run")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let undo = cli(&s, &["sync", "undo", &run]);
+    assert!(!undo.is_empty());
+    let history = cli(&s, &["history", "--user", "admin", "ken"]);
+    assert!(
+        history.contains("deleted")
+            && history.contains(&format!("by undo of source vcard run {run}")),
+        "{history}"
+    );
+    cli(&s, &["trash", "restore", "ken", "--user", "admin"]);
+    let book = download_book(&s).await;
+    assert_eq!(book.len(), 1);
+    assert!(book.values().next().unwrap().1.contains("FN:Ken Thompson"));
+}

@@ -385,6 +385,9 @@ async fn the_scheduler_purges_history_past_its_retention() {
     )
     .unwrap();
     let s = Server::start_with(&[("KITH_CONFIG", path.to_str().unwrap())]);
+    let extra = "/dav/addressbooks/admin/extra/";
+    assert_eq!(s.req("MKCOL", extra).send().await.status, 201);
+    assert_eq!(s.req("DELETE", extra).send().await.status, 204);
     for i in 0..20 {
         s.req("PUT", &format!("{BOOK}c{i}.vcf"))
             .vcard(&card(&format!("u{i}"), "First"))
@@ -415,6 +418,7 @@ async fn the_scheduler_purges_history_past_its_retention() {
         out[start..at].parse().unwrap()
     };
     assert_eq!(kept(&s), 40, "two versions per card are kept at first");
+    assert!(cli(&s, &["trash", "list", "--user", "admin"]).contains("addressbook extra"));
     // Readiness by polling the observable state; the retention is the only clock involved.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while kept(&s) > 0 {
@@ -424,6 +428,11 @@ async fn the_scheduler_purges_history_past_its_retention() {
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+    let list = cli(&s, &["trash", "list", "--user", "admin"]);
+    assert!(
+        !list.contains("deleted address books"),
+        "the deleted book was purged with the rest: {list}"
+    );
 }
 
 /// An undo of a source's run is recorded as such, and what it removed can come back from the
@@ -453,4 +462,74 @@ async fn an_undone_import_is_in_history_and_its_cards_in_the_trash() {
     let book = download_book(&s).await;
     assert_eq!(book.len(), 1);
     assert!(book.values().next().unwrap().1.contains("FN:Ken Thompson"));
+}
+
+/// A client that deletes a whole address book sends it to the trash: its name is free for a
+/// new book, its sources pause, and `trash restore-book` brings it back with every card.
+#[tokio::test]
+async fn a_deleted_book_can_be_restored_whole() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("people.vcf");
+    std::fs::write(&file, card_with("ken", "Ken Thompson", "")).unwrap();
+    cli(&s, &["import", file.to_str().unwrap(), "--user", "admin"]);
+    for i in 0..3 {
+        s.req("PUT", &format!("{BOOK}c{i}.vcf"))
+            .vcard(&card(&format!("u{i}"), "Client card"))
+            .send()
+            .await;
+    }
+    let before = download_book(&s).await;
+    assert_eq!(before.len(), 4);
+
+    assert_eq!(s.req("DELETE", BOOK).send().await.status, 204);
+    assert_eq!(s.req("GET", BOOK).send().await.status, 404);
+    let home = s
+        .req("PROPFIND", "/dav/addressbooks/admin/")
+        .header("depth", "1")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert!(!home.text().contains(BOOK), "hidden from clients");
+    let list = cli(&s, &["trash", "list", "--user", "admin"]);
+    assert!(list.contains("addressbook contacts"), "{list}");
+    assert!(list.contains("4 item(s)"), "{list}");
+    let sources = cli(&s, &["source", "list", "--user", "admin"]);
+    assert!(sources.contains("paused"), "{sources}");
+
+    // The client makes a new "contacts" book: the name was free.
+    let mk = s
+        .req("MKCOL", BOOK)
+        .xml(r#"<d:mkcol xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:set><d:prop><d:resourcetype><d:collection/><c:addressbook/></d:resourcetype></d:prop></d:set></d:mkcol>"#)
+        .send()
+        .await;
+    assert_eq!(mk.status, 201, "{}", mk.text());
+    let (ok, _, err) = kith_cli(
+        s.dir.path(),
+        &["trash", "restore-book", "contacts", "--user", "admin"],
+        "",
+    );
+    assert!(!ok);
+    assert!(err.contains("--as NAME"), "{err}");
+    let out = cli(
+        &s,
+        &[
+            "trash",
+            "restore-book",
+            "contacts",
+            "--user",
+            "admin",
+            "--as",
+            "old-contacts",
+        ],
+    );
+    assert!(out.contains("4 item(s)"), "{out}");
+    let old = "/dav/addressbooks/admin/old-contacts/";
+    let whole = s.req("GET", old).send().await;
+    assert_eq!(whole.status, 200);
+    for (_, text) in before.values() {
+        assert!(whole.text().contains(text.as_str()), "every card is back");
+    }
+    let sources = cli(&s, &["source", "list", "--user", "admin"]);
+    assert!(!sources.contains("paused"), "{sources}");
 }

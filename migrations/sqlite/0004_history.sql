@@ -25,3 +25,11 @@ CREATE INDEX object_versions_by_name ON object_versions (collection_id, name, re
 CREATE INDEX object_versions_by_time ON object_versions (collection_id, replaced_at);
 -- Retention deletes by age across all books.
 CREATE INDEX object_versions_by_age ON object_versions (replaced_at);
+
+-- A collection a client deletes goes to the trash too: hidden from clients and renamed out of
+-- the way (a new collection may take its name), until `kith trash restore-book` or the
+-- retention purge.
+ALTER TABLE collections ADD COLUMN deleted_at INTEGER;
+ALTER TABLE collections ADD COLUMN deleted_by TEXT;
+ALTER TABLE collections ADD COLUMN deleted_name TEXT;
+CREATE INDEX collections_deleted ON collections (deleted_at) WHERE deleted_at IS NOT NULL;

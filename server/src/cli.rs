@@ -142,6 +142,19 @@ pub enum TrashCommand {
         #[command(flatten)]
         which: Which,
     },
+    /// Bring back a whole address book (or with --calendar, a calendar) a client deleted.
+    RestoreBook {
+        /// The name it had, as `trash list` shows it.
+        name: String,
+        #[arg(long)]
+        user: String,
+        /// It is a calendar.
+        #[arg(long)]
+        calendar: bool,
+        /// Restore it under another name (when a new one has taken its name).
+        #[arg(long = "as", value_name = "NAME")]
+        as_name: Option<String>,
+    },
     /// Empty the trash of a book or calendar now, instead of waiting for the retention.
     Purge {
         #[command(flatten)]

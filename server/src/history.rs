@@ -246,9 +246,9 @@ pub async fn rewind(
     Ok(done)
 }
 
-/// One retention pass: forgets versions and trash older than `retention_ms`.
+/// One retention pass: forgets versions, trash and trashed collections older than
+/// `retention_ms`.
 pub async fn purge(store: &dyn Store, retention_ms: i64) -> HistoryResult<u64> {
-    Ok(store
-        .purge_versions(crate::store::now_ms() - retention_ms)
-        .await?)
+    let before = crate::store::now_ms() - retention_ms;
+    Ok(store.purge_versions(before).await? + store.purge_collections(before).await?)
 }

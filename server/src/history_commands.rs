@@ -152,6 +152,28 @@ pub async fn trash(store: &dyn Store, config: &Config, cmd: TrashCommand) -> Cli
                 }
                 total += items.len();
             }
+            let gone = store
+                .deleted_collections(user.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !gone.is_empty() && book.is_none() && calendar.is_none() {
+                println!("deleted address books and calendars:");
+                for c in &gone {
+                    println!(
+                        "  {} {:<30} deleted {} by {}; {} item(s); purged after {}",
+                        c.kind.as_str(),
+                        c.name,
+                        when(c.deleted_at),
+                        c.deleted_by,
+                        c.members,
+                        when(c.deleted_at + retention)
+                    );
+                }
+                println!(
+                    "Bring one back with `kith trash restore-book NAME --user {}`.",
+                    user.name
+                );
+            }
             let kept = store.version_count().await.map_err(|e| e.to_string())?;
             println!(
                 "{total} item(s) in the trash ({kept} version(s) kept on this server in all). Restore one with `kith trash restore NAME --user {}`.",
@@ -174,6 +196,50 @@ pub async fn trash(store: &dyn Store, config: &Config, cmd: TrashCommand) -> Cli
                 "restored {name} to {} {} (ETag {etag}); clients get it on their next sync",
                 coll.kind.as_str(),
                 coll.name
+            );
+            Ok(())
+        }
+        TrashCommand::RestoreBook {
+            name,
+            user: user_name,
+            calendar,
+            as_name,
+        } => {
+            let user = user(store, &user_name).await?;
+            let kind = if calendar {
+                Kind::Calendar
+            } else {
+                Kind::Addressbook
+            };
+            let gone = store
+                .deleted_collections(user.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            // The most recently deleted one of that name.
+            let Some(c) = gone.iter().find(|c| c.kind == kind && c.name == name) else {
+                return Err(format!(
+                    "{} has no deleted {} named {name:?}; `kith trash list --user {}` shows them",
+                    user.name,
+                    kind.as_str(),
+                    user.name
+                ));
+            };
+            let target = as_name.unwrap_or_else(|| name.clone());
+            if !store
+                .restore_collection(c.id, &target)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!(
+                    "{} already has a {} named {target:?}; restore it under another name with --as NAME",
+                    user.name,
+                    kind.as_str()
+                ));
+            }
+            println!(
+                "restored {} {target} with its {} item(s); clients find it again on their next sync",
+                kind.as_str(),
+                c.members
             );
             Ok(())
         }

@@ -284,7 +284,7 @@ pub async fn delete(ctx: &Ctx) -> Response {
             return respond::status(StatusCode::PRECONDITION_FAILED);
         }
     }
-    match ctx.app.store.delete_collection(book.id).await {
+    match ctx.app.store.delete_collection(book.id, &ctx.actor()).await {
         Ok(()) => respond::status(StatusCode::NO_CONTENT),
         Err(e) => respond::internal(e),
     }

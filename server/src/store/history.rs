@@ -102,6 +102,21 @@ pub struct Current {
     pub etag: String,
 }
 
+/// Why a source is paused while its book is in the trash.
+pub const BOOK_DELETED: &str = "its address book was deleted; restore it with `kith trash restore-book`, or point the source at another book";
+
+/// A collection in the trash.
+#[derive(Debug, Clone)]
+pub struct DeletedCollection {
+    pub id: i64,
+    pub kind: super::Kind,
+    /// The name it had.
+    pub name: String,
+    pub deleted_at: i64,
+    pub deleted_by: String,
+    pub members: i64,
+}
+
 #[async_trait]
 pub trait HistoryStore: Send + Sync {
     /// The versions of member `name` that were replaced, newest first.
@@ -131,6 +146,13 @@ pub trait HistoryStore: Send + Sync {
     async fn purge_versions(&self, before: i64) -> StoreResult<u64>;
     /// Empties a collection's trash: every version of each member that is deleted now.
     async fn purge_trash(&self, collection_id: i64) -> StoreResult<u64>;
+    /// A user's collections in the trash, newest first.
+    async fn deleted_collections(&self, owner_id: i64) -> StoreResult<Vec<DeletedCollection>>;
+    /// Takes collection `id` out of the trash under `name`; `false` if a live collection of
+    /// its kind has that name now. Its sources resume.
+    async fn restore_collection(&self, id: i64, name: &str) -> StoreResult<bool>;
+    /// Deletes for good the collections trashed before `before` (Unix ms).
+    async fn purge_collections(&self, before: i64) -> StoreResult<u64>;
     /// How many versions are kept in all, trash included.
     async fn version_count(&self) -> StoreResult<i64>;
 }

@@ -208,7 +208,9 @@ pub trait Store: sync::SyncStore + history::HistoryStore + Send + Sync {
         book_id: i64,
         seq: Option<i64>,
     ) -> StoreResult<()>;
-    async fn delete_collection(&self, id: i64) -> StoreResult<()>;
+    /// Moves a collection to the trash: hidden from clients and listings, its name free for a
+    /// new collection, its sources paused, until restored or purged after the retention.
+    async fn delete_collection(&self, id: i64, actor: &Actor) -> StoreResult<()>;
     async fn patch_collection(&self, id: i64, patches: &[CollectionPatch]) -> StoreResult<()>;
     async fn dead_props(&self, id: i64) -> StoreResult<Vec<(String, String, String)>>;
 

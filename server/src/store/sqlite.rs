@@ -552,7 +552,8 @@ impl Store for SqliteStore {
 
     async fn collections(&self, owner_id: i64, kind: Kind) -> StoreResult<Vec<Collection>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLLECTION_COLS} FROM collections WHERE owner_id = ? AND kind = ? ORDER BY name"
+            "SELECT {COLLECTION_COLS} FROM collections WHERE owner_id = ? AND kind = ? \
+             AND deleted_at IS NULL ORDER BY name"
         )))
         .bind(owner_id)
         .bind(kind.as_str())
@@ -568,7 +569,8 @@ impl Store for SqliteStore {
         name: &str,
     ) -> StoreResult<Option<Collection>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLLECTION_COLS} FROM collections WHERE owner_id = ? AND kind = ? AND name = ?"
+            "SELECT {COLLECTION_COLS} FROM collections WHERE owner_id = ? AND kind = ? AND name = ? \
+             AND deleted_at IS NULL"
         )))
         .bind(owner_id)
         .bind(kind.as_str())
@@ -625,11 +627,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn delete_collection(&self, id: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM collections WHERE id = ?")
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
+    async fn delete_collection(&self, id: i64, actor: &Actor) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "UPDATE collections SET deleted_at = ?, deleted_by = ?, deleted_name = name, \
+             name = '.deleted-' || id WHERE id = ? AND deleted_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(actor.to_string())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        // A source must not write into a book nobody can see.
+        sqlx::query(
+            "UPDATE sources SET status = 'paused', status_detail = ? WHERE collection_id = ?",
+        )
+        .bind(super::history::BOOK_DELETED)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -2,7 +2,10 @@
 //! ([`SqliteStore::archive`]), inside their transactions; this module reads them and applies
 //! restores as change sets.
 
-use super::history::{Actor, Change, ChangeOutcome, Current, HistoryStore, Version};
+use super::Kind;
+use super::history::{
+    Actor, BOOK_DELETED, Change, ChangeOutcome, Current, DeletedCollection, HistoryStore, Version,
+};
 use super::sqlite::SqliteStore;
 use super::{StoreError, StoreResult};
 use async_trait::async_trait;
@@ -213,6 +216,71 @@ impl HistoryStore for SqliteStore {
         .bind(collection_id)
         .execute(&self.writer)
         .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn deleted_collections(&self, owner_id: i64) -> StoreResult<Vec<DeletedCollection>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.kind, c.deleted_name, c.deleted_at, c.deleted_by, \
+             (SELECT COUNT(*) FROM objects o WHERE o.collection_id = c.id) AS members \
+             FROM collections c WHERE owner_id = ? AND deleted_at IS NOT NULL ORDER BY deleted_at DESC",
+        )
+        .bind(owner_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DeletedCollection {
+                id: r.get("id"),
+                kind: if r.get::<&str, _>("kind") == "calendar" {
+                    Kind::Calendar
+                } else {
+                    Kind::Addressbook
+                },
+                name: r
+                    .get::<Option<String>, _>("deleted_name")
+                    .unwrap_or_default(),
+                deleted_at: r.get("deleted_at"),
+                deleted_by: r.get::<Option<String>, _>("deleted_by").unwrap_or_default(),
+                members: r.get("members"),
+            })
+            .collect())
+    }
+
+    async fn restore_collection(&self, id: i64, name: &str) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "UPDATE collections SET name = ?, deleted_at = NULL, deleted_by = NULL, deleted_name = NULL, \
+             modified_at = ? WHERE id = ? AND deleted_at IS NOT NULL AND NOT EXISTS \
+             (SELECT 1 FROM collections o WHERE o.owner_id = collections.owner_id \
+              AND o.kind = collections.kind AND o.name = ?)",
+        )
+        .bind(name)
+        .bind(crate::store::now_ms())
+        .bind(id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE sources SET status = 'ready', status_detail = NULL \
+             WHERE collection_id = ? AND status = 'paused' AND status_detail = ?",
+        )
+        .bind(id)
+        .bind(BOOK_DELETED)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn purge_collections(&self, before: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM collections WHERE deleted_at < ?")
+            .bind(before)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected())
     }
 

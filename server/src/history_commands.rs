@@ -104,8 +104,11 @@ async fn owning_collection(
 }
 
 fn command_actor(what: &str) -> Actor {
-    let who = std::env::var("USER").unwrap_or_else(|_| "admin".into());
-    Actor::Command(format!("{what} (kith CLI as {who})"))
+    // The operating-system account that ran the command, when the environment says.
+    match std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        Ok(who) if !who.is_empty() => Actor::Command(format!("{what} (kith CLI, run by {who})")),
+        _ => Actor::Command(format!("{what} (kith CLI)")),
+    }
 }
 
 pub async fn trash(store: &dyn Store, config: &Config, cmd: TrashCommand) -> CliResult {

@@ -211,29 +211,18 @@ async fn calendars_round_trip_as_icalendar() {
                 file.to_str().unwrap(),
             ],
         );
-        let out = cli(
-            &s,
-            &[
-                "import",
-                file.to_str().unwrap(),
-                "--user",
-                "bob",
-                "--book",
-                cal,
-            ],
-        );
+        let import = [
+            "import",
+            file.to_str().unwrap(),
+            "--user",
+            "bob",
+            "--book",
+            cal,
+        ];
+        let out = cli(&s, &import);
         assert!(out.contains(&format!("{} created", uids.len())), "{out}");
-        let again = cli(
-            &s,
-            &[
-                "import",
-                file.to_str().unwrap(),
-                "--user",
-                "bob",
-                "--book",
-                cal,
-            ],
-        );
+        // The same file again changes nothing.
+        let again = cli(&s, &import);
         assert!(again.contains("0 created, 0 updated"), "{again}");
         for uid in uids {
             let mine = s

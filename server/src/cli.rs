@@ -56,7 +56,7 @@ pub enum Command {
     /// Take, check and restore backups of everything (database, key and a manifest).
     #[command(subcommand)]
     Backup(BackupCommand),
-    /// List, restore and purge deleted cards and events.
+    /// List, restore and purge deleted cards, events and whole books or calendars.
     #[command(subcommand)]
     Trash(TrashCommand),
     /// Show the earlier versions of a card or event, and who changed it.
@@ -68,7 +68,7 @@ pub enum Command {
         #[arg(long)]
         user: String,
     },
-    /// Whole-book operations.
+    /// Whole-book operations: rewind a book or calendar to a point in time.
     #[command(subcommand)]
     Book(BookCommand),
 }

@@ -39,6 +39,12 @@ pub enum Command {
         #[arg(long, env = "KITH_LISTEN", value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// Check that a server answers on /healthz (for Docker's HEALTHCHECK and scripts).
+    Healthcheck {
+        /// The server's base URL [default: http:// and the listen address].
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),

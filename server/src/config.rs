@@ -179,12 +179,16 @@ impl Default for DavSection {
 pub struct LogSection {
     /// A tracing filter, e.g. "info" or "kith=debug,info".
     pub level: String,
+    /// "text" (one readable line per event) or "json" (one JSON object per line, for log
+    /// collectors).
+    pub format: String,
 }
 
 impl Default for LogSection {
     fn default() -> Self {
         LogSection {
             level: "info".into(),
+            format: "text".into(),
         }
     }
 }
@@ -241,7 +245,7 @@ pub fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
 
 /// Merges the file with the values given on the command line or in the environment.
 pub fn resolve(
-    file: FileConfig,
+    mut file: FileConfig,
     listen: Option<String>,
     data_dir: Option<PathBuf>,
 ) -> Result<Config, ConfigError> {
@@ -251,6 +255,20 @@ pub fn resolve(
     let listen = listen_s
         .parse()
         .map_err(|_| ConfigError::Listen(listen_s.clone()))?;
+    if let Ok(f) = std::env::var("KITH_LOG_FORMAT")
+        && !f.is_empty()
+    {
+        file.log.format = f;
+    }
+    if !matches!(file.log.format.as_str(), "text" | "json") {
+        return Err(ConfigError::Value {
+            key: "log.format".into(),
+            message: format!(
+                "{:?} is not a log format; use \"text\" or \"json\"",
+                file.log.format
+            ),
+        });
+    }
     // Checked here, so a typo stops the server at start rather than its first purge.
     file.history.retention_ms()?;
     file.history.purge_interval_ms()?;
@@ -305,6 +323,7 @@ mod tests {
         assert_eq!(file.caldav.birthdays, d.birthdays);
         assert_eq!(file.caldav.max_instances, d.max_instances);
         assert_eq!(file.caldav.default_timezone, d.default_timezone);
+        assert_eq!(file.log.format, LogSection::default().format);
         let h = HistorySection::default();
         assert_eq!(file.history.retention, h.retention);
         assert_eq!(file.history.purge_interval, h.purge_interval);

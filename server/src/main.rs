@@ -11,10 +11,12 @@ mod cli;
 mod commands;
 mod config;
 mod export;
+mod healthcheck;
 mod history;
 mod history_commands;
 mod http;
 mod maintenance;
+mod metrics;
 mod secret;
 mod store;
 mod sync;
@@ -61,12 +63,15 @@ async fn run(cli: Cli) -> CliResult {
     let file = config::load_file(cli.global.config.as_deref()).map_err(|e| e.to_string())?;
     let listen = match &cli.command {
         Command::Serve { listen } => listen.clone(),
+        // The container's HEALTHCHECK runs with the server's environment.
+        Command::Healthcheck { .. } => std::env::var("KITH_LISTEN").ok().filter(|v| !v.is_empty()),
         _ => None,
     };
     let config =
         config::resolve(file, listen, cli.global.data_dir.clone()).map_err(|e| e.to_string())?;
     match cli.command {
         Command::Serve { .. } => serve(config).await,
+        Command::Healthcheck { url } => healthcheck::run(url.as_deref(), config.listen),
         Command::User(cmd) => user_command(&config, cmd).await,
         Command::Import(args) if calendar_import::is_calendar(&args) => {
             calendar_import::run(&open_store(&config).await?, &config, args).await
@@ -97,11 +102,14 @@ fn init_logging(config: &Config) {
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }
 
 fn prepare_data_dir(dir: &Path) -> CliResult {

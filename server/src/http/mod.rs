@@ -209,7 +209,9 @@ async fn access_log(req: Request, next: Next) -> Response {
         .map(|u| u.0.clone())
         .unwrap_or_else(|| "-".into());
     let status = resp.status().as_u16();
-    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let seconds = start.elapsed().as_secs_f64();
+    crate::metrics::request(method.as_str(), status, seconds);
+    let ms = seconds * 1000.0;
     // Apple clients always try without credentials first, so a 401 is routine, not a warning.
     if status >= 500 {
         tracing::error!(%method, %path, status, latency_ms = ms, %user, client = client.as_str(), "request");
@@ -255,6 +257,9 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     }
     if method == Method::OPTIONS {
         return options();
+    }
+    if let Some(r) = operations(&app, &path, &method).await {
+        return r;
     }
     let target = paths::resolve(&path);
     if path == "/" && (method == Method::GET || method == Method::HEAD) {
@@ -338,6 +343,36 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     resp.extensions_mut().insert(LoggedUser(logged));
     resp
+}
+
+/// The orchestrator's endpoints, answered without credentials: `/healthz` (the process
+/// answers), `/readyz` (the database answers and is migrated) and `/metrics` (Prometheus).
+async fn operations(app: &App, path: &str, method: &Method) -> Option<Response> {
+    if method != Method::GET && method != Method::HEAD {
+        return None;
+    }
+    Some(match path {
+        "/healthz" => respond::text(StatusCode::OK, "ok"),
+        "/readyz" => match app.store.ready().await {
+            Ok(()) => respond::text(StatusCode::OK, "ready"),
+            Err(e) => {
+                tracing::warn!(error = %e, "not ready");
+                respond::text(StatusCode::SERVICE_UNAVAILABLE, &format!("not ready: {e}"))
+            }
+        },
+        "/metrics" => {
+            let mut r = respond::text(
+                StatusCode::OK,
+                &crate::metrics::render(&app.store.pool_stats()),
+            );
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        }
+        _ => return None,
+    })
 }
 
 /// Reads and drops the body of a request answered without it. A body left unread makes hyper

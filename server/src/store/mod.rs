@@ -22,6 +22,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0} already exists")]
     Exists(String),
+    #[error("the database is not ready: {0}")]
+    NotReady(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -270,6 +272,12 @@ pub trait Store: sync::SyncStore + history::HistoryStore + Send + Sync {
 
     /// Drops tombstones older than `before` (Unix ms) and moves sync horizons past them.
     async fn purge_tombstones(&self, before: i64) -> StoreResult<u64>;
+
+    /// Succeeds when the database answers and every migration this build knows is applied.
+    async fn ready(&self) -> StoreResult<()>;
+
+    /// The connection pools' state, for `/metrics`.
+    fn pool_stats(&self) -> Vec<crate::metrics::PoolStat>;
 
     /// Writes a consistent copy of the whole database to the new file `path`, while writers
     /// carry on. The copy holds every transaction committed before it started.

@@ -20,6 +20,11 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// Reader connections: concurrent reads beyond this wait for a free connection.
+const READERS: u32 = 4;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
 pub struct SqliteStore {
     pub(super) writer: SqlitePool,
     pub(super) reader: SqlitePool,
@@ -113,9 +118,9 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(opts.clone())
             .await?;
-        sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
+        MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(READERS)
             .connect_with(opts.read_only(true))
             .await?;
         Ok(SqliteStore { writer, reader })
@@ -951,6 +956,42 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn ready(&self) -> StoreResult<()> {
+        let applied: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success = 1 ORDER BY version",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        let missing: Vec<String> = MIGRATOR
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .map(|m| m.version.to_string())
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::NotReady(format!(
+                "migrations {} are not applied",
+                missing.join(", ")
+            )))
+        }
+    }
+
+    fn pool_stats(&self) -> Vec<crate::metrics::PoolStat> {
+        [
+            ("writer", &self.writer, 1),
+            ("reader", &self.reader, READERS),
+        ]
+        .into_iter()
+        .map(|(name, pool, max)| crate::metrics::PoolStat {
+            name,
+            size: pool.size(),
+            idle: pool.num_idle(),
+            max,
+        })
+        .collect()
+    }
+
     async fn snapshot(&self, path: &Path) -> StoreResult<()> {
         // VACUUM INTO reads one snapshot of the database in a read transaction, so writers
         // (on the writer connection) are never blocked and the copy is consistent. It also
@@ -1115,6 +1156,26 @@ mod tests {
             "{plan}"
         );
         assert!(!plan.contains("SCAN objects"), "no full scan: {plan}");
+    }
+
+    /// `/readyz` fails when a migration this build needs is not applied.
+    #[tokio::test]
+    async fn readiness_requires_every_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("r.db")).await.unwrap();
+        store.ready().await.unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 4")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        let err = store.ready().await.unwrap_err().to_string();
+        assert!(err.contains("migrations 4 are not applied"), "{err}");
+        store.reader.close().await;
+        let err = store.ready().await.unwrap_err().to_string();
+        assert!(
+            err.contains("database"),
+            "a closed pool is not ready: {err}"
+        );
     }
 
     #[tokio::test]

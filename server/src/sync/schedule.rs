@@ -106,6 +106,7 @@ async fn run_scheduled(store: &dyn Store, source: &Source, now: i64) {
     };
     match run_source(store, source, opts).await {
         Ok(o) => {
+            crate::metrics::sync_run(&o.status);
             tracing::info!(source = %source.name, run = o.run_id, status = %o.status, "scheduled run finished");
             if o.status == "applied" && !o.ops.is_empty() {
                 let _ = store
@@ -125,6 +126,7 @@ async fn run_scheduled(store: &dyn Store, source: &Source, now: i64) {
         }
         Err(e) => {
             // run_source already recorded read failures; record the rest.
+            crate::metrics::sync_run("failed");
             tracing::warn!(source = %source.name, error = %e, "scheduled run failed");
             let _ = store
                 .add_event(

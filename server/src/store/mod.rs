@@ -2,6 +2,8 @@
 //! implementation can follow without touching them.
 
 pub mod history;
+#[cfg(test)]
+mod schema_parity;
 mod sqlite;
 mod sqlite_history;
 mod sqlite_sync;

@@ -7,7 +7,7 @@ use crate::store::history::{Change, ChangeOutcome, Version};
 use crate::store::{Actor, Collection, Kind, NewObject, Store, StoreError, restored_etag};
 use kith_dav::ical::{instances, parse_calendar};
 use kith_dav::vcard::parse_card;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -187,9 +187,12 @@ pub async fn rewind(
         .collect();
     // The version that was live at `at`: written by then, replaced after.
     let mut then: HashMap<&str, &Version> = HashMap::new();
+    // Every member changed since `at`, once, in the order first seen. A set, not a list
+    // search: a rewind after a mass delete touches the whole book.
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut touched: Vec<&str> = Vec::new();
     for v in &versions {
-        if !touched.contains(&v.name.as_str()) {
+        if seen.insert(&v.name) {
             touched.push(&v.name);
         }
         if v.written_at <= at {
@@ -197,7 +200,7 @@ pub async fn rewind(
         }
     }
     for c in &current {
-        if !touched.contains(&c.name.as_str()) {
+        if seen.insert(&c.name) {
             touched.push(&c.name);
         }
     }

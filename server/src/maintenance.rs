@@ -11,7 +11,7 @@ fn tombstone_retention(config: &Config) -> i64 {
     i64::from(config.dav.tombstone_retention_days) * 86_400_000
 }
 
-/// One pass of every job that is due. Returns when each job should run next.
+/// When each housekeeping job runs next (Unix ms); no backup time when backups are off.
 struct Jobs {
     next_tombstones: i64,
     next_history: i64,

@@ -73,9 +73,14 @@ async fn health_readiness_and_metrics_answer_without_credentials() {
         }
         other => panic!("not a histogram: {other:?}"),
     }
+    let (pool, max) = if postgres() {
+        ("postgres", 16.0)
+    } else {
+        ("writer", 1.0)
+    };
     assert_eq!(
-        value("kith_db_pool_max_connections", &[("pool", "writer")]),
-        Some(1.0)
+        value("kith_db_pool_max_connections", &[("pool", pool)]),
+        Some(max)
     );
     assert_eq!(value("kith_sync_guard_trips_total", &[]), Some(0.0));
     for family in [

@@ -26,6 +26,8 @@ pub fn decode_segment(s: &str) -> Option<String> {
     percent_decode_str(s)
         .decode_utf8()
         .ok()
+        // No resource name holds a NUL (and PostgreSQL text cannot store one).
+        .filter(|c| !c.contains('\0'))
         .map(|c| c.into_owned())
 }
 
@@ -46,5 +48,6 @@ mod tests {
             assert!(!e.contains('/'));
             assert_eq!(decode_segment(&e).unwrap(), s);
         }
+        assert_eq!(decode_segment("a%00b.vcf"), None);
     }
 }

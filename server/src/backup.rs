@@ -435,7 +435,7 @@ pub async fn command(config: &Config, cmd: BackupCommand) -> Result<(), String> 
         BackupCommand::Create { output } => {
             let store = crate::open_store(config).await?;
             let dir = output.unwrap_or_else(|| config.backup_dir());
-            let path = create(&store, &config.data_dir, &dir)
+            let path = create(store.as_ref(), &config.data_dir, &dir)
                 .await
                 .map_err(|e| e.to_string())?;
             let m = verify(&path).await.map_err(|e| e.to_string())?;
@@ -450,6 +450,9 @@ pub async fn command(config: &Config, cmd: BackupCommand) -> Result<(), String> 
             Ok(())
         }
         BackupCommand::Restore { file, force } => {
+            if config.database.url.is_some() {
+                return Err("nothing was restored: Kith's backups hold a SQLite database, and this install uses PostgreSQL (database.url); restore PostgreSQL with pg_restore, or move a restored SQLite install over with `kith migrate-db`".into());
+            }
             let m = restore(&file, &config.data_dir, force)
                 .await
                 .map_err(|e| format!("nothing was restored: {e}"))?;

@@ -37,6 +37,37 @@ pub struct FileConfig {
     pub history: HistorySection,
     #[serde(default)]
     pub backup: BackupSection,
+    #[serde(default)]
+    pub database: DatabaseSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSection {
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB` selects PostgreSQL; unset, Kith uses the
+    /// embedded SQLite database `kith.db` in the data directory.
+    pub url: Option<String>,
+    /// PostgreSQL connections per instance.
+    pub max_connections: u32,
+    /// How long an instance holds a claimed job (a source's sync, a housekeeping task) without
+    /// renewing it; after a crash, another instance takes the job over once this has passed.
+    pub lease: String,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        DatabaseSection {
+            url: None,
+            max_connections: 16,
+            lease: "60s".into(),
+        }
+    }
+}
+
+impl DatabaseSection {
+    pub fn lease_ms(&self) -> Result<i64, ConfigError> {
+        duration_ms("database.lease", &self.lease)
+    }
 }
 
 /// A duration in config: `30d`, `6h`, `15m` or `10s`.
@@ -204,6 +235,7 @@ pub struct Config {
     pub caldav: CaldavSection,
     pub history: HistorySection,
     pub backup: BackupSection,
+    pub database: DatabaseSection,
 }
 
 impl Config {
@@ -273,6 +305,30 @@ pub fn resolve(
     file.history.retention_ms()?;
     file.history.purge_interval_ms()?;
     file.backup.interval_ms()?;
+    if let Ok(url) = std::env::var("KITH_DATABASE_URL")
+        && !url.is_empty()
+    {
+        file.database.url = Some(url);
+    }
+    if let Some(url) = &file.database.url
+        && !url.starts_with("postgres://")
+        && !url.starts_with("postgresql://")
+    {
+        return Err(ConfigError::Value {
+            key: "database.url".into(),
+            message: format!(
+                "{:?} is not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:5432/DB, or leave it unset for the embedded SQLite database",
+                redact_url(url)
+            ),
+        });
+    }
+    if file.database.max_connections == 0 {
+        return Err(ConfigError::Value {
+            key: "database.max_connections".into(),
+            message: "must be at least 1".into(),
+        });
+    }
+    file.database.lease_ms()?;
     Ok(Config {
         listen,
         data_dir: data_dir
@@ -284,7 +340,22 @@ pub fn resolve(
         caldav: file.caldav,
         history: file.history,
         backup: file.backup,
+        database: file.database,
     })
+}
+
+/// A database URL with its password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.rsplit_once('@') {
+        Some((creds, host)) => match creds.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -332,6 +403,10 @@ mod tests {
         assert_eq!(file.backup.interval, b.interval);
         assert_eq!(file.backup.keep, b.keep);
         assert_eq!(file.backup.directory, b.directory);
+        let d = DatabaseSection::default();
+        assert_eq!(file.database.url, d.url);
+        assert_eq!(file.database.max_connections, d.max_connections);
+        assert_eq!(file.database.lease, d.lease);
     }
 
     #[test]
@@ -340,6 +415,27 @@ mod tests {
         let err = resolve(file, None, None).unwrap_err().to_string();
         assert!(err.contains("history.retention"), "{err}");
         assert!(err.contains("30d"), "{err}");
+    }
+
+    #[test]
+    fn database_urls_are_checked_and_never_shown_with_their_password() {
+        let file: FileConfig =
+            toml::from_str("[database]\nurl = \"mysql://kith:hunter2@db/kith\"").unwrap();
+        let err = resolve(file, None, None).unwrap_err().to_string();
+        assert!(err.contains("database.url"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(
+            redact_url("postgres://kith:hunter2@db:5432/kith"),
+            "postgres://kith:***@db:5432/kith"
+        );
+        let file: FileConfig =
+            toml::from_str("[database]\nurl = \"postgres://db/kith\"\nlease = \"soon\"").unwrap();
+        assert!(
+            resolve(file, None, None)
+                .unwrap_err()
+                .to_string()
+                .contains("database.lease")
+        );
     }
 
     #[test]

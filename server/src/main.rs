@@ -15,6 +15,7 @@ mod healthcheck;
 mod history;
 mod history_commands;
 mod http;
+mod lease;
 mod maintenance;
 mod metrics;
 mod secret;
@@ -28,7 +29,7 @@ use std::io::BufRead;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use store::{SqliteStore, Store};
+use store::{PgStore, SqliteStore, Store};
 
 /// A failure that ends the command, reported as one line that says what to do.
 type CliResult = Result<(), String>;
@@ -74,25 +75,34 @@ async fn run(cli: Cli) -> CliResult {
         Command::Healthcheck { url } => healthcheck::run(url.as_deref(), config.listen),
         Command::User(cmd) => user_command(&config, cmd).await,
         Command::Import(args) if calendar_import::is_calendar(&args) => {
-            calendar_import::run(&open_store(&config).await?, &config, args).await
+            calendar_import::run(open_store(&config).await?.as_ref(), &config, args).await
         }
-        Command::Import(args) => commands::import(&open_store(&config).await?, args).await,
-        Command::Source(cmd) => commands::source_command(&open_store(&config).await?, cmd).await,
-        Command::Sync(cmd) => commands::sync_command(&open_store(&config).await?, cmd).await,
-        Command::Export(args) => export::command(Arc::new(open_store(&config).await?), args).await,
+        Command::Import(args) => commands::import(open_store(&config).await?.as_ref(), args).await,
+        Command::Source(cmd) => {
+            commands::source_command(open_store(&config).await?.as_ref(), cmd).await
+        }
+        Command::Sync(cmd) => {
+            commands::sync_command(open_store(&config).await?.as_ref(), cmd).await
+        }
+        Command::Export(args) => export::command(open_store(&config).await?, args).await,
         Command::Backup(cmd) => backup::command(&config, cmd).await,
         Command::Trash(cmd) => {
-            history_commands::trash(&open_store(&config).await?, &config, cmd).await
+            history_commands::trash(open_store(&config).await?.as_ref(), &config, cmd).await
         }
         Command::History(args) => {
-            history_commands::history(&open_store(&config).await?, args).await
+            history_commands::history(open_store(&config).await?.as_ref(), args).await
         }
         Command::RestoreVersion { version, user } => {
-            history_commands::restore_version(&open_store(&config).await?, &config, version, &user)
-                .await
+            history_commands::restore_version(
+                open_store(&config).await?.as_ref(),
+                &config,
+                version,
+                &user,
+            )
+            .await
         }
         Command::Book(cmd) => {
-            history_commands::book(&open_store(&config).await?, &config, cmd).await
+            history_commands::book(open_store(&config).await?.as_ref(), &config, cmd).await
         }
     }
 }
@@ -124,17 +134,56 @@ fn prepare_data_dir(dir: &Path) -> CliResult {
     Ok(())
 }
 
-async fn open_store(config: &Config) -> Result<SqliteStore, String> {
+/// Opens the configured database: PostgreSQL when `database.url` is set, else `kith.db` in
+/// the data directory.
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
     prepare_data_dir(&config.data_dir)?;
+    if let Some(url) = &config.database.url {
+        let store = PgStore::open(url, config.database.max_connections)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot open database {}: {e} (check database.url or KITH_DATABASE_URL, and that PostgreSQL is running)",
+                    config::redact_url(url)
+                )
+            })?;
+        return Ok(Arc::new(store));
+    }
     let path = config.data_dir.join("kith.db");
-    SqliteStore::open(&path)
+    let store = SqliteStore::open(&path)
         .await
-        .map_err(|e| format!("cannot open database {}: {e}", path.display()))
+        .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// The key app passwords are hashed with. SQLite installs keep it in `secret.key`; instances
+/// on one PostgreSQL database must all use the same key, so there it lives in the database,
+/// seeded from this data directory's key when it has one (an install moved by
+/// `kith migrate-db` keeps its app passwords).
+async fn server_key(config: &Config, store: &dyn Store) -> Result<[u8; 32], String> {
+    let file_key = || {
+        secret::load_or_create(&config.data_dir)
+            .map_err(|e| format!("cannot read or create the secret key: {e}"))
+    };
+    if store.backend() == "sqlite" {
+        return file_key();
+    }
+    let seed = match std::fs::read(config.data_dir.join("secret.key")) {
+        Ok(bytes) if bytes.len() == 32 => bytes,
+        _ => secret::random_key().to_vec(),
+    };
+    let stored = store
+        .shared_setting("secret_key", &seed)
+        .await
+        .map_err(|e| format!("cannot read the shared secret key: {e}"))?;
+    stored
+        .try_into()
+        .map_err(|_| "the secret key in the database is not 32 bytes".to_string())
 }
 
 async fn serve(config: Config) -> CliResult {
     init_logging(&config);
-    let store: Arc<dyn Store> = Arc::new(open_store(&config).await?);
+    let store = open_store(&config).await?;
     // Held until the process ends: `kith backup restore` refuses to replace a database a
     // server is running on.
     let _lock = match backup::lock_data_dir(&config.data_dir) {
@@ -147,13 +196,14 @@ async fn serve(config: Config) -> CliResult {
         }
         Err(e) => return Err(format!("cannot lock the data directory: {e}")),
     };
-    let key = secret::load_or_create(&config.data_dir)
-        .map_err(|e| format!("cannot read or create the secret key: {e}"))?;
+    let key = server_key(&config, store.as_ref()).await?;
     bootstrap_admin(store.as_ref()).await?;
 
     maintenance::spawn(store.clone(), config.clone());
 
-    sync::schedule::spawn(store.clone(), config.sync.scheduler_tick());
+    // Checked when the config was resolved.
+    let lease_ms = config.database.lease_ms().unwrap_or(60_000);
+    sync::schedule::spawn(store.clone(), config.sync.scheduler_tick(), lease_ms);
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -220,9 +270,12 @@ async fn bootstrap_admin(store: &dyn Store) -> CliResult {
         .ok()
         .filter(|p| !p.is_empty());
     let password = given.clone().unwrap_or_else(accounts::random_password);
-    accounts::create_user(store, "admin", &password)
-        .await
-        .map_err(|e| e.to_string())?;
+    match accounts::create_user(store, "admin", &password).await {
+        Ok(_) => {}
+        // Another instance on the same database started at the same moment and created it.
+        Err(accounts::AccountError::Store(store::StoreError::Exists(_))) => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    }
     if given.is_some() {
         println!("kith: created user admin with the password from KITH_ADMIN_PASSWORD");
     } else {
@@ -264,7 +317,7 @@ fn fmt_time(ms: i64) -> String {
 
 async fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
     let store = open_store(config).await?;
-    let s: &dyn Store = &store;
+    let s: &dyn Store = store.as_ref();
     let err = |e: accounts::AccountError| e.to_string();
     match cmd {
         UserCommand::Add {
@@ -320,8 +373,7 @@ async fn app_password_command(
             if label.trim().is_empty() {
                 return Err("the label is empty; name the device, e.g. --label iphone".into());
             }
-            let key = secret::load_or_create(&config.data_dir)
-                .map_err(|e| format!("cannot read or create the secret key: {e}"))?;
+            let key = server_key(config, s).await?;
             let token = accounts::random_password();
             let hash = accounts::app_password_hash(&key, &token);
             s.add_app_password(user.id, &label, &hash).await.map_err(|e| match e {

@@ -29,14 +29,16 @@ pub fn spawn(store: Arc<dyn Store>, config: Config) {
         let mut jobs = Jobs {
             next_tombstones: now,
             next_history: now,
-            next_backup: config
-                .backup
-                .enabled
+            next_backup: backups_here(store.as_ref(), &config)
                 .then(|| next_backup_due(&backup_dir, backup_every, now)),
         };
         loop {
             let now = now_ms();
-            if now >= jobs.next_tombstones {
+            // Each purge runs once per interval across all instances on the database: the
+            // lease, left to lapse, marks it done until the next interval.
+            if now >= jobs.next_tombstones
+                && once_per(store.as_ref(), "tombstones", 6 * 3_600_000).await
+            {
                 match store
                     .purge_tombstones(now - tombstone_retention(&config))
                     .await
@@ -45,9 +47,11 @@ pub fn spawn(store: Arc<dyn Store>, config: Config) {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "tombstone purge failed"),
                 }
+            }
+            if now >= jobs.next_tombstones {
                 jobs.next_tombstones = now + 6 * 3_600_000;
             }
-            if now >= jobs.next_history {
+            if now >= jobs.next_history && once_per(store.as_ref(), "history", purge_every).await {
                 match crate::history::purge(store.as_ref(), retention).await {
                     Ok(n) if n > 0 => {
                         tracing::info!(purged = n, "purged trash and versions past the retention")
@@ -55,6 +59,8 @@ pub fn spawn(store: Arc<dyn Store>, config: Config) {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "history purge failed"),
                 }
+            }
+            if now >= jobs.next_history {
                 jobs.next_history = now + purge_every;
             }
             if let Some(due) = jobs.next_backup
@@ -76,6 +82,42 @@ pub fn spawn(store: Arc<dyn Store>, config: Config) {
             tokio::time::sleep(Duration::from_millis(wait as u64)).await;
         }
     });
+}
+
+/// Whether this instance should run housekeeping job `job` now: true for the first instance to
+/// ask in each `interval_ms`.
+async fn once_per(store: &dyn Store, job: &str, interval_ms: i64) -> bool {
+    // A little under the interval, so the instance that ran it last can run it again on time.
+    let ttl = interval_ms - interval_ms / 20;
+    match store
+        .try_lease(
+            &format!("maintenance:{job}"),
+            crate::lease::instance_id(),
+            ttl,
+        )
+        .await
+    {
+        Ok(mine) => mine,
+        Err(e) => {
+            tracing::warn!(job, error = %e, "cannot claim a housekeeping job");
+            false
+        }
+    }
+}
+
+/// Whether scheduled backups run in this server: they copy the SQLite database, so with
+/// PostgreSQL they are left to PostgreSQL's own tools.
+fn backups_here(store: &dyn Store, config: &Config) -> bool {
+    if !config.backup.enabled {
+        return false;
+    }
+    if store.backend() != "sqlite" {
+        tracing::warn!(
+            "[backup] is enabled but the database is PostgreSQL: back it up with pg_dump or base backups; Kith takes no scheduled backups"
+        );
+        return false;
+    }
+    true
 }
 
 /// When the next scheduled backup is due: an interval after the newest one in `dir` (so a

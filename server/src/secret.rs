@@ -25,8 +25,7 @@ pub fn load_or_create(data_dir: &Path) -> std::io::Result<[u8; 32]> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let mut key = [0u8; 32];
-    rand::rng().fill_bytes(&mut key);
+    let key = random_key();
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -44,4 +43,10 @@ pub fn load_or_create(data_dir: &Path) -> std::io::Result<[u8; 32]> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(data_dir),
         Err(e) => Err(e),
     }
+}
+
+pub fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    key
 }

@@ -21,6 +21,83 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        drop_database(self.dir.path());
+    }
+}
+
+/// Whether this run tests the PostgreSQL backend (`KITH_TEST_BACKEND=postgres`): every data
+/// directory a test uses then gets its own throwaway database.
+pub fn postgres() -> bool {
+    std::env::var("KITH_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The PostgreSQL server's maintenance database URL.
+pub fn postgres_admin_url() -> String {
+    std::env::var("KITH_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Runs one SQL statement as the PostgreSQL admin; returns its output rows.
+pub fn psql(sql: &str) -> String {
+    let out = Command::new("psql")
+        .arg(postgres_admin_url())
+        .args(["-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql (install postgresql-client)");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+static DATABASES: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+static SWEPT: std::sync::Once = std::sync::Once::new();
+
+/// The database URL for `data_dir` in a PostgreSQL run, creating the database on first use.
+pub fn database_for(data_dir: &Path) -> Option<String> {
+    if !postgres() {
+        return None;
+    }
+    // Databases of earlier runs whose process is gone (a test that panicked, a killed run).
+    SWEPT.call_once(|| {
+        for db in psql("SELECT datname FROM pg_database WHERE datname LIKE 'kith_t_%'").lines() {
+            let pid = db.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+            }
+        }
+    });
+    let mut dbs = DATABASES.lock().unwrap();
+    if let Some((_, url)) = dbs.iter().find(|(d, _)| d == data_dir) {
+        return Some(url.clone());
+    }
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("kith_t_{}_{n}", std::process::id());
+    psql(&format!("CREATE DATABASE {name}"));
+    let admin = postgres_admin_url();
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    let url = format!("{base}/{name}");
+    dbs.push((data_dir.to_path_buf(), url.clone()));
+    Some(url)
+}
+
+fn drop_database(data_dir: &Path) {
+    let mut dbs = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = dbs.iter().position(|(d, _)| d == data_dir) {
+        let (_, url) = dbs.remove(i);
+        if let Some(name) = url.rsplit('/').next() {
+            let _ = Command::new("psql")
+                .arg(postgres_admin_url())
+                .args([
+                    "-qAtX",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
+                .output();
+        }
     }
 }
 
@@ -31,7 +108,11 @@ pub fn kith_bin() -> PathBuf {
 /// Runs a `kith` CLI command against `data_dir`, feeding `stdin`; returns (status, stdout, stderr).
 pub fn kith_cli(data_dir: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
     use std::io::Write;
-    let mut child = Command::new(kith_bin())
+    let mut cmd = Command::new(kith_bin());
+    if let Some(url) = database_for(data_dir) {
+        cmd.env("KITH_DATABASE_URL", url);
+    }
+    let mut child = cmd
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
@@ -74,6 +155,10 @@ impl Server {
             .env_remove("KITH_CONFIG")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
+        let own_db = extra_env.iter().any(|(k, _)| *k == "KITH_DATABASE_URL");
+        if !own_db && let Some(url) = database_for(dir.path()) {
+            cmd.env("KITH_DATABASE_URL", url);
+        }
         for (k, v) in extra_env {
             cmd.env(k, v);
         }

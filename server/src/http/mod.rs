@@ -27,7 +27,7 @@ pub use calendar::content_type as calendar_content_type;
 pub use client::Client;
 use paths::Target;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Largest XML body (PROPFIND, REPORT, PROPPATCH, MKCOL) accepted.
 const MAX_XML_BODY: usize = 1024 * 1024;
@@ -353,7 +353,15 @@ async fn operations(app: &App, path: &str, method: &Method) -> Option<Response> 
     }
     Some(match path {
         "/healthz" => respond::text(StatusCode::OK, "ok"),
-        "/readyz" => match app.store.ready().await {
+        // Bounded: an orchestrator's probe must get an answer, not wait for the pool's own
+        // connect timeout while the database is unreachable.
+        "/readyz" => match tokio::time::timeout(Duration::from_secs(3), app.store.ready())
+            .await
+            .unwrap_or_else(|_| {
+                Err(crate::store::StoreError::NotReady(
+                    "the database did not answer within 3 s".into(),
+                ))
+            }) {
             Ok(()) => respond::text(StatusCode::OK, "ready"),
             Err(e) => {
                 tracing::warn!(error = %e, "not ready");

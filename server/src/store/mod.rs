@@ -2,6 +2,9 @@
 //! implementation can follow without touching them.
 
 pub mod history;
+mod postgres;
+mod postgres_history;
+mod postgres_sync;
 #[cfg(test)]
 mod schema_parity;
 mod sqlite;
@@ -11,6 +14,7 @@ pub mod sync;
 
 pub use history::Actor;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -26,6 +30,9 @@ pub enum StoreError {
     Exists(String),
     #[error("the database is not ready: {0}")]
     NotReady(String),
+    /// The operation does not exist on this backend; the message names the alternative.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -284,6 +291,35 @@ pub trait Store: sync::SyncStore + history::HistoryStore + Send + Sync {
     /// Writes a consistent copy of the whole database to the new file `path`, while writers
     /// carry on. The copy holds every transaction committed before it started.
     async fn snapshot(&self, path: &std::path::Path) -> StoreResult<()>;
+
+    /// Which database this is: `sqlite` or `postgresql`.
+    fn backend(&self) -> &'static str;
+
+    /// Claims (or renews) lease `name` for `holder` for `ttl_ms`: true when `holder` now holds
+    /// it, false while another instance's lease is unexpired.
+    async fn try_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> StoreResult<bool>;
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
+
+    /// The shared setting `name`, set to `initial` if it has no value yet: every instance gets
+    /// the value of whichever wrote first.
+    async fn shared_setting(&self, name: &str, initial: &[u8]) -> StoreResult<Vec<u8>>;
+}
+
+/// `Ok` when every migration `migrator` knows is among `applied`.
+fn missing_migrations(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> StoreResult<()> {
+    let missing: Vec<String> = migrator
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .map(|m| m.version.to_string())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::NotReady(format!(
+            "migrations {} are not applied",
+            missing.join(", ")
+        )))
+    }
 }
 
 /// The key for the one-UID-per-book rule: the card's UID, or for a card without one its

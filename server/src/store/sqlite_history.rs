@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 
-const VERSION_COLS: &str = "id, collection_id, name, uid, etag, data, written_at, \
+pub(super) const VERSION_COLS: &str = "id, collection_id, name, uid, etag, data, written_at, \
      written_by, replaced_at, replaced_by, deleted";
 
 fn version_row(r: &SqliteRow) -> Version {

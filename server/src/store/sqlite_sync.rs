@@ -13,13 +13,13 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 
 /// The content type of cards Kith writes, as a PUT of a vCard stores it.
-const CARD_TYPE: &str = "text/vcard; charset=utf-8";
+pub(super) const CARD_TYPE: &str = "text/vcard; charset=utf-8";
 
-const SOURCE_COLS: &str = "id, owner_id, name, kind, collection_id, location, rules, status, \
+pub(super) const SOURCE_COLS: &str = "id, owner_id, name, kind, collection_id, location, rules, status, \
      status_detail, applied_once, last_run_at, next_run_at, created_at";
-const RUN_COLS: &str =
+pub(super) const RUN_COLS: &str =
     "id, source_id, kind, trigger, status, undo_of, created_at, applied_at, summary, message";
-const MAPPING_COLS: &str = "remote_id, card, state, version, base, card_etag";
+pub(super) const MAPPING_COLS: &str = "remote_id, card, state, version, base, card_etag";
 
 fn source_row(r: &SqliteRow) -> Source {
     Source {
@@ -73,7 +73,7 @@ fn mapping_row(r: &SqliteRow, offset: usize) -> Option<(String, Mapping)> {
     ))
 }
 
-fn json<T: serde::Serialize>(v: &T) -> String {
+pub(super) fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
@@ -164,7 +164,7 @@ async fn insert_undo(
 }
 
 /// A new card with a new link: nothing to read first, so it can be written in a batch.
-fn is_fresh(op: &ApplyOp) -> bool {
+pub(super) fn is_fresh(op: &ApplyOp) -> bool {
     matches!(
         (&op.card, &op.mapping, op.expect_mapping.as_deref()),
         (
@@ -179,7 +179,7 @@ fn is_fresh(op: &ApplyOp) -> bool {
     )
 }
 
-fn unique_violation(e: &sqlx::Error) -> bool {
+pub(super) fn unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 

@@ -108,7 +108,7 @@ pub enum ApplyOutcome {
 }
 
 /// One before-image of an applied run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct UndoRecord {
     pub card: Option<String>,
     pub card_uid: Option<String>,

@@ -1,6 +1,7 @@
 //! Automatic runs inside `kith serve`: each source with `schedule.auto` runs every interval
 //! (plus jitter, so sources do not all start at once), only inside its time window in the
-//! user's time zone, and one run at a time.
+//! user's time zone, and one run at a time. With several instances on one database, each
+//! run is claimed with a lease, so a source runs on exactly one instance at a time.
 
 use super::{Options, parse_rules, run_source};
 use crate::store::sync::{Source, SourcePatch};
@@ -44,7 +45,7 @@ fn next_due(interval_secs: u64, now: i64) -> i64 {
     now + (interval_secs * 1000 + jitter) as i64
 }
 
-async fn tick(store: &dyn Store) {
+async fn tick(store: &Arc<dyn Store>, lease_ms: i64) {
     let sources = match store.scheduled_sources().await {
         Ok(s) => s,
         Err(e) => {
@@ -54,14 +55,31 @@ async fn tick(store: &dyn Store) {
     };
     let now = now_ms();
     for source in sources {
-        if source.status == "paused" || source.next_run_at.is_some_and(|t| t > now) {
+        if !due(&source, now) {
             continue;
         }
-        run_scheduled(store, &source, now).await;
+        let Some(lease) =
+            crate::lease::claim(store, &format!("source:{}", source.id), lease_ms).await
+        else {
+            continue; // another instance is running it
+        };
+        // Read again under the lease: another instance may have finished this run between
+        // the listing and the claim.
+        if let Ok(Some(fresh)) = store.source(source.id).await
+            && due(&fresh, now_ms())
+        {
+            crate::lease::failpoint("sync-claimed").await;
+            run_scheduled(store.as_ref(), &fresh, now, &lease).await;
+        }
+        lease.release().await;
     }
 }
 
-async fn run_scheduled(store: &dyn Store, source: &Source, now: i64) {
+fn due(source: &Source, now: i64) -> bool {
+    source.status != "paused" && source.next_run_at.is_none_or(|t| t <= now)
+}
+
+async fn run_scheduled(store: &dyn Store, source: &Source, now: i64, lease: &crate::lease::Held) {
     let Ok(rules) = parse_rules(source) else {
         return;
     };
@@ -96,6 +114,9 @@ async fn run_scheduled(store: &dyn Store, source: &Source, now: i64) {
                 .await;
             return;
         }
+    }
+    if lease.lost() {
+        return;
     }
     let opts = Options {
         dry_run: false,
@@ -149,14 +170,15 @@ async fn run_scheduled(store: &dyn Store, source: &Source, now: i64) {
         .await;
 }
 
-/// Starts the scheduler; it checks for due sources every `tick` and runs them one by one.
-pub fn spawn(store: Arc<dyn Store>, every: Duration) {
+/// Starts the scheduler; it checks for due sources every `tick` and runs them one by one,
+/// each under a lease of `lease_ms`.
+pub fn spawn(store: Arc<dyn Store>, every: Duration, lease_ms: i64) {
     tokio::spawn(async move {
         let mut timer = tokio::time::interval(every);
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             timer.tick().await;
-            tick(store.as_ref()).await;
+            tick(&store, lease_ms).await;
         }
     });
 }

@@ -1,0 +1,96 @@
+//! Jobs that must run on one instance at a time (a source's sync run, a housekeeping task),
+//! claimed through a lease row in the shared database. The holder renews the lease while it
+//! works; if it dies, the lease lapses after its time to live and another instance takes the
+//! job over. On SQLite there is one instance, and every claim succeeds.
+
+use crate::store::Store;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// This process's name in lease rows.
+pub fn instance_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| format!("{}-{:08x}", std::process::id(), rand::random::<u32>()))
+}
+
+/// A claimed lease, renewed in the background until released or dropped.
+pub struct Held {
+    store: Arc<dyn Store>,
+    name: String,
+    lost: Arc<AtomicBool>,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+/// Claims lease `name` for `ttl_ms`; `None` while another instance holds it.
+pub async fn claim(store: &Arc<dyn Store>, name: &str, ttl_ms: i64) -> Option<Held> {
+    match store.try_lease(name, instance_id(), ttl_ms).await {
+        Ok(true) => {}
+        Ok(false) => return None,
+        Err(e) => {
+            tracing::warn!(lease = name, error = %e, "cannot claim a lease");
+            return None;
+        }
+    }
+    let lost = Arc::new(AtomicBool::new(false));
+    let renewer = tokio::spawn({
+        let store = store.clone();
+        let name = name.to_string();
+        let lost = lost.clone();
+        async move {
+            // Three renewals per time to live: one failed renewal does not lose the lease.
+            let every = Duration::from_millis((ttl_ms / 3).max(100) as u64);
+            loop {
+                tokio::time::sleep(every).await;
+                match store.try_lease(&name, instance_id(), ttl_ms).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(lease = %name, "another instance took over a lease");
+                        lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(lease = %name, error = %e, "cannot renew a lease"),
+                }
+            }
+        }
+    });
+    Some(Held {
+        store: store.clone(),
+        name: name.to_string(),
+        lost,
+        renewer,
+    })
+}
+
+impl Held {
+    /// Whether another instance has taken the job over (this one stalled past the lease).
+    pub fn lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    pub async fn release(self) {
+        self.renewer.abort();
+        if let Err(e) = self.store.release_lease(&self.name, instance_id()).await {
+            tracing::warn!(lease = %self.name, error = %e, "cannot release a lease");
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.renewer.abort();
+    }
+}
+
+/// Test builds only: `KITH_FAILPOINT=NAME` stops the process's work at the point named `NAME`,
+/// after printing `kith: failpoint NAME`, so a test can kill an instance mid-job without
+/// timing guesses.
+pub async fn failpoint(name: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("KITH_FAILPOINT").is_ok_and(|f| f == name) {
+        println!("kith: failpoint {name}");
+        std::future::pending::<()>().await;
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = name;
+}

@@ -26,7 +26,7 @@ pub struct Global {
     /// TOML config file (see config/kith.example.toml).
     #[arg(long, global = true, env = "KITH_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Directory for the database and secret key [default: ~/.local/share/kith].
+    /// Directory for the SQLite database and the secret key (with PostgreSQL: the lock file and backups) [default: ~/.local/share/kith].
     #[arg(long, global = true, env = "KITH_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 }
@@ -44,6 +44,17 @@ pub enum Command {
         /// The server's base URL [default: http:// and the listen address].
         #[arg(long, value_name = "URL")]
         url: Option<String>,
+    },
+    /// Copy a SQLite install into an empty PostgreSQL database, keeping ids, ETags and sync
+    /// tokens, so clients carry on. Stop the server first.
+    MigrateDb {
+        /// The SQLite database, as sqlite:PATH (e.g. sqlite:/var/lib/kith/kith.db).
+        #[arg(long, value_name = "sqlite:PATH")]
+        from: String,
+        /// The PostgreSQL database, as postgres://USER:PASSWORD@HOST:PORT/DB. It must be empty
+        /// or hold only Kith's migrated, unused schema.
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
     /// Manage user accounts.
     #[command(subcommand)]

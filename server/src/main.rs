@@ -18,6 +18,7 @@ mod http;
 mod lease;
 mod maintenance;
 mod metrics;
+mod migrate_db;
 mod secret;
 mod store;
 mod sync;
@@ -73,6 +74,7 @@ async fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Serve { .. } => serve(config).await,
         Command::Healthcheck { url } => healthcheck::run(url.as_deref(), config.listen),
+        Command::MigrateDb { from, to } => migrate_db::run(&from, &to).await,
         Command::User(cmd) => user_command(&config, cmd).await,
         Command::Import(args) if calendar_import::is_calendar(&args) => {
             calendar_import::run(open_store(&config).await?.as_ref(), &config, args).await

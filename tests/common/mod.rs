@@ -185,6 +185,12 @@ impl Server {
         }
     }
 
+    /// Stops the server (as SIGKILL would), keeping its data directory.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -2,6 +2,7 @@
 //! implementation can follow without touching them.
 
 pub mod history;
+pub mod migrate;
 mod postgres;
 mod postgres_history;
 mod postgres_sync;

@@ -2,6 +2,8 @@
 //! implementation can follow without touching them.
 
 pub mod history;
+#[cfg(test)]
+mod lease_tests;
 pub mod migrate;
 mod postgres;
 mod postgres_history;
@@ -12,6 +14,8 @@ mod sqlite;
 mod sqlite_history;
 mod sqlite_sync;
 pub mod sync;
+#[cfg(test)]
+mod test_postgres;
 
 pub use history::Actor;
 

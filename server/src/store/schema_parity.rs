@@ -7,8 +7,6 @@ use sqlx::Row;
 use sqlx::postgres::PgPoolOptions;
 use std::collections::BTreeSet;
 
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
 /// (table, column) pairs and index names of a migrated SQLite database.
 async fn sqlite_schema() -> (BTreeSet<(String, String)>, BTreeSet<String>) {
     let dir = tempfile::tempdir().unwrap();
@@ -43,25 +41,8 @@ async fn sqlite_schema() -> (BTreeSet<(String, String)>, BTreeSet<String>) {
 
 #[tokio::test]
 async fn every_sqlite_table_column_and_index_exists_in_postgres() {
-    let admin_url = std::env::var("KITH_TEST_POSTGRES").unwrap_or_else(|_| ADMIN_URL.into());
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&admin_url)
-        .await
-        .expect("PostgreSQL on 127.0.0.1:5432 (or KITH_TEST_POSTGRES)");
-    let db = format!(
-        "kith_parity_{}_{}",
-        std::process::id(),
-        rand::random::<u32>()
-    );
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let url = match admin_url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{db}"),
-        None => panic!("no database in {admin_url}"),
-    };
+    let db = super::test_postgres::TestDb::new("parity").await;
+    let url = db.url.clone();
     let result = async {
         let pg = PgPoolOptions::new()
             .max_connections(1)
@@ -94,10 +75,7 @@ async fn every_sqlite_table_column_and_index_exists_in_postgres() {
         (columns, indexes)
     }
     .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {db}")))
-        .execute(&admin)
-        .await
-        .unwrap();
+    db.drop_db().await;
     let (pg_columns, pg_indexes) = result;
     let (sqlite_columns, sqlite_indexes) = sqlite_schema().await;
     let missing: Vec<_> = sqlite_columns.difference(&pg_columns).collect();

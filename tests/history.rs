@@ -32,43 +32,6 @@ fn after(t: i64) {
     }
 }
 
-struct Synced {
-    token: String,
-    present: BTreeSet<String>,
-    removed: BTreeSet<String>,
-    etags: BTreeMap<String, String>,
-}
-
-async fn sync(s: &Server, token: &str) -> Synced {
-    let r = s
-        .req("REPORT", BOOK)
-        .header("depth", "0")
-        .xml(&sync_report(token, None, "<d:getetag/>"))
-        .send()
-        .await;
-    assert_eq!(r.status, 207, "{}", r.text());
-    let ms = r.xml();
-    let mut out = Synced {
-        token: ms.child("DAV:", "sync-token").unwrap().text.clone(),
-        present: BTreeSet::new(),
-        removed: BTreeSet::new(),
-        etags: BTreeMap::new(),
-    };
-    for (href, resp) in responses(&ms) {
-        if resp
-            .child("DAV:", "status")
-            .is_some_and(|st| st.text.contains(" 404 "))
-        {
-            out.removed.insert(href);
-        } else {
-            let etag = prop(resp, "DAV:", "getetag").unwrap().text.clone();
-            out.etags.insert(href.clone(), etag);
-            out.present.insert(href);
-        }
-    }
-    out
-}
-
 fn card_with(uid: &str, fn_: &str, extra: &str) -> Vec<u8> {
     format!(
         "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{fn_}\r\nN:{fn_};;;;\r\n{extra}END:VCARD\r\n"
@@ -96,7 +59,7 @@ async fn a_rewind_brings_back_500_deleted_cards_to_a_syncing_client() {
         assert_eq!(r.status, 201);
         bodies.insert(format!("{BOOK}c{i}.vcf"), body);
     }
-    let before = sync(&s, "").await;
+    let before = sync_book(&s, "").await;
     assert_eq!(before.present.len(), 500);
     let t = now_ms();
     after(t);
@@ -105,7 +68,7 @@ async fn a_rewind_brings_back_500_deleted_cards_to_a_syncing_client() {
         let r = s.req("DELETE", &format!("{BOOK}c{i}.vcf")).send().await;
         assert_eq!(r.status, 204);
     }
-    let gone = sync(&s, &before.token).await;
+    let gone = sync_book(&s, &before.token).await;
     assert_eq!(gone.removed.len(), 500, "the client saw every delete");
     assert_eq!(
         cli(&s, &["trash", "list", "--user", "admin"])
@@ -130,7 +93,7 @@ async fn a_rewind_brings_back_500_deleted_cards_to_a_syncing_client() {
     );
     assert!(out.contains("500 deleted item(s) were restored"), "{out}");
 
-    let back = sync(&s, &gone.token).await;
+    let back = sync_book(&s, &gone.token).await;
     assert_eq!(back.present.len(), 500, "all 500 reappear in sync");
     assert!(back.removed.is_empty());
     for (href, etag) in &back.etags {
@@ -169,7 +132,7 @@ async fn a_rewind_reverts_edits_and_removes_later_cards() {
         .vcard(&card_with("b", "Later", ""))
         .send()
         .await;
-    let token = sync(&s, "").await.token;
+    let token = sync_book(&s, "").await.token;
 
     let dry = cli(
         &s,
@@ -203,7 +166,7 @@ async fn a_rewind_reverts_edits_and_removes_later_cards() {
         s.req("GET", &format!("{BOOK}b.vcf")).send().await.status,
         404
     );
-    let seen = sync(&s, &token).await;
+    let seen = sync_book(&s, &token).await;
     assert!(seen.present.contains(&format!("{BOOK}a.vcf")));
     assert!(seen.removed.contains(&format!("{BOOK}b.vcf")));
 
@@ -269,13 +232,13 @@ async fn history_names_who_changed_what_and_old_versions_come_back() {
         .unwrap()
         .to_string();
 
-    let token = sync(&s, "").await.token;
+    let token = sync_book(&s, "").await.token;
     let out = cli(&s, &["restore-version", &version, "--user", "admin"]);
     assert!(out.contains("restored version"), "{out}");
     let g = s.req("GET", &href).send().await;
     assert_eq!(g.text(), *imported, "the old bytes are back");
     assert_ne!(&g.etag(), etag, "under a new ETag");
-    let seen = sync(&s, &token).await;
+    let seen = sync_book(&s, &token).await;
     assert_eq!(seen.present, BTreeSet::from([href.clone()]));
 
     // The restore itself is a change in history, so it can be undone the same way.

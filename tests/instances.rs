@@ -82,46 +82,14 @@ fn kith(db: &Db, dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// One sync-collection request: (new token, changed hrefs with ETags, removed hrefs).
-async fn sync(
-    s: &Server,
-    token: &str,
-) -> (
-    String,
-    BTreeMap<String, String>,
-    std::collections::BTreeSet<String>,
-) {
-    let r = s
-        .req("REPORT", BOOK)
-        .header("depth", "0")
-        .xml(&sync_report(token, None, "<d:getetag/>"))
-        .send()
-        .await;
-    assert_eq!(r.status, 207, "{}", r.text());
-    let ms = r.xml();
-    let token = ms.child("DAV:", "sync-token").unwrap().text.clone();
-    let mut changed = BTreeMap::new();
-    let mut removed = std::collections::BTreeSet::new();
-    for (href, resp) in responses(&ms) {
-        match prop(resp, "DAV:", "getetag") {
-            Some(e) => {
-                changed.insert(href, e.text.clone());
-            }
-            None => {
-                removed.insert(href);
-            }
-        }
-    }
-    (token, changed, removed)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_writer_on_one_instance_and_a_syncer_on_the_other_see_the_same_changes() {
     let db = Db::new();
     let a = instance(&db, &[]);
     let b = instance(&db, &[]);
-    let (mut token, initial, _) = sync(&b, "").await;
-    assert!(initial.is_empty());
+    let initial = sync_book(&b, "").await;
+    assert!(initial.present.is_empty());
+    let mut token = initial.token;
     // What B's client believes the book holds, built only from incremental syncs.
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut tokens = vec![token.clone()];
@@ -151,12 +119,12 @@ async fn a_writer_on_one_instance_and_a_syncer_on_the_other_see_the_same_changes
             let gone = format!("{BOOK}c{}.vcf", round * 5 - 2);
             assert_eq!(a.req("DELETE", &gone).send().await.status, 204);
         }
-        let (next, changed, removed) = sync(&b, &token).await;
-        for h in &removed {
+        let step = sync_book(&b, &token).await;
+        for h in &step.removed {
             seen.remove(h);
         }
-        seen.extend(changed);
-        token = next;
+        seen.extend(step.etags);
+        token = step.token;
         tokens.push(token.clone());
     }
     // The tokens only move forward, and every one of them is still accepted by either instance.
@@ -166,7 +134,7 @@ async fn a_writer_on_one_instance_and_a_syncer_on_the_other_see_the_same_changes
         "{tokens:?}"
     );
     for t in &tokens {
-        sync(&a, t).await;
+        sync_book(&a, t).await;
     }
     // B's client, fed only by incremental syncs, agrees with a full download through A.
     let truth: BTreeMap<String, String> = download_book(&a)

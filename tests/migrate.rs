@@ -33,28 +33,6 @@ fn fixture(name: &str) -> String {
     )
 }
 
-/// A sync-collection request: (token, changed hrefs, removed hrefs).
-async fn sync(s: &Server, token: &str) -> (String, Vec<String>, Vec<String>) {
-    let r = s
-        .req("REPORT", BOOK)
-        .header("depth", "0")
-        .xml(&sync_report(token, None, "<d:getetag/>"))
-        .send()
-        .await;
-    assert_eq!(r.status, 207, "{}", r.text());
-    let ms = r.xml();
-    let (mut changed, mut removed) = (Vec::new(), Vec::new());
-    for (href, resp) in responses(&ms) {
-        if prop(resp, "DAV:", "getetag").is_some() {
-            changed.push(href);
-        } else {
-            removed.push(href);
-        }
-    }
-    let token = ms.child("DAV:", "sync-token").unwrap().text.clone();
-    (token, changed, removed)
-}
-
 struct DropDb(String);
 
 impl Drop for DropDb {
@@ -99,7 +77,7 @@ async fn a_populated_sqlite_install_moves_to_postgres_and_clients_carry_on() {
     assert!(ok, "{err}");
     let app_pw = app_pw.trim().to_string();
     // A client syncs, then more changes happen before the move.
-    let (token, _, _) = sync(&old, "").await;
+    let token = sync_book(&old, "").await.token;
     let r = old
         .req("PUT", &format!("{BOOK}late.vcf"))
         .vcard(&card("late", "Late Card"))
@@ -143,14 +121,14 @@ async fn a_populated_sqlite_install_moves_to_postgres_and_clients_carry_on() {
 
     // The new server, in a fresh data directory: everything it knows is in PostgreSQL.
     let new = Server::start_with(&[("KITH_DATABASE_URL", url.as_str())]);
-    let (next, changed, removed) = sync(&new, &token).await;
+    let step = sync_book(&new, &token).await;
     assert_eq!(
-        changed,
-        vec![format!("{BOOK}late.vcf")],
+        step.present,
+        [format!("{BOOK}late.vcf")].into(),
         "an incremental sync, not a full one"
     );
-    assert_eq!(removed, vec![format!("{BOOK}c3.vcf")]);
-    assert_ne!(next, token);
+    assert_eq!(step.removed, [format!("{BOOK}c3.vcf")].into());
+    assert_ne!(step.token, token);
     assert_eq!(download_book(&new).await, before, "same cards, same ETags");
     let r = new.req("GET", cal).send().await;
     assert_eq!(r.status, 200);

@@ -383,3 +383,42 @@ pub async fn download_book(s: &Server) -> std::collections::BTreeMap<String, (St
     }
     out
 }
+
+/// What one sync-collection REPORT on admin's book returned.
+pub struct Synced {
+    pub token: String,
+    pub present: std::collections::BTreeSet<String>,
+    pub removed: std::collections::BTreeSet<String>,
+    pub etags: std::collections::BTreeMap<String, String>,
+}
+
+/// A sync-collection REPORT on admin's book from `token` (empty: an initial sync).
+pub async fn sync_book(s: &Server, token: &str) -> Synced {
+    let r = s
+        .req("REPORT", BOOK)
+        .header("depth", "0")
+        .xml(&sync_report(token, None, "<d:getetag/>"))
+        .send()
+        .await;
+    assert_eq!(r.status, 207, "{}", r.text());
+    let ms = r.xml();
+    let mut out = Synced {
+        token: ms.child("DAV:", "sync-token").unwrap().text.clone(),
+        present: std::collections::BTreeSet::new(),
+        removed: std::collections::BTreeSet::new(),
+        etags: std::collections::BTreeMap::new(),
+    };
+    for (href, resp) in responses(&ms) {
+        if resp
+            .child("DAV:", "status")
+            .is_some_and(|st| st.text.contains(" 404 "))
+        {
+            out.removed.insert(href);
+        } else {
+            let etag = prop(resp, "DAV:", "getetag").unwrap().text.clone();
+            out.etags.insert(href.clone(), etag);
+            out.present.insert(href);
+        }
+    }
+    out
+}

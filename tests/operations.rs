@@ -149,3 +149,57 @@ async fn logs_are_json_when_asked_and_healthcheck_follows_the_server() {
     assert!(!ok, "healthcheck passes with no server");
     assert!(err.contains("no server"), "{err}");
 }
+
+/// SIGTERM while a scheduled sync run is under way: the server stops taking requests, lets the
+/// run finish and apply, and exits cleanly.
+#[tokio::test]
+async fn sigterm_lets_a_running_sync_finish_before_the_server_exits() {
+    let cfg = tempfile::tempdir().unwrap();
+    let config = cfg.path().join("kith.toml");
+    std::fs::write(&config, "[sync]\nscheduler_tick_secs = 1\n").unwrap();
+    // The run holds for a second and a half just after it starts.
+    let mut s = Server::start_with(&[
+        ("KITH_CONFIG", config.to_str().unwrap()),
+        ("KITH_FAILPOINT", "sync-claimed:1500"),
+    ]);
+    let header = "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n";
+    let ada = "Ada,Lovelace,https://www.linkedin.com/in/ada,ada@example.org,Engines,Analyst,01 Jan 2024\n";
+    let csv = cfg.path().join("Connections.csv");
+    std::fs::write(&csv, format!("{header}{ada}")).unwrap();
+    let csv = csv.to_str().unwrap();
+    let dir = s.dir.path().to_path_buf();
+    let cli = |args: &[&str]| {
+        let (ok, out, err) = kith_cli(&dir, args, "");
+        assert!(ok, "kith {args:?}: {err}");
+        out
+    };
+    cli(&["import", csv, "--user", "admin"]);
+    std::fs::write(
+        csv,
+        format!(
+            "{header}{ada}Grace,Hopper,https://www.linkedin.com/in/grace,grace@example.org,Navy,Admiral,02 Jan 2024\n"
+        ),
+    )
+    .unwrap();
+    let sources = cli(&["source", "list", "--user", "admin"]);
+    let name = sources
+        .split_whitespace()
+        .find(|w| w.starts_with("linkedin"))
+        .unwrap_or_else(|| panic!("{sources}"))
+        .to_string();
+    cli(&[
+        "source", "rules", &name, "--user", "admin", "--auto", "on", "--every", "1h",
+    ]);
+    s.wait_for_line("kith: failpoint sync-claimed");
+    assert!(s.terminate(), "a clean exit after SIGTERM");
+    // The run went through after the signal.
+    let history = cli(&["sync", "history", "--user", "admin", "--source", &name]);
+    assert!(
+        history
+            .lines()
+            .any(|l| l.contains("schedule") && l.contains("applied")),
+        "{history}"
+    );
+    let cards = cli(&["export", "--user", "admin", "--format", "vcf"]);
+    assert!(cards.contains("Hopper"), "{cards}");
+}

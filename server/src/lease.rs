@@ -83,13 +83,22 @@ impl Drop for Held {
 }
 
 /// Test builds only: `KITH_FAILPOINT=NAME` stops the process's work at the point named `NAME`,
-/// after printing `kith: failpoint NAME`, so a test can kill an instance mid-job without
-/// timing guesses.
+/// and `KITH_FAILPOINT=NAME:MS` holds it there for MS milliseconds, after printing
+/// `kith: failpoint NAME`, so a test can act on an instance mid-job without timing guesses.
 pub async fn failpoint(name: &str) {
     #[cfg(debug_assertions)]
-    if std::env::var("KITH_FAILPOINT").is_ok_and(|f| f == name) {
-        println!("kith: failpoint {name}");
-        std::future::pending::<()>().await;
+    if let Ok(f) = std::env::var("KITH_FAILPOINT") {
+        let (point, hold) = match f.split_once(':') {
+            Some((p, ms)) => (p.to_string(), ms.parse::<u64>().ok()),
+            None => (f, None),
+        };
+        if point == name {
+            println!("kith: failpoint {name}");
+            match hold {
+                Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                None => std::future::pending::<()>().await,
+            }
+        }
     }
     #[cfg(not(debug_assertions))]
     let _ = name;

@@ -205,7 +205,7 @@ async fn serve(config: Config) -> CliResult {
 
     // Checked when the config was resolved.
     let lease_ms = config.database.lease_ms().unwrap_or(60_000);
-    sync::schedule::spawn(store.clone(), config.sync.scheduler_tick(), lease_ms);
+    let scheduler = sync::schedule::spawn(store.clone(), config.sync.scheduler_tick(), lease_ms);
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -232,7 +232,11 @@ async fn serve(config: Config) -> CliResult {
     axum::serve(listener, http::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|e| format!("server error: {e}"))
+        .map_err(|e| format!("server error: {e}"))?;
+    // In-flight requests are done; let a sync run under way finish and release its lease, so
+    // another instance need not wait for the lease to lapse.
+    scheduler.stop(std::time::Duration::from_secs(30)).await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -15,6 +15,8 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     child: Child,
     pub http: Client,
+    /// What the server printed on stdout after its listening line.
+    stdout: std::sync::Arc<(std::sync::Mutex<Vec<String>>, std::sync::Condvar)>,
 }
 
 impl Drop for Server {
@@ -172,17 +174,50 @@ impl Server {
                 break url.trim_end_matches('/').to_string();
             }
         };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep draining stdout so the server never blocks on a full pipe, keeping the lines.
+        let stdout: std::sync::Arc<(std::sync::Mutex<Vec<String>>, std::sync::Condvar)> =
+            Default::default();
+        std::thread::spawn({
+            let stdout = stdout.clone();
+            move || {
+                for line in lines.map_while(Result::ok) {
+                    stdout.0.lock().unwrap().push(line);
+                    stdout.1.notify_all();
+                }
+            }
+        });
         Server {
             base,
             dir,
+            stdout,
             child,
             http: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
         }
+    }
+
+    /// Waits (at most 60 s) until the server prints a line starting with `prefix`.
+    pub fn wait_for_line(&self, prefix: &str) -> String {
+        let (lines, changed) = &*self.stdout;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut seen = lines.lock().unwrap();
+        loop {
+            if let Some(l) = seen.iter().find(|l| l.starts_with(prefix)) {
+                return l.clone();
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "the server never printed {prefix:?}");
+            seen = changed.wait_timeout(seen, left).unwrap().0;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to end; true when it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().is_ok_and(|s| s.success())
     }
 
     /// Stops the server (as SIGKILL would), keeping its data directory.

@@ -9,6 +9,7 @@ use crate::store::{Store, now_ms};
 use kith_connectors::rules::{parse_interval, parse_window};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Whether `now_ms` falls in `window` (`HH:MM-HH:MM`) in time zone `tz`.
 pub fn in_window(window: Option<&str>, tz: Option<&str>, now_ms: i64) -> Result<bool, String> {
@@ -45,7 +46,7 @@ fn next_due(interval_secs: u64, now: i64) -> i64 {
     now + (interval_secs * 1000 + jitter) as i64
 }
 
-async fn tick(store: &Arc<dyn Store>, lease_ms: i64) {
+async fn tick(store: &Arc<dyn Store>, lease_ms: i64, stop: &watch::Receiver<bool>) {
     let sources = match store.scheduled_sources().await {
         Ok(s) => s,
         Err(e) => {
@@ -55,6 +56,9 @@ async fn tick(store: &Arc<dyn Store>, lease_ms: i64) {
     };
     let now = now_ms();
     for source in sources {
+        if *stop.borrow() {
+            return; // shutting down: no new runs
+        }
         if !due(&source, now) {
             continue;
         }
@@ -170,17 +174,43 @@ async fn run_scheduled(store: &dyn Store, source: &Source, now: i64, lease: &cra
         .await;
 }
 
+/// The running scheduler, for a graceful shutdown.
+pub struct Scheduler {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Scheduler {
+    /// Starts no new run and waits (at most `grace`) for the one under way to finish, so a
+    /// shutdown never cuts a run short when it can help it. A run cut short anyway is one
+    /// transaction that never committed.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(grace, self.task).await.is_err() {
+            tracing::warn!("a sync run was still going at shutdown; it was not applied");
+        }
+    }
+}
+
 /// Starts the scheduler; it checks for due sources every `tick` and runs them one by one,
 /// each under a lease of `lease_ms`.
-pub fn spawn(store: Arc<dyn Store>, every: Duration, lease_ms: i64) {
-    tokio::spawn(async move {
+pub fn spawn(store: Arc<dyn Store>, every: Duration, lease_ms: i64) -> Scheduler {
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
         let mut timer = tokio::time::interval(every);
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            timer.tick().await;
-            tick(&store, lease_ms).await;
+            tokio::select! {
+                _ = timer.tick() => {}
+                _ = stopped.changed() => return,
+            }
+            tick(&store, lease_ms, &stopped).await;
+            if *stopped.borrow() {
+                return;
+            }
         }
     });
+    Scheduler { stop, task }
 }
 
 #[cfg(test)]

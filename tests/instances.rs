@@ -265,6 +265,16 @@ async fn a_sync_claimed_by_a_dead_instance_is_taken_over_after_its_lease_and_run
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
+    // Nor may a command apply a run of the source meanwhile.
+    let refused = Command::new(kith_bin())
+        .args(["import", csv, "--user", "admin", "--data-dir"])
+        .arg(cli)
+        .env("KITH_DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("under way on a server"), "{err}");
     // B starts while A is alive and holds the lease: B must not run the source.
     let b = instance(&db, &[("KITH_CONFIG", config)]);
     let runs = || {

@@ -154,6 +154,11 @@ pub async fn import(store: &dyn Store, args: ImportArgs) -> CliResult {
             s
         }
     };
+    let lease = if args.dry_run {
+        None
+    } else {
+        Some(claim_source(store, src.id, &src.name).await?)
+    };
     let outcome = sync::run_source(
         store,
         &src,
@@ -166,6 +171,11 @@ pub async fn import(store: &dyn Store, args: ImportArgs) -> CliResult {
         },
     )
     .await;
+    if let Some(lease) = lease {
+        let _ = store
+            .release_lease(&lease, crate::lease::instance_id())
+            .await;
+    }
     progress("");
     let outcome = outcome.map_err(sync_err)?;
     print_outcome(&outcome, args.dry_run);
@@ -561,6 +571,23 @@ async fn rules(store: &dyn Store, a: RulesArgs) -> CliResult {
     Ok(())
 }
 
+/// Claims source `id`'s run lease for this command, so it never applies a run while a server
+/// instance runs the same source. Returns the lease's name, for release.
+async fn claim_source(store: &dyn Store, id: i64, name: &str) -> Result<String, String> {
+    let lease = format!("source:{id}");
+    // Ten minutes: a command that dies holds the source no longer than that.
+    match store
+        .try_lease(&lease, crate::lease::instance_id(), 600_000)
+        .await
+    {
+        Ok(true) => Ok(lease),
+        Ok(false) => Err(format!(
+            "a run of source {name} is under way on a server; try again when it ends (`kith sync history` shows it)"
+        )),
+        Err(e) => Err(store_err(e)),
+    }
+}
+
 pub async fn sync_command(store: &dyn Store, cmd: SyncCommand) -> CliResult {
     match cmd {
         SyncCommand::Plan {
@@ -596,7 +623,13 @@ pub async fn sync_command(store: &dyn Store, cmd: SyncCommand) -> CliResult {
             Ok(())
         }
         SyncCommand::Apply { run, force } => {
-            let (src, summary) = sync::apply_run(store, run, force).await.map_err(sync_err)?;
+            let (_, planned) = sync::run_and_source(store, run).await.map_err(sync_err)?;
+            let lease = claim_source(store, planned.id, &planned.name).await?;
+            let applied = sync::apply_run(store, run, force).await;
+            let _ = store
+                .release_lease(&lease, crate::lease::instance_id())
+                .await;
+            let (src, summary) = applied.map_err(sync_err)?;
             let mut out = String::new();
             report::summary(&mut out, run, "applied", &summary);
             print!("{out}");

@@ -150,8 +150,15 @@ fn file_name(now_ms: i64) -> String {
 }
 
 /// Takes a backup into directory `dir` and returns its path. The file appears only when
-/// complete (written under a temporary name, then renamed).
-pub async fn create(store: &dyn Store, data_dir: &Path, dir: &Path) -> BackupResult<PathBuf> {
+/// complete (written under a temporary name, then renamed). With `keep`, the oldest backups
+/// beyond `keep - 1` are removed once the new one is complete and before it appears, so the
+/// directory never holds more than `keep` and a failed backup removes nothing.
+pub async fn create(
+    store: &dyn Store,
+    data_dir: &Path,
+    dir: &Path,
+    keep: Option<usize>,
+) -> BackupResult<PathBuf> {
     std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
     let now = crate::store::now_ms();
     let final_path = dir.join(file_name(now));
@@ -199,6 +206,13 @@ pub async fn create(store: &dyn Store, data_dir: &Path, dir: &Path) -> BackupRes
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o600))
             .map_err(io(format!("cannot protect {}", partial.display())))?;
+    }
+    if let Some(keep) = keep {
+        match prune(dir, keep.saturating_sub(1)) {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "old backups removed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot remove old backups"),
+        }
     }
     std::fs::rename(&partial, &final_path).map_err(io(format!(
         "cannot move the backup to {}",
@@ -435,7 +449,7 @@ pub async fn command(config: &Config, cmd: BackupCommand) -> Result<(), String> 
         BackupCommand::Create { output } => {
             let store = crate::open_store(config).await?;
             let dir = output.unwrap_or_else(|| config.backup_dir());
-            let path = create(store.as_ref(), &config.data_dir, &dir)
+            let path = create(store.as_ref(), &config.data_dir, &dir, None)
                 .await
                 .map_err(|e| e.to_string())?;
             let m = verify(&path).await.map_err(|e| e.to_string())?;

@@ -142,15 +142,11 @@ fn next_backup_due(dir: &std::path::Path, every: i64, now: i64) -> i64 {
 }
 
 async fn scheduled_backup(store: &dyn Store, config: &Config, dir: &std::path::Path) {
-    match crate::backup::create(store, &config.data_dir, dir).await {
+    let keep = Some(config.backup.keep.max(1));
+    match crate::backup::create(store, &config.data_dir, dir, keep).await {
         Ok(path) => {
             crate::metrics::backup("ok");
             tracing::info!(file = %path.display(), "scheduled backup written");
-            match crate::backup::prune(dir, config.backup.keep.max(1)) {
-                Ok(n) if n > 0 => tracing::info!(removed = n, "old backups removed"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot remove old backups"),
-            }
         }
         Err(e) => {
             crate::metrics::backup("failed");

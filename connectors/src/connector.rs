@@ -17,6 +17,9 @@ pub struct Fetched {
     /// Whether `items` is the whole source (a snapshot or a full enumeration), so that absence
     /// means removal; `false` for an incremental change feed.
     pub full: bool,
+    /// A full listing made because the change feed's position was lost (a first sync, an
+    /// expired sync token): absence from it proves nothing, so it never unlinks or deletes.
+    pub resync: bool,
     pub errors: Vec<RowError>,
     /// Where to resume next time (a delta link or sync token); `None` for files.
     pub cursor: Option<String>,
@@ -34,6 +37,15 @@ pub enum ConnectorError {
     NeedsReauth(String),
     #[error("the source is unavailable: {0}")]
     Unavailable(String),
+    /// The write's version precondition failed: someone changed the contact since it was read.
+    #[error("the contact changed in the source since it was read")]
+    Stale,
+    /// The source refused the write; retrying the same write cannot succeed.
+    #[error("the source refused the change: {0}")]
+    Rejected(String),
+    /// The request may or may not have been carried out (the answer was lost).
+    #[error("the source's answer was lost: {0}")]
+    Unknown(String),
 }
 
 /// A source the engine can read and, for API sources, write.
@@ -47,8 +59,13 @@ pub trait Connector: Send {
     async fn changes(&mut self, cursor: Option<&str>) -> Result<Fetched, ConnectorError>;
     /// Reads one contact again, e.g. after a precondition failure; `None` if it is gone.
     async fn get(&mut self, id: &str) -> Result<Option<RemoteItem>, ConnectorError>;
-    /// Creates a contact and returns it as the source stored it (with its new id).
-    async fn create(&mut self, _record: &Record) -> Result<RemoteItem, ConnectorError> {
+    /// Creates a contact and returns it as the source stored it (with its new id). `marker`
+    /// (the card's name) is stored with it where the source can hold it.
+    async fn create(
+        &mut self,
+        _record: &Record,
+        _marker: &str,
+    ) -> Result<RemoteItem, ConnectorError> {
         Err(ConnectorError::ReadOnly)
     }
     /// Updates a contact if it is still at `version`.
@@ -62,6 +79,10 @@ pub trait Connector: Send {
     }
     async fn delete(&mut self, _id: &str, _version: &str) -> Result<(), ConnectorError> {
         Err(ConnectorError::ReadOnly)
+    }
+    /// How long to wait before retry `attempt` (1-based) of a write that met a stale version.
+    fn retry_delay(&self, attempt: u32) -> std::time::Duration {
+        std::time::Duration::from_secs(4u64.saturating_pow(attempt.saturating_sub(1)))
     }
 }
 
@@ -88,6 +109,7 @@ impl Connector for FileConnector {
             removed: Vec::new(),
             complete: true,
             full: true,
+            resync: false,
             errors: read.errors,
             cursor: None,
         })

@@ -111,7 +111,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
     let linked_cards: HashSet<&str> = state
         .mappings
         .values()
-        .filter(|m| m.state == LinkState::Linked)
+        .filter(|m| matches!(m.state, LinkState::Linked | LinkState::Pending))
         .filter_map(|m| m.card.as_deref())
         .collect();
     let mut plan = Plan {
@@ -125,6 +125,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
             .count(),
         ..Plan::default()
     };
+    let full = fetched.full;
     let mut claimed: HashSet<String> = HashSet::new();
     // A row that failed to read is not a contact that left the source.
     let mut seen: HashSet<String> = plan.errors.iter().filter_map(|e| e.id.clone()).collect();
@@ -147,7 +148,9 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         }
     }
     if fetched.complete {
-        let mut gone: Vec<&String> = if fetched.full {
+        let mut gone: Vec<&String> = if fetched.resync {
+            Vec::new()
+        } else if fetched.full {
             state
                 .mappings
                 .iter()
@@ -178,14 +181,15 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
     } else if plan.linked > 0 {
         plan.errors.push(crate::formats::RowError::at(0, "the source could not be read completely, so nothing is unlinked or deleted in this run"));
     }
-    guards(&mut plan, state.established);
+    guards(&mut plan, state.established, full);
     plan
 }
 
 /// The guards: each trip pauses the source until the user confirms the plan with `--force`.
-fn guards(plan: &mut Plan, established: bool) {
+fn guards(plan: &mut Plan, established: bool, full: bool) {
     let linked = plan.linked;
-    if plan.complete && plan.seen == 0 && linked > 0 {
+    // Only a whole listing can look emptied; a change feed with no changes is the usual case.
+    if full && plan.complete && plan.seen == 0 && linked > 0 {
         plan.trips.push(GuardTrip {
             guard: Guard::EmptySide,
             message: format!(
@@ -248,6 +252,7 @@ fn op(action: Action, id: &str, name: String) -> Op {
         expect_mapping: String::new(),
         push: None,
         verbatim: false,
+        replaces: None,
     }
 }
 
@@ -275,7 +280,7 @@ impl Planner<'_, '_> {
     }
 
     fn item(&mut self, item: RemoteItem) -> Option<Op> {
-        let version = item.record.hash();
+        let version = crate::push::version(&item);
         let existing = self.state.mappings.get(&item.id);
         let name = item.record.display_name();
         let fp = Mapping::fingerprint(existing);
@@ -360,7 +365,7 @@ impl Planner<'_, '_> {
                             kind: PushKind::Delete,
                             record: None,
                             changes: Vec::new(),
-                            expect_version: Some(version.to_string()),
+                            expect_version: item.etag.clone(),
                         });
                         o.notes.push(format!(
                             "you deleted this card in Kith; the rules delete it in {} too",
@@ -399,6 +404,15 @@ impl Planner<'_, '_> {
                 self.source
             ));
         }
+        if let Some((card, pending)) = self.marked(item) {
+            let mut o = self.link(item, None, &card, version, name);
+            o.notes.push(format!(
+                "found in {} by the id Kith stored with it: linked, not created again",
+                self.source
+            ));
+            o.replaces = pending;
+            return Some(o);
+        }
         match self.find_match(&item.record, item.id.strip_prefix("uid:")) {
             Some((card, false)) => {
                 let mut o = self.link(item, None, &card, version, name);
@@ -427,6 +441,27 @@ impl Planner<'_, '_> {
                 Some(o)
             }
         }
+    }
+
+    /// The card a remote contact carries Kith's marker for, if that card is not linked to
+    /// another remote contact; with the pending mapping it resolves, if any.
+    fn marked(&self, item: &RemoteItem) -> Option<(String, Option<String>)> {
+        let card = item.marker.as_deref()?;
+        if !self.book.cards.contains_key(card) || self.claimed.contains(card) {
+            return None;
+        }
+        let mut pending = None;
+        for (id, m) in &self.state.mappings {
+            if m.card.as_deref() != Some(card) {
+                continue;
+            }
+            match m.state {
+                LinkState::Pending => pending = Some(id.clone()),
+                LinkState::Linked if id != &item.id => return None,
+                _ => {}
+            }
+        }
+        Some((card.to_string(), pending))
     }
 
     /// The best existing card for a new remote contact: by email, E.164 phone or LinkedIn
@@ -493,7 +528,7 @@ impl Planner<'_, '_> {
                 conflict: false,
             }
         };
-        let push = self.push_update(&item.record, &merged.after, version);
+        let push = self.push_update(&item.record, &merged.after, item.etag.as_deref());
         let base_moves = m.base.as_ref() != Some(&item.record) || push.is_some();
         if merged.changes.is_empty() && !base_moves {
             return None;
@@ -614,7 +649,7 @@ impl Planner<'_, '_> {
 
     /// The update that brings the source to the card, if the rules let Kith write to it and
     /// the card says something the source does not.
-    fn push_update(&self, remote: &Record, card: &Record, version: &str) -> Option<Push> {
+    fn push_update(&self, remote: &Record, card: &Record, etag: Option<&str>) -> Option<Push> {
         if !self.rules.direction.exports() || !self.rules.source.update {
             return None;
         }
@@ -627,7 +662,7 @@ impl Planner<'_, '_> {
             kind: PushKind::Update,
             changes: diff(&have, &want),
             record: Some(want),
-            expect_version: Some(version.to_string()),
+            expect_version: etag.map(str::to_string),
         })
     }
 
@@ -652,7 +687,7 @@ impl Planner<'_, '_> {
                 if m.card_etag.as_deref() == Some(bc.etag.as_str()) {
                     continue;
                 }
-                if let Some(push) = self.push_update(base, &bc.record, &m.version) {
+                if let Some(push) = self.push_update(base, &bc.record, m.remote_etag()) {
                     let mut o = op(Action::Refresh, id, bc.record.display_name());
                     o.card = Some(card.to_string());
                     o.expect_mapping = Mapping::fingerprint(Some(m));
@@ -668,11 +703,19 @@ impl Planner<'_, '_> {
         if !self.rules.source.create {
             return;
         }
+        // A card this source ever knew (unlinked after a delete there, ignored by a rule) is
+        // not created in it again: deleting a contact in the source must stick.
+        let known: HashSet<&str> = self
+            .state
+            .mappings
+            .values()
+            .filter_map(|m| m.card.as_deref())
+            .collect();
         let mut names: Vec<&String> = self
             .book
             .cards
             .keys()
-            .filter(|n| !self.linked_cards.contains(n.as_str()) && !self.claimed.contains(*n))
+            .filter(|n| !known.contains(n.as_str()) && !self.claimed.contains(*n))
             .collect();
         names.sort();
         for name in names {
@@ -684,6 +727,8 @@ impl Planner<'_, '_> {
                 record: bc.record.clone(),
                 line: 0,
                 raw: None,
+                etag: None,
+                marker: None,
             };
             if self.filtered(&item).is_some() {
                 continue;

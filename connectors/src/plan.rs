@@ -83,6 +83,9 @@ pub enum LinkState {
     Ignored,
     /// The user deleted the card in Kith.
     DeletedInKith,
+    /// Kith created the contact in the source but the answer was lost: the card is spoken
+    /// for (never created twice) until the contact turns up, found by its marker.
+    Pending,
 }
 
 impl LinkState {
@@ -92,6 +95,7 @@ impl LinkState {
             LinkState::Unlinked => "unlinked",
             LinkState::Ignored => "ignored",
             LinkState::DeletedInKith => "deleted-in-kith",
+            LinkState::Pending => "pending",
         }
     }
 
@@ -101,6 +105,7 @@ impl LinkState {
             LinkState::Unlinked,
             LinkState::Ignored,
             LinkState::DeletedInKith,
+            LinkState::Pending,
         ]
         .into_iter()
         .find(|l| l.as_str() == s)
@@ -124,6 +129,12 @@ pub struct Mapping {
 }
 
 impl Mapping {
+    /// The source's own version marker (etag) inside [`Mapping::version`], which is
+    /// `HASH@ETAG` for API sources and only the record's hash for files.
+    pub fn remote_etag(&self) -> Option<&str> {
+        self.version.split_once('@').map(|(_, e)| e)
+    }
+
     /// A fingerprint for the apply-time precondition.
     pub fn fingerprint(m: Option<&Mapping>) -> String {
         match m {
@@ -174,6 +185,9 @@ pub struct Op {
     /// What to write to the source itself (two-way and export-only sources).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<Push>,
+    /// A mapping row this op supersedes (a pending create, now found): removed when applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

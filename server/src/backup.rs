@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 const DB: &str = "kith.db";
 const KEY: &str = "secret.key";
+/// The key OAuth tokens are sealed with: without it, connected accounts must reconnect.
+const TOKEN_KEY: &str = "token.key";
 const MANIFEST: &str = "manifest.json";
 pub const PREFIX: &str = "kith-backup-";
 
@@ -170,9 +172,11 @@ pub async fn create(
     store.snapshot(&db).await?;
     let (migrations, counts) = inspect_db(&db).await?;
     let mut files = vec![(DB, db.clone())];
-    let key = data_dir.join(KEY);
-    if key.exists() {
-        files.push((KEY, key));
+    for name in [KEY, TOKEN_KEY] {
+        let key = data_dir.join(name);
+        if key.exists() {
+            files.push((name, key));
+        }
     }
     let mut entries = Vec::new();
     for (name, path) in &files {
@@ -277,7 +281,7 @@ async fn unpack_and_verify(file: &Path, into: &Path) -> BackupResult<Manifest> {
                     })?;
                     manifest = Some(buf);
                 }
-                DB | KEY => {
+                DB | KEY | TOKEN_KEY => {
                     let mut out = File::create(dst.join(&name))
                         .map_err(io(format!("cannot unpack {name}")))?;
                     std::io::copy(&mut entry, &mut out).map_err(|e| {
@@ -390,10 +394,13 @@ pub async fn restore(file: &Path, data_dir: &Path, force: bool) -> BackupResult<
         let _ = std::fs::remove_file(data_dir.join(ext));
     }
     std::fs::rename(work.path().join(DB), &live).map_err(io("cannot put the database in place"))?;
-    let key = work.path().join(KEY);
-    if key.exists() {
-        let target = data_dir.join(KEY);
-        std::fs::rename(&key, &target).map_err(io("cannot put the secret key in place"))?;
+    for name in [KEY, TOKEN_KEY] {
+        let key = work.path().join(name);
+        if !key.exists() {
+            continue;
+        }
+        let target = data_dir.join(name);
+        std::fs::rename(&key, &target).map_err(io(format!("cannot put {name} in place")))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -65,6 +65,9 @@ pub enum Command {
     /// Manage a user's contact sources and their sync rules.
     #[command(subcommand)]
     Source(SourceCommand),
+    /// Enable upstream providers (Google) for this server's users, and see their state.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
     /// Plan, apply, review and undo source runs.
     #[command(subcommand)]
     Sync(SyncCommand),
@@ -231,7 +234,43 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Let users connect accounts of a provider configured in [providers.NAME].
+    Enable {
+        #[arg(value_parser = ["google"])]
+        provider: String,
+    },
+    /// Stop new connections and syncs of a provider (connected sources are kept).
+    Disable {
+        #[arg(value_parser = ["google"])]
+        provider: String,
+    },
+    /// Show each provider: configured, enabled, and connected accounts.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SourceCommand {
+    /// Connect a user's Google account: prints the URL the user opens to authorize Kith.
+    Add {
+        #[arg(value_parser = ["google"])]
+        provider: String,
+        #[arg(long)]
+        user: String,
+        /// The source's name [default: the provider].
+        #[arg(long)]
+        name: Option<String>,
+        /// The address book it feeds [default: "contacts"].
+        #[arg(long)]
+        book: Option<String>,
+    },
+    /// Revoke Kith's access to a connected account; the source and its contacts are kept and it
+    /// waits to be connected again.
+    Revoke {
+        name: String,
+        #[arg(long)]
+        user: String,
+    },
     /// List a user's sources.
     List {
         #[arg(long)]
@@ -320,6 +359,16 @@ pub enum SyncCommand {
         file: Option<PathBuf>,
         #[arg(long)]
         accept_merges: bool,
+    },
+    /// Read a source, plan and apply at once, as a scheduled run does (a guard trip still
+    /// stops it for review).
+    Run {
+        name: String,
+        #[arg(long)]
+        user: String,
+        /// Apply even if a guard trips.
+        #[arg(long)]
+        force: bool,
     },
     /// Apply a stored plan, after re-checking that nothing changed since it was made.
     Apply {

@@ -6,6 +6,7 @@ use crate::store::sync::{Source, SourcePatch};
 use crate::store::{Kind, Store, StoreError, User};
 use crate::sync::provenance::{self, Link};
 use crate::sync::{self, Options, Summary, SyncError, report};
+use crate::upstream::Upstreams;
 use kith_connectors::formats::{self, Format};
 use kith_connectors::plan::LinkState;
 use kith_connectors::record::Field;
@@ -31,13 +32,13 @@ fn progress(msg: &str) {
     }
 }
 
-async fn user(store: &dyn Store, name: &str) -> Result<User, String> {
+pub async fn user(store: &dyn Store, name: &str) -> Result<User, String> {
     accounts::require_user(store, name)
         .await
         .map_err(|e| e.to_string())
 }
 
-async fn source(store: &dyn Store, user: &User, name: &str) -> Result<Source, String> {
+pub async fn source(store: &dyn Store, user: &User, name: &str) -> Result<Source, String> {
     store
         .source_by_name(user.id, name)
         .await
@@ -50,7 +51,7 @@ async fn source(store: &dyn Store, user: &User, name: &str) -> Result<Source, St
         })
 }
 
-async fn book_id(store: &dyn Store, user: &User, book: &str) -> Result<i64, String> {
+pub async fn book_id(store: &dyn Store, user: &User, book: &str) -> Result<i64, String> {
     Ok(store
         .collection(user.id, Kind::Addressbook, book)
         .await
@@ -89,7 +90,7 @@ fn absolute(path: &Path) -> Result<String, String> {
     Ok(abs.display().to_string())
 }
 
-pub async fn import(store: &dyn Store, args: ImportArgs) -> CliResult {
+pub async fn import(store: &dyn Store, up: &Upstreams, args: ImportArgs) -> CliResult {
     let user = user(store, &args.user).await?;
     progress(&format!("reading {}…", args.file.display()));
     let bytes = std::fs::read(&args.file)
@@ -161,6 +162,7 @@ pub async fn import(store: &dyn Store, args: ImportArgs) -> CliResult {
     };
     let outcome = sync::run_source(
         store,
+        up,
         &src,
         Options {
             dry_run: args.dry_run,
@@ -213,8 +215,17 @@ fn print_outcome(o: &sync::Outcome, dry_run: bool) {
     print!("{out}");
 }
 
-pub async fn source_command(store: &dyn Store, cmd: SourceCommand) -> CliResult {
+pub async fn source_command(store: &dyn Store, up: &Upstreams, cmd: SourceCommand) -> CliResult {
     match cmd {
+        SourceCommand::Add {
+            provider,
+            user,
+            name,
+            book,
+        } => crate::provider_commands::add(store, up, &provider, &user, name, book).await,
+        SourceCommand::Revoke { name, user } => {
+            crate::provider_commands::revoke(store, up, &user, &name).await
+        }
         SourceCommand::List { user: u } => {
             let user = user(store, &u).await?;
             let books: HashMap<i64, String> = store
@@ -271,6 +282,7 @@ pub async fn source_command(store: &dyn Store, cmd: SourceCommand) -> CliResult 
                 delete =
                     line.trim().eq_ignore_ascii_case("n") || line.trim().eq_ignore_ascii_case("no");
             }
+            crate::provider_commands::disconnect(store, up, &s).await?;
             let n = store.delete_source(s.id, delete).await.map_err(store_err)?;
             if delete {
                 println!("removed source {name} and {n} cards only it had linked");
@@ -588,7 +600,7 @@ async fn claim_source(store: &dyn Store, id: i64, name: &str) -> Result<String, 
     }
 }
 
-pub async fn sync_command(store: &dyn Store, cmd: SyncCommand) -> CliResult {
+pub async fn sync_command(store: &dyn Store, up: &Upstreams, cmd: SyncCommand) -> CliResult {
     match cmd {
         SyncCommand::Plan {
             name,
@@ -608,6 +620,7 @@ pub async fn sync_command(store: &dyn Store, cmd: SyncCommand) -> CliResult {
             }
             let o = sync::run_source(
                 store,
+                up,
                 &s,
                 Options {
                     dry_run: true,
@@ -622,10 +635,38 @@ pub async fn sync_command(store: &dyn Store, cmd: SyncCommand) -> CliResult {
             print_outcome(&o, true);
             Ok(())
         }
+        SyncCommand::Run {
+            name,
+            user: u,
+            force,
+        } => {
+            let user = user(store, &u).await?;
+            let s = source(store, &user, &name).await?;
+            let lease = claim_source(store, s.id, &s.name).await?;
+            let o = sync::run_source(
+                store,
+                up,
+                &s,
+                Options {
+                    dry_run: false,
+                    force,
+                    accept_merges: false,
+                    trigger: "cli",
+                    progress,
+                },
+            )
+            .await;
+            let _ = store
+                .release_lease(&lease, crate::lease::instance_id())
+                .await;
+            let o = o.map_err(sync_err)?;
+            print_outcome(&o, false);
+            Ok(())
+        }
         SyncCommand::Apply { run, force } => {
             let (_, planned) = sync::run_and_source(store, run).await.map_err(sync_err)?;
             let lease = claim_source(store, planned.id, &planned.name).await?;
-            let applied = sync::apply_run(store, run, force).await;
+            let applied = sync::apply_run(store, up, run, force).await;
             let _ = store
                 .release_lease(&lease, crate::lease::instance_id())
                 .await;

@@ -39,6 +39,99 @@ pub struct FileConfig {
     pub backup: BackupSection,
     #[serde(default)]
     pub database: DatabaseSection,
+    #[serde(default)]
+    pub providers: ProvidersSection,
+}
+
+/// Upstream accounts users can connect, once an admin enables the provider
+/// (`kith provider enable google`).
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvidersSection {
+    /// The key OAuth tokens are sealed with: 32 bytes, base64 (env `KITH_TOKEN_KEY`). Unset,
+    /// Kith makes one in `token.key` (mode 0600) in the data dir.
+    pub token_key: Option<String>,
+    pub google: Option<GoogleSection>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GoogleSection {
+    /// The OAuth client from the Google Cloud console (Web application type).
+    pub client_id: String,
+    /// Env `KITH_GOOGLE_CLIENT_SECRET` overrides it.
+    pub client_secret: String,
+    /// The server's public base URL; Google sends users back to
+    /// `<redirect_base>/oauth/google/callback`, which must be an authorized redirect URI.
+    pub redirect_base: String,
+    /// Only accounts of these Google Workspace domains may connect (empty: any account).
+    pub allowed_domains: Vec<String>,
+    /// Google's endpoints; changed only to point Kith at a fake Google for tests or demos.
+    pub auth_url: String,
+    pub token_url: String,
+    pub revoke_url: String,
+    pub api_url: String,
+    /// Contacts per page of a listing (1–1000).
+    pub page_size: u32,
+    /// The first wait after a 429 or 5xx; each retry doubles it, plus random jitter.
+    pub retry_base: String,
+}
+
+// Secrets never reach a log line, even through `{:?}` of the whole config.
+impl std::fmt::Debug for ProvidersSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProvidersSection")
+            .field("token_key", &self.token_key.as_ref().map(|_| "<redacted>"))
+            .field("google", &self.google)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for GoogleSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoogleSection")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("redirect_base", &self.redirect_base)
+            .field("allowed_domains", &self.allowed_domains)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GoogleSection {
+    /// `retry_base` in ms: `500ms`, or a duration such as `1s`.
+    pub fn retry_base_ms(&self) -> Result<u64, ConfigError> {
+        match self.retry_base.trim().strip_suffix("ms") {
+            Some(n) => n.trim().parse().map_err(|_| ConfigError::Value {
+                key: "providers.google.retry_base".into(),
+                message: format!(
+                    "{:?} is not a duration; write e.g. 500ms or 1s",
+                    self.retry_base
+                ),
+            }),
+            None => {
+                duration_ms("providers.google.retry_base", &self.retry_base).map(|ms| ms as u64)
+            }
+        }
+    }
+}
+
+impl Default for GoogleSection {
+    fn default() -> Self {
+        GoogleSection {
+            client_id: String::new(),
+            client_secret: String::new(),
+            redirect_base: String::new(),
+            allowed_domains: Vec::new(),
+            auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+            revoke_url: "https://oauth2.googleapis.com/revoke".into(),
+            api_url: "https://people.googleapis.com".into(),
+            page_size: 500,
+            retry_base: "1s".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -236,6 +329,7 @@ pub struct Config {
     pub history: HistorySection,
     pub backup: BackupSection,
     pub database: DatabaseSection,
+    pub providers: ProvidersSection,
 }
 
 impl Config {
@@ -329,6 +423,25 @@ pub fn resolve(
         });
     }
     file.database.lease_ms()?;
+    if let Ok(k) = std::env::var("KITH_TOKEN_KEY")
+        && !k.is_empty()
+    {
+        file.providers.token_key = Some(k);
+    }
+    if let Some(g) = file.providers.google.as_mut() {
+        if let Ok(s) = std::env::var("KITH_GOOGLE_CLIENT_SECRET")
+            && !s.is_empty()
+        {
+            g.client_secret = s;
+        }
+        if !(1..=1000).contains(&g.page_size) {
+            return Err(ConfigError::Value {
+                key: "providers.google.page_size".into(),
+                message: "must be between 1 and 1000".into(),
+            });
+        }
+        g.retry_base_ms()?;
+    }
     Ok(Config {
         listen,
         data_dir: data_dir
@@ -341,6 +454,7 @@ pub fn resolve(
         history: file.history,
         backup: file.backup,
         database: file.database,
+        providers: file.providers,
     })
 }
 
@@ -407,6 +521,27 @@ mod tests {
         assert_eq!(file.database.url, d.url);
         assert_eq!(file.database.max_connections, d.max_connections);
         assert_eq!(file.database.lease, d.lease);
+    }
+
+    #[test]
+    fn the_example_google_section_documents_the_defaults_and_secrets_are_not_debug_printed() {
+        let text = include_str!("../../config/kith.example.toml");
+        let section = text.split("# [providers.google]").nth(1).unwrap();
+        let toml_text: String = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.contains(" = "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let g: GoogleSection = toml::from_str(&toml_text).unwrap();
+        let d = GoogleSection::default();
+        assert_eq!(g.page_size, d.page_size);
+        assert_eq!(g.retry_base, d.retry_base);
+        assert_eq!(g.auth_url, d.auth_url);
+        assert_eq!(g.token_url, d.token_url);
+        assert_eq!(g.revoke_url, d.revoke_url);
+        assert_eq!(g.api_url, d.api_url);
+        assert!(!format!("{g:?}").contains(&g.client_secret));
     }
 
     #[test]

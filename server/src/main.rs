@@ -19,9 +19,11 @@ mod lease;
 mod maintenance;
 mod metrics;
 mod migrate_db;
+mod provider_commands;
 mod secret;
 mod store;
 mod sync;
+mod upstream;
 
 use clap::Parser;
 use cli::{AppPasswordCommand, Cli, Command, UserCommand};
@@ -79,12 +81,25 @@ async fn run(cli: Cli) -> CliResult {
         Command::Import(args) if calendar_import::is_calendar(&args) => {
             calendar_import::run(open_store(&config).await?.as_ref(), &config, args).await
         }
-        Command::Import(args) => commands::import(open_store(&config).await?.as_ref(), args).await,
+        Command::Import(args) => {
+            let store = open_store(&config).await?;
+            let up = upstream::Upstreams::load(&config, store.as_ref()).await?;
+            commands::import(store.as_ref(), &up, args).await
+        }
         Command::Source(cmd) => {
-            commands::source_command(open_store(&config).await?.as_ref(), cmd).await
+            let store = open_store(&config).await?;
+            let up = upstream::Upstreams::load(&config, store.as_ref()).await?;
+            commands::source_command(store.as_ref(), &up, cmd).await
+        }
+        Command::Provider(cmd) => {
+            let store = open_store(&config).await?;
+            let up = upstream::Upstreams::load(&config, store.as_ref()).await?;
+            provider_commands::provider(store.as_ref(), &up, cmd).await
         }
         Command::Sync(cmd) => {
-            commands::sync_command(open_store(&config).await?.as_ref(), cmd).await
+            let store = open_store(&config).await?;
+            let up = upstream::Upstreams::load(&config, store.as_ref()).await?;
+            commands::sync_command(store.as_ref(), &up, cmd).await
         }
         Command::Export(args) => export::command(open_store(&config).await?, args).await,
         Command::Backup(cmd) => backup::command(&config, cmd).await,
@@ -200,12 +215,18 @@ async fn serve(config: Config) -> CliResult {
     };
     let key = server_key(&config, store.as_ref()).await?;
     bootstrap_admin(store.as_ref()).await?;
+    let upstreams = Arc::new(upstream::Upstreams::load(&config, store.as_ref()).await?);
 
     maintenance::spawn(store.clone(), config.clone());
 
     // Checked when the config was resolved.
     let lease_ms = config.database.lease_ms().unwrap_or(60_000);
-    let scheduler = sync::schedule::spawn(store.clone(), config.sync.scheduler_tick(), lease_ms);
+    let scheduler = sync::schedule::spawn(
+        store.clone(),
+        upstreams.clone(),
+        config.sync.scheduler_tick(),
+        lease_ms,
+    );
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -220,6 +241,7 @@ async fn serve(config: Config) -> CliResult {
         store,
         auth: auth::Authenticator::new(key),
         config: config.clone(),
+        upstreams,
     });
     tracing::info!(data_dir = %config.data_dir.display(), "data directory");
     // Scripts and the tests read this line to learn the port (useful with --listen ...:0).

@@ -47,6 +47,9 @@ pub fn spawn(store: Arc<dyn Store>, config: Config) {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "tombstone purge failed"),
                 }
+                if let Err(e) = store.purge_expired_sealed().await {
+                    tracing::warn!(error = %e, "purging unfinished authorizations failed");
+                }
             }
             if now >= jobs.next_tombstones {
                 jobs.next_tombstones = now + 6 * 3_600_000;

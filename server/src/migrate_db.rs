@@ -50,6 +50,16 @@ pub async fn run(from: &str, to: &str) -> Result<(), String> {
             return Err("the PostgreSQL database already holds a different secret key; app passwords made on the old server will not work".into());
         }
     }
+    // OAuth tokens stay sealed with the install's token key; unless KITH_TOKEN_KEY is set on
+    // the new servers, they read it from the database, so it moves there too.
+    if let Ok(bytes) = std::fs::read(data_dir.join("token.key")) {
+        let stored = crate::store::Store::shared_setting(&pg, "token_key", &bytes)
+            .await
+            .map_err(|e| format!("the rows were copied, but the token key was not: {e}"))?;
+        if stored != bytes {
+            return Err("the PostgreSQL database already holds a different token key; connected accounts must be connected again".into());
+        }
+    }
     for (table, n) in &copied {
         println!("{table:<17} {n:>9} rows");
     }

@@ -6,7 +6,12 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn load_or_create(data_dir: &Path) -> std::io::Result<[u8; 32]> {
-    let path = data_dir.join("secret.key");
+    load_or_create_named(data_dir, "secret.key")
+}
+
+/// A 32-byte key in file `name` of the data dir (mode 0600), made on first use.
+pub fn load_or_create_named(data_dir: &Path, name: &str) -> std::io::Result<[u8; 32]> {
+    let path = data_dir.join(name);
     match std::fs::read(&path) {
         Ok(bytes) if bytes.len() == 32 => {
             let mut key = [0u8; 32];
@@ -40,7 +45,9 @@ pub fn load_or_create(data_dir: &Path) -> std::io::Result<[u8; 32]> {
             Ok(key)
         }
         // Another process (CLI and server starting together) won the race: use its key.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(data_dir),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            load_or_create_named(data_dir, name)
+        }
         Err(e) => Err(e),
     }
 }

@@ -59,6 +59,11 @@ pub struct RemoteItem {
     /// The contact exactly as the source wrote it, when that is a vCard: a new card keeps
     /// everything in it (photo, custom properties), not only the fields Kith merges.
     pub raw: Option<String>,
+    /// The source's version marker (an API source's etag), sent back with writes.
+    pub etag: Option<String>,
+    /// Kith's own id for the card, stored in the source by an earlier create (Google
+    /// `clientData`, a Graph extended property): how a create whose answer was lost is found.
+    pub marker: Option<String>,
 }
 
 /// A row that could not be imported.
@@ -262,6 +267,8 @@ fn finish(mut record: Record, id: Option<String>, line: u64) -> Result<RemoteIte
         record,
         line,
         raw: None,
+        etag: None,
+        marker: None,
     })
 }
 

@@ -6,6 +6,7 @@ mod client;
 mod collection;
 mod copymove;
 mod download;
+mod oauth;
 mod object;
 mod paths;
 mod propfind;
@@ -36,6 +37,7 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
     pub config: Config,
+    pub upstreams: Arc<crate::upstream::Upstreams>,
 }
 
 /// One authenticated DAV request.
@@ -261,6 +263,13 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     if let Some(r) = operations(&app, &path, &method).await {
         return r;
     }
+    if method == Method::GET
+        && let Some(p) = path
+            .strip_prefix("/oauth/")
+            .and_then(|p| p.strip_suffix("/callback"))
+    {
+        return oauth::callback(&app, p, req.uri(), req.headers()).await;
+    }
     let target = paths::resolve(&path);
     if path == "/" && (method == Method::GET || method == Method::HEAD) {
         return respond::text(
@@ -292,6 +301,16 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         }
         Err(AuthError::Store(e)) => return respond::internal(e),
     };
+    if method == Method::GET
+        && let Some(p) = path
+            .strip_prefix("/oauth/")
+            .and_then(|p| p.strip_suffix("/start"))
+    {
+        let mut r = oauth::start(&app, &principal, p, req.uri()).await;
+        r.extensions_mut()
+            .insert(LoggedUser(principal.user.name.clone()));
+        return r;
+    }
     if path == ARCHIVE_PATH && (method == Method::GET || method == Method::HEAD) {
         let user = principal.user.clone();
         let mut r = download::archive(app.store.clone(), &user, method == Method::HEAD).await;

@@ -1,5 +1,6 @@
 //! Leases behave the same on both backends: one holder at a time, renewable by its holder,
-//! taken over only once expired, and freed by release.
+//! taken over only once expired, and freed by release. So do settings and sealed values
+//! (single use when taken, invisible once expired).
 
 use super::{PgStore, SqliteStore, Store};
 
@@ -43,6 +44,57 @@ async fn check(store: &dyn Store) {
     // Shared settings keep the first value written.
     assert_eq!(store.shared_setting("k", b"one").await.unwrap(), b"one");
     assert_eq!(store.shared_setting("k", b"two").await.unwrap(), b"one");
+    // Admin settings change and go.
+    store
+        .set_setting("provider:x", Some(b"enabled"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.setting("provider:x").await.unwrap().as_deref(),
+        Some(&b"enabled"[..])
+    );
+    store.set_setting("provider:x", None).await.unwrap();
+    assert_eq!(
+        store.setting("provider:x").await.unwrap(),
+        None,
+        "{backend}"
+    );
+    // Sealed values: replaced in place, taken once, hidden and purged once expired.
+    store.put_sealed("s1", None, b"v1", None).await.unwrap();
+    store.put_sealed("s1", None, b"v2", None).await.unwrap();
+    assert_eq!(
+        store.sealed("s1").await.unwrap().as_deref(),
+        Some(&b"v2"[..])
+    );
+    let later = super::now_ms() + 60_000;
+    store
+        .put_sealed("state", None, b"p", Some(later))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_sealed("state").await.unwrap().as_deref(),
+        Some(&b"p"[..])
+    );
+    assert_eq!(
+        store.take_sealed("state").await.unwrap(),
+        None,
+        "{backend}: used once"
+    );
+    store.put_sealed("old", None, b"p", Some(1)).await.unwrap();
+    assert_eq!(
+        store.sealed("old").await.unwrap(),
+        None,
+        "{backend}: expired"
+    );
+    assert_eq!(store.take_sealed("old").await.unwrap(), None);
+    store.put_sealed("old2", None, b"p", Some(1)).await.unwrap();
+    assert_eq!(store.purge_expired_sealed().await.unwrap(), 1, "{backend}");
+    assert!(
+        store.sealed("s1").await.unwrap().is_some(),
+        "tokens have no expiry"
+    );
+    store.delete_sealed("s1").await.unwrap();
+    assert_eq!(store.sealed("s1").await.unwrap(), None);
 }
 
 #[tokio::test]

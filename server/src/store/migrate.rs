@@ -27,6 +27,7 @@ const TABLES: &[&str] = &[
     "sync_undo",
     "events",
     "settings",
+    "sealed",
 ];
 const SKIPPED: &[&str] = &["leases", "_sqlx_migrations"];
 

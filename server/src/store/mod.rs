@@ -308,6 +308,26 @@ pub trait Store: sync::SyncStore + history::HistoryStore + Send + Sync {
     /// The shared setting `name`, set to `initial` if it has no value yet: every instance gets
     /// the value of whichever wrote first.
     async fn shared_setting(&self, name: &str, initial: &[u8]) -> StoreResult<Vec<u8>>;
+
+    /// A setting an admin changes (e.g. `provider:google` → `enabled`); `None` removes it.
+    async fn set_setting(&self, name: &str, value: Option<&[u8]>) -> StoreResult<()>;
+    async fn setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Stores a sealed value (see migrations 0006): already encrypted by the caller.
+    async fn put_sealed(
+        &self,
+        name: &str,
+        owner_id: Option<i64>,
+        value: &[u8],
+        expires_at: Option<i64>,
+    ) -> StoreResult<()>;
+    /// The sealed value `name`, unless it expired.
+    async fn sealed(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Removes and returns `name` in one step, so a value (an OAuth state) is used once.
+    async fn take_sealed(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    async fn delete_sealed(&self, name: &str) -> StoreResult<()>;
+    /// Forgets expired values (authorizations never finished); returns how many.
+    async fn purge_expired_sealed(&self) -> StoreResult<u64>;
 }
 
 /// `Ok` when every migration `migrator` knows is among `applied`.

@@ -31,6 +31,7 @@ fn source_row(r: &PgRow) -> Source {
         last_run_at: r.get(10),
         next_run_at: r.get(11),
         created_at: r.get(12),
+        cursor: r.get(13),
     }
 }
 
@@ -403,6 +404,9 @@ impl SyncStore for PgStore {
             }
             SourcePatch::Collection(c) => {
                 sqlx::query("UPDATE sources SET collection_id = $1 WHERE id = $2").bind(c)
+            }
+            SourcePatch::Cursor(c) => {
+                sqlx::query("UPDATE sources SET cursor = $1 WHERE id = $2").bind(c)
             }
             SourcePatch::Status(s, d) => {
                 sqlx::query("UPDATE sources SET status = $1, status_detail = $2 WHERE id = $3")

@@ -1034,6 +1034,88 @@ impl Store for SqliteStore {
                 .await?,
         )
     }
+
+    async fn set_setting(&self, name: &str, value: Option<&[u8]>) -> StoreResult<()> {
+        match value {
+            Some(v) => sqlx::query(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(name)
+            .bind(v),
+            None => sqlx::query("DELETE FROM settings WHERE name = ?1").bind(name),
+        }
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE name = ?1")
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn put_sealed(
+        &self,
+        name: &str,
+        owner_id: Option<i64>,
+        value: &[u8],
+        expires_at: Option<i64>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sealed (name, owner_id, value, expires_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (name) DO UPDATE SET owner_id = excluded.owner_id, value = excluded.value, \
+             expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(owner_id)
+        .bind(value)
+        .bind(expires_at)
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn sealed(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar(
+            "SELECT value FROM sealed WHERE name = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+        )
+        .bind(name)
+        .bind(now_ms())
+        .fetch_optional(&self.writer)
+        .await?)
+    }
+
+    async fn take_sealed(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        let row: Option<(Vec<u8>, Option<i64>)> =
+            sqlx::query_as("DELETE FROM sealed WHERE name = ?1 RETURNING value, expires_at")
+                .bind(name)
+                .fetch_optional(&self.writer)
+                .await?;
+        let now = now_ms();
+        Ok(row.and_then(|(v, exp)| (exp.is_none_or(|e| e > now)).then_some(v)))
+    }
+
+    async fn delete_sealed(&self, name: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sealed WHERE name = ?1")
+            .bind(name)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn purge_expired_sealed(&self) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM sealed WHERE expires_at IS NOT NULL AND expires_at < ?1")
+            .bind(now_ms())
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected())
+    }
 }
 
 async fn apply_patches(

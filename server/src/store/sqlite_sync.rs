@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 pub(super) const CARD_TYPE: &str = "text/vcard; charset=utf-8";
 
 pub(super) const SOURCE_COLS: &str = "id, owner_id, name, kind, collection_id, location, rules, status, \
-     status_detail, applied_once, last_run_at, next_run_at, created_at";
+     status_detail, applied_once, last_run_at, next_run_at, created_at, cursor";
 pub(super) const RUN_COLS: &str =
     "id, source_id, kind, trigger, status, undo_of, created_at, applied_at, summary, message";
 pub(super) const MAPPING_COLS: &str = "remote_id, card, state, version, base, card_etag";
@@ -36,6 +36,7 @@ fn source_row(r: &SqliteRow) -> Source {
         last_run_at: r.get(10),
         next_run_at: r.get(11),
         created_at: r.get(12),
+        cursor: r.get(13),
     }
 }
 
@@ -456,6 +457,7 @@ impl SyncStore for SqliteStore {
             SourcePatch::Collection(c) => {
                 sqlx::query("UPDATE sources SET collection_id = ? WHERE id = ?").bind(c)
             }
+            SourcePatch::Cursor(c) => sqlx::query("UPDATE sources SET cursor = ? WHERE id = ?").bind(c),
             SourcePatch::Status(s, d) => {
                 sqlx::query("UPDATE sources SET status = ?, status_detail = ? WHERE id = ?")
                     .bind(s)

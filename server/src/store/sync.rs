@@ -22,6 +22,8 @@ pub struct Source {
     pub last_run_at: Option<i64>,
     pub next_run_at: Option<i64>,
     pub created_at: i64,
+    /// Where an API source's change feed resumes (its sync token or delta link).
+    pub cursor: Option<String>,
 }
 
 /// A change to a source's settings.
@@ -31,6 +33,7 @@ pub enum SourcePatch {
     Location(String),
     Collection(i64),
     Status(String, Option<String>),
+    Cursor(Option<String>),
     Schedule {
         last_run_at: Option<i64>,
         next_run_at: Option<i64>,

@@ -9,9 +9,10 @@ use crate::store::sync::{
     ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, NewRun, Run, Source, SourcePatch,
 };
 use crate::store::{Store, StoreError, effective_uid, etag_for};
+use crate::upstream::Upstreams;
 use futures_util::StreamExt;
 use kith_connectors::card::read_card;
-use kith_connectors::connector::{Connector, ConnectorError, FileConnector};
+use kith_connectors::connector::{Connector, ConnectorError};
 use kith_connectors::engine::{self, Book, BookCard, PlanInput, SourceState};
 use kith_connectors::formats::{self, Format, RowError};
 use kith_connectors::plan::{Action, GuardTrip, LinkState, Op, Plan};
@@ -50,6 +51,9 @@ pub struct Summary {
     #[serde(default)]
     pub errors: Vec<RowError>,
     pub failed_rows: usize,
+    /// Where the source's change feed resumes once this run is applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 impl Summary {
@@ -75,6 +79,7 @@ impl Summary {
             trips: plan.trips.clone(),
             errors: plan.errors.iter().take(1000).cloned().collect(),
             failed_rows: plan.errors.iter().filter(|e| e.line > 0).count(),
+            cursor: None,
         }
     }
 
@@ -118,22 +123,31 @@ pub fn writable(kind: &str) -> bool {
     Format::parse(kind).is_none()
 }
 
-async fn read_source(source: &Source) -> SyncResult<kith_connectors::connector::Fetched> {
-    let path = source
-        .location
-        .clone()
-        .ok_or_else(|| SyncError::Refused(format!("source {} has no file to read", source.name)))?;
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|e| ConnectorError::Io {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-    let mut conn = FileConnector {
-        bytes,
-        format: Format::parse(&source.kind),
+/// Records that a source cannot be read, and why, where the user sees it.
+async fn source_failed(store: &dyn Store, source: &Source, e: &ConnectorError) -> SyncResult<()> {
+    let (status, msg) = match e {
+        ConnectorError::NeedsReauth(m) => (
+            "needs-reauth",
+            format!(
+                "source {} needs to be connected again: {m} The contacts already synced are kept. Reconnect with `kith source add {} --user <you> --name {}`.",
+                source.name, source.kind, source.name
+            ),
+        ),
+        e => (
+            "failing",
+            format!("reading source {} failed: {e}", source.name),
+        ),
     };
-    Ok(conn.changes(None).await?)
+    store
+        .patch_source(
+            source.id,
+            SourcePatch::Status(status.into(), Some(msg.clone())),
+        )
+        .await?;
+    store
+        .add_event(source.owner_id, Some(source.id), "error", &msg)
+        .await?;
+    Ok(())
 }
 
 /// Loads the target book's cards with what matching needs.
@@ -212,24 +226,30 @@ fn new_uid() -> String {
 
 /// Reads the source, plans, stores the plan, and applies it unless told not to or a guard
 /// tripped.
-pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> SyncResult<Outcome> {
+pub async fn run_source(
+    store: &dyn Store,
+    up: &Upstreams,
+    source: &Source,
+    opts: Options,
+) -> SyncResult<Outcome> {
     let rules = parse_rules(source)?;
-    let fetched = match read_source(source).await {
-        Ok(f) => f,
+    let (mut conn, refreshed) = match up.connector(store, source).await {
+        Ok(c) => c,
         Err(e) => {
-            let msg = format!("reading source {} failed: {e}", source.name);
-            store
-                .patch_source(
-                    source.id,
-                    SourcePatch::Status("failing".into(), Some(msg.clone())),
-                )
-                .await?;
-            store
-                .add_event(source.owner_id, Some(source.id), "error", &msg)
-                .await?;
-            return Err(e);
+            source_failed(store, source, &e).await?;
+            return Err(e.into());
         }
     };
+    let fetched = conn.changes(source.cursor.as_deref()).await;
+    up.keep_tokens(store, source, refreshed.as_deref()).await;
+    let fetched = match fetched {
+        Ok(f) => f,
+        Err(e) => {
+            source_failed(store, source, &e).await?;
+            return Err(e.into());
+        }
+    };
+    let cursor = fetched.cursor.clone();
     (opts.progress)(&format!(
         "read {} contacts ({} failed rows); loading the address book…",
         fetched.items.len(),
@@ -249,11 +269,18 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
             book: &mut book,
             new_uid: &mut new_uid,
             accept_merges: opts.accept_merges,
-            fields: &kith_connectors::record::Field::ALL,
+            fields: conn.fields(),
         })
     });
+    // The cards the source's writes concern: a write met with a stale version merges again.
+    let cards = push_cards(&plan.ops, |name| {
+        book.cards
+            .get(name)
+            .map(|c| (c.etag.clone(), c.text.clone()))
+    });
     drop(book);
-    let summary = Summary::of(source, &plan);
+    let mut summary = Summary::of(source, &plan);
+    summary.cursor = cursor;
     let tripped = !plan.trips.is_empty() && !opts.force;
     let status = if tripped { "paused" } else { "planned" };
     (opts.progress)(&format!("saving the plan ({} operations)…", plan.ops.len()));
@@ -302,10 +329,56 @@ pub async fn run_source(store: &dyn Store, source: &Source, opts: Options) -> Sy
     };
     if apply_now {
         (opts.progress)(&format!("applying {} operations…", outcome.ops.len()));
-        apply_ops(store, source, run_id, &outcome.ops, &ops).await?;
+        let writes = Writes {
+            conn: conn.as_mut(),
+            rules: &rules,
+            mappings: &state.mappings,
+            cards: &cards,
+        };
+        let done = apply_ops(store, source, run_id, &mut outcome.ops, &ops, Some(writes)).await;
+        up.keep_tokens(store, source, refreshed.as_deref()).await;
+        done?;
+        finish_applied(store, source, &outcome.summary).await?;
         outcome.status = "applied".into();
+    } else if !opts.dry_run || tripped {
+        // Nothing applied: the feed is read again from the same place next time.
     }
     Ok(outcome)
+}
+
+/// After an applied run: the change feed moves on, and a source that failed before is ok.
+async fn finish_applied(store: &dyn Store, source: &Source, summary: &Summary) -> SyncResult<()> {
+    if summary.cursor.is_some() {
+        store
+            .patch_source(source.id, SourcePatch::Cursor(summary.cursor.clone()))
+            .await?;
+    }
+    if matches!(source.status.as_str(), "needs-reauth" | "failing") {
+        store
+            .patch_source(source.id, SourcePatch::Status("ready".into(), None))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The ETag and text of every card a plan writes to the source about.
+fn push_cards(
+    ops: &[Op],
+    get: impl Fn(&str) -> Option<(String, String)>,
+) -> HashMap<String, (String, String)> {
+    ops.iter()
+        .filter(|o| o.push.is_some())
+        .filter_map(|o| o.card.as_deref())
+        .filter_map(|n| get(n).map(|c| (n.to_string(), c)))
+        .collect()
+}
+
+/// What carrying out a plan's writes to the source needs.
+struct Writes<'a> {
+    conn: &'a mut dyn Connector,
+    rules: &'a Rules,
+    mappings: &'a HashMap<String, kith_connectors::plan::Mapping>,
+    cards: &'a HashMap<String, (String, String)>,
 }
 
 /// An op as stored. A plan kept for later keeps what applying it needs, except a new card's
@@ -360,9 +433,9 @@ fn card_put(name: &str, text: &str) -> SyncResult<NewCard> {
     })
 }
 
-fn apply_op(op: &Op) -> SyncResult<Option<ApplyOp>> {
+fn apply_op(op: &Op) -> SyncResult<Vec<ApplyOp>> {
     if matches!(op.action, Action::Skip | Action::Propose) {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let mut card = None;
     let mut new_etag = None;
@@ -394,19 +467,28 @@ fn apply_op(op: &Op) -> SyncResult<Option<ApplyOp>> {
             MappingWrite::Put(m)
         }
     };
-    Ok(Some(ApplyOp {
+    let mut out = vec![ApplyOp {
         card,
         remote_id: op.remote_id.clone(),
         mapping,
         expect_mapping: Some(op.expect_mapping.clone()),
-    }))
+    }];
+    if let Some(pending) = &op.replaces {
+        out.push(ApplyOp {
+            card: None,
+            remote_id: pending.clone(),
+            mapping: MappingWrite::Remove,
+            expect_mapping: None,
+        });
+    }
+    Ok(out)
 }
 
 /// The store writes for a plan's operations.
 fn prepare(source: &Source, ops: &[Op]) -> SyncResult<Vec<ApplyOp>> {
     // Writing to a source needs a connector that can write; file sources cannot, and their
     // rules are import-only, so their plans never hold such writes.
-    if ops.iter().any(|o| o.push.is_some()) {
+    if !writable(&source.kind) && ops.iter().any(|o| o.push.is_some()) {
         return Err(SyncError::Refused(format!(
             "source {} ({}) cannot be written to, so a plan that changes it cannot be applied; set its direction to import-only",
             source.name, source.kind
@@ -416,9 +498,11 @@ fn prepare(source: &Source, ops: &[Op]) -> SyncResult<Vec<ApplyOp>> {
     let half = ops.len().div_ceil(2);
     let (a, b) = ops.split_at(half.min(ops.len()));
     let build = |part: &[Op]| -> SyncResult<Vec<ApplyOp>> {
-        part.iter()
-            .filter_map(|op| apply_op(op).transpose())
-            .collect()
+        let mut out = Vec::new();
+        for op in part {
+            out.extend(apply_op(op)?);
+        }
+        Ok(out)
     };
     let (wa, wb) = tokio::task::block_in_place(|| {
         std::thread::scope(|s| {
@@ -438,6 +522,40 @@ fn prepare(source: &Source, ops: &[Op]) -> SyncResult<Vec<ApplyOp>> {
 /// Applies `ops`; `stored`, when given, are the same ops as JSON, stored with the run in the
 /// same transaction (or after it, if the plan turns out stale).
 async fn apply_ops(
+    store: &dyn Store,
+    source: &Source,
+    run_id: i64,
+    ops: &mut Vec<Op>,
+    stored: &[String],
+    to_source: Option<Writes<'_>>,
+) -> SyncResult<()> {
+    let mut stopped = None;
+    if let Some(w) = to_source
+        && ops.iter().any(|o| o.push.is_some())
+    {
+        let ctx = kith_connectors::push::Context {
+            source: &source.name,
+            rules: w.rules,
+            fields: w.conn.fields(),
+            mappings: w.mappings,
+            cards: w.cards,
+        };
+        let pushed = kith_connectors::push::push(w.conn, ops, &ctx).await;
+        tracing::info!(source = %source.name, done = pushed.done, deferred = pushed.deferred, failed = pushed.failed, pending = pushed.pending, "writes to the source carried out");
+        stopped = pushed.stopped;
+    }
+    let outcome = store_ops(store, source, run_id, ops, stored).await;
+    if let Some(e) = stopped {
+        // What was written stays recorded; the feed is not moved, so the rest comes again.
+        source_failed(store, source, &e).await?;
+        outcome?;
+        return Err(e.into());
+    }
+    outcome
+}
+
+/// Writes a plan's cards and mapping rows in one transaction.
+async fn store_ops(
     store: &dyn Store,
     source: &Source,
     run_id: i64,
@@ -509,6 +627,7 @@ pub async fn run_and_source(store: &dyn Store, run_id: i64) -> SyncResult<(Run, 
 /// Applies a stored plan after re-checking every precondition.
 pub async fn apply_run(
     store: &dyn Store,
+    up: &Upstreams,
     run_id: i64,
     force: bool,
 ) -> SyncResult<(Source, Summary)> {
@@ -541,8 +660,35 @@ pub async fn apply_run(
             "run {run_id} is an undo, not a plan"
         )));
     }
-    let ops = load_ops(store, run_id).await?;
-    apply_ops(store, &source, run_id, &ops, &[]).await?;
+    let mut ops = load_ops(store, run_id).await?;
+    if ops.iter().any(|o| o.push.is_some()) {
+        let rules = parse_rules(&source)?;
+        let (mut conn, refreshed) = up.connector(store, &source).await?;
+        let mappings: HashMap<_, _> = store.mappings(source.id).await?.into_iter().collect();
+        let mut cards = HashMap::new();
+        for name in ops
+            .iter()
+            .filter(|o| o.push.is_some())
+            .filter_map(|o| o.card.clone())
+        {
+            if let Some(obj) = store.object(source.collection_id, &name).await? {
+                let text = formats::decode(&obj.data).into_owned();
+                cards.insert(name, (obj.meta.etag, text));
+            }
+        }
+        let writes = Writes {
+            conn: conn.as_mut(),
+            rules: &rules,
+            mappings: &mappings,
+            cards: &cards,
+        };
+        let done = apply_ops(store, &source, run_id, &mut ops, &[], Some(writes)).await;
+        up.keep_tokens(store, &source, refreshed.as_deref()).await;
+        done?;
+    } else {
+        apply_ops(store, &source, run_id, &mut ops, &[], None).await?;
+    }
+    finish_applied(store, &source, &summary).await?;
     Ok((source, summary))
 }
 

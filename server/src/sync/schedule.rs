@@ -6,6 +6,7 @@
 use super::{Options, parse_rules, run_source};
 use crate::store::sync::{Source, SourcePatch};
 use crate::store::{Store, now_ms};
+use crate::upstream::Upstreams;
 use kith_connectors::rules::{parse_interval, parse_window};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +47,7 @@ fn next_due(interval_secs: u64, now: i64) -> i64 {
     now + (interval_secs * 1000 + jitter) as i64
 }
 
-async fn tick(store: &Arc<dyn Store>, lease_ms: i64, stop: &watch::Receiver<bool>) {
+async fn tick(store: &Arc<dyn Store>, up: &Upstreams, lease_ms: i64, stop: &watch::Receiver<bool>) {
     let sources = match store.scheduled_sources().await {
         Ok(s) => s,
         Err(e) => {
@@ -73,7 +74,7 @@ async fn tick(store: &Arc<dyn Store>, lease_ms: i64, stop: &watch::Receiver<bool
             && due(&fresh, now_ms())
         {
             crate::lease::failpoint("sync-claimed").await;
-            run_scheduled(store.as_ref(), &fresh, now, &lease).await;
+            run_scheduled(store.as_ref(), up, &fresh, now, &lease).await;
         }
         lease.release().await;
     }
@@ -83,7 +84,13 @@ fn due(source: &Source, now: i64) -> bool {
     source.status != "paused" && source.next_run_at.is_none_or(|t| t <= now)
 }
 
-async fn run_scheduled(store: &dyn Store, source: &Source, now: i64, lease: &crate::lease::Held) {
+async fn run_scheduled(
+    store: &dyn Store,
+    up: &Upstreams,
+    source: &Source,
+    now: i64,
+    lease: &crate::lease::Held,
+) {
     let Ok(rules) = parse_rules(source) else {
         return;
     };
@@ -129,7 +136,7 @@ async fn run_scheduled(store: &dyn Store, source: &Source, now: i64, lease: &cra
         trigger: "schedule",
         progress: super::quiet,
     };
-    match run_source(store, source, opts).await {
+    match run_source(store, up, source, opts).await {
         Ok(o) => {
             crate::metrics::sync_run(&o.status);
             tracing::info!(source = %source.name, run = o.run_id, status = %o.status, "scheduled run finished");
@@ -194,7 +201,12 @@ impl Scheduler {
 
 /// Starts the scheduler; it checks for due sources every `tick` and runs them one by one,
 /// each under a lease of `lease_ms`.
-pub fn spawn(store: Arc<dyn Store>, every: Duration, lease_ms: i64) -> Scheduler {
+pub fn spawn(
+    store: Arc<dyn Store>,
+    up: Arc<Upstreams>,
+    every: Duration,
+    lease_ms: i64,
+) -> Scheduler {
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
         let mut timer = tokio::time::interval(every);
@@ -204,7 +216,7 @@ pub fn spawn(store: Arc<dyn Store>, every: Duration, lease_ms: i64) -> Scheduler
                 _ = timer.tick() => {}
                 _ = stopped.changed() => return,
             }
-            tick(&store, lease_ms, &stopped).await;
+            tick(&store, &up, lease_ms, &stopped).await;
             if *stopped.borrow() {
                 return;
             }

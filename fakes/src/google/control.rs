@@ -1,0 +1,186 @@
+//! The control API tests drive the fake with (`/_fake/*`): seed and edit people as if in
+//! Gmail, move the virtual clock, set knobs and the next consent, revoke, read the log.
+
+use super::{Consent, Fake, Knobs, form, json, people};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json as j};
+
+fn bad(msg: &str) -> Response {
+    json(StatusCode::BAD_REQUEST, j!({"error": msg}))
+}
+
+pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]) -> Response {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let account = v["account"].as_str().unwrap_or("").to_string();
+    let mut w = fake.world();
+    match (method.as_str(), path) {
+        ("POST", "/_fake/config") => {
+            let mut merged = serde_json::to_value(&w.knobs).unwrap_or(Value::Null);
+            if let (Some(m), Some(new)) = (merged.as_object_mut(), v.as_object()) {
+                for (k, val) in new {
+                    m.insert(k.clone(), val.clone());
+                }
+            }
+            match serde_json::from_value::<Knobs>(merged) {
+                Ok(k) => {
+                    w.knobs = k;
+                    json(
+                        StatusCode::OK,
+                        serde_json::to_value(&w.knobs).unwrap_or(Value::Null),
+                    )
+                }
+                Err(e) => bad(&e.to_string()),
+            }
+        }
+        ("POST", "/_fake/consent") => match serde_json::from_value::<Consent>(v) {
+            Ok(c) => {
+                w.consent = c;
+                json(StatusCode::OK, j!({}))
+            }
+            Err(e) => bad(&e.to_string()),
+        },
+        ("POST", "/_fake/clock") => {
+            w.offset_ms += (v["advance_secs"].as_f64().unwrap_or(0.0) * 1000.0) as i64;
+            let now = w.now();
+            json(StatusCode::OK, j!({"now_ms": now}))
+        }
+        ("POST", "/_fake/people") => {
+            let mut ids = Vec::new();
+            for p in v["people"].as_array().cloned().unwrap_or_default() {
+                let id = people::new_id(&mut w, &account);
+                let mut p = p;
+                if p.get("memberships").is_none() {
+                    p["memberships"] = j!([{"contactGroupMembership": {"contactGroupResourceName": "contactGroups/myContacts"}}]);
+                }
+                people::write(&mut w, &account, &id, p, false);
+                // Seeded people are visible at once, whatever the propagation delay.
+                let now = w.now();
+                if let Some(s) = w.account(&account).people.get_mut(&id) {
+                    s.visible_at = now;
+                    s.born_visible_at = now;
+                }
+                ids.push(id);
+            }
+            json(StatusCode::OK, j!({"ids": ids}))
+        }
+        ("POST", "/_fake/edit") => {
+            let id = v["resourceName"].as_str().unwrap_or("");
+            let Some(cur) = w
+                .account(&account)
+                .people
+                .get(id)
+                .filter(|s| !s.deleted)
+                .cloned()
+            else {
+                return bad("no such person");
+            };
+            let mut p = cur.person;
+            if let (Some(o), Some(set)) = (p.as_object_mut(), v["set"].as_object()) {
+                for (k, val) in set {
+                    if val.is_null() {
+                        o.remove(k);
+                    } else {
+                        o.insert(k.clone(), val.clone());
+                    }
+                }
+            }
+            people::write(&mut w, &account, id, p, false);
+            json(StatusCode::OK, j!({}))
+        }
+        ("POST", "/_fake/delete") => {
+            let ids: Vec<String> = match v["resourceName"].as_str() {
+                Some(id) => vec![id.to_string()],
+                None => v["resourceNames"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+            };
+            for id in ids {
+                let Some(cur) = w
+                    .account(&account)
+                    .people
+                    .get(&id)
+                    .filter(|s| !s.deleted)
+                    .cloned()
+                else {
+                    return bad("no such person");
+                };
+                people::write(&mut w, &account, &id, cur.person, true);
+            }
+            json(StatusCode::OK, j!({}))
+        }
+        ("POST", "/_fake/groups") => {
+            let name = v["name"].as_str().unwrap_or("").to_string();
+            let r = format!("contactGroups/{}", name.to_lowercase().replace(' ', ""));
+            w.account(&account).groups.insert(r.clone(), name);
+            json(StatusCode::OK, j!({"resourceName": r}))
+        }
+        ("GET", "/_fake/people") => {
+            let q = form(query);
+            let acc = q.get("account").cloned().unwrap_or_default();
+            let list: Vec<Value> = w
+                .account(&acc)
+                .people
+                .iter()
+                .filter(|(_, s)| !s.deleted)
+                .map(|(id, s)| {
+                    let mut p = s.person.clone();
+                    p["resourceName"] = j!(id);
+                    p["etag"] = j!(s.etag);
+                    p
+                })
+                .collect();
+            json(StatusCode::OK, j!(list))
+        }
+        ("POST", "/_fake/revoke") => {
+            super::revoke_account(&mut w, &account);
+            json(StatusCode::OK, j!({}))
+        }
+        ("POST", "/_fake/tokens") => {
+            // Tokens for an account without the consent dance (connector unit tests).
+            let now = w.now();
+            let ttl = w.knobs.access_ttl_secs * 1000;
+            let access = super::token("ya29.");
+            w.access
+                .insert(access.clone(), (account.clone(), now + ttl));
+            w.account(&account);
+            json(
+                StatusCode::OK,
+                j!({"access_token": access, "expires_at": now + ttl}),
+            )
+        }
+        ("GET", "/_fake/tokens") => {
+            let q = form(query);
+            let acc = q.get("account").cloned().unwrap_or_default();
+            let rts: Vec<&String> = w
+                .refresh
+                .iter()
+                .filter(|(_, r)| r.account == acc)
+                .map(|(t, _)| t)
+                .collect();
+            let ats: Vec<&String> = w
+                .access
+                .iter()
+                .filter(|(_, (a, _))| *a == acc)
+                .map(|(t, _)| t)
+                .collect();
+            json(StatusCode::OK, j!({"refresh": rts, "access": ats}))
+        }
+        ("POST", "/_fake/expire_access") => {
+            w.access.retain(|_, (a, _)| *a != account);
+            json(StatusCode::OK, j!({}))
+        }
+        ("GET", "/_fake/log") => json(
+            StatusCode::OK,
+            serde_json::to_value(&w.log).unwrap_or(Value::Null),
+        ),
+        ("POST", "/_fake/log/clear") => {
+            w.log.clear();
+            json(StatusCode::OK, j!({}))
+        }
+        _ => json(StatusCode::NOT_FOUND, j!({"error": "no such control"})),
+    }
+}

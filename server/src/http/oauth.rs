@@ -1,0 +1,194 @@
+//! `/oauth/<provider>/start` (signed in: sends the browser to the provider) and
+//! `/oauth/<provider>/callback` (where the provider sends it back). The flow is bound to the
+//! browser that started it by a short-lived cookie, and to the user by the sealed state.
+
+use super::App;
+use crate::auth::Principal;
+use crate::upstream::authorize;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kith_connectors::google;
+use kith_connectors::oauth::OAuthError;
+use std::collections::HashMap;
+
+const COOKIE: &str = "kith_oauth";
+
+pub fn query(uri: &axum::http::Uri) -> HashMap<String, String> {
+    let dec = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    uri.query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A small page a person reads in the browser.
+pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} · Kith</title></head><body><main><h1>{t}</h1><p>{b}</p></main></body></html>",
+        t = escape(title),
+        b = escape(body)
+    );
+    let mut r = (status, html).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// `GET /oauth/google/start?source=NAME&book=BOOK`.
+pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http::Uri) -> Response {
+    if provider != "google" {
+        return page(
+            StatusCode::NOT_FOUND,
+            "Unknown provider",
+            &format!("Kith cannot connect {provider} accounts."),
+        );
+    }
+    let q = query(uri);
+    let source = q
+        .get("source")
+        .cloned()
+        .unwrap_or_else(|| provider.to_string());
+    let book = q
+        .get("book")
+        .cloned()
+        .unwrap_or_else(|| crate::accounts::DEFAULT_BOOK.to_string());
+    let binding = hex(&rand::random::<[u8; 24]>());
+    match authorize::start(
+        &app.upstreams,
+        app.store.as_ref(),
+        &who.user,
+        provider,
+        &source,
+        &book,
+        Some(&binding),
+    )
+    .await
+    {
+        Ok(url) => {
+            let mut r = (StatusCode::SEE_OTHER, "").into_response();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            let secure = app
+                .upstreams
+                .google
+                .as_ref()
+                .is_some_and(|g| g.app.redirect_url.starts_with("https://"));
+            let c = format!(
+                "{COOKIE}={binding}; Path=/oauth; Max-Age=600; HttpOnly; SameSite=Lax{}",
+                if secure { "; Secure" } else { "" }
+            );
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(msg) => page(StatusCode::FORBIDDEN, "Google is not available", &msg),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// `GET /oauth/google/callback?state=…&code=…` (or `error=…`).
+pub async fn callback(
+    app: &App,
+    provider: &str,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+) -> Response {
+    if provider != "google" {
+        return page(
+            StatusCode::NOT_FOUND,
+            "Unknown provider",
+            &format!("Kith cannot connect {provider} accounts."),
+        );
+    }
+    let q = query(uri);
+    let state = q.get("state").cloned().unwrap_or_default();
+    let client_id = app
+        .upstreams
+        .google
+        .as_ref()
+        .map(|g| g.app.client_id.clone())
+        .unwrap_or_default();
+    if let Some(code) = q.get("error") {
+        // The pending authorization is spent either way.
+        if !state.is_empty() {
+            authorize::discard(app.store.as_ref(), &state).await;
+        }
+        let e = OAuthError::new(
+            code.clone(),
+            q.get("error_description").cloned().unwrap_or_default(),
+        );
+        tracing::info!(error = %e.code, "Google authorization refused");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Google was not connected",
+            &google::errors::oauth_message(&e, &client_id),
+        );
+    }
+    let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Google was not connected",
+            "The answer from Google carries no authorization code. Start the connection again.",
+        );
+    };
+    match authorize::finish(
+        &app.upstreams,
+        app.store.as_ref(),
+        &state,
+        code,
+        cookie(headers).as_deref(),
+    )
+    .await
+    {
+        Ok(c) => page(
+            StatusCode::OK,
+            "Google connected",
+            &format!(
+                "{} is connected as {} source {:?} of user {}. Preview the next sync with `kith sync plan {} --user {}`, then apply it.",
+                c.account,
+                if c.created { "the new" } else { "the existing" },
+                c.source,
+                c.user,
+                c.source,
+                c.user
+            ),
+        ),
+        Err(msg) => page(StatusCode::BAD_REQUEST, "Google was not connected", &msg),
+    }
+}

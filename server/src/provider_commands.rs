@@ -1,0 +1,158 @@
+//! `kith provider …`, `kith source add google` and `kith source revoke`: enabling providers and
+//! connecting or disconnecting accounts from the command line.
+
+use crate::cli::ProviderCommand;
+use crate::commands::{source, user};
+use crate::store::Store;
+use crate::store::sync::SourcePatch;
+use crate::upstream::{PROVIDERS, Upstreams, authorize, tokens_name};
+use kith_connectors::google;
+
+type CliResult = Result<(), String>;
+
+pub async fn provider(store: &dyn Store, up: &Upstreams, cmd: ProviderCommand) -> CliResult {
+    match cmd {
+        ProviderCommand::Enable { provider } => {
+            if !up.configured(&provider) {
+                return Err(format!(
+                    "{provider} is not configured: add [providers.{provider}] with client_id, client_secret and redirect_base to the config (see config/kith.example.toml), then enable it"
+                ));
+            }
+            Upstreams::set_enabled(store, &provider, true).await?;
+            println!(
+                "{provider} enabled: users can now connect their accounts (`kith source add {provider} --user NAME`)"
+            );
+            Ok(())
+        }
+        ProviderCommand::Disable { provider } => {
+            Upstreams::set_enabled(store, &provider, false).await?;
+            println!(
+                "{provider} disabled: no new connections and no syncs; connected sources and their contacts are kept"
+            );
+            Ok(())
+        }
+        ProviderCommand::Status => {
+            for p in PROVIDERS {
+                let state = if up.enabled(store, p).await? {
+                    "enabled"
+                } else if up.configured(p) {
+                    "configured, not enabled (`kith provider enable google`)"
+                } else {
+                    "not configured ([providers.google] in the config)"
+                };
+                println!("{p}: {state}");
+                if let Some(g) = &up.google {
+                    println!("  client id: {}", g.app.client_id);
+                    println!(
+                        "  redirect URI (register it at Google): {}",
+                        g.app.redirect_url
+                    );
+                    if !up.google_domains.is_empty() {
+                        println!(
+                            "  accepted Workspace domains: {}",
+                            up.google_domains.join(", ")
+                        );
+                    }
+                }
+                for u in store.list_users().await.map_err(|e| e.to_string())? {
+                    for s in store.sources(u.id).await.map_err(|e| e.to_string())? {
+                        if s.kind == *p {
+                            println!(
+                                "  {} / {}: {} ({})",
+                                u.name,
+                                s.name,
+                                s.location.as_deref().unwrap_or("-"),
+                                s.status
+                            );
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Prints the URL that connects a user's account (a CLI-only setup).
+pub async fn add(
+    store: &dyn Store,
+    up: &Upstreams,
+    provider: &str,
+    user_name: &str,
+    name: Option<String>,
+    book: Option<String>,
+) -> CliResult {
+    let u = user(store, user_name).await?;
+    let name = name.unwrap_or_else(|| provider.to_string());
+    if let Some(s) = store
+        .source_by_name(u.id, &name)
+        .await
+        .map_err(|e| e.to_string())?
+        && s.kind != provider
+    {
+        return Err(format!(
+            "{user_name} already has a source named {name:?} (of kind {}); choose another with --name",
+            s.kind
+        ));
+    }
+    let book = book.unwrap_or_else(|| crate::accounts::DEFAULT_BOOK.to_string());
+    crate::commands::book_id(store, &u, &book).await?;
+    let url = authorize::start(up, store, &u, provider, &name, &book, None).await?;
+    println!(
+        "Open this address as {user_name} within 10 minutes to connect a Google account as source {name:?}:\n\n{url}\n"
+    );
+    println!(
+        "When Google sends you back, Kith stores the authorization. Then preview the first sync with `kith sync plan {name} --user {user_name}`."
+    );
+    Ok(())
+}
+
+/// Revokes Kith's access and forgets the tokens; the source and its contacts stay.
+pub async fn revoke(store: &dyn Store, up: &Upstreams, user_name: &str, name: &str) -> CliResult {
+    let u = user(store, user_name).await?;
+    let s = source(store, &u, name).await?;
+    disconnect(store, up, &s).await?;
+    store
+        .patch_source(
+            s.id,
+            SourcePatch::Status(
+                "needs-reauth".into(),
+                Some(format!(
+                    "access was revoked; the contacts already synced are kept. Connect again with `kith source add {} --user {user_name} --name {name}`",
+                    s.kind
+                )),
+            ),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "revoked Kith's access to {}; source {name} and its contacts are kept and wait to be connected again",
+        s.location.as_deref().unwrap_or("the account")
+    );
+    Ok(())
+}
+
+/// Revokes the account's grant at the provider (best effort) and removes the sealed tokens.
+pub async fn disconnect(
+    store: &dyn Store,
+    up: &Upstreams,
+    s: &crate::store::sync::Source,
+) -> CliResult {
+    if s.kind != "google" {
+        return Ok(());
+    }
+    let account = s.location.clone().unwrap_or_default();
+    if let (Ok(Some(t)), Some(cfg)) = (
+        up.tokens(store, "google", s.owner_id, &account).await,
+        &up.google,
+    ) && let Err(e) = google::revoke(cfg, &t).await
+    {
+        eprintln!(
+            "warning: Google did not confirm the revocation ({e}); remove Kith under myaccount.google.com → Security → Third-party apps"
+        );
+    }
+    store
+        .delete_sealed(&tokens_name("google", s.owner_id, &account))
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -171,23 +171,21 @@ impl G {
             .collect()
     }
 
-    /// The browser side of the authorization: start at Kith, consent at Google, come back.
-    /// Returns the callback page's status and text.
-    async fn authorize(&self, consent: Value) -> (u16, String) {
-        self.control("/_fake/consent", consent).await;
+    /// The browser's way out and back: start at Kith (signed in), consent at Google, and
+    /// return the callback path on Kith with the cookie the start set.
+    async fn through_google(&self) -> (String, String) {
         let start = self
             .s
             .req("GET", "/oauth/google/start?source=google")
             .send()
             .await;
         assert_eq!(start.status, 303, "{}", start.text());
-        let cookie = start
-            .header("set-cookie")
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
+        let cookie = start.header("set-cookie").unwrap();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        let cookie = cookie.split(';').next().unwrap().to_string();
         let at_google = self
             .http
             .get(start.header("location").unwrap())
@@ -202,9 +200,16 @@ impl G {
         let path = back
             .strip_prefix("http://kith.test")
             .expect("redirected to Kith");
+        (path.to_string(), cookie)
+    }
+
+    /// The whole authorization as a browser makes it; the callback page's status and text.
+    async fn authorize(&self, consent: Value) -> (u16, String) {
+        self.control("/_fake/consent", consent).await;
+        let (path, cookie) = self.through_google().await;
         let cb = self
             .s
-            .anon("GET", path)
+            .anon("GET", &path)
             .header("cookie", &cookie)
             .send()
             .await;
@@ -219,16 +224,15 @@ impl G {
         assert!(text.contains("Google connected"), "{text}");
     }
 
+    /// `kith source rules google --user admin ARGS…`.
+    fn rules(&self, args: &[&str]) {
+        let mut all = vec!["source", "rules", "google", "--user", "admin"];
+        all.extend_from_slice(args);
+        self.ok(&all);
+    }
+
     fn two_way(&self) {
-        self.ok(&[
-            "source",
-            "rules",
-            "google",
-            "--user",
-            "admin",
-            "--direction",
-            "two-way",
-        ]);
+        self.rules(&["--direction", "two-way"]);
     }
 
     fn run(&self) -> String {
@@ -246,6 +250,18 @@ impl G {
             .find(|(_, (_, t))| t.contains(&format!("FN:{name}")))
             .map(|(n, (e, t))| (n, e, t))
             .unwrap_or_else(|| panic!("no card {name}"))
+    }
+
+    /// Deletes the card named `fn_` over CardDAV, as a client would.
+    async fn delete_card(&self, fn_: &str) {
+        let (name, etag, _) = self.card_named(fn_).await;
+        let d = self
+            .s
+            .req("DELETE", &format!("{BOOK}{name}"))
+            .header("if-match", &etag)
+            .send()
+            .await;
+        assert_eq!(d.status, 204);
     }
 
     async fn put(&self, name: &str, etag: &str, text: &str) {
@@ -274,6 +290,17 @@ fn count(out: &str, what: &str) -> usize {
                 .flatten()
         })
         .unwrap_or(0)
+}
+
+/// People `{prefix}{i}` Doe with emails `{prefix}{i}@example.net` (lowercase).
+fn many(prefix: &str, range: std::ops::Range<usize>) -> Vec<Value> {
+    range
+        .map(|i| {
+            let given = format!("{prefix}{i:02}");
+            let email = format!("{}{i}@example.net", prefix.to_lowercase());
+            person(&given, "Doe", &email)
+        })
+        .collect()
 }
 
 fn person(given: &str, family: &str, email: &str) -> Value {
@@ -337,24 +364,7 @@ async fn a_provider_must_be_enabled_and_every_oauth_error_names_its_fix() {
     // A good consent connects; the state and code are single use.
     g.control("/_fake/consent", json!({"account": ACCOUNT}))
         .await;
-    let start = g.s.req("GET", "/oauth/google/start").send().await;
-    let cookie = start.header("set-cookie").unwrap();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
-    );
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let at_google = g
-        .http
-        .get(start.header("location").unwrap())
-        .send()
-        .await
-        .unwrap();
-    let back = at_google.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let path = back.strip_prefix("http://kith.test").unwrap().to_string();
+    let (path, cookie) = g.through_google().await;
     // From another browser (no cookie): refused, and the state is spent.
     let other = g.s.anon("GET", &path).send().await;
     assert_eq!(other.status, 400);
@@ -401,9 +411,7 @@ async fn a_provider_must_be_enabled_and_every_oauth_error_names_its_fix() {
 #[tokio::test]
 async fn initial_sync_of_2500_contacts_through_tiny_and_empty_pages() {
     let g = G::start().await;
-    let people: Vec<Value> = (0..2500)
-        .map(|i| person(&format!("P{i:04}"), "Doe", &format!("p{i}@example.net")))
-        .collect();
+    let people: Vec<Value> = many("P", 0..2500);
     g.seed(people).await;
     g.control("/_fake/config", json!({"empty_every": 3})).await;
     g.connect().await;
@@ -493,21 +501,11 @@ async fn edits_on_both_sides_merge_and_same_field_conflicts_resolve_the_same_way
 #[tokio::test]
 async fn deletes_are_protected_and_a_mass_delete_trips_the_guard() {
     let g = G::start().await;
-    let people: Vec<Value> = (0..20)
-        .map(|i| person(&format!("D{i:02}"), "Doe", &format!("d{i}@example.net")))
-        .collect();
+    let people: Vec<Value> = many("D", 0..20);
     let ids = g.seed(people).await;
     g.connect().await;
     g.two_way();
-    g.ok(&[
-        "source",
-        "rules",
-        "google",
-        "--user",
-        "admin",
-        "--block",
-        "source:delete",
-    ]);
+    g.rules(&["--block", "source:delete"]);
     g.run();
     assert_eq!(g.cards().await.len(), 20);
     // #4: deleted in Google → the card stays (unlinked).
@@ -524,13 +522,7 @@ async fn deletes_are_protected_and_a_mass_delete_trips_the_guard() {
         "delete protection keeps the card"
     );
     // #5: deleted in Kith with source deletes blocked → Google untouched.
-    let (name, etag, _) = g.card_named("D01 Doe").await;
-    let d =
-        g.s.req("DELETE", &format!("{BOOK}{name}"))
-            .header("if-match", &etag)
-            .send()
-            .await;
-    assert_eq!(d.status, 204);
+    g.delete_card("D01 Doe").await;
     g.clear_log().await;
     let out = g.run();
     assert!(g.writes().await.is_empty(), "{out}");
@@ -556,13 +548,7 @@ async fn deletes_are_protected_and_a_mass_delete_trips_the_guard() {
 #[tokio::test]
 async fn token_expiry_resyncs_without_deletes_and_an_empty_side_trips_the_guard() {
     let g = G::start().await;
-    let ids = g
-        .seed(
-            (0..6)
-                .map(|i| person(&format!("E{i}"), "Doe", &format!("e{i}@example.net")))
-                .collect(),
-        )
-        .await;
+    let ids = g.seed(many("E", 0..6)).await;
     g.connect().await;
     g.run();
     // A deletion made just before the token expires is never reported: no delete is inferred.
@@ -776,20 +762,10 @@ async fn a_429_storm_is_waited_out_with_backoff() {
 #[tokio::test]
 async fn revocation_mid_run_stops_cleanly_and_asks_to_reconnect() {
     let g = G::start().await;
-    g.seed(
-        (0..10)
-            .map(|i| person(&format!("R{i}"), "Doe", &format!("r{i}@example.net")))
-            .collect(),
-    )
-    .await;
+    g.seed(many("R", 0..10)).await;
     g.connect().await;
     g.run();
-    g.seed(
-        (10..25)
-            .map(|i| person(&format!("R{i}"), "Doe", &format!("r{i}@example.net")))
-            .collect(),
-    )
-    .await;
+    g.seed(many("R", 10..25)).await;
     g.control("/_fake/config", json!({"revoke_after": 3})).await;
     let (ok, out, err) = g.cli(&["sync", "run", "google", "--user", "admin"]);
     assert!(!ok, "{out}");
@@ -932,15 +908,7 @@ async fn creates_are_sequential_and_allowed_deletes_reach_google() {
     let g = G::start().await;
     g.connect().await;
     g.two_way();
-    g.ok(&[
-        "source",
-        "rules",
-        "google",
-        "--user",
-        "admin",
-        "--delete-protection",
-        "off",
-    ]);
+    g.rules(&["--delete-protection", "off"]);
     for i in 0..12 {
         g.s.req("PUT", &format!("{BOOK}n{i}.vcf"))
             .vcard(&card(&format!("n{i}"), &format!("Newton {i}")))
@@ -955,13 +923,7 @@ async fn creates_are_sequential_and_allowed_deletes_reach_google() {
         "no overlapping writes"
     );
     assert_eq!(g.people().await.len(), 12);
-    let (name, etag, _) = g.card_named("Newton 3").await;
-    let d =
-        g.s.req("DELETE", &format!("{BOOK}{name}"))
-            .header("if-match", &etag)
-            .send()
-            .await;
-    assert_eq!(d.status, 204);
+    g.delete_card("Newton 3").await;
     let out = g.run();
     assert_eq!(count(&out, "source-delete"), 1, "{out}");
     let people = g.people().await;
@@ -978,12 +940,7 @@ async fn creates_are_sequential_and_allowed_deletes_reach_google() {
 #[tokio::test]
 async fn the_fake_keeps_googles_rules() {
     let g = G::start().await;
-    g.seed(
-        (0..5)
-            .map(|i| person(&format!("F{i}"), "Doe", &format!("f{i}@example.net")))
-            .collect(),
-    )
-    .await;
+    g.seed(many("F", 0..5)).await;
     g.control("/_fake/consent", json!({"account": ACCOUNT}))
         .await;
     let auth = |challenge: &str| {
@@ -1206,27 +1163,8 @@ async fn an_authorization_started_on_one_instance_finishes_on_another() {
     a.ok(&["provider", "enable", "google"]);
     a.control("/_fake/consent", json!({"account": ACCOUNT}))
         .await;
-    let start = a.s.req("GET", "/oauth/google/start").send().await;
-    assert_eq!(start.status, 303);
-    let cookie = start
-        .header("set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let at_google = a
-        .http
-        .get(start.header("location").unwrap())
-        .send()
-        .await
-        .unwrap();
-    let back = at_google.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let path = back.strip_prefix("http://kith.test").unwrap();
-    let done = b.anon("GET", path).header("cookie", &cookie).send().await;
+    let (path, cookie) = a.through_google().await;
+    let done = b.anon("GET", &path).header("cookie", &cookie).send().await;
     assert_eq!(done.status, 200, "{}", done.text());
     a.run();
     let on_b = download_book(&b).await;
@@ -1234,5 +1172,52 @@ async fn an_authorization_started_on_one_instance_finishes_on_another() {
         on_b.len(),
         1,
         "the pulled card is served by the other instance too"
+    );
+}
+
+/// A scheduled run inside `kith serve` syncs Google like the CLI does, and `/metrics` counts
+/// its calls to Google and the throttled ones.
+#[tokio::test]
+async fn scheduled_runs_count_upstream_calls_and_throttles() {
+    let g = G::start_with("[sync]\nscheduler_tick_secs = 1").await;
+    g.seed(many("S", 0..3)).await;
+    g.connect().await;
+    g.run();
+    g.seed(many("S", 3..5)).await;
+    g.control("/_fake/config", json!({"storm": 1})).await;
+    g.rules(&["--auto", "on", "--every", "1h"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if g.cards().await.len() == 5 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scheduled run did not happen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let metrics = g.s.req("GET", "/metrics").send().await.text();
+    let value = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        value("kith_upstream_calls_total{provider=\"google\",outcome=\"ok\"}") >= 2.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        value("kith_upstream_calls_total{provider=\"google\",outcome=\"429\"}"),
+        1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        value("kith_upstream_throttles_total{provider=\"google\"}"),
+        1.0,
+        "{metrics}"
     );
 }

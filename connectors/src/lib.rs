@@ -16,6 +16,7 @@ pub mod google;
 pub mod merge;
 pub mod normalize;
 pub mod oauth;
+pub mod observe;
 pub mod plan;
 pub mod push;
 pub mod record;

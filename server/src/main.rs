@@ -44,6 +44,7 @@ fn main() -> ExitCode {
     if matches!(cli.command, Command::Serve { .. }) {
         alloc::tune();
     }
+    kith_connectors::observe::set_observer(metrics::upstream_call);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -90,8 +90,8 @@ pub fn backup(outcome: &str) {
     with(|r| *r.backups.entry(outcome.to_string()).or_default() += 1);
 }
 
-/// A call to an upstream API (Google, Microsoft 365) and whether it was throttled.
-#[allow(dead_code)] // Recorded by the API connectors; the file sources make no calls.
+/// A call to an upstream API (Google, Microsoft 365) and whether it was throttled; the
+/// connectors report each through [`kith_connectors::observe`].
 pub fn upstream_call(provider: &str, outcome: &str, throttled: bool) {
     with(|r| {
         *r.upstream_calls

@@ -173,28 +173,35 @@ impl Api {
             if let Some(b) = body {
                 rb = rb.json(b);
             }
-            let resp = match rb.send().await {
-                Ok(r) => r,
-                Err(e) if create => return Err(ApiError::Unknown(e.to_string())),
-                Err(e) => {
-                    let wait =
-                        self.wait(&mut attempt, format!("Google could not be reached: {e}"))?;
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
+            // The answer whole: status, Retry-After and body. Losing it after the request left
+            // makes a create's outcome unknown; anything else is simply tried again.
+            let answer = async {
+                let resp = rb.send().await?;
+                let status = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                Ok::<_, reqwest::Error>((status, retry_after, resp.bytes().await?))
             };
-            let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            let bytes = match resp.bytes().await {
-                Ok(b) => b,
-                Err(e) if create => return Err(ApiError::Unknown(e.to_string())),
+            let (status, retry_after, bytes) = match answer.await {
+                Ok(a) => {
+                    let outcome = if (200..300).contains(&a.0) {
+                        "ok".to_string()
+                    } else {
+                        a.0.to_string()
+                    };
+                    crate::observe::call("google", &outcome, a.0 == 429);
+                    a
+                }
+                Err(e) if create => {
+                    crate::observe::call("google", "unreachable", false);
+                    return Err(ApiError::Unknown(e.to_string()));
+                }
                 Err(e) => {
-                    let wait =
-                        self.wait(&mut attempt, format!("Google's answer was cut off: {e}"))?;
+                    crate::observe::call("google", "unreachable", false);
+                    let wait = self.wait(&mut attempt, format!("Google did not answer: {e}"))?;
                     tokio::time::sleep(wait).await;
                     continue;
                 }

@@ -238,7 +238,7 @@ impl GoogleConnector {
 #[async_trait]
 impl Connector for GoogleConnector {
     fn fields(&self) -> &'static [Field] {
-        person::FIELDS
+        &person::FIELDS
     }
 
     fn writable(&self) -> bool {

@@ -15,27 +15,13 @@ pub const MARKER_KEY: &str = "kith-card";
 pub const PERSON_FIELDS: &str = "names,nicknames,organizations,birthdays,events,biographies,emailAddresses,phoneNumbers,urls,addresses,memberships,clientData,metadata";
 pub const UPDATE_FIELDS: &str = "names,nicknames,organizations,birthdays,events,biographies,emailAddresses,phoneNumbers,urls,addresses,memberships";
 
-/// The fields a Google contact holds.
-pub const FIELDS: &[Field] = &[
-    Field::FullName,
-    Field::FamilyName,
-    Field::GivenName,
-    Field::MiddleName,
-    Field::Prefix,
-    Field::Suffix,
-    Field::Nickname,
-    Field::Company,
-    Field::Department,
-    Field::Title,
-    Field::Birthday,
-    Field::Anniversary,
-    Field::Note,
-    Field::Email,
-    Field::Phone,
-    Field::Url,
-    Field::Address,
-    Field::Category,
-];
+/// The fields a Google contact holds: all of Kith's but LinkedIn's "connected on".
+pub static FIELDS: std::sync::LazyLock<Vec<Field>> = std::sync::LazyLock::new(|| {
+    Field::ALL
+        .into_iter()
+        .filter(|f| *f != Field::ConnectedOn)
+        .collect()
+});
 
 fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")

@@ -67,12 +67,8 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
 
 /// `GET /oauth/google/start?source=NAME&book=BOOK`.
 pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http::Uri) -> Response {
-    if provider != "google" {
-        return page(
-            StatusCode::NOT_FOUND,
-            "Unknown provider",
-            &format!("Kith cannot connect {provider} accounts."),
-        );
+    if let Some(r) = unknown(provider) {
+        return r;
     }
     let q = query(uri);
     let source = q
@@ -118,6 +114,17 @@ pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http:
     }
 }
 
+/// The page for a provider Kith has no connector for.
+fn unknown(provider: &str) -> Option<Response> {
+    (!crate::upstream::PROVIDERS.contains(&provider)).then(|| {
+        page(
+            StatusCode::NOT_FOUND,
+            "Unknown provider",
+            &format!("Kith cannot connect {provider} accounts."),
+        )
+    })
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -129,12 +136,8 @@ pub async fn callback(
     uri: &axum::http::Uri,
     headers: &HeaderMap,
 ) -> Response {
-    if provider != "google" {
-        return page(
-            StatusCode::NOT_FOUND,
-            "Unknown provider",
-            &format!("Kith cannot connect {provider} accounts."),
-        );
+    if let Some(r) = unknown(provider) {
+        return r;
     }
     let q = query(uri);
     let state = q.get("state").cloned().unwrap_or_default();

@@ -340,9 +340,8 @@ pub async fn run_source(
         done?;
         finish_applied(store, source, &outcome.summary).await?;
         outcome.status = "applied".into();
-    } else if !opts.dry_run || tripped {
-        // Nothing applied: the feed is read again from the same place next time.
     }
+    // A run not applied leaves the cursor: the feed is read again from the same place.
     Ok(outcome)
 }
 

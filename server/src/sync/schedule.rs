@@ -80,8 +80,11 @@ async fn tick(store: &Arc<dyn Store>, up: &Upstreams, lease_ms: i64, stop: &watc
     }
 }
 
+/// Paused sources wait for a confirmation, and sources that need re-authorization for the
+/// user to connect again: retrying them on schedule would only repeat the same failure.
 fn due(source: &Source, now: i64) -> bool {
-    source.status != "paused" && source.next_run_at.is_none_or(|t| t <= now)
+    !matches!(source.status.as_str(), "paused" | "needs-reauth")
+        && source.next_run_at.is_none_or(|t| t <= now)
 }
 
 async fn run_scheduled(

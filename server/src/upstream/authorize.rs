@@ -162,8 +162,9 @@ pub async fn finish(
                 .patch_source(s.id, SourcePatch::Location(tokens.account.clone()))
                 .await
                 .map_err(|e| e.to_string())?;
+            let status = if s.applied_once { "ready" } else { "manual" };
             store
-                .patch_source(s.id, SourcePatch::Status("manual".into(), None))
+                .patch_source(s.id, SourcePatch::Status(status.into(), None))
                 .await
                 .map_err(|e| e.to_string())?;
             false

@@ -169,9 +169,11 @@ impl Upstreams {
         source: &Source,
     ) -> Result<(Box<dyn Connector>, Option<Arc<Refreshed>>), ConnectorError> {
         if let Some(format) = Format::parse(&source.kind) {
-            let path = source.location.clone().ok_or_else(|| ConnectorError::Io {
-                path: String::new(),
-                message: format!("source {} has no file to read", source.name),
+            let path = source.location.clone().ok_or_else(|| {
+                ConnectorError::Unavailable(format!(
+                    "source {} has no file to read; give one with `kith sync plan {} --user USER --file FILE`",
+                    source.name, source.name
+                ))
             })?;
             let bytes = tokio::fs::read(&path)
                 .await

@@ -4,21 +4,19 @@
 
 mod common;
 
+use common::upstream::*;
 use common::*;
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::Command;
 
 const ACCOUNT: &str = "ada@example.org";
 
-struct G {
-    s: Server,
-    /// The PostgreSQL database when the test chose one itself (several instances).
-    db_url: Option<String>,
-    fake: String,
-    config: PathBuf,
-    _conf_dir: tempfile::TempDir,
-    http: reqwest::Client,
+struct G(Upstream);
+
+impl std::ops::Deref for G {
+    type Target = Upstream;
+    fn deref(&self) -> &Upstream {
+        &self.0
+    }
 }
 
 fn config_text(fake: &str, extra: &str) -> String {
@@ -49,77 +47,8 @@ impl G {
 
     async fn start_on(extra: &str, db_url: Option<String>) -> G {
         let (fake, _) = kith_fakes::google::spawn();
-        let conf_dir = tempfile::tempdir().unwrap();
-        let config = conf_dir.path().join("kith.toml");
-        std::fs::write(&config, config_text(&fake, extra)).unwrap();
-        let mut env = vec![("KITH_CONFIG", config.to_str().unwrap())];
-        if let Some(u) = &db_url {
-            env.push(("KITH_DATABASE_URL", u));
-        }
-        let s = Server::start_with(&env);
-        G {
-            s,
-            db_url,
-            fake,
-            config,
-            _conf_dir: conf_dir,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-        }
-    }
-
-    /// The CLI with the server's config and database.
-    fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let mut cmd = Command::new(kith_bin());
-        if let Some(url) = self
-            .db_url
-            .clone()
-            .or_else(|| database_for(self.s.dir.path()))
-        {
-            cmd.env("KITH_DATABASE_URL", url);
-        }
-        let out = cmd
-            .args(args)
-            .arg("--data-dir")
-            .arg(self.s.dir.path())
-            .env("KITH_CONFIG", &self.config)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.cli(args);
-        assert!(ok, "kith {args:?} failed: {err}{out}");
-        out
-    }
-
-    async fn control(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.fake))
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.fake))
-            .send()
-            .await
-            .unwrap();
-        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+        let config = config_text(&fake, extra);
+        G(Upstream::start(fake, config, db_url, "google"))
     }
 
     async fn seed(&self, people: Vec<Value>) -> Vec<String> {
@@ -145,62 +74,13 @@ impl G {
             .clone()
     }
 
-    async fn log(&self) -> Vec<Value> {
-        self.get("/_fake/log").await.as_array().unwrap().clone()
-    }
-
-    async fn clear_log(&self) {
-        self.control("/_fake/log/clear", json!({})).await;
-    }
-
     /// The People API writes in the fake's log.
     async fn writes(&self) -> Vec<String> {
-        self.log()
-            .await
-            .iter()
-            .filter(|e| {
-                e["path"].as_str().unwrap().starts_with("/v1/people") && e["method"] != "GET"
-            })
-            .map(|e| {
-                format!(
-                    "{} {}",
-                    e["method"].as_str().unwrap(),
-                    e["path"].as_str().unwrap()
-                )
-            })
-            .collect()
+        self.writes_under("/v1/people").await
     }
 
-    /// The browser's way out and back: start at Kith (signed in), consent at Google, and
-    /// return the callback path on Kith with the cookie the start set.
     async fn through_google(&self) -> (String, String) {
-        let start = self
-            .s
-            .req("GET", "/oauth/google/start?source=google")
-            .send()
-            .await;
-        assert_eq!(start.status, 303, "{}", start.text());
-        let cookie = start.header("set-cookie").unwrap();
-        assert!(
-            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-            "{cookie}"
-        );
-        let cookie = cookie.split(';').next().unwrap().to_string();
-        let at_google = self
-            .http
-            .get(start.header("location").unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(at_google.status(), 302);
-        let back = at_google.headers()["location"]
-            .to_str()
-            .unwrap()
-            .to_string();
-        let path = back
-            .strip_prefix("http://kith.test")
-            .expect("redirected to Kith");
-        (path.to_string(), cookie)
+        self.through("/oauth/google/start?source=google").await
     }
 
     /// The whole authorization as a browser makes it; the callback page's status and text.
@@ -223,73 +103,6 @@ impl G {
         assert_eq!(status, 200, "{text}");
         assert!(text.contains("Google connected"), "{text}");
     }
-
-    /// `kith source rules google --user admin ARGS…`.
-    fn rules(&self, args: &[&str]) {
-        let mut all = vec!["source", "rules", "google", "--user", "admin"];
-        all.extend_from_slice(args);
-        self.ok(&all);
-    }
-
-    fn two_way(&self) {
-        self.rules(&["--direction", "two-way"]);
-    }
-
-    fn run(&self) -> String {
-        self.ok(&["sync", "run", "google", "--user", "admin"])
-    }
-
-    async fn cards(&self) -> std::collections::BTreeMap<String, (String, String)> {
-        download_book(&self.s).await
-    }
-
-    async fn card_named(&self, name: &str) -> (String, String, String) {
-        self.cards()
-            .await
-            .into_iter()
-            .find(|(_, (_, t))| t.contains(&format!("FN:{name}")))
-            .map(|(n, (e, t))| (n, e, t))
-            .unwrap_or_else(|| panic!("no card {name}"))
-    }
-
-    /// Deletes the card named `fn_` over CardDAV, as a client would.
-    async fn delete_card(&self, fn_: &str) {
-        let (name, etag, _) = self.card_named(fn_).await;
-        let d = self
-            .s
-            .req("DELETE", &format!("{BOOK}{name}"))
-            .header("if-match", &etag)
-            .send()
-            .await;
-        assert_eq!(d.status, 204);
-    }
-
-    async fn put(&self, name: &str, etag: &str, text: &str) {
-        let r = self
-            .s
-            .req("PUT", &format!("{BOOK}{name}"))
-            .header("if-match", etag)
-            .vcard(text.as_bytes())
-            .send()
-            .await;
-        assert!(
-            r.status == 204 || r.status == 201,
-            "PUT {name}: {}",
-            r.status
-        );
-    }
-}
-
-/// A count from a run's summary (`unlink      3`).
-fn count(out: &str, what: &str) -> usize {
-    out.lines()
-        .find_map(|l| {
-            let mut w = l.split_whitespace();
-            (w.next() == Some(what))
-                .then(|| w.next()?.parse().ok())
-                .flatten()
-        })
-        .unwrap_or(0)
 }
 
 /// People `{prefix}{i}` Doe with emails `{prefix}{i}@example.net` (lowercase).

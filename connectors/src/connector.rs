@@ -80,6 +80,17 @@ pub trait Connector: Send {
     async fn delete(&mut self, _id: &str, _version: &str) -> Result<(), ConnectorError> {
         Err(ConnectorError::ReadOnly)
     }
+    /// Limits a record to what the source can store (Outlook's three email slots, say). What
+    /// is pushed and compared is fitted first, so a value the source cannot hold is not seen
+    /// as a difference on every run. The card itself keeps everything.
+    fn fit(&self, record: Record) -> Record {
+        record
+    }
+    /// Finds a contact by the marker Kith stored with it: how a create whose answer was lost
+    /// is found when the change feed does not carry the marker.
+    async fn find(&mut self, _marker: &str) -> Result<Option<RemoteItem>, ConnectorError> {
+        Ok(None)
+    }
     /// How long to wait before retry `attempt` (1-based) of a write that met a stale version.
     fn retry_delay(&self, attempt: u32) -> std::time::Duration {
         std::time::Duration::from_secs(4u64.saturating_pow(attempt.saturating_sub(1)))

@@ -95,6 +95,8 @@ pub struct PlanInput<'a> {
     /// The fields the source can hold ([`crate::connector::Connector::fields`]); what is
     /// pushed to it is limited to them.
     pub fields: &'a [Field],
+    /// [`crate::connector::Connector::fit`]: what the source can hold of a record.
+    pub fit: &'a dyn Fn(Record) -> Record,
 }
 
 pub fn plan(input: PlanInput<'_>) -> Plan {
@@ -107,12 +109,27 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         new_uid,
         accept_merges,
         fields,
+        fit,
     } = input;
+    // Cards whose contact the feed reports removed are free for a contact arriving in the
+    // same run: a contact moved (or re-created with a new id) keeps its card.
+    let leaving: HashSet<&str> = if fetched.full {
+        HashSet::new()
+    } else {
+        fetched
+            .removed
+            .iter()
+            .filter_map(|id| state.mappings.get(id))
+            .filter(|m| m.state == LinkState::Linked)
+            .filter_map(|m| m.card.as_deref())
+            .collect()
+    };
     let linked_cards: HashSet<&str> = state
         .mappings
         .values()
         .filter(|m| matches!(m.state, LinkState::Linked | LinkState::Pending))
         .filter_map(|m| m.card.as_deref())
+        .filter(|c| !leaving.contains(c))
         .collect();
     let mut plan = Plan {
         errors: fetched.errors,
@@ -137,6 +154,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         new_uid,
         accept_merges,
         fields,
+        fit,
         linked_cards,
         claimed: &mut claimed,
     };
@@ -231,6 +249,7 @@ struct Planner<'a, 'b> {
     new_uid: &'b mut dyn FnMut() -> String,
     accept_merges: bool,
     fields: &'a [Field],
+    fit: &'a dyn Fn(Record) -> Record,
     linked_cards: HashSet<&'a str>,
     /// Cards matched by an item of this run: one card per remote contact.
     claimed: &'b mut HashSet<String>,
@@ -653,8 +672,8 @@ impl Planner<'_, '_> {
         if !self.rules.direction.exports() || !self.rules.source.update {
             return None;
         }
-        let want = card.project(self.fields);
-        let have = remote.project(self.fields);
+        let want = (self.fit)(card.project(self.fields));
+        let have = (self.fit)(remote.project(self.fields));
         if same(&want, &have) {
             return None;
         }
@@ -733,7 +752,7 @@ impl Planner<'_, '_> {
             if self.filtered(&item).is_some() {
                 continue;
             }
-            let want = bc.record.project(self.fields);
+            let want = (self.fit)(bc.record.project(self.fields));
             let mut o = op(Action::Refresh, "", bc.record.display_name());
             o.card = Some(name.clone());
             o.notes
@@ -782,7 +801,12 @@ impl Planner<'_, '_> {
         o.card = Some(card.to_string());
         let others = self.others(card);
         let edited = m.card_etag.as_deref() != Some(bc.etag.as_str());
-        if !self.rules.may_delete_cards() {
+        if self.claimed.contains(card) {
+            o.notes.push(format!(
+                "moved or re-created in {}: the card stays, linked to the contact that replaced it",
+                self.source
+            ));
+        } else if !self.rules.may_delete_cards() {
             o.notes.push(format!(
                 "gone from {}; delete protection keeps the card in your book",
                 self.source

@@ -2,6 +2,7 @@
 //! Microsoft 365 connectors: the authorization URL, the code exchange and token refresh, over
 //! our own reqwest client (oauth2 without its bundled one).
 
+use async_trait::async_trait;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -49,6 +50,12 @@ impl std::fmt::Debug for Tokens {
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
+}
+
+/// Where refreshed tokens go (sealed into the database by the server, at once).
+#[async_trait]
+pub trait TokenSink: Send + Sync {
+    async fn save(&self, tokens: &Tokens);
 }
 
 /// An authorization to send the user to: the URL, and what the callback needs to finish it.
@@ -192,12 +199,7 @@ fn token_error(e: RequestTokenError<Transport, BasicErrorResponse>) -> OAuthErro
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use crate::retry::now_ms;
 
 fn tokens_of(r: &TokenResp, previous_refresh: Option<String>) -> (Tokens, Option<String>) {
     let expires = r.expires_in().unwrap_or(Duration::from_secs(3600));
@@ -263,6 +265,74 @@ pub async fn refresh(
     t.account = tokens.account.clone();
     t.domain = tokens.domain.clone();
     Ok(t)
+}
+
+/// A connected account's tokens in use: refreshed when they are about to expire, and handed
+/// to the sink the moment they change (Microsoft's refresh tokens rotate on every use).
+pub struct Session {
+    pub http: reqwest::Client,
+    app: App,
+    tokens: Tokens,
+    sink: std::sync::Arc<dyn TokenSink>,
+    /// The provider's words for a refresh that failed.
+    explain: Box<dyn Fn(&OAuthError) -> String + Send + Sync>,
+}
+
+impl Session {
+    pub fn new(
+        app: App,
+        tokens: Tokens,
+        sink: std::sync::Arc<dyn TokenSink>,
+        explain: impl Fn(&OAuthError) -> String + Send + Sync + 'static,
+    ) -> Session {
+        Session {
+            http: http_client(),
+            app,
+            tokens,
+            sink,
+            explain: Box::new(explain),
+        }
+    }
+
+    pub fn bearer(&self) -> &str {
+        &self.tokens.access_token
+    }
+
+    pub fn account(&self) -> &str {
+        &self.tokens.account
+    }
+
+    /// New tokens now. A provider that is down is `Unavailable` (try later); anything else it
+    /// says (revoked, expired) means the user must connect again.
+    pub async fn refresh(&mut self) -> Result<(), crate::remote::ApiError> {
+        use crate::remote::ApiError;
+        match refresh(&self.app, &self.http, &self.tokens).await {
+            Ok(t) => {
+                self.tokens = t;
+                self.sink.save(&self.tokens).await;
+                Ok(())
+            }
+            Err(e) if e.code == "unreachable" || e.code == "invalid_response" => Err(
+                ApiError::Unavailable(format!("the token endpoint failed: {e}")),
+            ),
+            Err(e) => Err(ApiError::Reauth((self.explain)(&e))),
+        }
+    }
+
+    /// Refreshes tokens that expire within a minute; whether it did.
+    pub async fn fresh(&mut self) -> Result<bool, crate::remote::ApiError> {
+        if self.tokens.expires_at - 60_000 < now_ms() {
+            self.refresh().await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    #[cfg(test)]
+    pub fn set_access_token(&mut self, token: &str, expires_at: i64) {
+        self.tokens.access_token = token.to_string();
+        self.tokens.expires_at = expires_at;
+    }
 }
 
 /// The claims Kith reads from an id token: who signed in. The token came straight from the

@@ -160,6 +160,10 @@ pub struct Rules {
     /// Only contacts with one of these labels/categories; empty means all.
     #[serde(default)]
     pub scope: Vec<String>,
+    /// Microsoft 365: the contact folders to sync, by name (`default` is the mailbox's own
+    /// Contacts folder); empty means the default folder only.
+    #[serde(default)]
+    pub folders: Vec<String>,
     /// Field name → who wins a conflict on it (default: kith).
     #[serde(default)]
     pub fields: BTreeMap<String, Owner>,
@@ -176,6 +180,7 @@ impl Default for Rules {
             delete_protection: true,
             ignore_domains: Vec::new(),
             scope: Vec::new(),
+            folders: Vec::new(),
             fields: BTreeMap::new(),
             schedule: Schedule::default(),
         }

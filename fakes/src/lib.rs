@@ -4,4 +4,6 @@
 //! OAuth codes with PKCE, and a control API (`/_fake/*`) with a virtual clock and fault
 //! injection.
 
+mod common;
 pub mod google;
+pub mod m365;

@@ -65,7 +65,8 @@ pub enum Command {
     /// Manage a user's contact sources and their sync rules.
     #[command(subcommand)]
     Source(SourceCommand),
-    /// Enable upstream providers (Google) for this server's users, and see their state.
+    /// Enable upstream providers (Google, Microsoft 365) for this server's users, and see their
+    /// state.
     #[command(subcommand)]
     Provider(ProviderCommand),
     /// Plan, apply, review and undo source runs.
@@ -237,12 +238,12 @@ pub struct ImportArgs {
 pub enum ProviderCommand {
     /// Let users connect accounts of a provider configured in [providers.NAME].
     Enable {
-        #[arg(value_parser = ["google"])]
+        #[arg(value_parser = ["google", "m365"])]
         provider: String,
     },
     /// Stop new connections and syncs of a provider (connected sources are kept).
     Disable {
-        #[arg(value_parser = ["google"])]
+        #[arg(value_parser = ["google", "m365"])]
         provider: String,
     },
     /// Show each provider: configured, enabled, and connected accounts.
@@ -251,9 +252,10 @@ pub enum ProviderCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SourceCommand {
-    /// Connect a user's Google account: prints the URL the user opens to authorize Kith.
+    /// Connect a user's Google or Microsoft 365 account: prints the URL the user opens to
+    /// authorize Kith.
     Add {
-        #[arg(value_parser = ["google"])]
+        #[arg(value_parser = ["google", "m365"])]
         provider: String,
         #[arg(long)]
         user: String,
@@ -324,6 +326,10 @@ pub struct RulesArgs {
     /// Only contacts with this label or category (repeatable); `--scope all` clears it.
     #[arg(long, value_name = "LABEL")]
     pub scope: Vec<String>,
+    /// Microsoft 365: a contact folder to sync, by name (repeatable; `default` is the mailbox's
+    /// Contacts folder; `--folder all` clears the list, back to the default folder).
+    #[arg(long, value_name = "NAME")]
+    pub folder: Vec<String>,
     /// Who wins a conflict on a field: FIELD=source or FIELD=kith (repeatable).
     #[arg(long, value_name = "FIELD=OWNER")]
     pub field: Vec<String>,

@@ -433,6 +433,9 @@ fn rules_text(r: &Rules, applied_once: bool) -> String {
     if !r.scope.is_empty() {
         t.push_str(&format!("  scope              {}\n", r.scope.join(", ")));
     }
+    if !r.folders.is_empty() {
+        t.push_str(&format!("  folders            {}\n", r.folders.join(", ")));
+    }
     for (f, o) in &r.fields {
         let o = match o {
             Owner::Kith => "kith",
@@ -524,6 +527,15 @@ async fn rules(store: &dyn Store, a: RulesArgs) -> CliResult {
         r.scope.clear();
     } else {
         r.scope.extend(a.scope.iter().cloned());
+    }
+    if a.folder.iter().any(|s| s == "all") {
+        r.folders.clear();
+    } else {
+        for f in &a.folder {
+            if !r.folders.contains(f) {
+                r.folders.push(f.clone());
+            }
+        }
     }
     for spec in &a.field {
         let (f, o) = spec

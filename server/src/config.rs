@@ -45,13 +45,94 @@ pub struct FileConfig {
 
 /// Upstream accounts users can connect, once an admin enables the provider
 /// (`kith provider enable google`).
-#[derive(Clone, Deserialize, Default)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProvidersSection {
     /// The key OAuth tokens are sealed with: 32 bytes, base64 (env `KITH_TOKEN_KEY`). Unset,
     /// Kith makes one in `token.key` (mode 0600) in the data dir.
     pub token_key: Option<String>,
+    /// Multiplies every wait for an upstream (Retry-After, backoff). Only for tests and demos
+    /// against the fakes, whose clocks can run faster.
+    pub wait_scale: f64,
     pub google: Option<GoogleSection>,
+    pub m365: Option<M365Section>,
+}
+
+impl Default for ProvidersSection {
+    fn default() -> Self {
+        ProvidersSection {
+            token_key: None,
+            wait_scale: 1.0,
+            google: None,
+            m365: None,
+        }
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct M365Section {
+    /// The app registration's Application (client) ID in Microsoft Entra ID.
+    pub client_id: String,
+    /// Env `KITH_M365_CLIENT_SECRET` overrides it.
+    pub client_secret: String,
+    /// `common` (work, school and personal accounts), `organizations`, or a tenant id or
+    /// domain (single-tenant apps).
+    pub tenant: String,
+    /// The server's public base URL; Microsoft sends users back to
+    /// `<redirect_base>/oauth/m365/callback` and admins to `.../oauth/m365/adminconsent/callback`.
+    pub redirect_base: String,
+    /// Microsoft's endpoints; changed only to point Kith at the fake for tests or demos.
+    pub authority_url: String,
+    pub graph_url: String,
+    /// Contacts per delta page (`Prefer: odata.maxpagesize`).
+    pub page_size: u32,
+    /// The first wait after a 429/5xx without Retry-After; each retry doubles it.
+    pub retry_base: String,
+}
+
+impl Default for M365Section {
+    fn default() -> Self {
+        M365Section {
+            client_id: String::new(),
+            client_secret: String::new(),
+            tenant: "common".into(),
+            redirect_base: String::new(),
+            authority_url: "https://login.microsoftonline.com".into(),
+            graph_url: "https://graph.microsoft.com/v1.0".into(),
+            page_size: 100,
+            retry_base: "1s".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for M365Section {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("M365Section")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("tenant", &self.tenant)
+            .field("redirect_base", &self.redirect_base)
+            .field("graph_url", &self.graph_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl M365Section {
+    pub fn retry_base_ms(&self) -> Result<u64, ConfigError> {
+        retry_ms("providers.m365.retry_base", &self.retry_base)
+    }
+}
+
+/// A retry base in ms: `500ms`, or a duration such as `1s`.
+fn retry_ms(key: &str, v: &str) -> Result<u64, ConfigError> {
+    match v.trim().strip_suffix("ms") {
+        Some(n) => n.trim().parse().map_err(|_| ConfigError::Value {
+            key: key.into(),
+            message: format!("{v:?} is not a duration; write e.g. 500ms or 1s"),
+        }),
+        None => duration_ms(key, v).map(|ms| ms as u64),
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -82,7 +163,9 @@ impl std::fmt::Debug for ProvidersSection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProvidersSection")
             .field("token_key", &self.token_key.as_ref().map(|_| "<redacted>"))
+            .field("wait_scale", &self.wait_scale)
             .field("google", &self.google)
+            .field("m365", &self.m365)
             .finish()
     }
 }
@@ -442,6 +525,26 @@ pub fn resolve(
         }
         g.retry_base_ms()?;
     }
+    if let Some(m) = file.providers.m365.as_mut() {
+        if let Ok(s) = std::env::var("KITH_M365_CLIENT_SECRET")
+            && !s.is_empty()
+        {
+            m.client_secret = s;
+        }
+        if !(1..=1000).contains(&m.page_size) {
+            return Err(ConfigError::Value {
+                key: "providers.m365.page_size".into(),
+                message: "must be between 1 and 1000".into(),
+            });
+        }
+        m.retry_base_ms()?;
+    }
+    if !(file.providers.wait_scale.is_finite() && file.providers.wait_scale >= 0.0) {
+        return Err(ConfigError::Value {
+            key: "providers.wait_scale".into(),
+            message: "must be a number, 0 or more".into(),
+        });
+    }
     Ok(Config {
         listen,
         data_dir: data_dir
@@ -526,7 +629,13 @@ mod tests {
     #[test]
     fn the_example_google_section_documents_the_defaults_and_secrets_are_not_debug_printed() {
         let text = include_str!("../../config/kith.example.toml");
-        let section = text.split("# [providers.google]").nth(1).unwrap();
+        let section = text
+            .split("# [providers.google]")
+            .nth(1)
+            .unwrap()
+            .split("[providers.m365]")
+            .next()
+            .unwrap();
         let toml_text: String = section
             .lines()
             .filter_map(|l| l.strip_prefix("# "))
@@ -542,6 +651,31 @@ mod tests {
         assert_eq!(g.revoke_url, d.revoke_url);
         assert_eq!(g.api_url, d.api_url);
         assert!(!format!("{g:?}").contains(&g.client_secret));
+    }
+
+    #[test]
+    fn the_example_m365_section_documents_the_defaults() {
+        let text = include_str!("../../config/kith.example.toml");
+        let section = text.split("# [providers.m365]").nth(1).unwrap();
+        let toml_text: String = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.contains(" = "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let m: M365Section = toml::from_str(&toml_text).unwrap();
+        let d = M365Section::default();
+        assert_eq!(m.tenant, d.tenant);
+        assert_eq!(m.page_size, d.page_size);
+        assert_eq!(m.retry_base, d.retry_base);
+        assert_eq!(m.authority_url, d.authority_url);
+        assert_eq!(m.graph_url, d.graph_url);
+        let file: FileConfig = toml::from_str(text).unwrap();
+        assert_eq!(
+            file.providers.wait_scale,
+            ProvidersSection::default().wait_scale
+        );
+        assert!(!format!("{m:?}").contains(&m.client_secret));
     }
 
     #[test]

@@ -84,22 +84,22 @@ async fn run(cli: Cli) -> CliResult {
         }
         Command::Import(args) => {
             let store = open_store(&config).await?;
-            let up = upstream::Upstreams::load(&config, store.as_ref()).await?;
+            let up = upstream::Upstreams::load(&config, store.clone()).await?;
             commands::import(store.as_ref(), &up, args).await
         }
         Command::Source(cmd) => {
             let store = open_store(&config).await?;
-            let up = upstream::Upstreams::load(&config, store.as_ref()).await?;
+            let up = upstream::Upstreams::load(&config, store.clone()).await?;
             commands::source_command(store.as_ref(), &up, cmd).await
         }
         Command::Provider(cmd) => {
             let store = open_store(&config).await?;
-            let up = upstream::Upstreams::load(&config, store.as_ref()).await?;
+            let up = upstream::Upstreams::load(&config, store.clone()).await?;
             provider_commands::provider(store.as_ref(), &up, cmd).await
         }
         Command::Sync(cmd) => {
             let store = open_store(&config).await?;
-            let up = upstream::Upstreams::load(&config, store.as_ref()).await?;
+            let up = upstream::Upstreams::load(&config, store.clone()).await?;
             commands::sync_command(store.as_ref(), &up, cmd).await
         }
         Command::Export(args) => export::command(open_store(&config).await?, args).await,
@@ -216,7 +216,7 @@ async fn serve(config: Config) -> CliResult {
     };
     let key = server_key(&config, store.as_ref()).await?;
     bootstrap_admin(store.as_ref()).await?;
-    let upstreams = Arc::new(upstream::Upstreams::load(&config, store.as_ref()).await?);
+    let upstreams = Arc::new(upstream::Upstreams::load(&config, store.clone()).await?);
 
     maintenance::spawn(store.clone(), config.clone());
 

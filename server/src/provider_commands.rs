@@ -34,14 +34,14 @@ pub async fn provider(store: &dyn Store, up: &Upstreams, cmd: ProviderCommand) -
         ProviderCommand::Status => {
             for p in PROVIDERS {
                 let state = if up.enabled(store, p).await? {
-                    "enabled"
+                    "enabled".to_string()
                 } else if up.configured(p) {
-                    "configured, not enabled (`kith provider enable google`)"
+                    format!("configured, not enabled (`kith provider enable {p}`)")
                 } else {
-                    "not configured ([providers.google] in the config)"
+                    format!("not configured ([providers.{p}] in the config)")
                 };
                 println!("{p}: {state}");
-                if let Some(g) = &up.google {
+                if let (&"google", Some(g)) = (p, &up.google) {
                     println!("  client id: {}", g.app.client_id);
                     println!(
                         "  redirect URI (register it at Google): {}",
@@ -52,6 +52,21 @@ pub async fn provider(store: &dyn Store, up: &Upstreams, cmd: ProviderCommand) -
                             "  accepted Workspace domains: {}",
                             up.google_domains.join(", ")
                         );
+                    }
+                }
+                if let (&"m365", Some(m)) = (p, &up.m365) {
+                    println!("  client id: {}", m.app.client_id);
+                    println!("  tenant: {}", up.m365_tenant);
+                    println!(
+                        "  redirect URIs (register both as Web): {} and {}/callback",
+                        m.app.redirect_url, m.admin_link
+                    );
+                    println!("  admin-consent link for tenant admins: {}", m.admin_link);
+                    let tenants = authorize::consented_tenants(store).await;
+                    if tenants.is_empty() {
+                        println!("  admin consent: none recorded yet");
+                    } else {
+                        println!("  admin consent given by tenants: {}", tenants.join(", "));
                     }
                 }
                 for u in store.list_users().await.map_err(|e| e.to_string())? {

@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+pub mod upstream;
+
 pub const ADMIN_PW: &str = "admin-test-pw";
 
 pub struct Server {

@@ -64,6 +64,7 @@ impl Sim {
             new_uid: &mut uid,
             accept_merges: false,
             fields: &Field::ALL,
+            fit: &|r| r,
         });
         self.next = n;
         p

@@ -1,14 +1,17 @@
-//! The People API over HTTP: access-token refresh, Google's error bodies sorted into what the
-//! engine must do, and backoff on throttling.
+//! The People API over HTTP: Google's error bodies sorted into what the engine must do, and
+//! backoff (with jitter) on throttling, which Google signals without `Retry-After`.
 
 use super::errors::oauth_message;
-use crate::oauth::{self, App, Tokens};
-use async_trait::async_trait;
+use crate::oauth::{App, Session, Tokens};
+use crate::remote::{self, Retries};
+use crate::retry::account_lock;
 use reqwest::Method;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+pub use crate::oauth::TokenSink;
+pub use crate::remote::ApiError;
 
 /// Where the People API and Google's OAuth endpoints are, and how hard to retry.
 #[derive(Debug, Clone)]
@@ -20,62 +23,13 @@ pub struct Config {
     /// The first backoff after a 429/5xx; each retry doubles it (plus up to as much jitter).
     pub retry_base: Duration,
     pub max_retries: u32,
-}
-
-/// Where refreshed tokens go (sealed into the database by the server).
-#[async_trait]
-pub trait TokenSink: Send + Sync {
-    async fn save(&self, tokens: &Tokens);
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("the sync token expired")]
-    Expired,
-    #[error("not found")]
-    NotFound,
-    #[error("the etag is stale")]
-    Stale,
-    #[error("{0}")]
-    Reauth(String),
-    #[error("{0}")]
-    Rejected(String),
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("{0}")]
-    Unknown(String),
+    /// Multiplies every wait (tests against the fake run its clock faster).
+    pub wait_scale: f64,
 }
 
 pub struct Api {
-    http: reqwest::Client,
+    pub session: Session,
     pub cfg: Arc<Config>,
-    tokens: Tokens,
-    sink: Arc<dyn TokenSink>,
-}
-
-/// One writer per Google account: Google asks for mutations of a user to be sequential.
-fn writer(account: &str) -> Arc<tokio::sync::Mutex<()>> {
-    static WRITERS: Mutex<Option<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = Mutex::new(None);
-    let mut w = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
-    w.get_or_insert_with(HashMap::new)
-        .entry(account.to_string())
-        .or_default()
-        .clone()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// Backoff before retry `n` (1-based): `base·2ⁿ⁻¹` plus up to as much random jitter, so
-/// clients throttled together do not come back together. Never less than `base·2ⁿ⁻¹`.
-pub fn backoff(base: Duration, n: u32) -> Duration {
-    let step = base.saturating_mul(1 << (n.saturating_sub(1)).min(16));
-    let jitter = rand::random::<f64>() * step.as_secs_f64();
-    step + Duration::from_secs_f64(jitter)
 }
 
 /// Google's error envelope: `{"error":{"code","message","status","details":[{"reason"}]}}`.
@@ -102,48 +56,15 @@ fn google_error(body: &[u8]) -> GoogleError {
 
 impl Api {
     pub fn new(cfg: Arc<Config>, tokens: Tokens, sink: Arc<dyn TokenSink>) -> Api {
-        Api {
-            http: oauth::http_client(),
-            cfg,
-            tokens,
-            sink,
-        }
+        let client_id = cfg.app.client_id.clone();
+        let session = Session::new(cfg.app.clone(), tokens, sink, move |e| {
+            oauth_message(e, &client_id)
+        });
+        Api { session, cfg }
     }
 
-    #[cfg(test)]
-    pub fn set_access_token(&mut self, token: &str, expires_at: i64) {
-        self.tokens.access_token = token.to_string();
-        self.tokens.expires_at = expires_at;
-    }
-
-    async fn refresh(&mut self) -> Result<(), ApiError> {
-        match oauth::refresh(&self.cfg.app, &self.http, &self.tokens).await {
-            Ok(t) => {
-                self.tokens = t;
-                self.sink.save(&self.tokens).await;
-                Ok(())
-            }
-            Err(e) if e.code == "unreachable" || e.code == "invalid_response" => Err(
-                ApiError::Unavailable(format!("Google's token endpoint failed: {e}")),
-            ),
-            Err(e) => Err(ApiError::Reauth(oauth_message(&e, &self.cfg.app.client_id))),
-        }
-    }
-
-    /// The wait before the next retry, or the error once retries are used up.
-    fn wait(&self, attempt: &mut u32, why: String) -> Result<Duration, ApiError> {
-        *attempt += 1;
-        if *attempt > self.cfg.max_retries {
-            return Err(ApiError::Unavailable(format!(
-                "{why} (gave up after {} retries; the next run tries again)",
-                self.cfg.max_retries
-            )));
-        }
-        Ok(backoff(self.cfg.retry_base, *attempt))
-    }
-
-    /// One API call with retries. `create` marks a call whose lost answer leaves its outcome
-    /// unknown (a retried create could make a duplicate).
+    /// One API call with retries. A POST whose answer is lost has an unknown outcome (a
+    /// retried create could make a duplicate); other calls are retried.
     pub async fn call(
         &mut self,
         method: Method,
@@ -151,81 +72,53 @@ impl Api {
         query: &[(&'static str, String)],
         body: Option<&Value>,
     ) -> Result<Value, ApiError> {
-        let mutation = method != Method::GET;
         let create = method == Method::POST;
-        let _turn = if mutation {
-            Some(writer(&self.tokens.account).lock_owned().await)
+        let _turn = if method != Method::GET {
+            Some(
+                account_lock(&format!("google:{}", self.session.account()))
+                    .lock_owned()
+                    .await,
+            )
         } else {
             None
         };
-        let mut attempt = 0u32;
+        let mut retries = Retries::new(
+            self.cfg.retry_base,
+            self.cfg.max_retries,
+            self.cfg.wait_scale,
+        );
         let mut refreshed = false;
         loop {
-            if self.tokens.expires_at - 60_000 < now_ms() {
-                self.refresh().await?;
-                refreshed = true;
-            }
+            refreshed |= self.session.fresh().await?;
             let mut rb = self
+                .session
                 .http
                 .request(method.clone(), format!("{}{path}", self.cfg.api_url))
-                .bearer_auth(&self.tokens.access_token)
+                .bearer_auth(self.session.bearer())
                 .query(query);
             if let Some(b) = body {
                 rb = rb.json(b);
             }
-            // The answer whole: status, Retry-After and body. Losing it after the request left
-            // makes a create's outcome unknown; anything else is simply tried again.
-            let answer = async {
-                let resp = rb.send().await?;
-                let status = resp.status().as_u16();
-                let retry_after = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                Ok::<_, reqwest::Error>((status, retry_after, resp.bytes().await?))
-            };
-            let (status, retry_after, bytes) = match answer.await {
-                Ok(a) => {
-                    let outcome = if (200..300).contains(&a.0) {
-                        "ok".to_string()
-                    } else {
-                        a.0.to_string()
-                    };
-                    crate::observe::call("google", &outcome, a.0 == 429);
-                    a
-                }
-                Err(e) if create => {
-                    crate::observe::call("google", "unreachable", false);
-                    return Err(ApiError::Unknown(e.to_string()));
-                }
+            let a = match remote::exchange("google", rb).await {
+                Ok(a) => a,
+                Err(e) if create => return Err(ApiError::Unknown(e.to_string())),
                 Err(e) => {
-                    crate::observe::call("google", "unreachable", false);
-                    let wait = self.wait(&mut attempt, format!("Google did not answer: {e}"))?;
+                    let wait = retries.next(format!("Google did not answer: {e}"), None)?;
                     tokio::time::sleep(wait).await;
                     continue;
                 }
             };
-            if (200..300).contains(&status) {
-                if bytes.is_empty() {
-                    return Ok(Value::Null);
-                }
-                return serde_json::from_slice(&bytes).map_err(|e| {
-                    let m = format!("Google's answer is not JSON: {e}");
-                    if create {
-                        ApiError::Unknown(m)
-                    } else {
-                        ApiError::Unavailable(m)
-                    }
-                });
+            if (200..300).contains(&a.status) {
+                return remote::json(&a, "Google", create);
             }
-            let err = google_error(&bytes);
+            let status = a.status;
+            let err = google_error(&a.body);
             match status {
                 401 if !refreshed => {
-                    self.refresh().await?;
+                    self.session.refresh().await?;
                     refreshed = true;
                 }
-                401 | 403 if err.status == "UNAUTHENTICATED" || status == 401 => {
+                401 => {
                     return Err(ApiError::Reauth(format!(
                         "Google refused Kith's access ({}); connect the account again",
                         err.message
@@ -241,10 +134,7 @@ impl Api {
                 404 => return Err(ApiError::NotFound),
                 429 | 409 | 500 | 502 | 503 | 504 => {
                     let why = format!("Google answered {status} {}: {}", err.status, err.message);
-                    let mut wait = self.wait(&mut attempt, why)?;
-                    if let Some(s) = retry_after {
-                        wait = wait.max(Duration::from_secs(s));
-                    }
+                    let wait = retries.next(why, a.retry_after)?;
                     tracing::info!(
                         status,
                         wait_ms = wait.as_millis() as u64,
@@ -252,7 +142,7 @@ impl Api {
                     );
                     tokio::time::sleep(wait).await;
                 }
-                403 if err.status == "PERMISSION_DENIED" => {
+                403 => {
                     return Err(ApiError::Reauth(format!(
                         "Google denied access to the contacts ({}); connect the account again and allow Contacts",
                         err.message

@@ -33,12 +33,7 @@ pub struct Cursor {
     pub full_at: i64,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use crate::retry::now_ms;
 
 /// The authorization URL for a user (offline access, consent every time so a refresh token
 /// is always issued).
@@ -101,18 +96,6 @@ pub struct GoogleConnector {
     groups: Option<(HashMap<String, String>, HashMap<String, String>)>,
 }
 
-fn connector_error(e: ApiError) -> ConnectorError {
-    match e {
-        ApiError::Reauth(m) => ConnectorError::NeedsReauth(m),
-        ApiError::Stale => ConnectorError::Stale,
-        ApiError::Rejected(m) => ConnectorError::Rejected(m),
-        ApiError::Unknown(m) => ConnectorError::Unknown(m),
-        ApiError::NotFound => ConnectorError::Rejected("the contact is gone from Google".into()),
-        ApiError::Expired => ConnectorError::Unavailable("the sync token expired".into()),
-        ApiError::Unavailable(m) => ConnectorError::Unavailable(m),
-    }
-}
-
 impl GoogleConnector {
     pub fn new(
         cfg: std::sync::Arc<Config>,
@@ -141,7 +124,7 @@ impl GoogleConnector {
                     .api
                     .call(Method::GET, "/v1/contactGroups", &q, None)
                     .await
-                    .map_err(connector_error)?;
+                    .map_err(ConnectorError::from)?;
                 for g in v["contactGroups"].as_array().into_iter().flatten() {
                     // System groups (myContacts, starred…) are not categories.
                     if g["groupType"].as_str() == Some("USER_CONTACT_GROUP")
@@ -186,7 +169,7 @@ impl GoogleConnector {
                     Some(&json!({"contactGroup": {"name": name}})),
                 )
                 .await
-                .map_err(connector_error)?;
+                .map_err(ConnectorError::from)?;
             if let (Some(res), Some(g)) = (v["resourceName"].as_str(), self.groups.as_mut()) {
                 g.0.insert(res.to_string(), name.clone());
                 g.1.insert(name.to_lowercase(), res.to_string());
@@ -286,10 +269,10 @@ impl Connector for GoogleConnector {
                 Err(ApiError::Expired) => {
                     tracing::info!("Google sync token expired: full resync, no deletes inferred");
                 }
-                Err(e) => return Err(connector_error(e)),
+                Err(e) => return Err(ConnectorError::from(e)),
             }
         }
-        let (people, next) = self.list(None).await.map_err(connector_error)?;
+        let (people, next) = self.list(None).await.map_err(ConnectorError::from)?;
         let items = people
             .iter()
             .filter(|p| !person::is_deleted(p))
@@ -321,7 +304,7 @@ impl Connector for GoogleConnector {
         {
             Ok(p) => Ok(Some(self.item(&p))),
             Err(ApiError::NotFound) => Ok(None),
-            Err(e) => Err(connector_error(e)),
+            Err(e) => Err(ConnectorError::from(e)),
         }
     }
 
@@ -337,7 +320,7 @@ impl Connector for GoogleConnector {
             .api
             .call(Method::POST, "/v1/people:createContact", &q, Some(&body))
             .await
-            .map_err(connector_error)?;
+            .map_err(ConnectorError::from)?;
         Ok(self.item(&p))
     }
 
@@ -364,7 +347,7 @@ impl Connector for GoogleConnector {
                 Some(&body),
             )
             .await
-            .map_err(connector_error)?;
+            .map_err(ConnectorError::from)?;
         Ok(self.item(&p))
     }
 
@@ -381,7 +364,7 @@ impl Connector for GoogleConnector {
         {
             // Already gone is what was wanted.
             Ok(_) | Err(ApiError::NotFound) => Ok(()),
-            Err(e) => Err(connector_error(e)),
+            Err(e) => Err(ConnectorError::from(e)),
         }
     }
 
@@ -446,6 +429,7 @@ mod tests {
             page_size: 2,
             retry_base: std::time::Duration::from_millis(10),
             max_retries: 3,
+            wait_scale: 1.0,
         };
         let tokens = Tokens {
             access_token: t["access_token"].as_str().unwrap().into(),
@@ -489,7 +473,7 @@ mod tests {
             json!({"account": "a@example.org"}),
         )
         .await;
-        c.api.set_access_token(
+        c.api.session.set_access_token(
             t["access_token"].as_str().unwrap(),
             t["expires_at"].as_i64().unwrap(),
         );

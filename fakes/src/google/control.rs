@@ -1,7 +1,7 @@
 //! The control API tests drive the fake with (`/_fake/*`): seed and edit people as if in
 //! Gmail, move the virtual clock, set knobs and the next consent, revoke, read the log.
 
-use super::{Consent, Fake, Knobs, form, json, people};
+use super::{Consent, Fake, form, json, people};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json as j};
@@ -15,24 +15,16 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
     let account = v["account"].as_str().unwrap_or("").to_string();
     let mut w = fake.world();
     match (method.as_str(), path) {
-        ("POST", "/_fake/config") => {
-            let mut merged = serde_json::to_value(&w.knobs).unwrap_or(Value::Null);
-            if let (Some(m), Some(new)) = (merged.as_object_mut(), v.as_object()) {
-                for (k, val) in new {
-                    m.insert(k.clone(), val.clone());
-                }
+        ("POST", "/_fake/config") => match crate::common::merged(&w.knobs, &v) {
+            Ok(k) => {
+                w.knobs = k;
+                json(
+                    StatusCode::OK,
+                    serde_json::to_value(&w.knobs).unwrap_or(Value::Null),
+                )
             }
-            match serde_json::from_value::<Knobs>(merged) {
-                Ok(k) => {
-                    w.knobs = k;
-                    json(
-                        StatusCode::OK,
-                        serde_json::to_value(&w.knobs).unwrap_or(Value::Null),
-                    )
-                }
-                Err(e) => bad(&e.to_string()),
-            }
-        }
+            Err(e) => bad(&e),
+        },
         ("POST", "/_fake/consent") => match serde_json::from_value::<Consent>(v) {
             Ok(c) => {
                 w.consent = c;

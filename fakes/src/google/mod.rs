@@ -12,11 +12,13 @@ mod people;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+
+pub(crate) use crate::common::{form, json, token};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -233,24 +235,6 @@ pub(crate) fn revoke_account(w: &mut World, account: &str) {
     w.access.retain(|_, (a, _)| a != account);
 }
 
-pub(crate) fn token(prefix: &str) -> String {
-    let r: [u8; 16] = rand::random();
-    let hex: String = r.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}{hex}")
-}
-
-pub(crate) fn json(status: StatusCode, v: Value) -> Response {
-    (
-        status,
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/json; charset=UTF-8",
-        )],
-        v.to_string(),
-    )
-        .into_response()
-}
-
 async fn route(
     State(fake): State<Fake>,
     method: Method,
@@ -300,60 +284,12 @@ pub fn router(fake: Fake) -> Router {
 }
 
 pub async fn serve(listener: tokio::net::TcpListener, fake: Fake) {
-    if let Err(e) = axum::serve(listener, router(fake)).await {
-        eprintln!("kith-fake-google: {e}");
-    }
+    crate::common::serve(listener, router(fake), "kith-fake-google").await;
 }
 
 /// Starts a fake on a loopback port in a thread of its own; returns its base URL and handle.
 pub fn spawn() -> (String, Fake) {
     let fake = Fake::new();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let f = fake.clone();
-    std::thread::spawn(move || {
-        let rt = match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                let _ = tx.send(Err(e.to_string()));
-                return;
-            }
-        };
-        rt.block_on(async move {
-            match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-                Ok(l) => {
-                    let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
-                    let _ = tx.send(Ok(format!("http://{addr}")));
-                    serve(l, f).await;
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string()));
-                }
-            }
-        });
-    });
-    match rx.recv() {
-        Ok(Ok(url)) => (url, fake),
-        Ok(Err(e)) => panic!("the fake Google cannot start: {e}"),
-        Err(e) => panic!("the fake Google cannot start: {e}"),
-    }
-}
-
-/// `a=1&b=2` (a query string or a form body), decoded.
-pub(crate) fn form(s: &str) -> HashMap<String, String> {
-    let dec = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    s.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (dec(k), dec(v))
-        })
-        .collect()
+    let url = crate::common::spawn(router(fake.clone()), "the fake Google");
+    (url, fake)
 }

@@ -3,22 +3,15 @@
 //! rotated), and revocation.
 
 use super::{Code, Fake, Refresh, errors, form, json, token as random_token};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use crate::common::redirect;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use base64::Engine;
 use serde_json::json as j;
 use sha2::{Digest, Sha256};
 
 const CONTACTS: &str = "https://www.googleapis.com/auth/contacts";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-fn redirect(to: &str) -> Response {
-    let mut r = StatusCode::FOUND.into_response();
-    if let Ok(v) = HeaderValue::from_str(to) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r
-}
 
 fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
@@ -94,28 +87,7 @@ fn client_ok(
     headers: &HeaderMap,
     f: &std::collections::HashMap<String, String>,
 ) -> bool {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            s.split_once(':').map(|(a, b)| {
-                let d = |x: &str| {
-                    percent_encoding::percent_decode_str(x)
-                        .decode_utf8_lossy()
-                        .into_owned()
-                };
-                (d(a), d(b))
-            })
-        });
-    let (id, secret) = basic.unwrap_or_else(|| {
-        (
-            f.get("client_id").cloned().unwrap_or_default(),
-            f.get("client_secret").cloned().unwrap_or_default(),
-        )
-    });
+    let (id, secret) = crate::common::client_credentials(headers, f);
     id == w.knobs.client_id && secret == w.knobs.client_secret
 }
 

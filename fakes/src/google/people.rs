@@ -1,7 +1,6 @@
 //! The People API: connections listing and sync, get, create, update, delete, contact groups.
 
 use super::{Account, Fake, Listing, Stored, World, errors, form, json, token};
-use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json as j};
@@ -349,22 +348,6 @@ pub(crate) fn new_id(w: &mut World, account: &str) -> String {
     )
 }
 
-fn lost_answer() -> Response {
-    // Headers go out, then the connection breaks: the client cannot know what happened.
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(Bytes::from_static(b"{\"resourceName\": \"people/")),
-        Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "connection reset",
-        )),
-    ];
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json; charset=UTF-8")
-        .body(Body::from_stream(futures_util::stream::iter(chunks)))
-        .unwrap_or_else(|_| errors::not_found())
-}
-
 pub async fn handle(
     fake: &Fake,
     method: &Method,
@@ -507,7 +490,7 @@ fn dispatch(
             let s = store_write(w, account, &id, p, false);
             if w.knobs.lose_creates > 0 {
                 w.knobs.lose_creates -= 1;
-                return lost_answer();
+                return crate::common::lost_answer(StatusCode::OK);
             }
             json(StatusCode::OK, render(&id, &s, lang, churn))
         }

@@ -264,11 +264,9 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         return r;
     }
     if method == Method::GET
-        && let Some(p) = path
-            .strip_prefix("/oauth/")
-            .and_then(|p| p.strip_suffix("/callback"))
+        && let Some(r) = oauth::public(&app, &path, req.uri(), req.headers()).await
     {
-        return oauth::callback(&app, p, req.uri(), req.headers()).await;
+        return r;
     }
     let target = paths::resolve(&path);
     if path == "/" && (method == Method::GET || method == Method::HEAD) {

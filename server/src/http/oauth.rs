@@ -7,7 +7,6 @@ use crate::auth::Principal;
 use crate::upstream::authorize;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kith_connectors::google;
 use kith_connectors::oauth::OAuthError;
 use std::collections::HashMap;
 
@@ -65,7 +64,23 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// `GET /oauth/google/start?source=NAME&book=BOOK`.
+/// The provider's name as people know it.
+fn title(provider: &str) -> &'static str {
+    match provider {
+        "m365" => "Microsoft 365",
+        _ => "Google",
+    }
+}
+
+fn redirect(url: &str) -> Response {
+    let mut r = (StatusCode::SEE_OTHER, "").into_response();
+    if let Ok(v) = HeaderValue::from_str(url) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// `GET /oauth/PROVIDER/start?source=NAME&book=BOOK`, signed in.
 pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http::Uri) -> Response {
     if let Some(r) = unknown(provider) {
         return r;
@@ -92,15 +107,14 @@ pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http:
     .await
     {
         Ok(url) => {
-            let mut r = (StatusCode::SEE_OTHER, "").into_response();
-            if let Ok(v) = HeaderValue::from_str(&url) {
-                r.headers_mut().insert(header::LOCATION, v);
-            }
-            let secure = app
-                .upstreams
-                .google
-                .as_ref()
-                .is_some_and(|g| g.app.redirect_url.starts_with("https://"));
+            let mut r = redirect(&url);
+            let secure = [
+                app.upstreams.google.as_ref().map(|g| &g.app.redirect_url),
+                app.upstreams.m365.as_ref().map(|m| &m.app.redirect_url),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|u| u.starts_with("https://"));
             let c = format!(
                 "{COOKIE}={binding}; Path=/oauth; Max-Age=600; HttpOnly; SameSite=Lax{}",
                 if secure { "; Secure" } else { "" }
@@ -110,7 +124,11 @@ pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http:
             }
             r
         }
-        Err(msg) => page(StatusCode::FORBIDDEN, "Google is not available", &msg),
+        Err(msg) => page(
+            StatusCode::FORBIDDEN,
+            &format!("{} is not available", title(provider)),
+            &msg,
+        ),
     }
 }
 
@@ -129,7 +147,74 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// `GET /oauth/google/callback?state=…&code=…` (or `error=…`).
+/// The pages reached without signing in to Kith: where providers send browsers back, and
+/// Microsoft's admin-consent link (for a tenant admin, who need not be a Kith user).
+pub async fn public(
+    app: &App,
+    path: &str,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    let rest = path.strip_prefix("/oauth/")?;
+    Some(match rest {
+        "m365/adminconsent" => {
+            match authorize::admin_start(&app.upstreams, app.store.as_ref()).await {
+                Ok(url) => redirect(&url),
+                Err(msg) => page(
+                    StatusCode::FORBIDDEN,
+                    "Microsoft 365 is not available",
+                    &msg,
+                ),
+            }
+        }
+        "m365/adminconsent/callback" => admin_callback(app, uri).await,
+        _ => callback(app, rest.strip_suffix("/callback")?, uri, headers).await,
+    })
+}
+
+/// `GET /oauth/m365/adminconsent/callback?admin_consent=True&tenant=…&state=…` (or `error=…`).
+async fn admin_callback(app: &App, uri: &axum::http::Uri) -> Response {
+    let q = query(uri);
+    let state = q.get("state").cloned().unwrap_or_default();
+    if let Some(code) = q.get("error") {
+        authorize::discard(app.store.as_ref(), &state).await;
+        let e = OAuthError::new(
+            code.clone(),
+            q.get("error_description").cloned().unwrap_or_default(),
+        );
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Admin consent was not given",
+            &authorize::error_message(&app.upstreams, "m365", &e),
+        );
+    }
+    if !q
+        .get("admin_consent")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        authorize::discard(app.store.as_ref(), &state).await;
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Admin consent was not given",
+            "Microsoft did not report a consent. Open the admin-consent link again.",
+        );
+    }
+    let tenant = q.get("tenant").cloned().unwrap_or_default();
+    match authorize::admin_finish(&app.upstreams, app.store.as_ref(), &state, &tenant).await {
+        Ok(msg) => page(
+            StatusCode::OK,
+            "Kith is allowed for your organisation",
+            &msg,
+        ),
+        Err(msg) => page(
+            StatusCode::BAD_REQUEST,
+            "Admin consent was not recorded",
+            &msg,
+        ),
+    }
+}
+
+/// `GET /oauth/PROVIDER/callback?state=…&code=…` (or `error=…`).
 pub async fn callback(
     app: &App,
     provider: &str,
@@ -139,14 +224,9 @@ pub async fn callback(
     if let Some(r) = unknown(provider) {
         return r;
     }
+    let name = title(provider);
     let q = query(uri);
     let state = q.get("state").cloned().unwrap_or_default();
-    let client_id = app
-        .upstreams
-        .google
-        .as_ref()
-        .map(|g| g.app.client_id.clone())
-        .unwrap_or_default();
     if let Some(code) = q.get("error") {
         // The pending authorization is spent either way.
         if !state.is_empty() {
@@ -156,18 +236,20 @@ pub async fn callback(
             code.clone(),
             q.get("error_description").cloned().unwrap_or_default(),
         );
-        tracing::info!(error = %e.code, "Google authorization refused");
+        tracing::info!(error = %e.code, provider, "authorization refused");
         return page(
             StatusCode::BAD_REQUEST,
-            "Google was not connected",
-            &google::errors::oauth_message(&e, &client_id),
+            &format!("{name} was not connected"),
+            &authorize::error_message(&app.upstreams, provider, &e),
         );
     }
     let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
         return page(
             StatusCode::BAD_REQUEST,
-            "Google was not connected",
-            "The answer from Google carries no authorization code. Start the connection again.",
+            &format!("{name} was not connected"),
+            &format!(
+                "The answer from {name} carries no authorization code. Start the connection again."
+            ),
         );
     };
     match authorize::finish(
@@ -181,7 +263,7 @@ pub async fn callback(
     {
         Ok(c) => page(
             StatusCode::OK,
-            "Google connected",
+            &format!("{name} connected"),
             &format!(
                 "{} is connected as {} source {:?} of user {}. Preview the next sync with `kith sync plan {} --user {}`, then apply it.",
                 c.account,
@@ -192,6 +274,10 @@ pub async fn callback(
                 c.user
             ),
         ),
-        Err(msg) => page(StatusCode::BAD_REQUEST, "Google was not connected", &msg),
+        Err(msg) => page(
+            StatusCode::BAD_REQUEST,
+            &format!("{name} was not connected"),
+            &msg,
+        ),
     }
 }

@@ -53,6 +53,12 @@ async fn check(store: &dyn Store) {
         store.setting("provider:x").await.unwrap().as_deref(),
         Some(&b"enabled"[..])
     );
+    store.set_setting("tenant:b", Some(b"1")).await.unwrap();
+    store.set_setting("tenant:a", Some(b"1")).await.unwrap();
+    assert_eq!(
+        store.settings_with_prefix("tenant:").await.unwrap(),
+        ["a", "b"]
+    );
     store.set_setting("provider:x", None).await.unwrap();
     assert_eq!(
         store.setting("provider:x").await.unwrap(),

@@ -312,6 +312,8 @@ pub trait Store: sync::SyncStore + history::HistoryStore + Send + Sync {
     /// A setting an admin changes (e.g. `provider:google` → `enabled`); `None` removes it.
     async fn set_setting(&self, name: &str, value: Option<&[u8]>) -> StoreResult<()>;
     async fn setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// The names of the settings that start with `prefix`, without it.
+    async fn settings_with_prefix(&self, prefix: &str) -> StoreResult<Vec<String>>;
 
     /// Stores a sealed value (see migrations 0006): already encrypted by the caller.
     async fn put_sealed(

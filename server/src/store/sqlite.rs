@@ -1059,6 +1059,19 @@ impl Store for SqliteStore {
         )
     }
 
+    async fn settings_with_prefix(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM settings WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name",
+        )
+        .bind(prefix)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(names
+            .into_iter()
+            .map(|n| n[prefix.len()..].to_string())
+            .collect())
+    }
+
     async fn put_sealed(
         &self,
         name: &str,

@@ -233,29 +233,31 @@ pub async fn run_source(
     opts: Options,
 ) -> SyncResult<Outcome> {
     let rules = parse_rules(source)?;
-    let (mut conn, refreshed) = match up.connector(store, source).await {
+    let mut conn = match up.connector(store, source).await {
         Ok(c) => c,
         Err(e) => {
             source_failed(store, source, &e).await?;
             return Err(e.into());
         }
     };
-    let fetched = conn.changes(source.cursor.as_deref()).await;
-    up.keep_tokens(store, source, refreshed.as_deref()).await;
-    let fetched = match fetched {
+    let mut fetched = match conn.changes(source.cursor.as_deref()).await {
         Ok(f) => f,
         Err(e) => {
             source_failed(store, source, &e).await?;
             return Err(e.into());
         }
     };
+    let state = load_state(store, source).await?;
+    if let Err(e) = find_pending(conn.as_mut(), &state, &mut fetched).await {
+        source_failed(store, source, &e).await?;
+        return Err(e.into());
+    }
     let cursor = fetched.cursor.clone();
     (opts.progress)(&format!(
         "read {} contacts ({} failed rows); loading the address book…",
         fetched.items.len(),
         fetched.errors.len()
     ));
-    let state = load_state(store, source).await?;
     let mut book = load_book(store, source.collection_id).await?;
     (opts.progress)(&format!("planning against {} cards…", book.cards.len()));
     // Planning a large source is seconds of CPU: tell the runtime, so the server's other
@@ -270,6 +272,7 @@ pub async fn run_source(
             new_uid: &mut new_uid,
             accept_merges: opts.accept_merges,
             fields: conn.fields(),
+            fit: &|r| conn.fit(r),
         })
     });
     // The cards the source's writes concern: a write met with a stale version merges again.
@@ -335,14 +338,41 @@ pub async fn run_source(
             mappings: &state.mappings,
             cards: &cards,
         };
-        let done = apply_ops(store, source, run_id, &mut outcome.ops, &ops, Some(writes)).await;
-        up.keep_tokens(store, source, refreshed.as_deref()).await;
-        done?;
+        apply_ops(store, source, run_id, &mut outcome.ops, &ops, Some(writes)).await?;
         finish_applied(store, source, &outcome.summary).await?;
         outcome.status = "applied".into();
     }
     // A run not applied leaves the cursor: the feed is read again from the same place.
     Ok(outcome)
+}
+
+/// Creates whose answer was lost, looked up by the marker Kith stored with them, for sources
+/// whose change feed does not carry it; found ones join the fetched contacts.
+async fn find_pending(
+    conn: &mut dyn Connector,
+    state: &SourceState,
+    fetched: &mut kith_connectors::connector::Fetched,
+) -> Result<(), ConnectorError> {
+    let pending: Vec<&str> = state
+        .mappings
+        .values()
+        .filter(|m| m.state == LinkState::Pending)
+        .filter_map(|m| m.card.as_deref())
+        .collect();
+    for card in pending {
+        if fetched
+            .items
+            .iter()
+            .any(|i| i.marker.as_deref() == Some(card))
+        {
+            continue;
+        }
+        if let Some(item) = conn.find(card).await? {
+            fetched.items.retain(|i| i.id != item.id);
+            fetched.items.push(item);
+        }
+    }
+    Ok(())
 }
 
 /// After an applied run: the change feed moves on, and a source that failed before is ok.
@@ -662,7 +692,7 @@ pub async fn apply_run(
     let mut ops = load_ops(store, run_id).await?;
     if ops.iter().any(|o| o.push.is_some()) {
         let rules = parse_rules(&source)?;
-        let (mut conn, refreshed) = up.connector(store, &source).await?;
+        let mut conn = up.connector(store, &source).await?;
         let mappings: HashMap<_, _> = store.mappings(source.id).await?.into_iter().collect();
         let mut cards = HashMap::new();
         for name in ops
@@ -681,9 +711,7 @@ pub async fn apply_run(
             mappings: &mappings,
             cards: &cards,
         };
-        let done = apply_ops(store, &source, run_id, &mut ops, &[], Some(writes)).await;
-        up.keep_tokens(store, &source, refreshed.as_deref()).await;
-        done?;
+        apply_ops(store, &source, run_id, &mut ops, &[], Some(writes)).await?;
     } else {
         apply_ops(store, &source, run_id, &mut ops, &[], None).await?;
     }

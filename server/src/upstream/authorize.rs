@@ -1,18 +1,20 @@
 //! The authorization-code flow around the provider: a pending authorization (its PKCE
 //! verifier, sealed, single use, ten minutes) tied to the user who started it, and its
-//! completion into sealed tokens and a source.
+//! completion into sealed tokens and a source. Also Microsoft's admin consent, which records
+//! the organisations (tenants) whose admin let everyone use Kith.
 
 use super::Upstreams;
 use crate::store::sync::SourcePatch;
 use crate::store::{Store, User};
-use kith_connectors::google;
+use kith_connectors::oauth::{OAuthError, Tokens};
 use kith_connectors::rules::Rules;
+use kith_connectors::{google, m365};
 use serde::{Deserialize, Serialize};
 
 /// How long a user has to finish at the provider.
 const PENDING_MS: i64 = 10 * 60 * 1000;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Default)]
 struct Pending {
     user_id: i64,
     user: String,
@@ -23,6 +25,9 @@ struct Pending {
     /// Hash of the browser cookie set when the flow started in a browser: the callback must
     /// come from that browser. `None` for a URL the CLI printed.
     binding: Option<String>,
+    /// A tenant admin's consent for everyone, not a user's connection.
+    #[serde(default)]
+    admin_consent: bool,
 }
 
 fn state_name(state: &str) -> String {
@@ -31,6 +36,81 @@ fn state_name(state: &str) -> String {
 
 pub fn binding_hash(cookie: &str) -> String {
     blake3::hash(cookie.as_bytes()).to_hex().to_string()
+}
+
+/// The setting that records a tenant's admin consent.
+fn consent_key(tenant: &str) -> String {
+    format!("m365:consent:{}", tenant.to_lowercase())
+}
+
+/// Whether the server signs users in through one organisation (not `common` and the like).
+fn single_tenant(tenant: &str) -> bool {
+    !matches!(
+        tenant.to_ascii_lowercase().as_str(),
+        "common" | "organizations" | "consumers"
+    )
+}
+
+pub async fn consented(store: &dyn Store, tenant: &str) -> bool {
+    matches!(store.setting(&consent_key(tenant)).await, Ok(Some(_)))
+}
+
+/// The plain-language message for a provider's OAuth error.
+pub fn error_message(up: &Upstreams, provider: &str, e: &OAuthError) -> String {
+    match (provider, &up.google, &up.m365) {
+        ("google", Some(g), _) => google::errors::oauth_message(e, &g.app.client_id),
+        ("m365", _, Some(m)) => m365::errors::oauth_message(e, &m.app.client_id, &m.admin_link),
+        _ => format!("{provider} refused the authorization ({e})"),
+    }
+}
+
+/// What a user whose organisation has not consented is told instead of a failing sign-in.
+pub fn admin_path(up: &Upstreams) -> String {
+    let link = up
+        .m365
+        .as_ref()
+        .map(|m| m.admin_link.clone())
+        .unwrap_or_default();
+    format!(
+        "Your organisation's Microsoft 365 administrator must allow Kith once before anyone can connect. Send them this link: {link} (they sign in and grant access for the organisation). Then connect your account again."
+    )
+}
+
+async fn seal_pending(
+    up: &Upstreams,
+    store: &dyn Store,
+    state: &str,
+    owner: Option<i64>,
+    p: &Pending,
+) -> Result<(), String> {
+    let name = state_name(state);
+    let plain = serde_json::to_vec(p).map_err(|e| e.to_string())?;
+    store
+        .put_sealed(
+            &name,
+            owner,
+            &up.sealer.seal(&name, &plain),
+            Some(crate::store::now_ms() + PENDING_MS),
+        )
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The pending authorization `state` names, taken (it is used once).
+async fn take_pending(up: &Upstreams, store: &dyn Store, state: &str) -> Result<Pending, String> {
+    let name = state_name(state);
+    let sealed = store
+        .take_sealed(&name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or(
+            "This authorization link expired or was already used. Start the connection again.",
+        )?;
+    up.sealer
+        .open(&name, &sealed)
+        .ok()
+        .and_then(|p| serde_json::from_slice(&p).ok())
+        .ok_or_else(|| "This authorization cannot be read (the server's token key changed). Start the connection again.".to_string())
 }
 
 /// Where to send the user to authorize `provider` for source `source`.
@@ -46,12 +126,18 @@ pub async fn start(
     if !up.enabled(store, provider).await? {
         return Err(not_enabled(up, provider));
     }
-    let cfg = up
-        .google
-        .as_ref()
-        .ok_or_else(|| not_enabled(up, provider))?;
-    let started = google::start(cfg, None)
-        .map_err(|e| google::errors::oauth_message(&e, &cfg.app.client_id))?;
+    let started = match (provider, &up.google, &up.m365) {
+        ("google", Some(cfg), _) => google::start(cfg, None),
+        ("m365", _, Some(cfg)) => {
+            // One organisation that has not consented: its users would only meet AADSTS65001.
+            if single_tenant(&up.m365_tenant) && !consented(store, &up.m365_tenant).await {
+                return Err(admin_path(up));
+            }
+            m365::start(cfg, None)
+        }
+        _ => return Err(not_enabled(up, provider)),
+    }
+    .map_err(|e| error_message(up, provider, &e))?;
     let pending = Pending {
         user_id: user.id,
         user: user.name.clone(),
@@ -60,18 +146,9 @@ pub async fn start(
         source: source.to_string(),
         book: book.to_string(),
         binding: binding.map(binding_hash),
+        admin_consent: false,
     };
-    let name = state_name(&started.state);
-    let plain = serde_json::to_vec(&pending).map_err(|e| e.to_string())?;
-    store
-        .put_sealed(
-            &name,
-            Some(user.id),
-            &up.sealer.seal(&name, &plain),
-            Some(crate::store::now_ms() + PENDING_MS),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+    seal_pending(up, store, &started.state, Some(user.id), &pending).await?;
     Ok(started.url)
 }
 
@@ -109,55 +186,87 @@ pub async fn finish(
     code: &str,
     cookie: Option<&str>,
 ) -> Result<Connected, String> {
-    let name = state_name(state);
-    let sealed = store
-        .take_sealed(&name)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or(
-            "This authorization link expired or was already used. Start the connection again.",
-        )?;
-    let pending: Pending = up
-        .sealer
-        .open(&name, &sealed)
-        .ok()
-        .and_then(|p| serde_json::from_slice(&p).ok())
-        .ok_or("This authorization cannot be read (the server's token key changed). Start the connection again.")?;
+    let pending = take_pending(up, store, state).await?;
+    if pending.admin_consent {
+        return Err("This link belongs to an admin consent, not a connection. Start again.".into());
+    }
     if let Some(b) = &pending.binding
         && cookie.map(binding_hash).as_ref() != Some(b)
     {
         return Err("This authorization was started in another browser or session. Start the connection again from here.".into());
     }
-    let cfg = up
-        .google
-        .as_ref()
-        .ok_or_else(|| not_enabled(up, &pending.provider))?;
-    let tokens = google::finish(cfg, code, &pending.verifier).await?;
-    if !up.google_domains.is_empty()
-        && !tokens
-            .domain
-            .as_ref()
-            .is_some_and(|d| up.google_domains.contains(&d.to_lowercase()))
-    {
-        return Err(format!(
-            "{} is not an account of {}, the Google Workspace domains this server accepts. Sign in with your organisation's account.",
-            tokens.account,
-            up.google_domains.join(", ")
-        ));
-    }
+    let provider = pending.provider.as_str();
+    let (tokens, domain) = match (provider, &up.google, &up.m365) {
+        ("google", Some(cfg), _) => {
+            let tokens = google::finish(cfg, code, &pending.verifier).await?;
+            if !up.google_domains.is_empty()
+                && !tokens
+                    .domain
+                    .as_ref()
+                    .is_some_and(|d| up.google_domains.contains(&d.to_lowercase()))
+            {
+                return Err(format!(
+                    "{} is not an account of {}, the Google Workspace domains this server accepts. Sign in with your organisation's account.",
+                    tokens.account,
+                    up.google_domains.join(", ")
+                ));
+            }
+            // Colleagues on a Workspace domain come from the directory, not from contacts.
+            let domain = tokens.domain.clone();
+            (tokens, domain)
+        }
+        ("m365", _, Some(cfg)) => {
+            let done = m365::finish(cfg, code, &pending.verifier)
+                .await
+                .map_err(|e| match e.code.as_str() {
+                    "scope" => format!("You did not allow everything Kith needs ({}). Connect again and accept the permissions (contacts, and staying signed in).", e.description),
+                    _ => error_message(up, provider, &e),
+                })?;
+            // A work account's own domain: its colleagues are in the organisation's directory.
+            let domain = done
+                .tenant
+                .filter(|t| t != MSA_TENANT)
+                .and(done.tokens.account.split_once('@'))
+                .map(|(_, d)| d.to_lowercase());
+            (done.tokens, domain)
+        }
+        _ => return Err(not_enabled(up, provider)),
+    };
     let user = store
         .user_by_name(&pending.user)
         .await
         .map_err(|e| e.to_string())?
         .filter(|u| u.id == pending.user_id)
         .ok_or("the user who started this authorization no longer exists")?;
-    up.save_tokens(store, "google", user.id, &tokens).await?;
+    up.save_tokens(store, provider, user.id, &tokens).await?;
+    let created = connect_source(store, &user, &pending, &tokens, domain).await?;
+    tracing::info!(user = %user.name, source = %pending.source, account = %tokens.account, provider, "account connected");
+    Ok(Connected {
+        user: user.name,
+        source: pending.source,
+        account: tokens.account,
+        created,
+    })
+}
+
+/// Personal Microsoft accounts' tenant: no organisation, no own domain to ignore.
+const MSA_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+/// Creates the source, or points an existing one of the same kind at the account again.
+async fn connect_source(
+    store: &dyn Store,
+    user: &User,
+    pending: &Pending,
+    tokens: &Tokens,
+    domain: Option<String>,
+) -> Result<bool, String> {
+    let kind = pending.provider.as_str();
     let existing = store
         .source_by_name(user.id, &pending.source)
         .await
         .map_err(|e| e.to_string())?;
-    let created = match existing {
-        Some(s) if s.kind == "google" => {
+    match existing {
+        Some(s) if s.kind == kind => {
             store
                 .patch_source(s.id, SourcePatch::Location(tokens.account.clone()))
                 .await
@@ -167,42 +276,93 @@ pub async fn finish(
                 .patch_source(s.id, SourcePatch::Status(status.into(), None))
                 .await
                 .map_err(|e| e.to_string())?;
-            false
+            Ok(false)
         }
-        Some(s) => {
-            return Err(format!(
-                "you already have a source named {:?} (of kind {}); connect Google under another name",
-                s.name, s.kind
-            ));
-        }
+        Some(s) => Err(format!(
+            "you already have a source named {:?} (of kind {}); connect under another name",
+            s.name, s.kind
+        )),
         None => {
-            let coll = crate::commands::book_id(store, &user, &pending.book).await?;
+            let coll = crate::commands::book_id(store, user, &pending.book).await?;
             let mut rules = Rules::default();
-            // Colleagues on the user's own Workspace domain come from the directory, not
-            // from their contacts.
-            if let Some(d) = &tokens.domain {
-                rules.ignore_domains.push(d.clone());
-            }
+            rules.ignore_domains.extend(domain);
             let rules = serde_json::to_string(&rules).unwrap_or_default();
             store
                 .create_source(
                     user.id,
                     &pending.source,
-                    "google",
+                    kind,
                     coll,
                     Some(&tokens.account),
                     &rules,
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            true
+            Ok(true)
         }
+    }
+}
+
+/// Where a tenant admin grants consent for everyone: Microsoft's admin-consent page.
+pub async fn admin_start(up: &Upstreams, store: &dyn Store) -> Result<String, String> {
+    if !up.enabled(store, "m365").await? {
+        return Err(not_enabled(up, "m365"));
+    }
+    let cfg = up.m365.as_ref().ok_or_else(|| not_enabled(up, "m365"))?;
+    let state = hex(&rand::random::<[u8; 24]>());
+    let pending = Pending {
+        provider: "m365".into(),
+        admin_consent: true,
+        ..Pending::default()
     };
-    tracing::info!(user = %user.name, source = %pending.source, account = %tokens.account, "Google account connected");
-    Ok(Connected {
-        user: user.name,
-        source: pending.source,
-        account: tokens.account,
-        created,
-    })
+    seal_pending(up, store, &state, None, &pending).await?;
+    // A multi-tenant app lets the admin's own organisation answer.
+    let tenant = if single_tenant(&up.m365_tenant) {
+        up.m365_tenant.as_str()
+    } else {
+        "organizations"
+    };
+    Ok(m365::admin_consent_url(
+        &up.m365_authority,
+        tenant,
+        &cfg.app.client_id,
+        &format!("{}/callback", cfg.admin_link),
+        &state,
+    ))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Records the consent Microsoft reports for `tenant`; the message is for the admin.
+pub async fn admin_finish(
+    up: &Upstreams,
+    store: &dyn Store,
+    state: &str,
+    tenant: &str,
+) -> Result<String, String> {
+    let pending = take_pending(up, store, state).await?;
+    if !pending.admin_consent || tenant.trim().is_empty() {
+        return Err("This admin-consent answer does not match a consent Kith started. Open the admin-consent link again.".into());
+    }
+    store
+        .set_setting(
+            &consent_key(tenant),
+            Some(crate::store::now_ms().to_string().as_bytes()),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(tenant, "Microsoft 365 admin consent recorded");
+    Ok(format!(
+        "Kith may now be used by everyone in your organisation (tenant {tenant}). Each user connects their own account from Kith."
+    ))
+}
+
+/// Tenants whose admin consented, for `kith provider status`.
+pub async fn consented_tenants(store: &dyn Store) -> Vec<String> {
+    store
+        .settings_with_prefix("m365:consent:")
+        .await
+        .unwrap_or_default()
 }

@@ -11,18 +11,26 @@ use async_trait::async_trait;
 use kith_connectors::connector::{Connector, ConnectorError, FileConnector};
 use kith_connectors::formats::Format;
 use kith_connectors::google::{self, GoogleConnector};
+use kith_connectors::m365;
 use kith_connectors::oauth::{App as OAuthApp, Tokens};
 use seal::Sealer;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const PROVIDERS: &[&str] = &["google"];
+pub const PROVIDERS: &[&str] = &["google", "m365"];
 
 /// What the server knows about upstream providers.
 pub struct Upstreams {
     pub google: Option<Arc<google::Config>>,
     pub google_domains: Vec<String>,
+    pub m365: Option<Arc<m365::Config>>,
+    /// The tenant users sign in through (`common`, `organizations` or one tenant), and the
+    /// authority that hosts it.
+    pub m365_tenant: String,
+    pub m365_authority: String,
     pub sealer: Sealer,
+    /// Where refreshed tokens are sealed the moment a connector gets them.
+    store: Arc<dyn Store>,
 }
 
 /// The setting that records an admin enabled `provider`.
@@ -63,8 +71,8 @@ async fn token_key(config: &Config, store: &dyn Store) -> Result<[u8; 32], Strin
 }
 
 impl Upstreams {
-    pub async fn load(config: &Config, store: &dyn Store) -> Result<Upstreams, String> {
-        let sealer = Sealer::new(&token_key(config, store).await?);
+    pub async fn load(config: &Config, store: Arc<dyn Store>) -> Result<Upstreams, String> {
+        let sealer = Sealer::new(&token_key(config, store.as_ref()).await?);
         let google = match &config.providers.google {
             Some(g) => {
                 let base = g.redirect_base.trim_end_matches('/');
@@ -83,6 +91,32 @@ impl Upstreams {
                         g.retry_base_ms().map_err(|e| e.to_string())?,
                     ),
                     max_retries: 6,
+                    wait_scale: config.providers.wait_scale,
+                }))
+            }
+            None => None,
+        };
+        let m = config.providers.m365.clone().unwrap_or_default();
+        let m365 = match &config.providers.m365 {
+            Some(m) => {
+                let base = m.redirect_base.trim_end_matches('/');
+                let authority = m.authority_url.trim_end_matches('/');
+                Some(Arc::new(m365::Config {
+                    app: OAuthApp {
+                        client_id: m.client_id.clone(),
+                        client_secret: m.client_secret.clone(),
+                        auth_url: format!("{authority}/{}/oauth2/v2.0/authorize", m.tenant),
+                        token_url: format!("{authority}/{}/oauth2/v2.0/token", m.tenant),
+                        redirect_url: format!("{base}/oauth/m365/callback"),
+                    },
+                    graph_url: m.graph_url.trim_end_matches('/').to_string(),
+                    admin_link: format!("{base}/oauth/m365/adminconsent"),
+                    page_size: m.page_size,
+                    retry_base: Duration::from_millis(
+                        m.retry_base_ms().map_err(|e| e.to_string())?,
+                    ),
+                    max_retries: 6,
+                    wait_scale: config.providers.wait_scale,
                 }))
             }
             None => None,
@@ -95,7 +129,11 @@ impl Upstreams {
                 .as_ref()
                 .map(|g| g.allowed_domains.iter().map(|d| d.to_lowercase()).collect())
                 .unwrap_or_default(),
+            m365,
+            m365_tenant: m.tenant,
+            m365_authority: m.authority_url.trim_end_matches('/').to_string(),
             sealer,
+            store,
         })
     }
 
@@ -115,6 +153,10 @@ impl Upstreams {
                 .google
                 .as_ref()
                 .is_some_and(|g| !g.app.client_id.is_empty()),
+            "m365" => self
+                .m365
+                .as_ref()
+                .is_some_and(|m| !m.app.client_id.is_empty()),
             _ => false,
         }
     }
@@ -161,13 +203,38 @@ impl Upstreams {
             .map_err(|e| e.to_string())
     }
 
-    /// The connector a source reads and writes through, and where it leaves refreshed tokens
-    /// (saved with [`Upstreams::keep_tokens`] after the run).
+    /// The tokens a source's account was connected with.
+    async fn source_tokens(
+        &self,
+        store: &dyn Store,
+        source: &Source,
+    ) -> Result<Tokens, ConnectorError> {
+        let account = source.location.clone().unwrap_or_default();
+        self.tokens(store, &source.kind, source.owner_id, &account)
+            .await
+            .map_err(ConnectorError::NeedsReauth)?
+            .ok_or_else(|| {
+                ConnectorError::NeedsReauth(format!(
+                    "Kith holds no authorization for {account}; connect the account again"
+                ))
+            })
+    }
+
+    fn saver(&self, provider: &'static str, owner: i64) -> Arc<Saver> {
+        Arc::new(Saver {
+            sealer: self.sealer.clone(),
+            store: self.store.clone(),
+            provider,
+            owner,
+        })
+    }
+
+    /// The connector a source reads and writes through.
     pub async fn connector(
         &self,
         store: &dyn Store,
         source: &Source,
-    ) -> Result<(Box<dyn Connector>, Option<Arc<Refreshed>>), ConnectorError> {
+    ) -> Result<Box<dyn Connector>, ConnectorError> {
         if let Some(format) = Format::parse(&source.kind) {
             let path = source.location.clone().ok_or_else(|| {
                 ConnectorError::Unavailable(format!(
@@ -185,7 +252,7 @@ impl Upstreams {
                 bytes,
                 format: Some(format),
             };
-            return Ok((Box::new(conn), None));
+            return Ok(Box::new(conn));
         }
         match source.kind.as_str() {
             "google" => {
@@ -199,50 +266,62 @@ impl Upstreams {
                         "the Kith admin has disabled Google (`kith provider enable google` turns it back on)".into(),
                     ));
                 }
-                let account = source.location.clone().unwrap_or_default();
-                let tokens = self
-                    .tokens(store, "google", source.owner_id, &account)
-                    .await
-                    .map_err(ConnectorError::NeedsReauth)?
-                    .ok_or_else(|| {
-                        ConnectorError::NeedsReauth(format!(
-                            "Kith holds no authorization for {account}; connect the account again"
-                        ))
-                    })?;
-                let sink = Arc::new(Refreshed::default());
-                let conn = GoogleConnector::new(cfg, tokens, sink.clone());
-                Ok((Box::new(conn), Some(sink)))
+                let tokens = self.source_tokens(store, source).await?;
+                let sink = self.saver("google", source.owner_id);
+                Ok(Box::new(GoogleConnector::new(cfg, tokens, sink)))
+            }
+            "m365" => {
+                let cfg = self.m365.clone().ok_or_else(|| {
+                    ConnectorError::Unavailable(
+                        "Microsoft 365 is not configured on this server ([providers.m365]); ask the Kith admin".into(),
+                    )
+                })?;
+                if !self.enabled(store, "m365").await.unwrap_or(false) {
+                    return Err(ConnectorError::Unavailable(
+                        "the Kith admin has disabled Microsoft 365 (`kith provider enable m365` turns it back on)".into(),
+                    ));
+                }
+                let tokens = self.source_tokens(store, source).await?;
+                let rules: kith_connectors::rules::Rules =
+                    serde_json::from_str(&source.rules).unwrap_or_default();
+                let sink = self.saver("m365", source.owner_id);
+                Ok(Box::new(m365::GraphConnector::new(
+                    cfg,
+                    tokens,
+                    sink,
+                    rules.folders,
+                )))
             }
             other => Err(ConnectorError::Unavailable(format!(
                 "sources of kind {other} are not supported by this server"
             ))),
         }
     }
-
-    /// Seals tokens a connector refreshed during a run.
-    pub async fn keep_tokens(&self, store: &dyn Store, source: &Source, sink: Option<&Refreshed>) {
-        let Some(t) = sink.and_then(|s| s.0.lock().ok().and_then(|mut t| t.take())) else {
-            return;
-        };
-        if let Err(e) = self
-            .save_tokens(store, &source.kind, source.owner_id, &t)
-            .await
-        {
-            tracing::error!(error = %e, source = %source.name, "cannot store refreshed OAuth tokens");
-        }
-    }
 }
 
-/// The tokens a connector refreshed, kept until the run ends. Google's refresh token does not
-/// rotate, so a crash before they are stored only costs one more refresh.
-#[derive(Default)]
-pub struct Refreshed(std::sync::Mutex<Option<Tokens>>);
+/// Seals tokens a connector refreshed the moment it has them, in one row with the access token:
+/// Microsoft rotates refresh tokens on every use, so the newest must never be lost.
+struct Saver {
+    sealer: Sealer,
+    store: Arc<dyn Store>,
+    provider: &'static str,
+    owner: i64,
+}
 
 #[async_trait]
-impl google::TokenSink for Refreshed {
+impl kith_connectors::oauth::TokenSink for Saver {
     async fn save(&self, tokens: &Tokens) {
-        if let Ok(mut t) = self.0.lock() {
-            *t = Some(tokens.clone());
+        let name = tokens_name(self.provider, self.owner, &tokens.account);
+        let Ok(plain) = serde_json::to_vec(tokens) else {
+            return;
+        };
+        let sealed = self.sealer.seal(&name, &plain);
+        if let Err(e) = self
+            .store
+            .put_sealed(&name, Some(self.owner), &sealed, None)
+            .await
+        {
+            tracing::error!(error = %e, provider = self.provider, "cannot store refreshed OAuth tokens");
         }
     }
 }

@@ -1,0 +1,175 @@
+//! Microsoft Graph over HTTP: at most four requests in flight per app (Outlook's limit, shared
+//! by every user of this server), `Prefer: IdType="ImmutableId"` on every call, `Retry-After`
+//! honoured, and Graph's error codes sorted into what the engine must do. Refresh tokens
+//! rotate on every use; the session saves each new one at once.
+
+use super::errors::oauth_message;
+use crate::oauth::{App, Session, TokenSink, Tokens};
+use crate::remote::{self, Retries};
+use crate::retry::account_lock;
+use reqwest::Method;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use crate::remote::ApiError;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub app: App,
+    /// `https://graph.microsoft.com/v1.0`.
+    pub graph_url: String,
+    /// Where a tenant admin grants consent for everyone (Kith's `/oauth/m365/adminconsent`).
+    pub admin_link: String,
+    /// `Prefer: odata.maxpagesize` for delta rounds.
+    pub page_size: u32,
+    /// The first backoff when Graph throttles without `Retry-After`; doubles per retry.
+    pub retry_base: Duration,
+    pub max_retries: u32,
+    /// Multiplies every wait (tests against the fake run its clock faster).
+    pub wait_scale: f64,
+}
+
+/// Outlook allows 4 concurrent requests per app across all mailboxes.
+pub const MAX_IN_FLIGHT: usize = 4;
+
+fn gate() -> &'static tokio::sync::Semaphore {
+    static GATE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_IN_FLIGHT);
+    &GATE
+}
+
+pub struct Api {
+    pub session: Session,
+    pub cfg: Arc<Config>,
+}
+
+struct GraphError {
+    code: String,
+    message: String,
+}
+
+fn graph_error(body: &[u8]) -> GraphError {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    GraphError {
+        code: v["error"]["code"].as_str().unwrap_or("").to_string(),
+        message: v["error"]["message"].as_str().unwrap_or("").to_string(),
+    }
+}
+
+impl Api {
+    pub fn new(cfg: Arc<Config>, tokens: Tokens, sink: Arc<dyn TokenSink>) -> Api {
+        let (client_id, admin_link) = (cfg.app.client_id.clone(), cfg.admin_link.clone());
+        let session = Session::new(cfg.app.clone(), tokens, sink, move |e| {
+            oauth_message(e, &client_id, &admin_link)
+        });
+        Api { session, cfg }
+    }
+
+    /// One Graph call with retries: `target` is a path under the Graph URL or a whole
+    /// `@odata.nextLink`/`deltaLink`. `if_match` makes the write conditional.
+    pub async fn call(
+        &mut self,
+        method: Method,
+        target: &str,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let create = method == Method::POST;
+        let _turn = if method != Method::GET {
+            Some(
+                account_lock(&format!("m365:{}", self.session.account()))
+                    .lock_owned()
+                    .await,
+            )
+        } else {
+            None
+        };
+        let url = if target.starts_with("http://") || target.starts_with("https://") {
+            target.to_string()
+        } else {
+            format!("{}{target}", self.cfg.graph_url)
+        };
+        let mut retries = Retries::new(
+            self.cfg.retry_base,
+            self.cfg.max_retries,
+            self.cfg.wait_scale,
+        );
+        let mut refreshed = false;
+        loop {
+            refreshed |= self.session.fresh().await?;
+            let mut rb = self
+                .session
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(self.session.bearer())
+                .header(
+                    "Prefer",
+                    format!(
+                        "IdType=\"ImmutableId\", odata.maxpagesize={}",
+                        self.cfg.page_size
+                    ),
+                );
+            if let Some(e) = if_match {
+                rb = rb.header("If-Match", e);
+            }
+            if let Some(b) = body {
+                rb = rb.json(b);
+            }
+            let answer = {
+                let _slot = gate().acquire().await;
+                remote::exchange("m365", rb).await
+            };
+            let a = match answer {
+                Ok(a) => a,
+                Err(e) if create => return Err(ApiError::Unknown(e.to_string())),
+                Err(e) => {
+                    let wait = retries.next(format!("Graph did not answer: {e}"), None)?;
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            };
+            if (200..300).contains(&a.status) {
+                return remote::json(&a, "Graph", create);
+            }
+            let status = a.status;
+            let err = graph_error(&a.body);
+            match status {
+                401 if !refreshed => {
+                    self.session.refresh().await?;
+                    refreshed = true;
+                }
+                401 => {
+                    return Err(ApiError::Reauth(format!(
+                        "Microsoft refused Kith's access ({}); connect the account again",
+                        err.code
+                    )));
+                }
+                403 => {
+                    return Err(ApiError::Reauth(format!(
+                        "Microsoft denied access to the contacts ({}: {}). Connect the account again and accept the permissions; if an application access policy blocks the mailbox, ask your administrator.",
+                        err.code, err.message
+                    )));
+                }
+                404 => return Err(ApiError::NotFound),
+                409 | 412 => return Err(ApiError::Stale),
+                410 => return Err(ApiError::Expired),
+                429 | 500 | 502 | 503 | 504 => {
+                    let why = format!("Graph answered {status} {}: {}", err.code, err.message);
+                    let wait = retries.next(why, a.retry_after)?;
+                    tracing::info!(
+                        status,
+                        wait_ms = wait.as_millis() as u64,
+                        "Graph throttled or failed; waiting"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                _ => {
+                    return Err(ApiError::Rejected(format!(
+                        "Graph answered {status} {}: {}",
+                        err.code, err.message
+                    )));
+                }
+            }
+        }
+    }
+}

@@ -163,6 +163,10 @@ async fn a_provider_must_be_enabled_and_every_oauth_error_names_its_fix() {
         .authorize(json!({"account": ACCOUNT, "error": "access_denied"}))
         .await;
     assert!(text.contains("Allow"), "{text}");
+    assert!(
+        !g.log().await.iter().any(|e| e["path"] == "/token"),
+        "a refused consent exchanges no code"
+    );
     // The user unticked contacts.
     let (status, text) = g
         .authorize(json!({"account": ACCOUNT, "deny_contacts": true}))
@@ -497,6 +501,36 @@ async fn stale_etags_are_merged_and_retried_until_they_converge() {
         .filter(|e| e["status"] == 400 && e["method"] == "PATCH")
         .count();
     assert!(stale >= 2, "both stale answers were met: {stale}");
+    // Google keeps refusing: after three tries the write is deferred, not lost, and the run's
+    // record says so.
+    let (name, etag, text) = g.card_named("Alan Turing").await;
+    g.put(
+        &name,
+        &etag,
+        &text.replace("NOTE:codebreaker", "NOTE:mathematician"),
+    )
+    .await;
+    g.control("/_fake/config", json!({"flaky_stale": 10})).await;
+    let out = g.run();
+    let run = out
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .to_string();
+    let show = g.ok(&["sync", "show", &run]);
+    assert!(show.contains("deferred"), "{out}{show}");
+    assert_eq!(
+        find(&g.people().await, "Alan")["biographies"][0]["value"],
+        "codebreaker"
+    );
+    g.control("/_fake/config", json!({"flaky_stale": 0})).await;
+    g.run();
+    assert_eq!(
+        find(&g.people().await, "Alan")["biographies"][0]["value"],
+        "mathematician",
+        "the next run carries the deferred write"
+    );
 }
 
 /// §5 #11 and #13: our own write coming back three runs later is not a change, and a birthday
@@ -606,6 +640,25 @@ async fn revocation_mid_run_stops_cleanly_and_asks_to_reconnect() {
     assert_eq!(g.cards().await.len(), 25);
     let (ok, _, err) = g.cli(&["sync", "run", "google", "--user", "admin"]);
     assert!(!ok && err.contains("connect"), "{err}");
+    // `kith source remove` revokes Kith's grant at Google and, asked to, keeps the cards.
+    let (status, text) = g.authorize(json!({"account": ACCOUNT})).await;
+    assert_eq!(status, 200, "{text}");
+    let live = |v: Value| v["live"].as_u64().unwrap();
+    assert!(live(g.get(&format!("/_fake/tokens?account={ACCOUNT}")).await) > 0);
+    g.ok(&[
+        "source",
+        "remove",
+        "google",
+        "--user",
+        "admin",
+        "--keep-cards",
+    ]);
+    assert_eq!(
+        live(g.get(&format!("/_fake/tokens?account={ACCOUNT}")).await),
+        0,
+        "revoked at Google"
+    );
+    assert_eq!(g.cards().await.len(), 25);
 }
 
 /// Contact groups are categories both ways (a new category makes its group), and contacts on

@@ -159,7 +159,15 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
                 .filter(|(_, (a, _))| *a == acc)
                 .map(|(t, _)| t)
                 .collect();
-            json(StatusCode::OK, j!({"refresh": rts, "access": ats}))
+            let live = w
+                .refresh
+                .values()
+                .filter(|r| r.account == acc && !r.revoked)
+                .count();
+            json(
+                StatusCode::OK,
+                j!({"refresh": rts, "access": ats, "live": live}),
+            )
         }
         ("POST", "/_fake/expire_access") => {
             w.access.retain(|_, (a, _)| *a != account);

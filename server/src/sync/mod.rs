@@ -559,6 +559,7 @@ async fn apply_ops(
     to_source: Option<Writes<'_>>,
 ) -> SyncResult<()> {
     let mut stopped = None;
+    let mut recorded = None;
     if let Some(w) = to_source
         && ops.iter().any(|o| o.push.is_some())
     {
@@ -572,7 +573,16 @@ async fn apply_ops(
         let pushed = kith_connectors::push::push(w.conn, ops, &ctx).await;
         tracing::info!(source = %source.name, done = pushed.done, deferred = pushed.deferred, failed = pushed.failed, pending = pushed.pending, "writes to the source carried out");
         stopped = pushed.stopped;
+        // The run's record shows what the writes came to (new ids, deferrals, failures).
+        if !stored.is_empty() {
+            recorded = Some(
+                ops.iter_mut()
+                    .map(|o| stored_op(o, true))
+                    .collect::<Vec<_>>(),
+            );
+        }
     }
+    let stored = recorded.as_deref().unwrap_or(stored);
     let outcome = store_ops(store, source, run_id, ops, stored).await;
     if let Some(e) = stopped {
         // What was written stays recorded; the feed is not moved, so the rest comes again.

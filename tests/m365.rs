@@ -729,6 +729,9 @@ async fn a_carddav_edit_reaches_graph_and_an_outlook_edit_reaches_the_client() {
     assert_eq!(marie["mobilePhone"], "+33 6 12 34 56 78");
     assert_eq!(marie["businessPhones"][0], "+33 1 44 27 00 00");
     let mid = sync_book(&m.s, &first.token).await;
+    // Updated contacts now come as partial rows: Kith reads the whole contact again.
+    m.control("/_fake/config", json!({"partial_rows": true}))
+        .await;
     m.control(
         "/_fake/edit",
         json!({"account": ACCOUNT, "id": ids[0], "set": {"companyName": "Institut du Radium", "jobTitle": "Director"}}),

@@ -42,6 +42,19 @@ pub fn form(s: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// A fake's router: every request to `handler`, with no body limit (seeding tens of thousands
+/// of contacts is one large control request).
+pub fn router<S: Clone + Send + Sync + 'static, H, T>(handler: H, state: S) -> Router
+where
+    H: axum::handler::Handler<T, S>,
+    T: 'static,
+{
+    Router::new()
+        .fallback(handler)
+        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
 pub async fn serve(listener: tokio::net::TcpListener, router: Router, name: &str) {
     if let Err(e) = axum::serve(listener, router).await {
         eprintln!("{name}: {e}");

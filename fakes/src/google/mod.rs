@@ -276,11 +276,7 @@ async fn route(
 }
 
 pub fn router(fake: Fake) -> Router {
-    // Seeding tens of thousands of people is one large control request.
-    Router::new()
-        .fallback(route)
-        .with_state(fake)
-        .layer(axum::extract::DefaultBodyLimit::disable())
+    crate::common::router(route, fake)
 }
 
 pub async fn serve(listener: tokio::net::TcpListener, fake: Fake) {

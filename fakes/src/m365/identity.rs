@@ -50,20 +50,31 @@ pub fn handle(
     }
 }
 
-fn authorize(fake: &Fake, query: &str) -> Response {
-    let q = form(query);
-    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
-    let redirect_uri = get("redirect_uri");
-    let state = get("state");
-    let mut w = fake.world();
-    if get("client_id") != w.knobs.client_id {
-        return back_with_error(
-            &redirect_uri,
-            &state,
+/// AADSTS700016 back to the app when the client id is not the registered one.
+fn unknown_client(
+    w: &super::World,
+    client_id: &str,
+    redirect_uri: &str,
+    state: &str,
+) -> Option<Response> {
+    (client_id != w.knobs.client_id).then(|| {
+        back_with_error(
+            redirect_uri,
+            state,
             "unauthorized_client",
             700016,
             "Application with identifier was not found in the directory.",
-        );
+        )
+    })
+}
+
+fn authorize(fake: &Fake, query: &str) -> Response {
+    let q = form(query);
+    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+    let (redirect_uri, state) = (get("redirect_uri"), get("state"));
+    let mut w = fake.world();
+    if let Some(r) = unknown_client(&w, &get("client_id"), &redirect_uri, &state) {
+        return r;
     }
     if get("code_challenge_method") != "S256" || get("code_challenge").is_empty() {
         return back_with_error(
@@ -285,17 +296,10 @@ fn token_endpoint(fake: &Fake, headers: &HeaderMap, body: &[u8]) -> Response {
 fn admin_consent(fake: &Fake, query: &str) -> Response {
     let q = form(query);
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
-    let redirect_uri = get("redirect_uri");
-    let state = get("state");
+    let (redirect_uri, state) = (get("redirect_uri"), get("state"));
     let mut w = fake.world();
-    if get("client_id") != w.knobs.client_id {
-        return back_with_error(
-            &redirect_uri,
-            &state,
-            "unauthorized_client",
-            700016,
-            "Application with identifier was not found in the directory.",
-        );
+    if let Some(r) = unknown_client(&w, &get("client_id"), &redirect_uri, &state) {
+        return r;
     }
     let (tenant, is_admin) = w.admin.clone();
     if !is_admin {

@@ -338,10 +338,7 @@ async fn route(
 }
 
 pub fn router(fake: Fake) -> Router {
-    Router::new()
-        .fallback(route)
-        .with_state(fake)
-        .layer(axum::extract::DefaultBodyLimit::disable())
+    crate::common::router(route, fake)
 }
 
 pub async fn serve(listener: tokio::net::TcpListener, fake: Fake) {

@@ -347,3 +347,101 @@ async fn readiness_fails_while_the_database_is_down_and_recovers() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// Signs in on `s` as a browser would; returns the session cookie (`kith_session=…`) and the
+/// whole Set-Cookie header it came in.
+async fn web_sign_in(s: &Server, extra: &[(&str, &str)]) -> (String, String) {
+    let mut form = s.http.get(s.url("/login"));
+    for (k, v) in extra {
+        form = form.header(*k, *v);
+    }
+    let form = form.send().await.unwrap();
+    let login_cookie = form.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = String::from_utf8(form.bytes().await.unwrap().to_vec()).unwrap();
+    let token = page
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut post = s
+        .http
+        .post(s.url("/login"))
+        .header("cookie", login_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "token={token}&next=%2F&user=admin&password={ADMIN_PW}"
+        ));
+    for (k, v) in extra {
+        post = post.header(*k, *v);
+    }
+    let r = post.send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("kith_session="))
+        .expect("a session cookie");
+    (set.split(';').next().unwrap().to_string(), set)
+}
+
+#[tokio::test]
+async fn a_browser_signed_in_on_one_instance_is_signed_in_on_all() {
+    let db = Db::new();
+    let a = instance(&db, &[]);
+    let b = instance(&db, &[]);
+    let (cookie, set) = web_sign_in(&a, &[]).await;
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Secure"),
+        "{set}"
+    );
+    // Behind a TLS-terminating proxy the cookie is Secure.
+    let (_, tls) = web_sign_in(&a, &[("x-forwarded-proto", "https")]).await;
+    assert!(tls.contains("; Secure"), "{tls}");
+
+    let page = |s: &Server, cookie: String| {
+        let r = s.http.get(s.url("/")).header("cookie", cookie).send();
+        async move {
+            let r = r.await.unwrap();
+            let status = r.status().as_u16();
+            (
+                status,
+                String::from_utf8(r.bytes().await.unwrap().to_vec()).unwrap(),
+            )
+        }
+    };
+    let (status, on_b) = page(&b, cookie.clone()).await;
+    assert_eq!(status, 200, "the session lives in the database, not in A");
+    assert!(on_b.contains("<span class=\"who\">admin</span>"));
+    // Signing out on B ends the session on A too.
+    let csrf = on_b
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let out = b
+        .http
+        .post(b.url("/logout"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let (status, _) = page(&a, cookie).await;
+    assert_eq!(status, 303, "signed out everywhere");
+}

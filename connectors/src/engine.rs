@@ -272,6 +272,7 @@ fn op(action: Action, id: &str, name: String) -> Op {
         push: None,
         verbatim: false,
         replaces: None,
+        theirs: Vec::new(),
     }
 }
 
@@ -545,6 +546,7 @@ impl Planner<'_, '_> {
                 changes: Vec::new(),
                 notes: Vec::new(),
                 conflict: false,
+                theirs: Vec::new(),
             }
         };
         let push = self.push_update(&item.record, &merged.after, item.etag.as_deref());
@@ -556,6 +558,7 @@ impl Planner<'_, '_> {
         o.card = Some(card.to_string());
         o.notes = merged.notes;
         o.conflict = merged.conflict;
+        o.theirs = merged.theirs;
         o.mapping = Some(Mapping {
             card_etag: m.card_etag.clone(),
             ..self.linked(card, item, version)
@@ -610,6 +613,7 @@ impl Planner<'_, '_> {
         );
         o.notes = merged.notes;
         o.conflict = merged.conflict;
+        o.theirs = merged.theirs;
         if !merged.changes.is_empty() {
             if self.rules.kith.update {
                 o.card_text = Some(edit_card(&bc.text, &bc.record, &merged.after));

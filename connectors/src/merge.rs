@@ -18,6 +18,9 @@ pub struct Merged {
     pub changes: Vec<Change>,
     pub notes: Vec<String>,
     pub conflict: bool,
+    /// The source's values Kith did not take because your edit won: what "keep theirs"
+    /// in the conflicts inbox would set.
+    pub theirs: Vec<Change>,
 }
 
 fn provided_by<'a>(others: &'a [Other<'a>], f: impl Fn(&Record) -> bool) -> Option<&'a str> {
@@ -47,6 +50,7 @@ pub fn pull(
         changes: Vec::new(),
         notes: Vec::new(),
         conflict: false,
+        theirs: Vec::new(),
     };
     for f in Field::ALL.into_iter().filter(|f| !f.is_multi()) {
         let (bv, lv, rv) = (b.get(f), local.get(f), remote.get(f));
@@ -64,6 +68,16 @@ pub fn pull(
             true
         } else {
             out.conflict = true;
+            out.theirs.push(Change {
+                field: f,
+                kind: if rv.is_some() {
+                    ChangeKind::Set
+                } else {
+                    ChangeKind::Clear
+                },
+                before: lv.map(str::to_string),
+                after: rv.map(str::to_string),
+            });
             let whose = match provided_by(others, |o| o.get(f) == lv) {
                 Some(s) if base.is_none() => format!("the value from {s}"),
                 _ => "your edit".to_string(),

@@ -166,6 +166,9 @@ pub struct Op {
     pub notes: Vec<String>,
     #[serde(default)]
     pub conflict: bool,
+    /// For a conflict: the source's values that lost to your edits, field by field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub theirs: Vec<Change>,
     /// The whole card after the op, for creates and updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_text: Option<String>,

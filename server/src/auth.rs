@@ -62,6 +62,11 @@ impl Authenticator {
         }
     }
 
+    /// How a new app password is stored: a keyed hash, with this server's key.
+    pub fn app_password_hash(&self, password: &str) -> [u8; 32] {
+        app_password_hash(&self.key, password)
+    }
+
     fn cache_key(&self, user: &str, pass: &str) -> [u8; 32] {
         let mut h = blake3::Hasher::new_keyed(&self.key);
         h.update(b"basic-credential\0");
@@ -82,6 +87,10 @@ impl Authenticator {
         let Some((user, app)) = store.user_for_login(&name, &presented).await? else {
             return Err(AuthError::Rejected);
         };
+        // A disabled account keeps its data but signs in nowhere, with any password.
+        if user.disabled_at.is_some() {
+            return Err(AuthError::Rejected);
+        }
         if let Some(app) = app {
             let recently = app
                 .last_used_at

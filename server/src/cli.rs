@@ -424,6 +424,9 @@ pub enum UserCommand {
         /// Read the password from the first line of standard input instead of prompting.
         #[arg(long)]
         password_stdin: bool,
+        /// May use the web UI's admin pages (users, providers, backups).
+        #[arg(long)]
+        admin: bool,
     },
     /// List users.
     List,

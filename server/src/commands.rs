@@ -67,7 +67,7 @@ pub async fn book_id(store: &dyn Store, user: &User, book: &str) -> Result<i64, 
 
 /// Points a source at another book, which is only possible before it has linked anything: its
 /// links name cards of its current book.
-async fn move_book(store: &dyn Store, s: &Source, collection_id: i64) -> CliResult {
+pub(crate) async fn move_book(store: &dyn Store, s: &Source, collection_id: i64) -> CliResult {
     if collection_id == s.collection_id {
         return Ok(());
     }
@@ -597,7 +597,7 @@ async fn rules(store: &dyn Store, a: RulesArgs) -> CliResult {
 
 /// Claims source `id`'s run lease for this command, so it never applies a run while a server
 /// instance runs the same source. Returns the lease's name, for release.
-async fn claim_source(store: &dyn Store, id: i64, name: &str) -> Result<String, String> {
+pub(crate) async fn claim_source(store: &dyn Store, id: i64, name: &str) -> Result<String, String> {
     let lease = format!("source:{id}");
     // Ten minutes: a command that dies holds the source no longer than that.
     match store

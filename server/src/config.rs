@@ -41,6 +41,18 @@ pub struct FileConfig {
     pub database: DatabaseSection,
     #[serde(default)]
     pub providers: ProvidersSection,
+    #[serde(default)]
+    pub web: WebSection,
+}
+
+/// The web UI under `/`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSection {
+    /// The URL people and devices reach Kith at, e.g. `https://dav.example.com`: shown on the
+    /// device setup pages and in `.mobileconfig` profiles, and `https://` here marks session
+    /// cookies `Secure`. Empty: taken from each request's Host header.
+    pub public_url: String,
 }
 
 /// Upstream accounts users can connect, once an admin enables the provider
@@ -413,6 +425,7 @@ pub struct Config {
     pub backup: BackupSection,
     pub database: DatabaseSection,
     pub providers: ProvidersSection,
+    pub web: WebSection,
 }
 
 impl Config {
@@ -558,6 +571,7 @@ pub fn resolve(
         backup: file.backup,
         database: file.database,
         providers: file.providers,
+        web: file.web,
     })
 }
 

@@ -24,6 +24,7 @@ mod secret;
 mod store;
 mod sync;
 mod upstream;
+mod web;
 
 use clap::Parser;
 use cli::{AppPasswordCommand, Cli, Command, UserCommand};
@@ -300,7 +301,10 @@ async fn bootstrap_admin(store: &dyn Store) -> CliResult {
         .filter(|p| !p.is_empty());
     let password = given.clone().unwrap_or_else(accounts::random_password);
     match accounts::create_user(store, "admin", &password).await {
-        Ok(_) => {}
+        Ok(u) => store
+            .set_user_admin(u.id, true)
+            .await
+            .map_err(|e| e.to_string())?,
         // Another instance on the same database started at the same moment and created it.
         Err(accounts::AccountError::Store(store::StoreError::Exists(_))) => return Ok(()),
         Err(e) => return Err(e.to_string()),
@@ -352,12 +356,18 @@ async fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
         UserCommand::Add {
             name,
             password_stdin,
+            admin,
         } => {
             if !accounts::valid_user_name(&name) {
                 return Err(accounts::AccountError::BadName(name).to_string());
             }
             let pw = read_password(password_stdin)?;
-            accounts::create_user(s, &name, &pw).await.map_err(err)?;
+            let user = accounts::create_user(s, &name, &pw).await.map_err(err)?;
+            if admin {
+                s.set_user_admin(user.id, true)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             println!(
                 "created user {name} with address book \"{}\", calendar \"personal\" and task list \"tasks\"",
                 accounts::DEFAULT_BOOK
@@ -365,7 +375,12 @@ async fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
         }
         UserCommand::List => {
             for u in s.list_users().await.map_err(|e| e.to_string())? {
-                println!("{}\tcreated {}", u.name, fmt_time(u.created_at));
+                let role = match (u.is_admin, u.disabled_at.is_some()) {
+                    (_, true) => "\tdisabled",
+                    (true, _) => "\tadmin",
+                    _ => "",
+                };
+                println!("{}\tcreated {}{role}", u.name, fmt_time(u.created_at));
             }
         }
         UserCommand::Passwd {

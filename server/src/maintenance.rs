@@ -50,6 +50,9 @@ pub fn spawn(store: Arc<dyn Store>, config: Config) {
                 if let Err(e) = store.purge_expired_sealed().await {
                     tracing::warn!(error = %e, "purging unfinished authorizations failed");
                 }
+                if let Err(e) = store.purge_expired_web_sessions().await {
+                    tracing::warn!(error = %e, "purging expired browser sessions failed");
+                }
             }
             if now >= jobs.next_tombstones {
                 jobs.next_tombstones = now + 6 * 3_600_000;

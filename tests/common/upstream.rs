@@ -28,6 +28,18 @@ impl Upstream {
         db_url: Option<String>,
         source: &'static str,
     ) -> Upstream {
+        Self::start_env(fake, config, db_url, source, &[])
+    }
+
+    /// As [`Upstream::start`], with more environment for the server (e.g. `KITH_LISTEN`, when
+    /// the config must name the server's own address).
+    pub fn start_env(
+        fake: String,
+        config: String,
+        db_url: Option<String>,
+        source: &'static str,
+        extra: &[(&str, &str)],
+    ) -> Upstream {
         let conf_dir = tempfile::tempdir().unwrap();
         let path = conf_dir.path().join("kith.toml");
         std::fs::write(&path, config).unwrap();
@@ -35,6 +47,7 @@ impl Upstream {
         if let Some(u) = &db_url {
             env.push(("KITH_DATABASE_URL", u));
         }
+        env.extend_from_slice(extra);
         let s = Server::start_with(&env);
         Upstream {
             s,

@@ -5,8 +5,8 @@ mod calendar;
 mod client;
 mod collection;
 mod copymove;
-mod download;
-mod oauth;
+pub(crate) mod download;
+pub(crate) mod oauth;
 mod object;
 mod paths;
 mod propfind;
@@ -179,7 +179,7 @@ impl Render {
 
 /// The user (and device) a response was served to, for the access log.
 #[derive(Clone)]
-struct LoggedUser(String);
+pub(crate) struct LoggedUser(pub String);
 
 /// Where a signed-in user downloads the archive of everything they own.
 pub const ARCHIVE_PATH: &str = "/account/export.zip";
@@ -268,13 +268,12 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     {
         return r;
     }
+    // The web UI's pages, and downloads a signed-in browser makes with its session.
+    let req = match crate::web::handle(&app, req).await {
+        Ok(r) => return r,
+        Err(req) => req,
+    };
     let target = paths::resolve(&path);
-    if path == "/" && (method == Method::GET || method == Method::HEAD) {
-        return respond::text(
-            StatusCode::OK,
-            "Kith CardDAV and CalDAV server. Add this server's URL to your contacts or calendar app with your user name and password.",
-        );
-    }
 
     let auth = req
         .headers()

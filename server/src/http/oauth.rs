@@ -261,6 +261,14 @@ pub async fn callback(
     )
     .await
     {
+        // A browser signed in to the web UI goes on to the source's page, to preview a sync.
+        Ok(c) if crate::web::session::cookie(headers, crate::web::session::COOKIE).is_some() => {
+            redirect(&format!(
+                "/sources/{}?connected={}",
+                crate::web::seg(&c.source),
+                crate::web::seg(&c.account)
+            ))
+        }
         Ok(c) => page(
             StatusCode::OK,
             &format!("{name} connected"),

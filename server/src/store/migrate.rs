@@ -28,6 +28,7 @@ const TABLES: &[&str] = &[
     "events",
     "settings",
     "sealed",
+    "web_sessions",
 ];
 const SKIPPED: &[&str] = &["leases", "_sqlx_migrations"];
 

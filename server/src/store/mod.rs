@@ -48,6 +48,17 @@ pub struct User {
     pub name: String,
     pub password_hash: String,
     pub created_at: i64,
+    /// May use the admin pages (users, providers, backups).
+    pub is_admin: bool,
+    /// Set while an admin has disabled the account: it signs in nowhere.
+    pub disabled_at: Option<i64>,
+}
+
+/// A signed-in browser: the user and the token its forms must carry.
+#[derive(Debug, Clone)]
+pub struct WebSession {
+    pub user: User,
+    pub csrf: String,
 }
 
 #[derive(Debug, Clone)]
@@ -330,6 +341,26 @@ pub trait Store: sync::SyncStore + history::HistoryStore + Send + Sync {
     async fn delete_sealed(&self, name: &str) -> StoreResult<()>;
     /// Forgets expired values (authorizations never finished); returns how many.
     async fn purge_expired_sealed(&self) -> StoreResult<u64>;
+
+    // Administration and browser sessions (the web UI).
+    async fn set_user_admin(&self, user_id: i64, admin: bool) -> StoreResult<()>;
+    /// Disables (or enables again) an account; disabling also ends its browser sessions.
+    async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> StoreResult<()>;
+    async fn create_web_session(
+        &self,
+        token_hash: &[u8],
+        user_id: i64,
+        csrf: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// The live session with this token hash: `None` once it expired or its user was disabled.
+    async fn web_session(&self, token_hash: &[u8]) -> StoreResult<Option<WebSession>>;
+    async fn delete_web_session(&self, token_hash: &[u8]) -> StoreResult<()>;
+    /// Ends every browser session of a user (a password reset signs everyone out).
+    async fn delete_web_sessions(&self, user_id: i64) -> StoreResult<()>;
+    async fn purge_expired_web_sessions(&self) -> StoreResult<u64>;
+    /// How many members each of a user's collections has: collection id → count.
+    async fn member_counts(&self, owner_id: i64) -> StoreResult<Vec<(i64, i64)>>;
 }
 
 /// `Ok` when every migration `migrator` knows is among `applied`.

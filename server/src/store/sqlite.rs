@@ -6,7 +6,7 @@
 use super::{
     Actor, AppPassword, Collection, CollectionPatch, DeleteOutcome, Kind, Narrow, NewObject,
     Object, ObjectMeta, Precondition, PutOutcome, RowStream, Store, StoreError, StoreResult,
-    SyncItem, User, now_ms,
+    SyncItem, User, WebSession, now_ms,
 };
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -81,8 +81,13 @@ fn user_row(r: &SqliteRow) -> User {
         name: r.get("name"),
         password_hash: r.get("password_hash"),
         created_at: r.get("created_at"),
+        is_admin: r.get::<i64, _>("is_admin") != 0,
+        disabled_at: r.get("disabled_at"),
     }
 }
+
+/// The columns [`user_row`] reads.
+pub(super) const USER_COLS: &str = "id, name, password_hash, created_at, is_admin, disabled_at";
 
 /// Escapes LIKE wildcards in a needle (used with `ESCAPE '\'`).
 pub(super) fn like_escape(s: &str) -> String {
@@ -394,10 +399,10 @@ where
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_user(&self, name: &str, password_hash: &str) -> StoreResult<User> {
-        let row = sqlx::query(
+        let row = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?) \
-             ON CONFLICT (name) DO NOTHING RETURNING id, name, password_hash, created_at",
-        )
+             ON CONFLICT (name) DO NOTHING RETURNING {USER_COLS}"
+        )))
         .bind(name)
         .bind(password_hash)
         .bind(now_ms())
@@ -408,19 +413,21 @@ impl Store for SqliteStore {
     }
 
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
-        let row =
-            sqlx::query("SELECT id, name, password_hash, created_at FROM users WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&self.reader)
-                .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLS} FROM users WHERE name = ?"
+        )))
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?;
         Ok(row.map(|r| user_row(&r)))
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        let rows =
-            sqlx::query("SELECT id, name, password_hash, created_at FROM users ORDER BY name")
-                .fetch_all(&self.reader)
-                .await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLS} FROM users ORDER BY name"
+        )))
+        .fetch_all(&self.reader)
+        .await?;
         Ok(rows.iter().map(user_row).collect())
     }
 
@@ -464,7 +471,7 @@ impl Store for SqliteStore {
         app_hash: &[u8],
     ) -> StoreResult<Option<(User, Option<AppPassword>)>> {
         let row = sqlx::query(
-            "SELECT u.id, u.name, u.password_hash, u.created_at, a.id AS app_id, a.label, \
+            "SELECT u.id, u.name, u.password_hash, u.created_at, u.is_admin, u.disabled_at, a.id AS app_id, a.label, \
              a.created_at AS app_created, a.last_used_at FROM users u \
              LEFT JOIN app_passwords a ON a.user_id = u.id AND a.token_hash = ? WHERE u.name = ?",
         )
@@ -1128,6 +1135,104 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(r.rows_affected())
+    }
+
+    async fn set_user_admin(&self, user_id: i64, admin: bool) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET is_admin = ?1 WHERE id = ?2")
+            .bind(i64::from(admin))
+            .bind(user_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("UPDATE users SET disabled_at = ?1 WHERE id = ?2")
+            .bind(disabled.then(now_ms))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            sqlx::query("DELETE FROM web_sessions WHERE user_id = ?1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_web_session(
+        &self,
+        token_hash: &[u8],
+        user_id: i64,
+        csrf: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO web_sessions (token_hash, user_id, csrf, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(csrf)
+        .bind(now_ms())
+        .bind(expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn web_session(&self, token_hash: &[u8]) -> StoreResult<Option<WebSession>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.name, u.password_hash, u.created_at, u.is_admin, u.disabled_at, \
+             s.csrf FROM web_sessions s \
+             JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(|r| WebSession {
+            user: user_row(&r),
+            csrf: r.get("csrf"),
+        }))
+    }
+
+    async fn delete_web_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM web_sessions WHERE token_hash = ?1")
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_web_sessions(&self, user_id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM web_sessions WHERE user_id = ?1")
+            .bind(user_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn purge_expired_web_sessions(&self) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM web_sessions WHERE expires_at < ?1")
+            .bind(now_ms())
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn member_counts(&self, owner_id: i64) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT c.id, COUNT(o.name) FROM collections c \
+             LEFT JOIN objects o ON o.collection_id = c.id WHERE c.owner_id = ?1 GROUP BY c.id",
+        )
+        .bind(owner_id)
+        .fetch_all(&self.reader)
+        .await?)
     }
 }
 

@@ -32,6 +32,9 @@ pub enum SyncError {
 
 pub type SyncResult<T> = Result<T, SyncError>;
 
+/// The setting with the organisation's own email domains, one per line (set on the admin page).
+pub const OWN_DOMAINS_SETTING: &str = "org:own-domains";
+
 /// What a run records about itself (JSON in `sync_runs.summary`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
@@ -232,7 +235,16 @@ pub async fn run_source(
     source: &Source,
     opts: Options,
 ) -> SyncResult<Outcome> {
-    let rules = parse_rules(source)?;
+    let mut rules = parse_rules(source)?;
+    // The organisation's own domains (admin page) apply to every source: colleagues are not
+    // contacts to import.
+    if let Some(v) = store.setting(OWN_DOMAINS_SETTING).await? {
+        for d in String::from_utf8_lossy(&v).lines().map(str::trim) {
+            if !d.is_empty() && !rules.ignore_domains.iter().any(|x| x == d) {
+                rules.ignore_domains.push(d.to_string());
+            }
+        }
+    }
     let mut conn = match up.connector(store, source).await {
         Ok(c) => c,
         Err(e) => {

@@ -1,0 +1,223 @@
+//! Uploading a contacts file: Kith detects the format from the content and shows it, with
+//! the first contacts and any unreadable rows, before anything is imported. Importing makes
+//! (or updates) a file source and previews its first run.
+
+use super::Web;
+use super::form::Form;
+use super::overview::kind_label;
+use super::page::{self, Nav};
+use crate::store::sync::SourcePatch;
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::Response;
+use kith_connectors::formats::{self, RowError};
+use kith_connectors::rules::Rules;
+use std::path::PathBuf;
+
+#[derive(Template)]
+#[template(path = "upload.html")]
+struct Checked {
+    nav: Nav,
+    file_name: String,
+    format: &'static str,
+    format_label: String,
+    upload: String,
+    contacts: usize,
+    sample: Vec<String>,
+    errors: Vec<RowError>,
+    more_errors: usize,
+    name: String,
+    books: Vec<String>,
+}
+
+/// Where a user's uploads wait for import; a file source keeps reading its file from here.
+fn upload_dir(web: &Web) -> PathBuf {
+    web.app
+        .config
+        .data_dir
+        .join("uploads")
+        .join(web.user().id.to_string())
+}
+
+/// Uploads are named by a random token, never by the name the browser sent.
+fn valid_token(t: &str) -> bool {
+    t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+pub async fn receive(web: &Web, form: Form) -> Response {
+    let Some((file_name, bytes)) = form.file else {
+        return page::error_back(
+            web,
+            StatusCode::BAD_REQUEST,
+            "No file",
+            "Choose a contacts file to upload.",
+            "/sources",
+        );
+    };
+    let read = match tokio::task::spawn_blocking({
+        let bytes = bytes.clone();
+        move || formats::read(&bytes, None)
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return page::internal(web, e),
+    };
+    let read = match read {
+        Ok(r) => r,
+        Err(e) => {
+            return page::error_back(
+                web,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Kith cannot read this file",
+                &format!("{file_name}: {e}"),
+                "/sources",
+            );
+        }
+    };
+    let token = super::session::random_token();
+    let dir = upload_dir(web);
+    let ext = if read.format == formats::Format::Vcard {
+        "vcf"
+    } else {
+        "csv"
+    };
+    let saved = tokio::fs::create_dir_all(&dir)
+        .await
+        .and(tokio::fs::write(dir.join(format!("{token}.{ext}")), &bytes).await);
+    if let Err(e) = saved {
+        return page::internal(web, e);
+    }
+    let format = read.format.as_str();
+    let default_name = match read.format {
+        formats::Format::LinkedinCsv => "linkedin",
+        formats::Format::GoogleCsv => "google-csv",
+        formats::Format::OutlookCsv => "outlook-csv",
+        formats::Format::Vcard => "vcard",
+    };
+    let more_errors = read.errors.len().saturating_sub(20);
+    page::ok(&Checked {
+        nav: web.nav("sources"),
+        file_name,
+        format,
+        format_label: kind_label(format).to_string(),
+        upload: format!("{token}.{ext}"),
+        contacts: read.items.len(),
+        sample: read
+            .items
+            .iter()
+            .take(5)
+            .map(|i| i.record.display_name())
+            .collect(),
+        errors: read.errors.into_iter().take(20).collect(),
+        more_errors,
+        name: default_name.into(),
+        books: super::sources::book_names(web).await,
+    })
+}
+
+/// Creates (or points at the new file) the file source, then previews its run.
+pub async fn import(web: &Web, form: &Form) -> Response {
+    let upload = form.get("upload");
+    let (token, ext) = upload.split_once('.').unwrap_or(("", ""));
+    if !valid_token(token) || !matches!(ext, "csv" | "vcf") {
+        return page::not_found(web);
+    }
+    let path = upload_dir(web).join(upload);
+    if !path.exists() {
+        return page::error_back(
+            web,
+            StatusCode::GONE,
+            "The upload is gone",
+            "Upload the file again.",
+            "/sources",
+        );
+    }
+    let store = web.app.store.as_ref();
+    let user = web.user();
+    let name = form.get("name").trim().to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return page::error_back(
+            web,
+            StatusCode::BAD_REQUEST,
+            "Choose another name",
+            "A source name uses letters, digits, '-', '_' and '.' only.",
+            "/sources",
+        );
+    }
+    // Told from the file again, not from the form: the source's kind must match its file.
+    let format = match tokio::fs::read(&path).await.map(|b| formats::detect(&b)) {
+        Ok(Ok(f)) => f.as_str(),
+        Ok(Err(e)) => {
+            return page::error_back(
+                web,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Kith cannot read this file",
+                &e.to_string(),
+                "/sources",
+            );
+        }
+        Err(e) => return page::internal(web, e),
+    };
+    let location = path.display().to_string();
+    let book = form.get("book");
+    let coll = match crate::commands::book_id(store, user, book).await {
+        Ok(id) => id,
+        Err(msg) => {
+            return page::error_back(
+                web,
+                StatusCode::BAD_REQUEST,
+                "No such address book",
+                &msg,
+                "/sources",
+            );
+        }
+    };
+    let existing = match store.source_by_name(user.id, &name).await {
+        Ok(s) => s,
+        Err(e) => return page::internal(web, e),
+    };
+    let result = match existing {
+        Some(s) if s.kind != format => Err(format!(
+            "Source {name} reads {} files, but this file is {}. Import it under another name.",
+            kind_label(&s.kind),
+            kind_label(format)
+        )),
+        Some(s) => {
+            // A newer export of the same file: the source reads it from now on.
+            match crate::commands::move_book(store, &s, coll).await {
+                Err(msg) => Err(msg),
+                Ok(()) => store
+                    .patch_source(s.id, SourcePatch::Location(location))
+                    .await
+                    .map_err(|e| e.to_string()),
+            }
+        }
+        None => {
+            let rules = serde_json::to_string(&Rules::default()).unwrap_or_default();
+            store
+                .create_source(user.id, &name, format, coll, Some(&location), &rules)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    };
+    if let Err(msg) = result {
+        return page::error_back(web, StatusCode::CONFLICT, "Not imported", &msg, "/sources");
+    }
+    super::runs::preview(web, &name).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn upload_tokens_are_hex_only() {
+        assert!(super::valid_token(&"a".repeat(64)));
+        assert!(!super::valid_token("../../etc/passwd"));
+        assert!(!super::valid_token(&"g".repeat(64)));
+    }
+}

@@ -362,11 +362,8 @@ async fn a_rule_change_is_saved_and_a_run_can_be_undone() {
     b.click("#auto").await;
     b.press("Save rules").await;
     assert!(
-        b.wait("#rules-error")
+        b.read("#rules-error")
             .await
-            .text()
-            .await
-            .unwrap()
             .contains("stays off until one previewed plan"),
     );
     b.go(&format!("/runs/{run}")).await;
@@ -381,10 +378,7 @@ async fn a_rule_change_is_saved_and_a_run_can_be_undone() {
     b.fill("#window", "08:00-20:00").await;
     b.fill("#timezone", "Europe/Berlin").await;
     b.press("Save rules").await;
-    assert_eq!(
-        b.wait("#notice").await.text().await.unwrap(),
-        "Rules saved."
-    );
+    assert_eq!(b.read("#notice").await, "Rules saved.");
     b.shot("rules-saved").await;
     // What the page shows after a reload is what is stored, and the CLI agrees.
     b.go("/sources/linkedin").await;
@@ -414,14 +408,7 @@ async fn a_rule_change_is_saved_and_a_run_can_be_undone() {
     // A bad value is refused with the reason, and nothing changes.
     b.fill("#every", "often").await;
     b.press("Save rules").await;
-    assert!(
-        b.wait("#rules-error")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("\"often\"")
-    );
+    assert!(b.read("#rules-error").await.contains("\"often\""));
     b.go("/sources/linkedin").await;
     assert_eq!(
         b.wait("#every").await.prop("value").await.unwrap().unwrap(),
@@ -431,13 +418,13 @@ async fn a_rule_change_is_saved_and_a_run_can_be_undone() {
     // Undo the import from its page: the cards go, and the undo is itself a run.
     b.go(&format!("/runs/{run}")).await;
     b.press("Undo this run").await;
-    let notice = b.wait("#notice").await.text().await.unwrap();
+    let notice = b.read("#notice").await;
     assert!(notice.contains(&format!("reverted run {run}")), "{notice}");
     assert_ne!(run_id(&b).await, run);
     b.shot("undone").await;
     assert_eq!(dashboard_count(&b).await, 0);
     b.go("/history").await;
-    let history = b.wait("#history").await.text().await.unwrap();
+    let history = b.read("#history").await;
     assert!(
         history.contains("undo") && history.contains("applied"),
         "{history}"
@@ -464,7 +451,7 @@ async fn a_guard_trip_shows_why_and_applies_only_when_confirmed() {
     );
     let run = import_and_preview(&b, "linkedin").await;
     assert_eq!(b.text("#run-status").await, "paused");
-    let why = b.wait("#guard").await.text().await.unwrap();
+    let why = b.read("#guard").await;
     assert!(why.contains("yielded no contacts"), "{why}");
     assert!(
         b.find("#apply").await.is_none(),
@@ -487,7 +474,7 @@ async fn an_app_password_made_in_the_browser_works_over_carddav_until_revoked() 
     b.go("/devices").await;
     b.fill("#label", "Pixel 9").await;
     b.press("Create").await;
-    let pw = b.wait("#app-password").await.text().await.unwrap();
+    let pw = b.read("#app-password").await;
     assert_eq!(pw.len(), 29, "{pw}");
     b.shot("new-password").await;
     let propfind = |pw: String| {
@@ -507,14 +494,7 @@ async fn an_app_password_made_in_the_browser_works_over_carddav_until_revoked() 
     b.go("/devices").await;
     b.fill("#label", "Pixel 9").await;
     b.press("Create").await;
-    assert!(
-        b.wait("#device-error")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("Revoke it first")
-    );
+    assert!(b.read("#device-error").await.contains("Revoke it first"));
     // Revoked: the phone is locked out at once.
     b.go("/devices").await;
     assert!(b.text("#passwords").await.contains("Pixel 9"));
@@ -605,17 +585,14 @@ async fn users_reach_only_their_own_pages() {
     for _ in 0..5 {
         bob.sign_in("bob", "wrong").await;
         assert_eq!(
-            bob.wait("#login-error").await.text().await.unwrap(),
+            bob.read("#login-error").await,
             "Wrong user name or password."
         );
     }
     bob.sign_in("bob", "bobs-password").await;
     assert!(
-        bob.wait("#login-error")
+        bob.read("#login-error")
             .await
-            .text()
-            .await
-            .unwrap()
             .contains("Too many wrong passwords")
     );
     bob.shot("throttled").await;
@@ -632,11 +609,7 @@ async fn users_reach_only_their_own_pages() {
         "/admin".to_string(),
     ] {
         bob.go(&path).await;
-        assert_eq!(
-            bob.wait("h1").await.text().await.unwrap(),
-            "Not found",
-            "{path}"
-        );
+        assert_eq!(bob.read("h1").await, "Not found", "{path}");
     }
     bob.go("/").await;
     assert!(bob.find("a[href='/admin']").await.is_none());
@@ -651,10 +624,7 @@ async fn users_reach_only_their_own_pages() {
     .await;
     assert_eq!(r.status(), 404);
     admin.go(&format!("/runs/{run}")).await;
-    assert_eq!(
-        admin.wait("#run-status").await.text().await.unwrap(),
-        "planned"
-    );
+    assert_eq!(admin.read("#run-status").await, "planned");
 
     // Disabled by the admin: signed out at once, and the password no longer works.
     admin.go("/admin").await;
@@ -671,14 +641,7 @@ async fn users_reach_only_their_own_pages() {
     bob.go("/").await;
     bob.wait("#user").await;
     bob.sign_in("carol", "carols-password").await;
-    assert!(
-        bob.wait("#login-error")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("disabled")
-    );
+    assert!(bob.read("#login-error").await.contains("disabled"));
     let dav = s
         .anon("PROPFIND", "/dav/addressbooks/carol/")
         .auth("carol", "carols-password")
@@ -732,7 +695,7 @@ async fn a_conflict_is_resolved_in_the_inbox_by_keeping_theirs() {
 
     // The inbox shows both values; keeping theirs writes LinkedIn's into the card.
     b.go("/conflicts").await;
-    let item = b.wait(".conflict").await.text().await.unwrap();
+    let item = b.read(".conflict").await;
     assert!(
         item.contains("Sofia Rossi")
             && item.contains("Principal Engineer")
@@ -741,14 +704,7 @@ async fn a_conflict_is_resolved_in_the_inbox_by_keeping_theirs() {
     );
     b.shot("conflicts").await;
     b.press("Keep theirs").await;
-    assert!(
-        b.wait("#notice")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("Sofia Rossi")
-    );
+    assert!(b.read("#notice").await.contains("Sofia Rossi"));
     assert!(
         b.find(".conflict").await.is_none(),
         "resolved conflicts leave the inbox"

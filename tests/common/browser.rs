@@ -141,6 +141,11 @@ impl Browser {
         }
     }
 
+    /// Waits for an element and returns its text.
+    pub async fn read(&self, css: &str) -> String {
+        self.wait(css).await.text().await.unwrap()
+    }
+
     pub async fn find(&self, css: &str) -> Option<Element> {
         self.c.find(Locator::Css(css)).await.ok()
     }

@@ -54,14 +54,7 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_string())
+    crate::web::session::cookie(headers, COOKIE)
 }
 
 /// The provider's name as people know it.

@@ -87,56 +87,42 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
     let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
     let next = safe_next(get("next")).to_string();
     let name = get("user").trim().to_string();
+    let refuse =
+        |status: StatusCode, msg: String| show(app, &headers, status, &next, &name, Some(msg));
+    let unavailable = |e: crate::store::StoreError| {
+        tracing::error!(error = %e, "sign-in failed");
+        refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The database did not answer. Try again in a moment.".into(),
+        )
+    };
     let cookie = session::cookie(&headers, session::LOGIN_COOKIE).unwrap_or_default();
     if cookie.is_empty() || !session::same(&cookie, get("token")) {
-        return show(
-            app,
-            &headers,
+        return refuse(
             StatusCode::FORBIDDEN,
-            &next,
-            &name,
-            Some("The sign-in form expired or came from another site (CSRF check). Sign in again on this page.".into()),
+            "The sign-in form expired or came from another site (CSRF check). Sign in again on this page.".into(),
         );
     }
     if let Err(minutes) = session::may_try(&name) {
-        return show(
-            app,
-            &headers,
+        return refuse(
             StatusCode::TOO_MANY_REQUESTS,
-            &next,
-            &name,
-            Some(format!(
+            format!(
                 "Too many wrong passwords for {name}. Wait {minutes} minute(s), then try again, or ask an admin to reset the password."
-            )),
+            ),
         );
     }
     let wrong = || {
-        show(
-            app,
-            &headers,
+        session::failed(&name);
+        tracing::info!(user = %name, "web sign-in failed");
+        refuse(
             StatusCode::UNAUTHORIZED,
-            &next,
-            &name,
-            Some("Wrong user name or password.".into()),
+            "Wrong user name or password.".into(),
         )
     };
     let user = match app.store.user_by_name(&name).await {
         Ok(Some(u)) => u,
-        Ok(None) => {
-            session::failed(&name);
-            return wrong();
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "sign-in failed");
-            return show(
-                app,
-                &headers,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &next,
-                &name,
-                Some("The database did not answer. Try again in a moment.".into()),
-            );
-        }
+        Ok(None) => return wrong(),
+        Err(e) => return unavailable(e),
     };
     let password = get("password").to_string();
     let phc = user.password_hash.clone();
@@ -144,34 +130,18 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
         .await
         .unwrap_or(false);
     if !ok {
-        session::failed(&name);
-        tracing::info!(user = %name, "web sign-in failed");
         return wrong();
     }
     if user.disabled_at.is_some() {
-        return show(
-            app,
-            &headers,
+        return refuse(
             StatusCode::FORBIDDEN,
-            &next,
-            &name,
-            Some("This account is disabled. Ask a Kith admin to enable it again.".into()),
+            "This account is disabled. Ask a Kith admin to enable it again.".into(),
         );
     }
     session::succeeded(&name);
     let token = match session::start(app, user.id).await {
         Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "starting a session failed");
-            return show(
-                app,
-                &headers,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &next,
-                &name,
-                Some("The database did not answer. Try again in a moment.".into()),
-            );
-        }
+        Err(e) => return unavailable(e),
     };
     let secure = session::secure(app, &headers);
     let mut r = page::redirect(&next);

@@ -719,3 +719,80 @@ async fn a_conflict_is_resolved_in_the_inbox_by_keeping_theirs() {
     assert_ne!(after[&name].0, kept[&name].0);
     b.close().await;
 }
+
+#[tokio::test]
+async fn single_sign_on_signs_in_an_existing_user_and_explains_refusals() {
+    let issuer = kith_fakes::oidc::spawn();
+    let conf = tempfile::tempdir().unwrap();
+    let path = conf.path().join("kith.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[web.oidc]\nissuer = \"{issuer}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\nlabel = \"Example ID\"\n",
+            kith_fakes::oidc::CLIENT_ID,
+            kith_fakes::oidc::CLIENT_SECRET
+        ),
+    )
+    .unwrap();
+    let s = Server::start_with(&[("KITH_CONFIG", path.to_str().unwrap())]);
+    s.add_user("alice", "alices-password");
+    let person = |v: serde_json::Value| {
+        let url = format!("{issuer}/_fake/oidc/person");
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .body(v.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+    person(json!({"sub": "1001", "preferred_username": "alice", "email": "alice@example.org"}))
+        .await;
+    let b = Browser::open(&s.base, "sso").await;
+    b.go("/history").await;
+    assert_eq!(b.read("#sso").await, "Sign in with Example ID");
+    b.shot("login-sso").await;
+    b.press("Sign in with Example ID").await;
+    b.wait("#history, main p.muted").await;
+    assert_eq!(b.path().await, "/history", "back where the user was going");
+    assert_eq!(b.read(".who").await, "alice");
+
+    // Someone the provider knows but Kith does not: told what to do, not signed in.
+    b.press("Sign out").await;
+    b.wait("#user").await;
+    person(json!({"sub": "1002", "preferred_username": "mallory"})).await;
+    b.press("Sign in with Example ID").await;
+    assert!(
+        b.read("#login-error")
+            .await
+            .contains("no user of that name. Ask a Kith admin")
+    );
+    // A forged ID token (another key) is refused.
+    person(json!({"sub": "1001", "preferred_username": "alice", "bad_signature": true})).await;
+    b.press("Sign in with Example ID").await;
+    assert!(
+        b.read("#login-error")
+            .await
+            .contains("ID token is not valid")
+    );
+    // The provider refusing (the user cancelled): said plainly.
+    person(json!({"error": "access_denied"})).await;
+    b.press("Sign in with Example ID").await;
+    assert!(
+        b.read("#login-error")
+            .await
+            .contains("refused (access_denied")
+    );
+    // A callback replayed (its state is single-use) signs nobody in.
+    b.go("/login/oidc/callback?state=made-up&code=x").await;
+    assert!(
+        b.read("#login-error")
+            .await
+            .contains("expired or was already used")
+    );
+    b.go("/").await;
+    b.wait("#user").await;
+    b.close().await;
+}

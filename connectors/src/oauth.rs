@@ -152,8 +152,8 @@ pub fn start(app: &App, scopes: &[&str], extra: &[(&str, &str)]) -> Result<Start
 #[error("{0}")]
 pub struct Transport(String);
 
-/// oauth2's HTTP calls, made with our client.
-struct Http(reqwest::Client);
+/// oauth2's (and openidconnect's) HTTP calls, made with our client.
+pub struct Http(pub reqwest::Client);
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Http {
     type Error = Transport;

@@ -7,3 +7,4 @@
 mod common;
 pub mod google;
 pub mod m365;
+pub mod oidc;

@@ -53,6 +53,51 @@ pub struct WebSection {
     /// device setup pages and in `.mobileconfig` profiles, and `https://` here marks session
     /// cookies `Secure`. Empty: taken from each request's Host header.
     pub public_url: String,
+    /// Sign-in through an OpenID Connect provider, beside passwords.
+    pub oidc: Option<OidcSection>,
+}
+
+/// `[web.oidc]`: an OpenID Connect provider (Keycloak, Authentik, Entra ID, Google…) people
+/// may sign in to the web UI with. Its redirect URI is `PUBLIC_URL/login/oidc/callback`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSection {
+    /// The issuer; Kith reads ISSUER/.well-known/openid-configuration.
+    pub issuer: String,
+    pub client_id: String,
+    /// Env `KITH_OIDC_CLIENT_SECRET` overrides it.
+    #[serde(default)]
+    pub client_secret: String,
+    /// The claim that names the Kith user: `preferred_username` or `email`.
+    #[serde(default = "default_username_claim")]
+    pub username_claim: String,
+    /// Make a Kith user on a first sign-in (with no password of their own); otherwise an
+    /// admin creates users first.
+    #[serde(default)]
+    pub create_users: bool,
+    /// The button's words: "Sign in with LABEL".
+    #[serde(default = "default_oidc_label")]
+    pub label: String,
+}
+
+fn default_username_claim() -> String {
+    "preferred_username".into()
+}
+
+fn default_oidc_label() -> String {
+    "single sign-on".into()
+}
+
+impl std::fmt::Debug for OidcSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSection")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("username_claim", &self.username_claim)
+            .field("create_users", &self.create_users)
+            .finish()
+    }
 }
 
 /// Upstream accounts users can connect, once an admin enables the provider
@@ -523,6 +568,19 @@ pub fn resolve(
         && !k.is_empty()
     {
         file.providers.token_key = Some(k);
+    }
+    if let Some(o) = file.web.oidc.as_mut() {
+        if let Ok(s) = std::env::var("KITH_OIDC_CLIENT_SECRET")
+            && !s.is_empty()
+        {
+            o.client_secret = s;
+        }
+        if !matches!(o.username_claim.as_str(), "preferred_username" | "email") {
+            return Err(ConfigError::Value {
+                key: "web.oidc.username_claim".into(),
+                message: "must be preferred_username or email".into(),
+            });
+        }
     }
     if let Some(g) = file.providers.google.as_mut() {
         if let Ok(s) = std::env::var("KITH_GOOGLE_CLIENT_SECRET")

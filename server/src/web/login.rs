@@ -18,11 +18,13 @@ struct Login<'a> {
     next: &'a str,
     user: &'a str,
     error: Option<String>,
+    /// "Sign in with …", when single sign-on is set up.
+    sso: Option<&'a str>,
 }
 
 /// Only a path on this server: an open redirect would let a link send a signed-in user
 /// anywhere.
-fn safe_next(next: &str) -> &str {
+pub fn safe_next(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next
     } else {
@@ -30,7 +32,7 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-fn show(
+pub fn show(
     app: &App,
     headers: &HeaderMap,
     status: StatusCode,
@@ -48,6 +50,7 @@ fn show(
             next,
             user,
             error,
+            sso: app.config.web.oidc.as_ref().map(|o| o.label.as_str()),
         },
     );
     if let Some(v) = session::set_cookie(
@@ -139,12 +142,27 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
         );
     }
     session::succeeded(&name);
-    let token = match session::start(app, user.id).await {
+    signed_in(app, &headers, user.id, &next).await
+}
+
+/// Starts a session for `user_id` and sends the browser on to `next`.
+pub async fn signed_in(app: &App, headers: &HeaderMap, user_id: i64, next: &str) -> Response {
+    let token = match session::start(app, user_id).await {
         Ok(t) => t,
-        Err(e) => return unavailable(e),
+        Err(e) => {
+            tracing::error!(error = %e, "starting a session failed");
+            return show(
+                app,
+                headers,
+                StatusCode::SERVICE_UNAVAILABLE,
+                next,
+                "",
+                Some("The database did not answer. Try again in a moment.".into()),
+            );
+        }
     };
-    let secure = session::secure(app, &headers);
-    let mut r = page::redirect(&next);
+    let secure = session::secure(app, headers);
+    let mut r = page::redirect(next);
     if let Some(v) = session::set_cookie(session::COOKIE, &token, session::MAX_AGE_SECS, secure) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -8,6 +8,7 @@ mod data;
 mod devices;
 mod form;
 mod login;
+mod oidc;
 mod overview;
 mod page;
 mod runs;
@@ -109,6 +110,9 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Result<Response, Request> {
     }
     if path == "/login" {
         return Ok(login::handle(app, req).await);
+    }
+    if get && (path == "/login/oidc" || path == "/login/oidc/callback") {
+        return Ok(oidc::handle(app, req).await);
     }
     let Some(session) = session::current(app, req.headers()).await else {
         return Ok(if get {

@@ -32,6 +32,18 @@ async fn check(store: &dyn Store) {
         store.try_lease("job", "b", -1).await.unwrap(),
         "{backend}: free after release"
     );
+    assert!(
+        store.live_leases("jo").await.unwrap().is_empty(),
+        "{backend}: an expired lease is not running"
+    );
+    store.try_lease("source:7", "a", 60_000).await.unwrap();
+    assert_eq!(
+        store.live_leases("source:").await.unwrap(),
+        vec!["source:7".to_string()],
+        "{backend}"
+    );
+    store.release_lease("source:7", "a").await.unwrap();
+    assert!(store.live_leases("source:").await.unwrap().is_empty());
     // b's lease has already expired (as a crashed holder's would): a takes it over.
     assert!(
         store.try_lease("job", "a", 60_000).await.unwrap(),

@@ -315,6 +315,8 @@ pub trait Store: sync::SyncStore + history::HistoryStore + Send + Sync {
     /// it, false while another instance's lease is unexpired.
     async fn try_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> StoreResult<bool>;
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
+    /// The unexpired leases whose names start with `prefix` (what is running now).
+    async fn live_leases(&self, prefix: &str) -> StoreResult<Vec<String>>;
 
     /// The shared setting `name`, set to `initial` if it has no value yet: every instance gets
     /// the value of whichever wrote first.

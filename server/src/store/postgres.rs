@@ -958,6 +958,16 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn live_leases(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM leases WHERE expires_at > $1 AND substr(name, 1, length($2)) = $2",
+        )
+        .bind(now_ms())
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn shared_setting(&self, name: &str, initial: &[u8]) -> StoreResult<Vec<u8>> {
         sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(name)

@@ -1028,6 +1028,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn live_leases(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM leases WHERE expires_at > ?1 AND substr(name, 1, length(?2)) = ?2",
+        )
+        .bind(now_ms())
+        .bind(prefix)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
     async fn shared_setting(&self, name: &str, initial: &[u8]) -> StoreResult<Vec<u8>> {
         sqlx::query("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
             .bind(name)

@@ -60,6 +60,7 @@ pub fn kind_label(kind: &str) -> &str {
 pub fn status_label(status: &str) -> &str {
     match status {
         "ok" | "" => "ok",
+        "running" => "running now",
         "paused" => "paused by a guard",
         "needs-reauth" => "needs re-authorization",
         "failing" => "error",
@@ -93,13 +94,20 @@ async fn build(web: &Web) -> Result<Dashboard, crate::store::StoreError> {
     let book_names: HashMap<i64, String> = books.iter().map(|c| (c.id, c.name.clone())).collect();
     let books = rows(books);
     let calendars = rows(store.collections(user.id, Kind::Calendar).await?);
+    // A run under way holds its source's lease (on whichever instance runs it).
+    let running: std::collections::HashSet<String> =
+        store.live_leases("source:").await?.into_iter().collect();
     let sources = store
         .sources(user.id)
         .await?
         .into_iter()
         .map(|s| SourceRow {
             kind: kind_label(&s.kind).to_string(),
-            status: s.status.clone(),
+            status: if running.contains(&format!("source:{}", s.id)) {
+                "running".into()
+            } else {
+                s.status.clone()
+            },
             detail: s.status_detail.clone().unwrap_or_default(),
             last: when_opt(s.last_run_at),
             next: if s.next_run_at.is_some() {

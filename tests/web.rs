@@ -330,6 +330,22 @@ async fn a_first_time_user_goes_from_a_fresh_server_to_an_iphone_with_google_and
         b.find("#qr").await.is_none(),
         "the QR code is on the Android page only"
     );
+    // On a phone's screen the pages reflow; no sideways scrolling on the overview.
+    b.c.set_window_size(390, 844).await.unwrap();
+    b.go("/").await;
+    b.wait("#books").await;
+    let fits =
+        b.c.execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits, json!(true));
+    b.shot("phone-overview").await;
+    b.go("/sources/google").await;
+    b.wait("#rules").await;
+    b.shot("phone-source").await;
     b.close().await;
 }
 
@@ -436,8 +452,15 @@ async fn a_rule_change_is_saved_and_a_run_can_be_undone() {
 async fn a_guard_trip_shows_why_and_applies_only_when_confirmed() {
     let s = Server::start();
     let b = admin_browser(&s, "guard").await;
+    // The organisation's own domain: colleagues there are not imported from any source.
+    b.go("/admin").await;
+    b.fill("#domains", "example.com").await;
+    b.press("Save domains").await;
+    assert!(b.read("#notice").await.contains("example.com"));
     upload(&b, &fixture("linkedin-2024.csv")).await;
     import_and_preview(&b, "linkedin").await;
+    assert_eq!(planned(&b, "ignore").await, 1, "arjun@example.com");
+    assert!(b.text("tr.op-ignore").await.contains("Arjun Mehta"));
     apply(&b).await;
     let before = dashboard_count(&b).await;
 

@@ -39,6 +39,33 @@ fn upload_dir(web: &Web) -> PathBuf {
         .join(web.user().id.to_string())
 }
 
+/// Removes this user's uploads older than a day that no source reads: files checked and
+/// never imported, or replaced by a newer export.
+async fn forget_stale(web: &Web, dir: &std::path::Path) {
+    let Ok(sources) = web.app.store.sources(web.user().id).await else {
+        return;
+    };
+    let used: std::collections::HashSet<String> =
+        sources.into_iter().filter_map(|s| s.location).collect();
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    let day = std::time::Duration::from_secs(86_400);
+    while let Ok(Some(e)) = entries.next_entry().await {
+        let path = e.path();
+        let old = e
+            .metadata()
+            .await
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old && !used.contains(&path.display().to_string()) {
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+    }
+}
+
 /// Uploads are named by a random token, never by the name the browser sent.
 fn valid_token(t: &str) -> bool {
     t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())
@@ -77,6 +104,7 @@ pub async fn receive(web: &Web, form: Form) -> Response {
     };
     let token = super::session::random_token();
     let dir = upload_dir(web);
+    forget_stale(web, &dir).await;
     let ext = if read.format == formats::Format::Vcard {
         "vcf"
     } else {

@@ -819,3 +819,81 @@ async fn single_sign_on_signs_in_an_existing_user_and_explains_refusals() {
     b.wait("#user").await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn the_data_page_restores_from_the_trash_and_downloads_exports() {
+    let s = Server::start();
+    let b = admin_browser(&s, "data").await;
+    upload(&b, &fixture("linkedin-2024.csv")).await;
+    import_and_preview(&b, "linkedin").await;
+    apply(&b).await;
+    let before = dashboard_count(&b).await;
+    // A phone deletes Lena.
+    let cards = download_book(&s).await;
+    let (name, (etag, _)) = cards
+        .iter()
+        .find(|(_, (_, t))| t.contains("FN:Lena Berg"))
+        .unwrap();
+    let del = s
+        .req("DELETE", &format!("{BOOK}{name}"))
+        .header("if-match", etag)
+        .send()
+        .await;
+    assert_eq!(del.status, 204);
+
+    b.go("/data").await;
+    b.click("details summary").await;
+    assert!(b.text("details").await.contains("Lena Berg"));
+    b.shot("data-trash").await;
+    // Her history is one click away.
+    b.click("details a").await;
+    assert!(b.read("main").await.contains("This card is deleted"));
+    b.shot("card-history").await;
+    b.go("/data").await;
+    b.click("details summary").await;
+    b.press("Restore").await;
+    assert!(b.read("#notice").await.contains("Restored"));
+    assert_eq!(dashboard_count(&b).await, before);
+    assert!(download_book(&s).await.contains_key(name));
+
+    // Downloads, as the browser makes them (with its session).
+    let cookie = b.cookie_header().await;
+    let get = |path: &str| {
+        let req = reqwest::Client::new()
+            .get(s.url(path))
+            .header("cookie", &cookie)
+            .send();
+        async move {
+            let r = req.await.unwrap();
+            let status = r.status().as_u16();
+            let ctype = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (status, ctype, r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (status, ctype, csv) = get("/data/export/addressbook/contacts?format=csv-google").await;
+    assert_eq!((status, ctype.as_str()), (200, "text/csv; charset=utf-8"));
+    assert!(String::from_utf8_lossy(&csv).contains("Lena"));
+    let (status, _, vcf) = get("/data/export/addressbook/contacts?format=vcf4").await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&vcf).contains("VERSION:4.0"));
+    let (status, _, _) = get("/data/export/addressbook/contacts?format=ics").await;
+    assert_eq!(status, 400, "a book is not a calendar");
+    let (status, ctype, zip) = get("/account/export.zip").await;
+    assert_eq!((status, ctype.as_str()), (200, "application/zip"));
+    assert!(zip.starts_with(b"PK"));
+    // Without the session, nothing.
+    let anon = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(s.url("/data/export/addressbook/contacts"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 303);
+    b.close().await;
+}

@@ -83,7 +83,7 @@ async fn collection(store: &dyn Store, which: &Which) -> Result<(User, Collectio
 }
 
 /// The collection (of `user`) a version belongs to, refusing anyone else's.
-async fn owning_collection(
+pub(crate) async fn owning_collection(
     store: &dyn Store,
     user: &User,
     v: &Version,

@@ -187,6 +187,20 @@ pub async fn export(web: &Web, kind: &str, name: &str) -> Response {
     r
 }
 
+/// Where a restore leads: back to the data page saying what came back, or why not.
+fn restored<T>(web: &Web, name: &str, done: Result<T, crate::history::HistoryError>) -> Response {
+    match done {
+        Ok(_) => page::redirect(&format!("/data?restored={}", seg(name))),
+        Err(e) => page::error_back(
+            web,
+            StatusCode::CONFLICT,
+            "Not restored",
+            &e.to_string(),
+            "/data",
+        ),
+    }
+}
+
 fn actor(web: &Web, what: &str) -> Actor {
     Actor::Command(format!("{what} (web, by {})", web.user().name))
 }
@@ -199,24 +213,15 @@ pub async fn restore(web: &Web, form: &Form) -> Response {
     };
     let item = form.get("item");
     let who = actor(web, &format!("trash restore in {}", coll.name));
-    match crate::history::restore_from_trash(
+    let done = crate::history::restore_from_trash(
         web.app.store.as_ref(),
         &web.app.config,
         &coll,
         item,
         &who,
     )
-    .await
-    {
-        Ok(_) => page::redirect(&format!("/data?restored={}", seg(item))),
-        Err(e) => page::error_back(
-            web,
-            StatusCode::CONFLICT,
-            "Not restored",
-            &e.to_string(),
-            "/data",
-        ),
-    }
+    .await;
+    restored(web, item, done)
 }
 
 /// `POST /data/restore-book`: a deleted address book or calendar, with its members.
@@ -318,29 +323,10 @@ pub async fn restore_version(web: &Web, form: &Form) -> Response {
         Err(e) => return page::internal(web, e),
     };
     // The version's collection must be the caller's.
-    let mut owned = None;
-    for kind in [Kind::Addressbook, Kind::Calendar] {
-        match store.collections(web.user().id, kind).await {
-            Ok(all) => {
-                if let Some(c) = all.into_iter().find(|c| c.id == v.collection_id) {
-                    owned = Some(c);
-                }
-            }
-            Err(e) => return page::internal(web, e),
-        }
-    }
-    let Some(coll) = owned else {
+    let Ok(coll) = crate::history_commands::owning_collection(store, web.user(), &v).await else {
         return page::not_found(web);
     };
     let who = actor(web, &format!("restore of version {id}"));
-    match crate::history::restore_version(store, &web.app.config, &coll, &v, &who).await {
-        Ok(_) => page::redirect(&format!("/data?restored={}", seg(&v.name))),
-        Err(e) => page::error_back(
-            web,
-            StatusCode::CONFLICT,
-            "Not restored",
-            &e.to_string(),
-            "/data",
-        ),
-    }
+    let done = crate::history::restore_version(store, &web.app.config, &coll, &v, &who).await;
+    restored(web, &v.name, done)
 }

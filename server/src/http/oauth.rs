@@ -13,23 +13,13 @@ use std::collections::HashMap;
 const COOKIE: &str = "kith_oauth";
 
 pub fn query(uri: &axum::http::Uri) -> HashMap<String, String> {
-    let dec = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    uri.query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (dec(k), dec(v))
-        })
+    crate::web::form_urlencoded(uri.query().unwrap_or("").as_bytes())
+        .into_iter()
         .collect()
 }
 
-fn escape(s: &str) -> String {
+/// Escapes text for HTML and XML (element content and quoted attributes).
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

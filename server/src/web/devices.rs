@@ -195,12 +195,7 @@ pub async fn setup(web: &Web, client: &str) -> Response {
     })
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::http::oauth::escape as xml;
 
 /// A random UUID (v4) for a profile payload.
 fn uuid() -> String {

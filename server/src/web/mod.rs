@@ -7,6 +7,7 @@ mod conflicts;
 mod data;
 mod devices;
 mod form;
+pub use form::form_urlencoded;
 mod login;
 mod oidc;
 mod overview;
@@ -46,6 +47,25 @@ fn is_page(path: &str) -> bool {
     SECTIONS.contains(&first)
 }
 
+/// Where devices and people reach this server: the configured public URL, else the scheme
+/// and Host of this request.
+pub fn base_url(app: &App, headers: &HeaderMap) -> String {
+    let configured = app.config.web.public_url.trim_end_matches('/');
+    if !configured.is_empty() {
+        return configured.to_string();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = if session::secure(app, headers) {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
+}
+
 /// A signed-in page request.
 pub struct Web {
     pub app: Arc<App>,
@@ -68,24 +88,8 @@ impl Web {
         }
     }
 
-    /// Where devices and people reach this server: the configured public URL, else the
-    /// scheme and Host of this request.
     pub fn base_url(&self) -> String {
-        let configured = self.app.config.web.public_url.trim_end_matches('/');
-        if !configured.is_empty() {
-            return configured.to_string();
-        }
-        let host = self
-            .headers
-            .get(axum::http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("localhost");
-        let scheme = if session::secure(&self.app, &self.headers) {
-            "https"
-        } else {
-            "http"
-        };
-        format!("{scheme}://{host}")
+        base_url(&self.app, &self.headers)
     }
 
     pub fn query(&self) -> std::collections::HashMap<String, String> {

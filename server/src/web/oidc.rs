@@ -34,22 +34,7 @@ fn pending_name(state: &str) -> String {
 }
 
 fn redirect_url(app: &App, headers: &HeaderMap) -> String {
-    let configured = app.config.web.public_url.trim_end_matches('/');
-    let base = if configured.is_empty() {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("localhost");
-        let scheme = if session::secure(app, headers) {
-            "https"
-        } else {
-            "http"
-        };
-        format!("{scheme}://{host}")
-    } else {
-        configured.to_string()
-    };
-    format!("{base}/login/oidc/callback")
+    format!("{}/login/oidc/callback", super::base_url(app, headers))
 }
 
 /// The provider's client, from its discovery document. Discovery is read on each sign-in:

@@ -1,6 +1,6 @@
 //! Where contacts come from and how they merge into one address book.
 //!
-//! A source (a LinkedIn/Google/Outlook CSV, a vCard file, later Google or Microsoft 365) yields
+//! A source (a LinkedIn/Google/Outlook CSV, a vCard file, Google or Microsoft 365) yields
 //! [`record::Record`]s keyed by a remote id. The engine ([`engine::plan`]) compares each one with
 //! the last state agreed with that source (the base) and with the unified card in the book, and
 //! returns a [`plan::Plan`]: what to create, update, link, unlink or delete, with field-level
@@ -24,3 +24,4 @@ pub mod record;
 pub mod remote;
 pub mod retry;
 pub mod rules;
+pub mod time;

@@ -199,7 +199,7 @@ fn token_error(e: RequestTokenError<Transport, BasicErrorResponse>) -> OAuthErro
     }
 }
 
-use crate::retry::now_ms;
+use crate::time::now_ms;
 
 fn tokens_of(r: &TokenResp, previous_refresh: Option<String>) -> (Tokens, Option<String>) {
     let expires = r.expires_in().unwrap_or(Duration::from_secs(3600));

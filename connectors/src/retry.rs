@@ -1,16 +1,9 @@
-//! What every upstream client shares: the clock, backoff with jitter, and one writer per
+//! What every upstream client shares: backoff with jitter, and one writer per
 //! account.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// Backoff before retry `n` (1-based): `base·2ⁿ⁻¹` plus up to as much random jitter, so
 /// clients throttled together do not come back together. Never less than `base·2ⁿ⁻¹`.

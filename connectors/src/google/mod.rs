@@ -33,7 +33,7 @@ pub struct Cursor {
     pub full_at: i64,
 }
 
-use crate::retry::now_ms;
+use crate::time::now_ms;
 
 /// The authorization URL for a user (offline access, consent every time so a refresh token
 /// is always issued).

@@ -1,24 +1,26 @@
-//! The storage boundary. The DAV handlers see only the [`Store`] trait, so a PostgreSQL
-//! implementation can follow without touching them.
+//! The storage boundary: everything above sees only the [`Store`] trait, implemented on
+//! embedded SQLite and on PostgreSQL.
 
-pub mod history;
+pub mod copy;
 #[cfg(test)]
 mod lease_tests;
-pub mod migrate;
+mod open;
 mod postgres;
-mod postgres_history;
-mod postgres_sync;
+mod postgres_sources;
+mod postgres_versions;
 #[cfg(test)]
 mod schema_parity;
+pub mod sources;
 mod sqlite;
-mod sqlite_history;
-mod sqlite_sync;
-pub mod sync;
+mod sqlite_sources;
+mod sqlite_versions;
 #[cfg(test)]
 mod test_postgres;
+pub mod versions;
 
-pub use history::Actor;
+pub use versions::Actor;
 
+pub use open::{open, prepare_data_dir};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -191,7 +193,7 @@ pub enum CollectionPatch {
 }
 
 #[async_trait]
-pub trait Store: sync::SyncStore + history::HistoryStore + Send + Sync {
+pub trait Store: sources::SyncStore + versions::HistoryStore + Send + Sync {
     // Accounts.
     async fn create_user(&self, name: &str, password_hash: &str) -> StoreResult<User>;
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
@@ -409,9 +411,4 @@ pub fn restored_etag(data: &[u8], salt: &str) -> String {
     format!("\"{}\"", &hex.as_str()[..32])
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::time::now_ms;

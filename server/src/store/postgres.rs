@@ -603,7 +603,7 @@ impl Store for PgStore {
         sqlx::query(
             "UPDATE sources SET status = 'paused', status_detail = $1 WHERE collection_id = $2",
         )
-        .bind(super::history::BOOK_DELETED)
+        .bind(super::versions::BOOK_DELETED)
         .bind(id)
         .execute(&mut *tx)
         .await?;

@@ -654,7 +654,7 @@ impl Store for SqliteStore {
         sqlx::query(
             "UPDATE sources SET status = 'paused', status_detail = ? WHERE collection_id = ?",
         )
-        .bind(super::history::BOOK_DELETED)
+        .bind(super::versions::BOOK_DELETED)
         .bind(id)
         .execute(&mut *tx)
         .await?;

@@ -5,7 +5,7 @@ pub mod provenance;
 pub mod report;
 pub mod schedule;
 
-use crate::store::sync::{
+use crate::store::sources::{
     ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, NewRun, Run, Source, SourcePatch,
 };
 use crate::store::{Store, StoreError, effective_uid, etag_for};

@@ -1,7 +1,7 @@
 //! Plans and runs as people read them in a terminal.
 
 use super::Summary;
-use crate::store::sync::Run;
+use crate::store::sources::Run;
 use kith_connectors::plan::{Change, ChangeKind, Op};
 use std::fmt::Write;
 
@@ -92,9 +92,7 @@ pub fn ops(out: &mut String, title: &str, ops: &[Op], limit: usize) {
 }
 
 pub fn time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_default()
+    crate::time::readable(ms)
 }
 
 /// One line of `kith sync history`.

@@ -4,7 +4,7 @@
 //! run is claimed with a lease, so a source runs on exactly one instance at a time.
 
 use super::{Options, parse_rules, run_source};
-use crate::store::sync::{Source, SourcePatch};
+use crate::store::sources::{Source, SourcePatch};
 use crate::store::{Store, now_ms};
 use crate::upstream::Upstreams;
 use kith_connectors::rules::{parse_interval, parse_window};
@@ -64,7 +64,7 @@ async fn tick(store: &Arc<dyn Store>, up: &Upstreams, lease_ms: i64, stop: &watc
             continue;
         }
         let Some(lease) =
-            crate::lease::claim(store, &format!("source:{}", source.id), lease_ms).await
+            crate::core::lease::claim(store, &format!("source:{}", source.id), lease_ms).await
         else {
             continue; // another instance is running it
         };
@@ -73,7 +73,7 @@ async fn tick(store: &Arc<dyn Store>, up: &Upstreams, lease_ms: i64, stop: &watc
         if let Ok(Some(fresh)) = store.source(source.id).await
             && due(&fresh, now_ms())
         {
-            crate::lease::failpoint("sync-claimed").await;
+            crate::core::lease::failpoint("sync-claimed").await;
             run_scheduled(store.as_ref(), up, &fresh, now, &lease).await;
         }
         lease.release().await;
@@ -92,7 +92,7 @@ async fn run_scheduled(
     up: &Upstreams,
     source: &Source,
     now: i64,
-    lease: &crate::lease::Held,
+    lease: &crate::core::lease::Held,
 ) {
     let Ok(rules) = parse_rules(source) else {
         return;

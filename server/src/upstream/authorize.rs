@@ -4,7 +4,7 @@
 //! the organisations (tenants) whose admin let everyone use Kith.
 
 use super::Upstreams;
-use crate::store::sync::SourcePatch;
+use crate::store::sources::SourcePatch;
 use crate::store::{Store, User};
 use kith_connectors::oauth::{OAuthError, Tokens};
 use kith_connectors::rules::Rules;
@@ -283,7 +283,9 @@ async fn connect_source(
             s.name, s.kind
         )),
         None => {
-            let coll = crate::commands::book_id(store, user, &pending.book).await?;
+            let coll = crate::core::sources::book_id(store, user, &pending.book)
+                .await
+                .map_err(|e| e.to_string())?;
             let mut rules = Rules::default();
             rules.ignore_domains.extend(domain);
             let rules = serde_json::to_string(&rules).unwrap_or_default();

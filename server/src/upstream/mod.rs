@@ -6,7 +6,7 @@ pub mod seal;
 
 use crate::config::Config;
 use crate::store::Store;
-use crate::store::sync::Source;
+use crate::store::sources::Source;
 use async_trait::async_trait;
 use kith_connectors::connector::{Connector, ConnectorError, FileConnector};
 use kith_connectors::formats::Format;
@@ -55,14 +55,14 @@ async fn token_key(config: &Config, store: &dyn Store) -> Result<[u8; 32], Strin
         });
     }
     if store.backend() == "sqlite" {
-        return crate::secret::load_or_create_named(&config.data_dir, "token.key")
+        return crate::secrets::load_or_create_named(&config.data_dir, "token.key")
             .map_err(|e| format!("cannot read or create the token key: {e}"));
     }
     tracing::warn!(
         "providers.token_key is not set: OAuth tokens are sealed with a key kept in the database itself; set KITH_TOKEN_KEY on every instance to keep them apart"
     );
     let stored = store
-        .shared_setting("token_key", &crate::secret::random_key())
+        .shared_setting("token_key", &crate::secrets::random_key())
         .await
         .map_err(|e| format!("cannot read the shared token key: {e}"))?;
     stored
@@ -323,5 +323,32 @@ impl kith_connectors::oauth::TokenSink for Saver {
         {
             tracing::error!(error = %e, provider = self.provider, "cannot store refreshed OAuth tokens");
         }
+    }
+}
+
+impl Upstreams {
+    /// Revokes the account's grant at the provider (best effort) and removes the sealed
+    /// tokens. Returns the provider's refusal, if it did not confirm the revocation.
+    pub async fn disconnect(
+        &self,
+        store: &dyn Store,
+        s: &Source,
+    ) -> Result<Option<String>, crate::store::StoreError> {
+        if s.kind != "google" {
+            return Ok(None);
+        }
+        let account = s.location.clone().unwrap_or_default();
+        let mut refused = None;
+        if let (Ok(Some(t)), Some(cfg)) = (
+            self.tokens(store, "google", s.owner_id, &account).await,
+            &self.google,
+        ) && let Err(e) = kith_connectors::google::revoke(cfg, &t).await
+        {
+            refused = Some(e.to_string());
+        }
+        store
+            .delete_sealed(&tokens_name("google", s.owner_id, &account))
+            .await?;
+        Ok(refused)
     }
 }

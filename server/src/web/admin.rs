@@ -83,7 +83,7 @@ async fn render(
         .map(|v| String::from_utf8_lossy(&v).into_owned())
         .unwrap_or_default();
     let dir = app.config.backup_dir();
-    let mut backups = crate::backup::backups_in(&dir).unwrap_or_default();
+    let mut backups = crate::core::backup::backups_in(&dir).unwrap_or_default();
     backups.sort();
     backups.reverse();
     let database =
@@ -182,9 +182,9 @@ async fn run(web: &Web, action: &str, form: &Form) -> Result<Option<String>, Str
             let mut password = form.get("password").to_string();
             let generated = password.is_empty();
             if generated {
-                password = crate::accounts::random_password();
+                password = crate::core::accounts::random_password();
             }
-            let u = crate::accounts::create_user(store, name, &password)
+            let u = crate::core::accounts::create_user(store, name, &password)
                 .await
                 .map_err(|e| e.to_string())?;
             if form.checked("admin") {
@@ -217,10 +217,10 @@ async fn run(web: &Web, action: &str, form: &Form) -> Result<Option<String>, Str
         }
         "reset-password" => {
             let u = target().await?;
-            let password = crate::accounts::random_password();
+            let password = crate::core::accounts::random_password();
             let hash = tokio::task::spawn_blocking({
                 let p = password.clone();
-                move || crate::accounts::hash_password(&p)
+                move || crate::core::accounts::hash_password(&p)
             })
             .await
             .map_err(|e| e.to_string())?

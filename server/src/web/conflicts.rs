@@ -7,7 +7,7 @@ use super::form::Form;
 use super::page;
 use super::runs::own_run;
 use super::{Web, seg};
-use crate::store::history::{Actor, Change as StoreChange, ChangeOutcome};
+use crate::store::versions::{Actor, Change as StoreChange, ChangeOutcome};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kith_connectors::card::{edit_card, read_card};
@@ -73,7 +73,7 @@ pub async fn resolve(web: &Web, form: &Form) -> Response {
 /// Writes the source's values of `fields` into the op's card.
 async fn take_theirs(
     web: &Web,
-    source: &crate::store::sync::Source,
+    source: &crate::store::sources::Source,
     op: &Op,
     fields: &[&str],
 ) -> Result<(), String> {
@@ -117,7 +117,7 @@ async fn take_theirs(
     let text = edit_card(&formats::decode(&current.data), &card.record, &after);
     let bytes = text.into_bytes();
     let etag = crate::store::etag_for(&bytes);
-    let prepared = crate::history::prepare(&web.app.config, &coll, name, bytes, etag)?;
+    let prepared = crate::core::objects::prepare(&web.app.config, &coll, name, bytes, etag)?;
     let actor = Actor::Command(format!(
         "conflict resolved with {}'s values (web, by {})",
         source.name,

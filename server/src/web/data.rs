@@ -4,8 +4,8 @@
 use super::form::Form;
 use super::page::{self, Nav, when};
 use super::{Web, seg};
-use crate::export::{self, ExportFormat};
-use crate::store::history::Actor;
+use crate::core::export::{self, ExportFormat};
+use crate::store::versions::Actor;
 use crate::store::{Collection, Kind};
 use askama::Template;
 use axum::body::Body;
@@ -188,7 +188,11 @@ pub async fn export(web: &Web, kind: &str, name: &str) -> Response {
 }
 
 /// Where a restore leads: back to the data page saying what came back, or why not.
-fn restored<T>(web: &Web, name: &str, done: Result<T, crate::history::HistoryError>) -> Response {
+fn restored<T>(
+    web: &Web,
+    name: &str,
+    done: Result<T, crate::core::versions::HistoryError>,
+) -> Response {
     match done {
         Ok(_) => page::redirect(&format!("/data?restored={}", seg(name))),
         Err(e) => page::error_back(
@@ -213,7 +217,7 @@ pub async fn restore(web: &Web, form: &Form) -> Response {
     };
     let item = form.get("item");
     let who = actor(web, &format!("trash restore in {}", coll.name));
-    let done = crate::history::restore_from_trash(
+    let done = crate::core::versions::restore_from_trash(
         web.app.store.as_ref(),
         &web.app.config,
         &coll,
@@ -323,10 +327,12 @@ pub async fn restore_version(web: &Web, form: &Form) -> Response {
         Err(e) => return page::internal(web, e),
     };
     // The version's collection must be the caller's.
-    let Ok(coll) = crate::history_commands::owning_collection(store, web.user(), &v).await else {
+    let Ok(Some(coll)) = crate::core::versions::owning_collection(store, web.user(), &v).await
+    else {
         return page::not_found(web);
     };
     let who = actor(web, &format!("restore of version {id}"));
-    let done = crate::history::restore_version(store, &web.app.config, &coll, &v, &who).await;
+    let done =
+        crate::core::versions::restore_version(store, &web.app.config, &coll, &v, &who).await;
     restored(web, &v.name, done)
 }

@@ -71,7 +71,7 @@ async fn new_password(web: &Web, label: &str) -> Result<String, Result<String, S
             "Name the device (up to 64 characters), e.g. \"iPhone\".".to_string(),
         ));
     }
-    let token = crate::accounts::random_password();
+    let token = crate::core::accounts::random_password();
     let hash = web.app.auth.app_password_hash(&token);
     match web
         .app
@@ -195,7 +195,7 @@ pub async fn setup(web: &Web, client: &str) -> Response {
     })
 }
 
-use crate::http::oauth::escape as xml;
+use super::page::escape as xml;
 
 /// A random UUID (v4) for a profile payload.
 fn uuid() -> String {

@@ -3,7 +3,7 @@
 
 use super::page::{self, Nav};
 use super::{Web, form, session};
-use crate::http::App;
+use crate::app::App;
 use askama::Template;
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -65,7 +65,7 @@ pub fn show(
 }
 
 pub async fn handle(app: &Arc<App>, req: Request) -> Response {
-    let q = crate::http::oauth::query(req.uri());
+    let q = crate::web::oauth::query(req.uri());
     let next = safe_next(q.get("next").map(String::as_str).unwrap_or("/")).to_string();
     if req.method() != Method::POST {
         if session::current(app, req.headers()).await.is_some() {
@@ -129,9 +129,11 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
     };
     let password = get("password").to_string();
     let phc = user.password_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || crate::accounts::verify_password(&password, &phc))
-        .await
-        .unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || {
+        crate::core::accounts::verify_password(&password, &phc)
+    })
+    .await
+    .unwrap_or(false);
     if !ok {
         return wrong();
     }

@@ -1,14 +1,17 @@
 //! The web UI under `/`: server-rendered pages (askama templates), forms that work without
-//! JavaScript, sessions in the database and a CSRF token on every form. DAV stays under
-//! `/dav/`; a request that is not for a page falls through to the DAV front.
+//! JavaScript, sessions in the database and a CSRF token on every form. It also owns the
+//! browser's OAuth flow and the archive download. DAV stays under `/dav/`; a request that is
+//! not for this front is handed back to the router.
 
 mod admin;
 mod conflicts;
 mod data;
 mod devices;
+mod download;
 mod form;
 pub use form::form_urlencoded;
 mod login;
+mod oauth;
 mod oidc;
 mod overview;
 mod page;
@@ -17,7 +20,7 @@ pub mod session;
 mod sources;
 mod upload;
 
-use crate::http::App;
+use crate::app::{App, LoggedUser};
 use crate::store::{User, WebSession};
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -93,7 +96,7 @@ impl Web {
     }
 
     pub fn query(&self) -> std::collections::HashMap<String, String> {
-        crate::http::oauth::query(&self.uri)
+        oauth::query(&self.uri)
     }
 }
 
@@ -107,7 +110,12 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Result<Response, Request> {
         return Err(req);
     }
     if !is_page(&path) {
-        return browser_download(app, req, &path).await;
+        if method == Method::GET
+            && let Some(r) = oauth::public(app, &path, req.uri(), req.headers()).await
+        {
+            return Ok(r);
+        }
+        return download::handle(app, req, &path).await;
     }
     if path == "/assets/kith.css" && get {
         return Ok(page::stylesheet());
@@ -157,7 +165,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Result<Response, Request> {
     } else {
         get_page(&web, &path).await
     };
-    resp.extensions_mut().insert(crate::http::LoggedUser(user));
+    resp.extensions_mut().insert(LoggedUser(user));
     Ok(resp)
 }
 
@@ -227,37 +235,4 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 /// A path segment for a link.
 pub fn seg(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
-}
-
-/// Downloads and OAuth starts that DAV clients reach with Basic auth, reached here by a
-/// signed-in browser with its session instead.
-async fn browser_download(app: &Arc<App>, req: Request, path: &str) -> Result<Response, Request> {
-    let oauth_start = path
-        .strip_prefix("/oauth/")
-        .and_then(|p| p.strip_suffix("/start"));
-    let archive = path == crate::http::ARCHIVE_PATH;
-    if oauth_start.is_none() && !archive {
-        return Err(req);
-    }
-    let Some(session) = session::current(app, req.headers()).await else {
-        return Err(req);
-    };
-    let principal = crate::auth::Principal {
-        user: session.user.clone(),
-        device: None,
-    };
-    let mut resp = match oauth_start {
-        Some(p) => crate::http::oauth::start(app, &principal, p, req.uri()).await,
-        None => {
-            crate::http::download::archive(
-                app.store.clone(),
-                &session.user,
-                req.method() == Method::HEAD,
-            )
-            .await
-        }
-    };
-    resp.extensions_mut()
-        .insert(crate::http::LoggedUser(session.user.name.clone()));
-    Ok(resp)
 }

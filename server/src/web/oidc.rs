@@ -4,8 +4,8 @@
 //! audience, expiry and nonce are checked before its claim names a Kith user.
 
 use super::{login, page, session};
+use crate::app::App;
 use crate::config::OidcSection;
-use crate::http::App;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
@@ -88,7 +88,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
             "Single sign-on is not set up on this server. Sign in with your password.",
         );
     };
-    let q = crate::http::oauth::query(req.uri());
+    let q = crate::web::oauth::query(req.uri());
     let headers = req.headers();
     if req.uri().path() == "/login/oidc/callback" {
         return callback(app, cfg, headers, &q).await;
@@ -196,10 +196,10 @@ async fn callback(
     };
     let user = match app.store.user_by_name(&claim).await {
         Ok(Some(u)) => u,
-        Ok(None) if cfg.create_users && crate::accounts::valid_user_name(&claim) => {
+        Ok(None) if cfg.create_users && crate::core::accounts::valid_user_name(&claim) => {
             // No password of their own: they sign in here, and use app passwords on devices.
-            let password = crate::accounts::random_password();
-            match crate::accounts::create_user(app.store.as_ref(), &claim, &password).await {
+            let password = crate::core::accounts::random_password();
+            match crate::core::accounts::create_user(app.store.as_ref(), &claim, &password).await {
                 Ok(u) => u,
                 Err(e) => return refused(app, headers, &next, e.to_string()),
             }

@@ -81,6 +81,14 @@ pub fn ok<T: Template>(t: &T) -> Response {
     render(StatusCode::OK, t)
 }
 
+/// Escapes text for HTML and XML (element content and quoted attributes).
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 pub fn redirect(url: &str) -> Response {
     let mut r = (StatusCode::SEE_OTHER, "").into_response();
     if let Ok(v) = HeaderValue::from_str(url) {
@@ -180,7 +188,7 @@ pub fn stylesheet() -> Response {
 
 /// A time for people: `2026-11-29 09:03 UTC`.
 pub fn when(ms: i64) -> String {
-    crate::history_commands::when(ms)
+    crate::time::rfc3339(ms)
 }
 
 pub fn when_opt(ms: Option<i64>) -> String {

@@ -7,7 +7,7 @@ use super::form::Form;
 use super::page::{self, Nav, when};
 use super::sources::{RunRow, own_source, run_rows};
 use super::{Web, seg};
-use crate::store::sync::{Run, Source};
+use crate::store::sources::{Run, Source};
 use crate::sync::{self, Options, Summary, SyncError};
 use askama::Template;
 use axum::http::StatusCode;
@@ -165,10 +165,12 @@ async fn leased<T>(
     f: impl std::future::Future<Output = T>,
 ) -> Result<T, String> {
     let store = web.app.store.as_ref();
-    let lease = crate::commands::claim_source(store, source.id, &source.name).await?;
+    let lease = crate::core::sources::claim(store, source.id, &source.name)
+        .await
+        .map_err(super::sources::words)?;
     let out = f.await;
     let _ = store
-        .release_lease(&lease, crate::lease::instance_id())
+        .release_lease(&lease, crate::core::lease::instance_id())
         .await;
     Ok(out)
 }

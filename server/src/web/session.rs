@@ -2,7 +2,7 @@
 //! (so every instance knows it), a synchronizer token that every form must echo (CSRF), and a
 //! limit on failed sign-ins per account.
 
-use crate::http::App;
+use crate::app::App;
 use crate::store::{WebSession, now_ms};
 use axum::http::{HeaderMap, HeaderValue, header};
 use std::collections::HashMap;

@@ -6,7 +6,7 @@ use super::overview::{kind_label, status_label};
 use super::page::{self, Nav, when, when_opt};
 use super::{Web, seg};
 use crate::store::Kind;
-use crate::store::sync::{Source, SourcePatch};
+use crate::store::sources::{Source, SourcePatch};
 use crate::sync;
 use askama::Template;
 use axum::http::StatusCode;
@@ -173,7 +173,7 @@ pub fn summary_line(summary: &str) -> String {
     parts.join(", ")
 }
 
-pub fn run_rows(runs: Vec<crate::store::sync::Run>) -> Vec<RunRow> {
+pub fn run_rows(runs: Vec<crate::store::sources::Run>) -> Vec<RunRow> {
     runs.into_iter()
         .map(|r| RunRow {
             id: r.id,
@@ -343,11 +343,17 @@ pub async fn save_rules(web: &Web, name: &str, form: &Form) -> Response {
     let store = web.app.store.as_ref();
     let book = form.get("book");
     if !book.is_empty() {
-        let id = match crate::commands::book_id(store, web.user(), book).await {
+        let id = match crate::core::sources::book_id(store, web.user(), book)
+            .await
+            .map_err(words)
+        {
             Ok(id) => id,
             Err(msg) => return refuse(msg, r, s).await,
         };
-        if let Err(msg) = crate::commands::move_book(store, &s, id).await {
+        if let Err(msg) = crate::core::sources::move_book(store, &s, id)
+            .await
+            .map_err(words)
+        {
             return refuse(msg, r, s).await;
         }
     }
@@ -367,13 +373,21 @@ pub async fn remove(web: &Web, name: &str, form: &Form) -> Response {
         Err(r) => return r,
     };
     let store = web.app.store.as_ref();
-    if let Err(msg) = crate::provider_commands::disconnect(store, &web.app.upstreams, &s).await {
-        return page::page_error(
-            web,
-            StatusCode::BAD_GATEWAY,
-            "The source was not removed",
-            &msg,
-        );
+    match web.app.upstreams.disconnect(store, &s).await {
+        Ok(None) => {}
+        Ok(Some(refusal)) => tracing::warn!(
+            source = %s.name,
+            %refusal,
+            "Google did not confirm the revocation; the user can remove Kith in their Google account"
+        ),
+        Err(e) => {
+            return page::page_error(
+                web,
+                StatusCode::BAD_GATEWAY,
+                "The source was not removed",
+                &e.to_string(),
+            );
+        }
     }
     match store
         .delete_source(s.id, form.checked("delete_cards"))
@@ -381,5 +395,18 @@ pub async fn remove(web: &Web, name: &str, form: &Form) -> Response {
     {
         Ok(_) => page::redirect("/sources"),
         Err(e) => page::internal(web, e),
+    }
+}
+
+/// How the web UI words a source error: with the page or step that fixes it.
+pub fn words(e: crate::core::sources::SourceError) -> String {
+    use crate::core::sources::SourceError;
+    match e {
+        SourceError::NoBook { .. } => format!("{e}; create it in a client first, or pick another"),
+        SourceError::FeedsAnotherBook(_) => format!(
+            "{e}; upload into the new book under another source name, or remove this source first"
+        ),
+        SourceError::RunUnderWay(_) => format!("{e}; try again when it ends (History shows it)"),
+        SourceError::Store(e) => e.to_string(),
     }
 }

@@ -6,7 +6,7 @@ use super::Web;
 use super::form::Form;
 use super::overview::kind_label;
 use super::page::{self, Nav};
-use crate::store::sync::SourcePatch;
+use crate::store::sources::SourcePatch;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -193,7 +193,10 @@ pub async fn import(web: &Web, form: &Form) -> Response {
     };
     let location = path.display().to_string();
     let book = form.get("book");
-    let coll = match crate::commands::book_id(store, user, book).await {
+    let coll = match crate::core::sources::book_id(store, user, book)
+        .await
+        .map_err(super::sources::words)
+    {
         Ok(id) => id,
         Err(msg) => {
             return page::error_back(
@@ -217,7 +220,10 @@ pub async fn import(web: &Web, form: &Form) -> Response {
         )),
         Some(s) => {
             // A newer export of the same file: the source reads it from now on.
-            match crate::commands::move_book(store, &s, coll).await {
+            match crate::core::sources::move_book(store, &s, coll)
+                .await
+                .map_err(super::sources::words)
+            {
                 Err(msg) => Err(msg),
                 Ok(()) => store
                     .patch_source(s.id, SourcePatch::Location(location))

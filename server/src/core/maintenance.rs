@@ -58,7 +58,7 @@ pub fn spawn(store: Arc<dyn Store>, config: Config) {
                 jobs.next_tombstones = now + 6 * 3_600_000;
             }
             if now >= jobs.next_history && once_per(store.as_ref(), "history", purge_every).await {
-                match crate::history::purge(store.as_ref(), retention).await {
+                match crate::core::versions::purge(store.as_ref(), retention).await {
                     Ok(n) if n > 0 => {
                         tracing::info!(purged = n, "purged trash and versions past the retention")
                     }
@@ -98,7 +98,7 @@ async fn once_per(store: &dyn Store, job: &str, interval_ms: i64) -> bool {
     match store
         .try_lease(
             &format!("maintenance:{job}"),
-            crate::lease::instance_id(),
+            crate::core::lease::instance_id(),
             ttl,
         )
         .await
@@ -129,7 +129,7 @@ fn backups_here(store: &dyn Store, config: &Config) -> bool {
 /// When the next scheduled backup is due: an interval after the newest one in `dir` (so a
 /// restart does not take an extra backup), or now.
 fn next_backup_due(dir: &std::path::Path, every: i64, now: i64) -> i64 {
-    let newest = crate::backup::backups_in(dir)
+    let newest = crate::core::backup::backups_in(dir)
         .ok()
         .into_iter()
         .flatten()
@@ -149,7 +149,7 @@ fn next_backup_due(dir: &std::path::Path, every: i64, now: i64) -> i64 {
 
 async fn scheduled_backup(store: &dyn Store, config: &Config, dir: &std::path::Path) {
     let keep = Some(config.backup.keep.max(1));
-    match crate::backup::create(store, &config.data_dir, dir, keep).await {
+    match crate::core::backup::create(store, &config.data_dir, dir, keep).await {
         Ok(path) => {
             crate::metrics::backup("ok");
             tracing::info!(file = %path.display(), "scheduled backup written");

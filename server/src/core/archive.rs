@@ -5,7 +5,7 @@
 //! The zip is built in an unnamed temporary file, fed by the streaming exports, so memory stays
 //! flat; the file disappears when the response (or command) is done with it.
 
-use crate::export::{self, ExportFormat};
+use crate::core::export::{self, ExportFormat};
 use crate::store::{Collection, Kind, Store, StoreError, User};
 use futures_util::StreamExt;
 use kith_connectors::formats::export::CsvLayout;
@@ -99,6 +99,6 @@ pub async fn build(store: Arc<dyn Store>, user: &User) -> Result<std::fs::File, 
 
 /// The archive's file name for `user`.
 pub fn file_name(user: &User) -> String {
-    let day = jiff::Timestamp::now().strftime("%Y%m%d").to_string();
+    let day = crate::time::file_day(crate::time::now_ms());
     format!("kith-{}-{day}.zip", user.name)
 }

@@ -2,11 +2,10 @@
 //! restore`), or a whole collection as it was at a point in time (`book rewind`). Each is a new
 //! change set with fresh ETags, so syncing clients pick it up like any other edit.
 
+use super::objects::{Prepared, prepare};
 use crate::config::Config;
-use crate::store::history::{Change, ChangeOutcome, Version};
-use crate::store::{Actor, Collection, Kind, NewObject, Store, StoreError, restored_etag};
-use kith_dav::ical::{instances, parse_calendar};
-use kith_dav::vcard::parse_card;
+use crate::store::versions::{Change, ChangeOutcome, Version};
+use crate::store::{Actor, Collection, Kind, Store, StoreError, restored_etag};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, thiserror::Error)]
@@ -18,79 +17,6 @@ pub enum HistoryError {
 }
 
 type HistoryResult<T> = Result<T, HistoryError>;
-
-/// An object ready to store: bytes with the index and span a write needs.
-pub struct Prepared {
-    pub name: String,
-    pub uid: String,
-    pub etag: String,
-    pub content_type: String,
-    pub data: Vec<u8>,
-    pub index: Vec<(String, String)>,
-    pub span: Option<(i64, i64)>,
-}
-
-impl Prepared {
-    pub fn as_new(&self) -> NewObject<'_> {
-        NewObject {
-            name: &self.name,
-            uid: &self.uid,
-            etag: &self.etag,
-            content_type: &self.content_type,
-            data: &self.data,
-            index: self
-                .index
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.clone()))
-                .collect(),
-            span: self.span,
-        }
-    }
-}
-
-/// Parses `data` as a member of `coll` and computes what storing it needs. The bytes are kept
-/// as they are.
-pub fn prepare(
-    config: &Config,
-    coll: &Collection,
-    name: &str,
-    data: Vec<u8>,
-    etag: String,
-) -> Result<Prepared, String> {
-    match coll.kind {
-        Kind::Addressbook => {
-            let info = parse_card(&data).map_err(|e| e.to_string())?;
-            let index = info
-                .index_entries()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect();
-            let uid = crate::store::effective_uid(&info, name);
-            Ok(Prepared {
-                name: name.to_string(),
-                uid,
-                etag,
-                content_type: "text/vcard; charset=utf-8".into(),
-                data,
-                index,
-                span: None,
-            })
-        }
-        Kind::Calendar => {
-            let obj = parse_calendar(&data).map_err(|e| e.to_string())?;
-            let span = instances::span(&obj.ical, config.caldav.max_instances);
-            Ok(Prepared {
-                name: name.to_string(),
-                uid: obj.uid.clone(),
-                etag,
-                content_type: crate::http::calendar_content_type(obj.component),
-                data,
-                index: Vec::new(),
-                span: Some(span),
-            })
-        }
-    }
-}
 
 /// A version prepared to be put back under a fresh ETag.
 fn revive(config: &Config, coll: &Collection, v: &Version, salt: &str) -> HistoryResult<Prepared> {
@@ -254,4 +180,19 @@ pub async fn rewind(
 pub async fn purge(store: &dyn Store, retention_ms: i64) -> HistoryResult<u64> {
     let before = crate::store::now_ms() - retention_ms;
     Ok(store.purge_versions(before).await? + store.purge_collections(before).await?)
+}
+
+/// The collection of `user`'s that version `v` belongs to; `None` when it is not theirs.
+pub async fn owning_collection(
+    store: &dyn Store,
+    user: &crate::store::User,
+    v: &Version,
+) -> Result<Option<Collection>, StoreError> {
+    for kind in [Kind::Addressbook, Kind::Calendar] {
+        let all = store.collections(user.id, kind).await?;
+        if let Some(c) = all.into_iter().find(|c| c.id == v.collection_id) {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
 }

@@ -83,13 +83,7 @@ pub fn check(
     Ok((obj, span))
 }
 
-/// The content type stored with an object of component type `component`.
-pub fn content_type(component: &str) -> String {
-    format!(
-        "text/calendar; charset=utf-8; component={}",
-        component.to_ascii_lowercase()
-    )
-}
+pub use crate::core::objects::calendar_content_type as content_type;
 
 pub async fn put(ctx: &Ctx, cal: &str, name: &str, body: Bytes) -> Response {
     if body.len() > ctx.app.config.dav.max_resource_size {

@@ -1,12 +1,10 @@
-//! The HTTP front: routing, authentication, the ownership check and request logging.
-//! DAV methods are dispatched by hand, because axum's method filter has no DAV methods.
+//! The DAV front: discovery, authentication, the ownership check and the CardDAV/CalDAV
+//! methods. DAV methods are dispatched by hand, because axum's method filter has no DAV methods.
 
 mod calendar;
-mod client;
 mod collection;
 mod copymove;
-pub(crate) mod download;
-pub(crate) mod oauth;
+mod download;
 mod object;
 mod paths;
 mod propfind;
@@ -14,31 +12,22 @@ mod props;
 mod report;
 mod respond;
 mod stream;
+mod user_agent;
 
-use crate::auth::{AuthError, Authenticator, Principal};
+use crate::app::{App, LoggedUser};
 use crate::config::Config;
-use crate::store::{Collection, Kind, Store, User};
-use axum::Router;
+use crate::core::auth::{AuthError, Principal};
+use crate::store::{Collection, Kind, User};
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::Response;
-pub use calendar::content_type as calendar_content_type;
-pub use client::Client;
 use paths::Target;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+pub use user_agent::Client;
 
 /// Largest XML body (PROPFIND, REPORT, PROPPATCH, MKCOL) accepted.
 const MAX_XML_BODY: usize = 1024 * 1024;
-
-pub struct App {
-    pub store: Arc<dyn Store>,
-    pub auth: Authenticator,
-    pub config: Config,
-    pub upstreams: Arc<crate::upstream::Upstreams>,
-}
 
 /// One authenticated DAV request.
 pub struct Ctx {
@@ -87,11 +76,11 @@ impl Ctx {
             .map_err(respond::internal)?;
         if found.is_none()
             && kind == Kind::Calendar
-            && name == crate::birthdays::NAME
+            && name == crate::core::birthdays::NAME
             && self.app.config.caldav.birthdays
         {
             // Users created before the birthday calendar existed get it on first use.
-            crate::birthdays::ensure(store, &self.principal.user)
+            crate::core::birthdays::ensure(store, &self.principal.user)
                 .await
                 .map_err(respond::internal)?;
             found = store
@@ -104,7 +93,7 @@ impl Ctx {
                 if !self.app.config.caldav.birthdays {
                     return Ok(None);
                 }
-                crate::birthdays::refresh(store, &self.principal.user, &c)
+                crate::core::birthdays::refresh(store, &self.principal.user, &c)
                     .await
                     .map_err(respond::internal)?;
                 store
@@ -122,7 +111,7 @@ impl Ctx {
         let store = self.app.store.as_ref();
         let user = &self.principal.user;
         if kind == Kind::Calendar && self.app.config.caldav.birthdays {
-            crate::birthdays::ensure(store, user)
+            crate::core::birthdays::ensure(store, user)
                 .await
                 .map_err(respond::internal)?;
         }
@@ -177,51 +166,9 @@ impl Render {
     }
 }
 
-/// The user (and device) a response was served to, for the access log.
-#[derive(Clone)]
-pub(crate) struct LoggedUser(pub String);
-
-/// Where a signed-in user downloads the archive of everything they own.
-pub const ARCHIVE_PATH: &str = "/account/export.zip";
-
 pub const DAV_HEADER: &str = "1, 3, addressbook, calendar-access, extended-mkcol";
 pub const ALLOW: &str =
     "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
-
-pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .fallback(dispatch)
-        .with_state(app)
-        .layer(middleware::from_fn(access_log))
-}
-
-async fn access_log(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let client = Client::detect(
-        req.headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let resp = next.run(req).await;
-    let user = resp
-        .extensions()
-        .get::<LoggedUser>()
-        .map(|u| u.0.clone())
-        .unwrap_or_else(|| "-".into());
-    let status = resp.status().as_u16();
-    let seconds = start.elapsed().as_secs_f64();
-    crate::metrics::request(method.as_str(), status, seconds);
-    let ms = seconds * 1000.0;
-    // Apple clients always try without credentials first, so a 401 is routine, not a warning.
-    if status >= 500 {
-        tracing::error!(%method, %path, status, latency_ms = ms, %user, client = client.as_str(), "request");
-    } else {
-        tracing::info!(%method, %path, status, latency_ms = ms, %user, client = client.as_str(), "request");
-    }
-    resp
-}
 
 fn unauthorized(msg: &str) -> Response {
     let mut r = respond::text(StatusCode::UNAUTHORIZED, msg);
@@ -241,7 +188,9 @@ fn options() -> Response {
     r
 }
 
-async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
+/// Answers a request that no other front took: discovery, OPTIONS and the DAV methods, for
+/// an authenticated principal inside their own home.
+pub async fn handle(app: &Arc<App>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
 
@@ -260,19 +209,6 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     if method == Method::OPTIONS {
         return options();
     }
-    if let Some(r) = operations(&app, &path, &method).await {
-        return r;
-    }
-    if method == Method::GET
-        && let Some(r) = oauth::public(&app, &path, req.uri(), req.headers()).await
-    {
-        return r;
-    }
-    // The web UI's pages, and downloads a signed-in browser makes with its session.
-    let req = match crate::web::handle(&app, req).await {
-        Ok(r) => return r,
-        Err(req) => req,
-    };
     let target = paths::resolve(&path);
 
     let auth = req
@@ -298,22 +234,6 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         }
         Err(AuthError::Store(e)) => return respond::internal(e),
     };
-    if method == Method::GET
-        && let Some(p) = path
-            .strip_prefix("/oauth/")
-            .and_then(|p| p.strip_suffix("/start"))
-    {
-        let mut r = oauth::start(&app, &principal, p, req.uri()).await;
-        r.extensions_mut()
-            .insert(LoggedUser(principal.user.name.clone()));
-        return r;
-    }
-    if path == ARCHIVE_PATH && (method == Method::GET || method == Method::HEAD) {
-        let user = principal.user.clone();
-        let mut r = download::archive(app.store.clone(), &user, method == Method::HEAD).await;
-        r.extensions_mut().insert(LoggedUser(user.name));
-        return r;
-    }
     let logged = match &principal.device {
         Some(d) => format!("{}[{d}]", principal.user.name),
         None => principal.user.name.clone(),
@@ -355,48 +275,10 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
             headers: parts.headers,
             target,
         };
-        handle(ctx, method, body).await
+        serve_method(ctx, method, body).await
     };
     resp.extensions_mut().insert(LoggedUser(logged));
     resp
-}
-
-/// The orchestrator's endpoints, answered without credentials: `/healthz` (the process
-/// answers), `/readyz` (the database answers and is migrated) and `/metrics` (Prometheus).
-async fn operations(app: &App, path: &str, method: &Method) -> Option<Response> {
-    if method != Method::GET && method != Method::HEAD {
-        return None;
-    }
-    Some(match path {
-        "/healthz" => respond::text(StatusCode::OK, "ok"),
-        // Bounded: an orchestrator's probe must get an answer, not wait for the pool's own
-        // connect timeout while the database is unreachable.
-        "/readyz" => match tokio::time::timeout(Duration::from_secs(3), app.store.ready())
-            .await
-            .unwrap_or_else(|_| {
-                Err(crate::store::StoreError::NotReady(
-                    "the database did not answer within 3 s".into(),
-                ))
-            }) {
-            Ok(()) => respond::text(StatusCode::OK, "ready"),
-            Err(e) => {
-                tracing::warn!(error = %e, "not ready");
-                respond::text(StatusCode::SERVICE_UNAVAILABLE, &format!("not ready: {e}"))
-            }
-        },
-        "/metrics" => {
-            let mut r = respond::text(
-                StatusCode::OK,
-                &crate::metrics::render(&app.store.pool_stats()),
-            );
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
-            r
-        }
-        _ => return None,
-    })
 }
 
 /// Reads and drops the body of a request answered without it. A body left unread makes hyper
@@ -416,7 +298,7 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
     })
 }
 
-async fn handle(ctx: Ctx, method: Method, body: Body) -> Response {
+async fn serve_method(ctx: Ctx, method: Method, body: Body) -> Response {
     match method.as_str() {
         "GET" | "HEAD" => object::get(&ctx, method == Method::HEAD).await,
         "PUT" => {
@@ -459,9 +341,4 @@ async fn handle(ctx: Ctx, method: Method, body: Body) -> Response {
             r
         }
     }
-}
-
-/// An HTTP-date, for the CLI's listings.
-pub fn format_date(ms: i64) -> String {
-    props::http_date(ms)
 }

@@ -1,11 +1,11 @@
-//! History and trash on PostgreSQL; see `sqlite_history` for the design.
+//! History and trash on PostgreSQL; see `sqlite_versions` for the design.
 
 use super::Kind;
-use super::history::{
+use super::postgres::{PgStore, text_in, text_out};
+use super::sqlite_versions::VERSION_COLS;
+use super::versions::{
     Actor, BOOK_DELETED, Change, ChangeOutcome, Current, DeletedCollection, HistoryStore, Version,
 };
-use super::postgres::{PgStore, text_in, text_out};
-use super::sqlite_history::VERSION_COLS;
 use super::{StoreError, StoreResult};
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;

@@ -2,8 +2,9 @@
 //! `/oauth/<provider>/callback` (where the provider sends it back). The flow is bound to the
 //! browser that started it by a short-lived cookie, and to the user by the sealed state.
 
-use super::App;
-use crate::auth::Principal;
+use super::page::{escape, redirect};
+use crate::app::App;
+use crate::core::auth::Principal;
 use crate::upstream::authorize;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,17 +14,9 @@ use std::collections::HashMap;
 const COOKIE: &str = "kith_oauth";
 
 pub fn query(uri: &axum::http::Uri) -> HashMap<String, String> {
-    crate::web::form_urlencoded(uri.query().unwrap_or("").as_bytes())
+    super::form_urlencoded(uri.query().unwrap_or("").as_bytes())
         .into_iter()
         .collect()
-}
-
-/// Escapes text for HTML and XML (element content and quoted attributes).
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// A small page a person reads in the browser.
@@ -44,7 +37,7 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
-    crate::web::session::cookie(headers, COOKIE)
+    super::session::cookie(headers, COOKIE)
 }
 
 /// The provider's name as people know it.
@@ -53,14 +46,6 @@ fn title(provider: &str) -> &'static str {
         "m365" => "Microsoft 365",
         _ => "Google",
     }
-}
-
-fn redirect(url: &str) -> Response {
-    let mut r = (StatusCode::SEE_OTHER, "").into_response();
-    if let Ok(v) = HeaderValue::from_str(url) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r
 }
 
 /// `GET /oauth/PROVIDER/start?source=NAME&book=BOOK`, signed in.
@@ -76,7 +61,7 @@ pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http:
     let book = q
         .get("book")
         .cloned()
-        .unwrap_or_else(|| crate::accounts::DEFAULT_BOOK.to_string());
+        .unwrap_or_else(|| crate::core::accounts::DEFAULT_BOOK.to_string());
     let binding = hex(&rand::random::<[u8; 24]>());
     match authorize::start(
         &app.upstreams,
@@ -245,11 +230,11 @@ pub async fn callback(
     .await
     {
         // A browser signed in to the web UI goes on to the source's page, to preview a sync.
-        Ok(c) if crate::web::session::cookie(headers, crate::web::session::COOKIE).is_some() => {
+        Ok(c) if super::session::cookie(headers, super::session::COOKIE).is_some() => {
             redirect(&format!(
                 "/sources/{}?connected={}",
-                crate::web::seg(&c.source),
-                crate::web::seg(&c.account)
+                super::seg(&c.source),
+                super::seg(&c.account)
             ))
         }
         Ok(c) => page(

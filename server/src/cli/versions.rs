@@ -1,10 +1,10 @@
 //! `kith trash`, `kith history`, `kith restore-version` and `kith book rewind`.
 
-use crate::accounts::{self, DEFAULT_BOOK};
-use crate::cli::{BookCommand, HistoryArgs, TrashCommand, Which};
+use crate::cli::args::{BookCommand, HistoryArgs, TrashCommand, Which};
 use crate::config::Config;
-use crate::history::{self, HistoryError};
-use crate::store::history::Version;
+use crate::core::accounts::{self, DEFAULT_BOOK};
+use crate::core::versions::{self, HistoryError};
+use crate::store::versions::Version;
 use crate::store::{Actor, Collection, Kind, Store, User};
 
 type CliResult = Result<(), String>;
@@ -15,9 +15,7 @@ fn err(e: HistoryError) -> String {
 
 /// Unix ms as an RFC 3339 time in UTC, to the second.
 pub fn when(ms: i64) -> String {
-    jiff::Timestamp::from_second(ms.div_euclid(1000))
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| ms.to_string())
+    crate::time::rfc3339(ms)
 }
 
 /// Reads `--to`: an RFC 3339 time, or a duration meaning that long ago.
@@ -25,10 +23,7 @@ pub fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
     if let Some(secs) = kith_connectors::rules::parse_interval(s) {
         return Ok(now_ms - secs as i64 * 1000);
     }
-    s.trim()
-        .parse::<jiff::Timestamp>()
-        .map(|t| t.as_millisecond())
-        .map_err(|_| {
+    crate::time::parse_rfc3339(s).ok_or_else(|| {
             format!(
                 "--to {s:?} is not a time: give one like 2026-11-22T10:00:00Z (or with an offset, +01:00), or how long ago, like 10m, 2h or 3d"
             )
@@ -83,24 +78,20 @@ async fn collection(store: &dyn Store, which: &Which) -> Result<(User, Collectio
 }
 
 /// The collection (of `user`) a version belongs to, refusing anyone else's.
-pub(crate) async fn owning_collection(
+async fn owning_collection(
     store: &dyn Store,
     user: &User,
     v: &Version,
 ) -> Result<Collection, String> {
-    for kind in [Kind::Addressbook, Kind::Calendar] {
-        let all = store
-            .collections(user.id, kind)
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(c) = all.into_iter().find(|c| c.id == v.collection_id) {
-            return Ok(c);
-        }
-    }
-    Err(format!(
-        "version {} is not one of {}'s; `kith history --user {}` shows theirs",
-        v.id, user.name, user.name
-    ))
+    versions::owning_collection(store, user, v)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!(
+                "version {} is not one of {}'s; `kith history --user {}` shows theirs",
+                v.id, user.name, user.name
+            )
+        })
 }
 
 fn command_actor(what: &str) -> Actor {
@@ -192,7 +183,7 @@ pub async fn trash(store: &dyn Store, config: &Config, cmd: TrashCommand) -> Cli
                 .map_err(|e| e.to_string())?
                 .unwrap_or(item);
             let actor = command_actor(&format!("trash restore in {}'s {}", user.name, coll.name));
-            let etag = history::restore_from_trash(store, config, &coll, &name, &actor)
+            let etag = versions::restore_from_trash(store, config, &coll, &name, &actor)
                 .await
                 .map_err(err)?;
             println!(
@@ -344,7 +335,7 @@ pub async fn restore_version(
         })?;
     let coll = owning_collection(store, &user, &v).await?;
     let actor = command_actor(&format!("restore of version {id}"));
-    let etag = history::restore_version(store, config, &coll, &v, &actor)
+    let etag = versions::restore_version(store, config, &coll, &v, &actor)
         .await
         .map_err(err)?;
     println!(
@@ -380,7 +371,7 @@ pub async fn book(store: &dyn Store, config: &Config, cmd: BookCommand) -> CliRe
                 coll.name,
                 when(at)
             ));
-            let done = history::rewind(store, config, &coll, at, &actor, dry_run)
+            let done = versions::rewind(store, config, &coll, at, &actor, dry_run)
                 .await
                 .map_err(err)?;
             let verb = if dry_run { "would be" } else { "were" };

@@ -120,6 +120,33 @@ pub fn app_password_hash(key: &[u8; 32], password: &str) -> [u8; 32] {
     *blake3::keyed_hash(key, password.as_bytes()).as_bytes()
 }
 
+/// The first admin, created on a first start.
+pub struct FirstAdmin {
+    pub password: String,
+    /// The password came from `KITH_ADMIN_PASSWORD` (so it is not shown).
+    pub from_env: bool,
+}
+
+/// On a first start with no users, creates `admin`, with `KITH_ADMIN_PASSWORD` or a random
+/// password for the caller to show once. `None` when there are users already (or another
+/// instance on the same database created `admin` at the same moment).
+pub async fn bootstrap_admin(store: &dyn Store) -> Result<Option<FirstAdmin>, AccountError> {
+    if !store.list_users().await?.is_empty() {
+        return Ok(None);
+    }
+    let given = std::env::var("KITH_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let from_env = given.is_some();
+    let password = given.unwrap_or_else(random_password);
+    match create_user(store, "admin", &password).await {
+        Ok(u) => store.set_user_admin(u.id, true).await?,
+        Err(AccountError::Store(crate::store::StoreError::Exists(_))) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    Ok(Some(FirstAdmin { password, from_env }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
 //! `kith import`, `kith source` and `kith sync`: the command line of the reconcile engine.
 
-use crate::accounts::{self, DEFAULT_BOOK};
-use crate::cli::{ImportArgs, RulesArgs, SourceCommand, SyncCommand};
-use crate::store::sync::{Source, SourcePatch};
+use crate::cli::args::{ImportArgs, RulesArgs, SourceCommand, SyncCommand};
+use crate::core::accounts::{self, DEFAULT_BOOK};
+use crate::core::sources::{self, SourceError};
+use crate::store::sources::{Source, SourcePatch};
 use crate::store::{Kind, Store, StoreError, User};
 use crate::sync::provenance::{self, Link};
 use crate::sync::{self, Options, Summary, SyncError, report};
@@ -51,37 +52,30 @@ pub async fn source(store: &dyn Store, user: &User, name: &str) -> Result<Source
         })
 }
 
-pub async fn book_id(store: &dyn Store, user: &User, book: &str) -> Result<i64, String> {
-    Ok(store
-        .collection(user.id, Kind::Addressbook, book)
-        .await
-        .map_err(store_err)?
-        .ok_or_else(|| {
-            format!(
-                "{} has no address book named {book:?}; create it in a client (MKCOL) or pick another with --book",
-                user.name
-            )
-        })?
-        .id)
+/// How the command line words a source error: with the command or option that fixes it.
+pub fn words(e: SourceError) -> String {
+    match e {
+        SourceError::NoBook { .. } => {
+            format!("{e}; create it in a client (MKCOL) or pick another with --book")
+        }
+        SourceError::FeedsAnotherBook(_) => format!(
+            "{e}; import into the new book under another name with --source, or remove this source first"
+        ),
+        SourceError::RunUnderWay(_) => {
+            format!("{e}; try again when it ends (`kith sync history` shows it)")
+        }
+        SourceError::Store(e) => e.to_string(),
+    }
 }
 
-/// Points a source at another book, which is only possible before it has linked anything: its
-/// links name cards of its current book.
-pub(crate) async fn move_book(store: &dyn Store, s: &Source, collection_id: i64) -> CliResult {
-    if collection_id == s.collection_id {
-        return Ok(());
-    }
-    let linked = store.mappings(s.id).await.map_err(store_err)?;
-    if linked.iter().any(|(_, m)| m.card.is_some()) {
-        return Err(format!(
-            "source {} already feeds another address book; import into the new book under another name with --source, or remove this source first",
-            s.name
-        ));
-    }
-    store
-        .patch_source(s.id, SourcePatch::Collection(collection_id))
+pub async fn book_id(store: &dyn Store, user: &User, book: &str) -> Result<i64, String> {
+    sources::book_id(store, user, book).await.map_err(words)
+}
+
+async fn move_book(store: &dyn Store, s: &Source, collection_id: i64) -> CliResult {
+    sources::move_book(store, s, collection_id)
         .await
-        .map_err(store_err)
+        .map_err(words)
 }
 
 fn absolute(path: &Path) -> Result<String, String> {
@@ -175,7 +169,7 @@ pub async fn import(store: &dyn Store, up: &Upstreams, args: ImportArgs) -> CliR
     .await;
     if let Some(lease) = lease {
         let _ = store
-            .release_lease(&lease, crate::lease::instance_id())
+            .release_lease(&lease, crate::core::lease::instance_id())
             .await;
     }
     progress("");
@@ -222,9 +216,9 @@ pub async fn source_command(store: &dyn Store, up: &Upstreams, cmd: SourceComman
             user,
             name,
             book,
-        } => crate::provider_commands::add(store, up, &provider, &user, name, book).await,
+        } => crate::cli::providers::add(store, up, &provider, &user, name, book).await,
         SourceCommand::Revoke { name, user } => {
-            crate::provider_commands::revoke(store, up, &user, &name).await
+            crate::cli::providers::revoke(store, up, &user, &name).await
         }
         SourceCommand::List { user: u } => {
             let user = user(store, &u).await?;
@@ -282,7 +276,7 @@ pub async fn source_command(store: &dyn Store, up: &Upstreams, cmd: SourceComman
                 delete =
                     line.trim().eq_ignore_ascii_case("n") || line.trim().eq_ignore_ascii_case("no");
             }
-            crate::provider_commands::disconnect(store, up, &s).await?;
+            crate::cli::providers::disconnect(store, up, &s).await?;
             let n = store.delete_source(s.id, delete).await.map_err(store_err)?;
             if delete {
                 println!("removed source {name} and {n} cards only it had linked");
@@ -324,7 +318,7 @@ async fn show(store: &dyn Store, u: &str, name: &str) -> CliResult {
     }
     print!("{}", rules_text(&rules, s.applied_once));
     let links = store.book_links(s.collection_id).await.map_err(store_err)?;
-    let mut by_card: HashMap<&str, Vec<&crate::store::sync::BookLink>> = HashMap::new();
+    let mut by_card: HashMap<&str, Vec<&crate::store::sources::BookLink>> = HashMap::new();
     for l in &links {
         if let Some(c) = l.mapping.card.as_deref() {
             by_card.entry(c).or_default().push(l);
@@ -595,21 +589,8 @@ async fn rules(store: &dyn Store, a: RulesArgs) -> CliResult {
     Ok(())
 }
 
-/// Claims source `id`'s run lease for this command, so it never applies a run while a server
-/// instance runs the same source. Returns the lease's name, for release.
-pub(crate) async fn claim_source(store: &dyn Store, id: i64, name: &str) -> Result<String, String> {
-    let lease = format!("source:{id}");
-    // Ten minutes: a command that dies holds the source no longer than that.
-    match store
-        .try_lease(&lease, crate::lease::instance_id(), 600_000)
-        .await
-    {
-        Ok(true) => Ok(lease),
-        Ok(false) => Err(format!(
-            "a run of source {name} is under way on a server; try again when it ends (`kith sync history` shows it)"
-        )),
-        Err(e) => Err(store_err(e)),
-    }
+async fn claim_source(store: &dyn Store, id: i64, name: &str) -> Result<String, String> {
+    sources::claim(store, id, name).await.map_err(words)
 }
 
 pub async fn sync_command(store: &dyn Store, up: &Upstreams, cmd: SyncCommand) -> CliResult {
@@ -669,7 +650,7 @@ pub async fn sync_command(store: &dyn Store, up: &Upstreams, cmd: SyncCommand) -
             )
             .await;
             let _ = store
-                .release_lease(&lease, crate::lease::instance_id())
+                .release_lease(&lease, crate::core::lease::instance_id())
                 .await;
             let o = o.map_err(sync_err)?;
             print_outcome(&o, false);
@@ -680,7 +661,7 @@ pub async fn sync_command(store: &dyn Store, up: &Upstreams, cmd: SyncCommand) -
             let lease = claim_source(store, planned.id, &planned.name).await?;
             let applied = sync::apply_run(store, up, run, force).await;
             let _ = store
-                .release_lease(&lease, crate::lease::instance_id())
+                .release_lease(&lease, crate::core::lease::instance_id())
                 .await;
             let (src, summary) = applied.map_err(sync_err)?;
             let mut out = String::new();

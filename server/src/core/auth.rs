@@ -5,7 +5,7 @@
 //! the credentials, together with the password hash it was checked against) so later requests
 //! skip argon2; changing the password invalidates the entry at once.
 
-use crate::accounts::{app_password_hash, verify_password};
+use crate::core::accounts::{app_password_hash, verify_password};
 use crate::store::{Store, StoreError, User};
 use base64::Engine;
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! `kith migrate-db --from sqlite:PATH --to postgres://…`: moves an install from the embedded
 //! SQLite database to PostgreSQL.
 
-use crate::store::{PgStore, SqliteStore, migrate};
+use crate::store::{PgStore, SqliteStore, copy};
 use std::path::Path;
 
 pub async fn run(from: &str, to: &str) -> Result<(), String> {
@@ -22,7 +22,7 @@ pub async fn run(from: &str, to: &str) -> Result<(), String> {
     }
     let data_dir = path.parent().unwrap_or(Path::new("."));
     // A running server could write after the copy began; those writes would be lost.
-    let Some(_lock) = crate::backup::lock_data_dir(data_dir)
+    let Some(_lock) = crate::core::backup::lock_data_dir(data_dir)
         .map_err(|e| format!("cannot lock {}: {e}", data_dir.display()))?
     else {
         return Err(format!(
@@ -36,7 +36,7 @@ pub async fn run(from: &str, to: &str) -> Result<(), String> {
     let pg = PgStore::open(to, 4)
         .await
         .map_err(|e| format!("cannot open {}: {e}", crate::config::redact_url(to)))?;
-    let copied = migrate::sqlite_to_postgres(&sqlite, &pg)
+    let copied = copy::sqlite_to_postgres(&sqlite, &pg)
         .await
         .map_err(|e| format!("nothing was migrated: {e}"))?;
     // App passwords are hashed with the install's key: it moves into the database, where every

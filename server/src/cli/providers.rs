@@ -1,12 +1,11 @@
 //! `kith provider …`, `kith source add google` and `kith source revoke`: enabling providers and
 //! connecting or disconnecting accounts from the command line.
 
-use crate::cli::ProviderCommand;
-use crate::commands::{source, user};
+use crate::cli::args::ProviderCommand;
+use crate::cli::sources::{source, user};
 use crate::store::Store;
-use crate::store::sync::SourcePatch;
-use crate::upstream::{PROVIDERS, Upstreams, authorize, tokens_name};
-use kith_connectors::google;
+use crate::store::sources::SourcePatch;
+use crate::upstream::{PROVIDERS, Upstreams, authorize};
 
 type CliResult = Result<(), String>;
 
@@ -110,8 +109,8 @@ pub async fn add(
             s.kind
         ));
     }
-    let book = book.unwrap_or_else(|| crate::accounts::DEFAULT_BOOK.to_string());
-    crate::commands::book_id(store, &u, &book).await?;
+    let book = book.unwrap_or_else(|| crate::core::accounts::DEFAULT_BOOK.to_string());
+    crate::cli::sources::book_id(store, &u, &book).await?;
     let url = authorize::start(up, store, &u, provider, &name, &book, None).await?;
     println!(
         "Open this address as {user_name} within 10 minutes to connect a Google account as source {name:?}:\n\n{url}\n"
@@ -147,27 +146,17 @@ pub async fn revoke(store: &dyn Store, up: &Upstreams, user_name: &str, name: &s
     Ok(())
 }
 
-/// Revokes the account's grant at the provider (best effort) and removes the sealed tokens.
+/// Revokes the account's grant at the provider and forgets the tokens, warning when the
+/// provider did not confirm.
 pub async fn disconnect(
     store: &dyn Store,
     up: &Upstreams,
-    s: &crate::store::sync::Source,
+    s: &crate::store::sources::Source,
 ) -> CliResult {
-    if s.kind != "google" {
-        return Ok(());
-    }
-    let account = s.location.clone().unwrap_or_default();
-    if let (Ok(Some(t)), Some(cfg)) = (
-        up.tokens(store, "google", s.owner_id, &account).await,
-        &up.google,
-    ) && let Err(e) = google::revoke(cfg, &t).await
-    {
+    if let Some(e) = up.disconnect(store, s).await.map_err(|e| e.to_string())? {
         eprintln!(
             "warning: Google did not confirm the revocation ({e}); remove Kith under myaccount.google.com → Security → Third-party apps"
         );
     }
-    store
-        .delete_sealed(&tokens_name("google", s.owner_id, &account))
-        .await
-        .map_err(|e| e.to_string())
+    Ok(())
 }

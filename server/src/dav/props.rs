@@ -42,37 +42,7 @@ pub fn parse_sync_token(c: &Collection, token: &str) -> Option<i64> {
         .flatten()
 }
 
-/// An HTTP-date for `getlastmodified` (RFC 9110 IMF-fixdate).
-pub fn http_date(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    // Civil-from-days (Howard Hinnant), valid for the proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MO: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        WD[days.rem_euclid(7) as usize],
-        d,
-        MO[(mo - 1) as usize],
-        y,
-        h,
-        m,
-        s
-    )
-}
+pub use crate::time::http_date;
 
 const PRIVS_OWNER: &str = "<d:privilege><d:all/></d:privilege><d:privilege><d:read/></d:privilege>\
 <d:privilege><d:write/></d:privilege><d:privilege><d:write-properties/></d:privilege>\
@@ -395,18 +365,4 @@ pub fn collect(
         }
     }
     (found, vec![(404, missing)])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http_dates() {
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(
-            http_date(1_700_000_000_000),
-            "Tue, 14 Nov 2023 22:13:20 GMT"
-        );
-    }
 }

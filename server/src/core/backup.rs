@@ -4,8 +4,6 @@
 //! checksum. `verify` checks the checksums and the database itself; `restore` puts a verified
 //! backup into a data directory.
 
-use crate::cli::BackupCommand;
-use crate::config::Config;
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -145,9 +143,7 @@ async fn inspect_db(path: &Path) -> BackupResult<(Vec<i64>, Counts)> {
 
 /// A backup's file name for `now` (Unix ms): names sort by time.
 fn file_name(now_ms: i64) -> String {
-    let stamp = jiff::Timestamp::from_millisecond(now_ms)
-        .map(|t| t.strftime("%Y%m%dT%H%M%SZ").to_string())
-        .unwrap_or_else(|_| now_ms.to_string());
+    let stamp = crate::time::file_stamp(now_ms);
     format!("{PREFIX}{stamp}.tar")
 }
 
@@ -190,7 +186,7 @@ pub async fn create(
     let manifest = Manifest {
         format: "kith-backup/1".into(),
         kith_version: env!("CARGO_PKG_VERSION").into(),
-        created_at: crate::history_commands::when(now),
+        created_at: crate::time::rfc3339(now),
         migrations,
         counts,
         files: entries,
@@ -361,7 +357,7 @@ pub fn lock_data_dir(data_dir: &Path) -> std::io::Result<Option<File>> {
 /// `force`, never while a server holds the directory, and is kept beside as
 /// `kith.db.before-restore-TIME`.
 pub async fn restore(file: &Path, data_dir: &Path, force: bool) -> BackupResult<Manifest> {
-    crate::prepare_data_dir(data_dir).map_err(BackupError::Invalid)?;
+    crate::store::prepare_data_dir(data_dir).map_err(BackupError::Invalid)?;
     let Some(_lock) = lock_data_dir(data_dir).map_err(io("cannot lock the data directory"))? else {
         return Err(BackupError::Invalid(format!(
             "a Kith server is running on {}; stop it before restoring",
@@ -437,53 +433,4 @@ pub fn backups_in(dir: &Path) -> std::io::Result<Vec<String>> {
         Err(e) => return Err(e),
     }
     Ok(out)
-}
-
-fn summary(m: &Manifest) -> String {
-    format!(
-        "taken {} by Kith {}: {} user(s), {} collection(s), {} card(s) and event(s), {} kept version(s)",
-        m.created_at,
-        m.kith_version,
-        m.counts.users,
-        m.counts.collections,
-        m.counts.objects,
-        m.counts.versions
-    )
-}
-
-pub async fn command(config: &Config, cmd: BackupCommand) -> Result<(), String> {
-    match cmd {
-        BackupCommand::Create { output } => {
-            let store = crate::open_store(config).await?;
-            let dir = output.unwrap_or_else(|| config.backup_dir());
-            let path = create(store.as_ref(), &config.data_dir, &dir, None)
-                .await
-                .map_err(|e| e.to_string())?;
-            let m = verify(&path).await.map_err(|e| e.to_string())?;
-            println!("kith: wrote {} ({})", path.display(), summary(&m));
-            Ok(())
-        }
-        BackupCommand::Verify { file } => {
-            let m = verify(&file)
-                .await
-                .map_err(|e| format!("{} is not a good backup: {e}", file.display()))?;
-            println!("kith: {} is good: {}", file.display(), summary(&m));
-            Ok(())
-        }
-        BackupCommand::Restore { file, force } => {
-            if config.database.url.is_some() {
-                return Err("nothing was restored: Kith's backups hold a SQLite database, and this install uses PostgreSQL (database.url); restore PostgreSQL with pg_restore, or move a restored SQLite install over with `kith migrate-db`".into());
-            }
-            let m = restore(&file, &config.data_dir, force)
-                .await
-                .map_err(|e| format!("nothing was restored: {e}"))?;
-            println!(
-                "kith: restored {} into {} ({}); start the server with `kith serve`",
-                file.display(),
-                config.data_dir.display(),
-                summary(&m)
-            );
-            Ok(())
-        }
-    }
 }

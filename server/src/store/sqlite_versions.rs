@@ -3,10 +3,10 @@
 //! restores as change sets.
 
 use super::Kind;
-use super::history::{
+use super::sqlite::SqliteStore;
+use super::versions::{
     Actor, BOOK_DELETED, Change, ChangeOutcome, Current, DeletedCollection, HistoryStore, Version,
 };
-use super::sqlite::SqliteStore;
 use super::{StoreError, StoreResult};
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;

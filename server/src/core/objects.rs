@@ -1,0 +1,91 @@
+//! Turning client bytes into a storable object: parsed once, indexed, with its UID and time
+//! span. DAV writes, upstream sync, imports and restores all store what [`prepare`] returns.
+
+use crate::config::Config;
+use crate::store::{Collection, Kind, NewObject};
+use kith_dav::ical::{instances, parse_calendar};
+use kith_dav::vcard::parse_card;
+
+/// The content type stored with a card.
+pub const CARD_CONTENT_TYPE: &str = "text/vcard; charset=utf-8";
+
+/// The content type stored with a calendar object of component type `component`.
+pub fn calendar_content_type(component: &str) -> String {
+    format!(
+        "text/calendar; charset=utf-8; component={}",
+        component.to_ascii_lowercase()
+    )
+}
+
+/// An object ready to store: bytes with the index and span a write needs.
+pub struct Prepared {
+    pub name: String,
+    pub uid: String,
+    pub etag: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+    pub index: Vec<(String, String)>,
+    pub span: Option<(i64, i64)>,
+}
+
+impl Prepared {
+    pub fn as_new(&self) -> NewObject<'_> {
+        NewObject {
+            name: &self.name,
+            uid: &self.uid,
+            etag: &self.etag,
+            content_type: &self.content_type,
+            data: &self.data,
+            index: self
+                .index
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect(),
+            span: self.span,
+        }
+    }
+}
+
+/// Parses `data` as a member of `coll` and computes what storing it needs. The bytes are kept
+/// as they are.
+pub fn prepare(
+    config: &Config,
+    coll: &Collection,
+    name: &str,
+    data: Vec<u8>,
+    etag: String,
+) -> Result<Prepared, String> {
+    match coll.kind {
+        Kind::Addressbook => {
+            let info = parse_card(&data).map_err(|e| e.to_string())?;
+            let index = info
+                .index_entries()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            let uid = crate::store::effective_uid(&info, name);
+            Ok(Prepared {
+                name: name.to_string(),
+                uid,
+                etag,
+                content_type: CARD_CONTENT_TYPE.into(),
+                data,
+                index,
+                span: None,
+            })
+        }
+        Kind::Calendar => {
+            let obj = parse_calendar(&data).map_err(|e| e.to_string())?;
+            let span = instances::span(&obj.ical, config.caldav.max_instances);
+            Ok(Prepared {
+                name: name.to_string(),
+                uid: obj.uid.clone(),
+                etag,
+                content_type: calendar_content_type(obj.component),
+                data,
+                index: Vec::new(),
+                span: Some(span),
+            })
+        }
+    }
+}

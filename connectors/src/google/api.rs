@@ -3,7 +3,7 @@
 
 use super::errors::oauth_message;
 use crate::oauth::{App, Session, Tokens};
-use crate::remote::{self, Retries};
+use crate::remote::{self, Answer, Retries, Verdict};
 use crate::retry::account_lock;
 use reqwest::Method;
 use serde_json::Value;
@@ -82,79 +82,63 @@ impl Api {
         } else {
             None
         };
-        let mut retries = Retries::new(
+        let retries = Retries::new(
             self.cfg.retry_base,
             self.cfg.max_retries,
             self.cfg.wait_scale,
         );
-        let mut refreshed = false;
-        loop {
-            refreshed |= self.session.fresh().await?;
-            let mut rb = self
-                .session
+        let url = format!("{}{path}", self.cfg.api_url);
+        let build = |session: &Session| {
+            let rb = session
                 .http
-                .request(method.clone(), format!("{}{path}", self.cfg.api_url))
-                .bearer_auth(self.session.bearer())
+                .request(method.clone(), &url)
+                .bearer_auth(session.bearer())
                 .query(query);
-            if let Some(b) = body {
-                rb = rb.json(b);
+            match body {
+                Some(b) => rb.json(b),
+                None => rb,
             }
-            let a = match remote::exchange("google", rb).await {
-                Ok(a) => a,
-                Err(e) if create => return Err(ApiError::Unknown(e.to_string())),
-                Err(e) => {
-                    let wait = retries.next(format!("Google did not answer: {e}"), None)?;
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-            };
-            if (200..300).contains(&a.status) {
-                return remote::json(&a, "Google", create);
-            }
-            let status = a.status;
-            let err = google_error(&a.body);
-            match status {
-                401 if !refreshed => {
-                    self.session.refresh().await?;
-                    refreshed = true;
-                }
-                401 => {
-                    return Err(ApiError::Reauth(format!(
-                        "Google refused Kith's access ({}); connect the account again",
-                        err.message
-                    )));
-                }
-                410 => return Err(ApiError::Expired),
-                400 if err.reasons.iter().any(|r| r == "EXPIRED_SYNC_TOKEN") => {
-                    return Err(ApiError::Expired);
-                }
-                400 | 412 if err.status == "FAILED_PRECONDITION" || status == 412 => {
-                    return Err(ApiError::Stale);
-                }
-                404 => return Err(ApiError::NotFound),
-                429 | 409 | 500 | 502 | 503 | 504 => {
-                    let why = format!("Google answered {status} {}: {}", err.status, err.message);
-                    let wait = retries.next(why, a.retry_after)?;
-                    tracing::info!(
-                        status,
-                        wait_ms = wait.as_millis() as u64,
-                        "Google throttled or failed; backing off"
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                403 => {
-                    return Err(ApiError::Reauth(format!(
-                        "Google denied access to the contacts ({}); connect the account again and allow Contacts",
-                        err.message
-                    )));
-                }
-                _ => {
-                    return Err(ApiError::Rejected(format!(
-                        "Google answered {status} {}: {}",
-                        err.status, err.message
-                    )));
-                }
-            }
-        }
+        };
+        let send = async |rb| remote::exchange("google", rb).await;
+        remote::call(
+            &mut self.session,
+            retries,
+            "Google",
+            create,
+            build,
+            send,
+            classify,
+        )
+        .await
     }
+}
+
+/// What Google's error answers mean. A 401 here came after a refreshed token.
+fn classify(a: &Answer) -> Verdict {
+    let status = a.status;
+    let err = google_error(&a.body);
+    Verdict::Fail(match status {
+        401 => ApiError::Reauth(format!(
+            "Google refused Kith's access ({}); connect the account again",
+            err.message
+        )),
+        410 => ApiError::Expired,
+        400 if err.reasons.iter().any(|r| r == "EXPIRED_SYNC_TOKEN") => ApiError::Expired,
+        400 | 412 if err.status == "FAILED_PRECONDITION" || status == 412 => ApiError::Stale,
+        404 => ApiError::NotFound,
+        429 | 409 | 500 | 502 | 503 | 504 => {
+            return Verdict::Retry(format!(
+                "Google answered {status} {}: {}",
+                err.status, err.message
+            ));
+        }
+        403 => ApiError::Reauth(format!(
+            "Google denied access to the contacts ({}); connect the account again and allow Contacts",
+            err.message
+        )),
+        _ => ApiError::Rejected(format!(
+            "Google answered {status} {}: {}",
+            err.status, err.message
+        )),
+    })
 }

@@ -5,7 +5,7 @@
 
 use super::errors::oauth_message;
 use crate::oauth::{App, Session, TokenSink, Tokens};
-use crate::remote::{self, Retries};
+use crate::remote::{self, Answer, Retries, Verdict};
 use crate::retry::account_lock;
 use reqwest::Method;
 use serde_json::Value;
@@ -89,87 +89,72 @@ impl Api {
         } else {
             format!("{}{target}", self.cfg.graph_url)
         };
-        let mut retries = Retries::new(
+        let retries = Retries::new(
             self.cfg.retry_base,
             self.cfg.max_retries,
             self.cfg.wait_scale,
         );
-        let mut refreshed = false;
-        loop {
-            refreshed |= self.session.fresh().await?;
-            let mut rb = self
-                .session
+        let prefer = format!(
+            "IdType=\"ImmutableId\", odata.maxpagesize={}",
+            self.cfg.page_size
+        );
+        let build = |session: &Session| {
+            let mut rb = session
                 .http
                 .request(method.clone(), &url)
-                .bearer_auth(self.session.bearer())
-                .header(
-                    "Prefer",
-                    format!(
-                        "IdType=\"ImmutableId\", odata.maxpagesize={}",
-                        self.cfg.page_size
-                    ),
-                );
+                .bearer_auth(session.bearer())
+                .header("Prefer", &prefer);
             if let Some(e) = if_match {
                 rb = rb.header("If-Match", e);
             }
-            if let Some(b) = body {
-                rb = rb.json(b);
+            match body {
+                Some(b) => rb.json(b),
+                None => rb,
             }
-            let answer = {
-                let _slot = gate().acquire().await;
-                remote::exchange("m365", rb).await
-            };
-            let a = match answer {
-                Ok(a) => a,
-                Err(e) if create => return Err(ApiError::Unknown(e.to_string())),
-                Err(e) => {
-                    let wait = retries.next(format!("Graph did not answer: {e}"), None)?;
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-            };
-            if (200..300).contains(&a.status) {
-                return remote::json(&a, "Graph", create);
-            }
-            let status = a.status;
-            let err = graph_error(&a.body);
-            match status {
-                401 if !refreshed => {
-                    self.session.refresh().await?;
-                    refreshed = true;
-                }
-                401 => {
-                    return Err(ApiError::Reauth(format!(
-                        "Microsoft refused Kith's access ({}); connect the account again",
-                        err.code
-                    )));
-                }
-                403 => {
-                    return Err(ApiError::Reauth(format!(
-                        "Microsoft denied access to the contacts ({}: {}). Connect the account again and accept the permissions; if an application access policy blocks the mailbox, ask your administrator.",
-                        err.code, err.message
-                    )));
-                }
-                404 => return Err(ApiError::NotFound),
-                409 | 412 => return Err(ApiError::Stale),
-                410 => return Err(ApiError::Expired),
-                429 | 500 | 502 | 503 | 504 => {
-                    let why = format!("Graph answered {status} {}: {}", err.code, err.message);
-                    let wait = retries.next(why, a.retry_after)?;
-                    tracing::info!(
-                        status,
-                        wait_ms = wait.as_millis() as u64,
-                        "Graph throttled or failed; waiting"
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                _ => {
-                    return Err(ApiError::Rejected(format!(
-                        "Graph answered {status} {}: {}",
-                        err.code, err.message
-                    )));
-                }
-            }
-        }
+        };
+        // At most a few requests in flight per server: Graph counts concurrent requests.
+        let send = async |rb| {
+            let _slot = gate().acquire().await;
+            remote::exchange("m365", rb).await
+        };
+        remote::call(
+            &mut self.session,
+            retries,
+            "Graph",
+            create,
+            build,
+            send,
+            classify,
+        )
+        .await
     }
+}
+
+/// What Graph's error answers mean. A 401 here came after a refreshed token.
+fn classify(a: &Answer) -> Verdict {
+    let status = a.status;
+    let err = graph_error(&a.body);
+    Verdict::Fail(match status {
+        401 => ApiError::Reauth(format!(
+            "Microsoft refused Kith's access ({}); connect the account again",
+            err.code
+        )),
+        403 => ApiError::Reauth(format!(
+            "Microsoft denied access to the contacts ({}: {}). Connect the account again and accept the permissions; if an application access policy blocks the mailbox, ask your administrator.",
+            err.code, err.message
+        )),
+        404 => ApiError::NotFound,
+        409 | 412 => ApiError::Stale,
+        410 => ApiError::Expired,
+        429 | 500 | 502 | 503 | 504 => {
+            return Verdict::Retry(format!(
+                "Graph answered {status} {}: {}",
+                err.code, err.message
+            ));
+        }
+        _ => ApiError::Rejected(format!(
+            "Graph answered {status} {}: {}",
+            err.code, err.message
+        )),
+    })
 }

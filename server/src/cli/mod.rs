@@ -7,6 +7,7 @@ mod calendar_import;
 mod copy_db;
 mod export;
 mod healthcheck;
+mod lookup;
 mod providers;
 mod sources;
 mod users;

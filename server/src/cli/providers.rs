@@ -1,8 +1,8 @@
 //! `kith provider …`, `kith source add google` and `kith source revoke`: enabling providers and
 //! connecting or disconnecting accounts from the command line.
 
+use super::lookup::{book_id, source, user};
 use crate::cli::args::ProviderCommand;
-use crate::cli::sources::{source, user};
 use crate::store::Store;
 use crate::store::sources::SourcePatch;
 use crate::upstream::{PROVIDERS, Upstreams, authorize};
@@ -110,7 +110,7 @@ pub async fn add(
         ));
     }
     let book = book.unwrap_or_else(|| crate::core::accounts::DEFAULT_BOOK.to_string());
-    crate::cli::sources::book_id(store, &u, &book).await?;
+    book_id(store, &u, &book).await?;
     let url = authorize::start(up, store, &u, provider, &name, &book, None).await?;
     println!(
         "Open this address as {user_name} within 10 minutes to connect a Google account as source {name:?}:\n\n{url}\n"

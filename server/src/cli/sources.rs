@@ -1,10 +1,10 @@
 //! `kith import`, `kith source` and `kith sync`: the command line of the reconcile engine.
 
+use super::lookup::{book_id, claim_source, move_book, source, user};
 use crate::cli::args::{ImportArgs, RulesArgs, SourceCommand, SyncCommand};
-use crate::core::accounts::{self, DEFAULT_BOOK};
-use crate::core::sources::{self, SourceError};
-use crate::store::sources::{Source, SourcePatch};
-use crate::store::{Kind, Store, StoreError, User};
+use crate::core::accounts::DEFAULT_BOOK;
+use crate::store::sources::SourcePatch;
+use crate::store::{Kind, Store, StoreError};
 use crate::sync::provenance::{self, Link};
 use crate::sync::{self, Options, Summary, SyncError, report};
 use crate::upstream::Upstreams;
@@ -31,51 +31,6 @@ fn progress(msg: &str) {
     if std::io::stderr().is_terminal() {
         eprint!("\r\x1b[2K{msg}");
     }
-}
-
-pub async fn user(store: &dyn Store, name: &str) -> Result<User, String> {
-    accounts::require_user(store, name)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-pub async fn source(store: &dyn Store, user: &User, name: &str) -> Result<Source, String> {
-    store
-        .source_by_name(user.id, name)
-        .await
-        .map_err(store_err)?
-        .ok_or_else(|| {
-            format!(
-                "{} has no source named {name:?}; `kith source list --user {}` shows them",
-                user.name, user.name
-            )
-        })
-}
-
-/// How the command line words a source error: with the command or option that fixes it.
-pub fn words(e: SourceError) -> String {
-    match e {
-        SourceError::NoBook { .. } => {
-            format!("{e}; create it in a client (MKCOL) or pick another with --book")
-        }
-        SourceError::FeedsAnotherBook(_) => format!(
-            "{e}; import into the new book under another name with --source, or remove this source first"
-        ),
-        SourceError::RunUnderWay(_) => {
-            format!("{e}; try again when it ends (`kith sync history` shows it)")
-        }
-        SourceError::Store(e) => e.to_string(),
-    }
-}
-
-pub async fn book_id(store: &dyn Store, user: &User, book: &str) -> Result<i64, String> {
-    sources::book_id(store, user, book).await.map_err(words)
-}
-
-async fn move_book(store: &dyn Store, s: &Source, collection_id: i64) -> CliResult {
-    sources::move_book(store, s, collection_id)
-        .await
-        .map_err(words)
 }
 
 fn absolute(path: &Path) -> Result<String, String> {
@@ -587,10 +542,6 @@ async fn rules(store: &dyn Store, a: RulesArgs) -> CliResult {
         .map_err(store_err)?;
     print!("{}", rules_text(&r, s.applied_once));
     Ok(())
-}
-
-async fn claim_source(store: &dyn Store, id: i64, name: &str) -> Result<String, String> {
-    sources::claim(store, id, name).await.map_err(words)
 }
 
 pub async fn sync_command(store: &dyn Store, up: &Upstreams, cmd: SyncCommand) -> CliResult {

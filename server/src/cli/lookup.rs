@@ -1,0 +1,56 @@
+//! What most commands start with: finding the user, source or book they name, worded for a
+//! terminal with the command that lists the alternatives.
+
+use crate::core::accounts;
+use crate::core::sources::{self, SourceError};
+use crate::store::sources::Source;
+use crate::store::{Store, User};
+
+pub async fn user(store: &dyn Store, name: &str) -> Result<User, String> {
+    accounts::require_user(store, name)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+pub async fn source(store: &dyn Store, user: &User, name: &str) -> Result<Source, String> {
+    store
+        .source_by_name(user.id, name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!(
+                "{} has no source named {name:?}; `kith source list --user {}` shows them",
+                user.name, user.name
+            )
+        })
+}
+
+/// How the command line words a source error: with the command or option that fixes it.
+pub fn words(e: SourceError) -> String {
+    match e {
+        SourceError::NoBook { .. } => {
+            format!("{e}; create it in a client (MKCOL) or pick another with --book")
+        }
+        SourceError::FeedsAnotherBook(_) => format!(
+            "{e}; import into the new book under another name with --source, or remove this source first"
+        ),
+        SourceError::RunUnderWay(_) => {
+            format!("{e}; try again when it ends (`kith sync history` shows it)")
+        }
+        SourceError::Store(e) => e.to_string(),
+    }
+}
+
+pub async fn book_id(store: &dyn Store, user: &User, book: &str) -> Result<i64, String> {
+    sources::book_id(store, user, book).await.map_err(words)
+}
+
+pub async fn move_book(store: &dyn Store, s: &Source, collection_id: i64) -> Result<(), String> {
+    sources::move_book(store, s, collection_id)
+        .await
+        .map_err(words)
+}
+
+pub async fn claim_source(store: &dyn Store, id: i64, name: &str) -> Result<String, String> {
+    sources::claim(store, id, name).await.map_err(words)
+}

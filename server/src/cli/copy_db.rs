@@ -1,7 +1,7 @@
 //! `kith migrate-db --from sqlite:PATH --to postgres://…`: moves an install from the embedded
 //! SQLite database to PostgreSQL.
 
-use crate::store::{PgStore, SqliteStore, copy};
+use crate::store::{Db, Settings, copy};
 use std::path::Path;
 
 pub async fn run(from: &str, to: &str) -> Result<(), String> {
@@ -30,10 +30,10 @@ pub async fn run(from: &str, to: &str) -> Result<(), String> {
             data_dir.display()
         ));
     };
-    let sqlite = SqliteStore::open(path)
+    let sqlite = Db::open_sqlite(path)
         .await
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let pg = PgStore::open(to, 4)
+    let pg = Db::open_postgres(to, 4)
         .await
         .map_err(|e| format!("cannot open {}: {e}", crate::config::redact_url(to)))?;
     let copied = copy::sqlite_to_postgres(&sqlite, &pg)
@@ -43,7 +43,8 @@ pub async fn run(from: &str, to: &str) -> Result<(), String> {
     // instance reads it.
     let key = data_dir.join("secret.key");
     if let Ok(bytes) = std::fs::read(&key) {
-        let stored = crate::store::Store::shared_setting(&pg, "secret_key", &bytes)
+        let stored = pg
+            .shared_setting("secret_key", &bytes)
             .await
             .map_err(|e| format!("the rows were copied, but the secret key was not: {e}"))?;
         if stored != bytes {
@@ -53,7 +54,8 @@ pub async fn run(from: &str, to: &str) -> Result<(), String> {
     // OAuth tokens stay sealed with the install's token key; unless KITH_TOKEN_KEY is set on
     // the new servers, they read it from the database, so it moves there too.
     if let Ok(bytes) = std::fs::read(data_dir.join("token.key")) {
-        let stored = crate::store::Store::shared_setting(&pg, "token_key", &bytes)
+        let stored = pg
+            .shared_setting("token_key", &bytes)
             .await
             .map_err(|e| format!("the rows were copied, but the token key was not: {e}"))?;
         if stored != bytes {

@@ -2,8 +2,8 @@
 //! one transaction, keeping ids, change stamps and ETags, so the sync tokens and ETags clients
 //! hold stay valid on the new server.
 
-use super::postgres::{PgStore, text_in};
-use super::sqlite::SqliteStore;
+use super::db::{Db, Tx};
+use super::dialect::placeholders;
 use super::{StoreError, StoreResult};
 use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, Row};
@@ -44,8 +44,8 @@ enum Value {
 pub type Copied = Vec<(&'static str, u64)>;
 
 /// Copies `from` into `to`, which must hold no data yet. Nothing is written unless all of it is.
-pub async fn sqlite_to_postgres(from: &SqliteStore, to: &PgStore) -> StoreResult<Copied> {
-    let pg = &to.pool;
+pub async fn sqlite_to_postgres(from: &Db, to: &Db) -> StoreResult<Copied> {
+    let pg = &to.writer;
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
     )
@@ -65,11 +65,11 @@ pub async fn sqlite_to_postgres(from: &SqliteStore, to: &PgStore) -> StoreResult
             .await?;
         if n > 0 {
             return Err(StoreError::Exists(format!(
-                "data in the PostgreSQL database ({n} rows in {t}); migrate into an empty database, one no `kith serve` has started on"
+                "data in the PostgreSQL database ({n} rows in {t}); migrate into an empty database, one no Kith server has started on"
             )));
         }
     }
-    let mut tx = pg.begin().await?;
+    let mut tx = to.begin().await?;
     let mut copied = Vec::new();
     for &table in TABLES {
         let columns: Vec<(String, String)> = sqlx::query_as(
@@ -77,7 +77,7 @@ pub async fn sqlite_to_postgres(from: &SqliteStore, to: &PgStore) -> StoreResult
              WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
         )
         .bind(table)
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.c())
         .await?;
         let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
         let list = names.join(", ");
@@ -96,7 +96,7 @@ pub async fn sqlite_to_postgres(from: &SqliteStore, to: &PgStore) -> StoreResult
                     "bytea" => Value::Bytes(row.try_get(i)?),
                     _ => Value::Text(
                         row.try_get::<Option<String>, _>(i)?
-                            .map(|s| text_in(&s).into_owned()),
+                            .map(|s| to.dialect.text_in(&s)),
                     ),
                 });
             }
@@ -112,7 +112,7 @@ pub async fn sqlite_to_postgres(from: &SqliteStore, to: &PgStore) -> StoreResult
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
                  GREATEST((SELECT MAX(id) FROM {table}), 1), (SELECT MAX(id) IS NOT NULL FROM {table}))"
             )))
-            .execute(&mut *tx)
+            .execute(tx.c())
             .await?;
         }
         let source: i64 =
@@ -131,7 +131,7 @@ pub async fn sqlite_to_postgres(from: &SqliteStore, to: &PgStore) -> StoreResult
 }
 
 async fn insert(
-    tx: &mut super::postgres::Tx<'_>,
+    tx: &mut Tx<'_>,
     table: &str,
     list: &str,
     width: usize,
@@ -142,7 +142,7 @@ async fn insert(
     }
     let sql = format!(
         "INSERT INTO {table} ({list}) VALUES {}",
-        super::postgres::placeholders(rows.len(), width, 1)
+        placeholders(rows.len(), width, 1)
     );
     let mut q = sqlx::query(AssertSqlSafe(sql));
     for v in rows.drain(..).flatten() {
@@ -153,5 +153,5 @@ async fn insert(
             Value::Bytes(v) => q.bind(v),
         };
     }
-    Ok(q.execute(&mut **tx).await?.rows_affected())
+    Ok(q.execute(tx.c()).await?.rows_affected())
 }

@@ -1,28 +1,38 @@
 //! The storage boundary: everything above sees only the [`Store`] trait, implemented on
 //! embedded SQLite and on PostgreSQL.
 
-pub mod copy;
+mod accounts;
+mod apply;
+mod collections;
 #[cfg(test)]
-mod lease_tests;
+mod contract_tests;
+pub mod copy;
+mod db;
+mod dialect;
+mod leases;
+mod objects;
 mod open;
-mod postgres;
-mod postgres_sources;
-mod postgres_versions;
 #[cfg(test)]
 mod schema_parity;
+mod sessions;
+mod settings;
 pub mod sources;
-mod sqlite;
-mod sqlite_sources;
-mod sqlite_versions;
+mod sources_db;
 #[cfg(test)]
 mod test_postgres;
 pub mod versions;
+mod writes;
 
-pub use versions::Actor;
-
+pub use accounts::Accounts;
+pub use collections::Collections;
+pub use db::Db;
+pub use leases::Leases;
+pub use objects::Objects;
 pub use open::{open, prepare_data_dir};
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sessions::Sessions;
+pub use settings::Settings;
+pub use sources::Sources;
+pub use versions::{Actor, Versions};
 
 use async_trait::async_trait;
 use kith_dav::filter::IndexHint;
@@ -192,114 +202,12 @@ pub enum CollectionPatch {
     },
 }
 
+/// Everything Kith stores, one trait per aggregate. Each is implemented once, by [`Db`], for
+/// both backends.
 #[async_trait]
-pub trait Store: sources::SyncStore + versions::HistoryStore + Send + Sync {
-    // Accounts.
-    async fn create_user(&self, name: &str, password_hash: &str) -> StoreResult<User>;
-    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
-    /// The user named `name`, with the app password whose keyed hash is `app_hash` if the user
-    /// has one: one query per authenticated request.
-    async fn user_for_login(
-        &self,
-        name: &str,
-        app_hash: &[u8],
-    ) -> StoreResult<Option<(User, Option<AppPassword>)>>;
-    async fn list_users(&self) -> StoreResult<Vec<User>>;
-    async fn set_password(&self, user_id: i64, password_hash: &str) -> StoreResult<()>;
-    async fn delete_user(&self, user_id: i64) -> StoreResult<()>;
-    async fn add_app_password(&self, user_id: i64, label: &str, hash: &[u8]) -> StoreResult<()>;
-    async fn app_passwords(&self, user_id: i64) -> StoreResult<Vec<AppPassword>>;
-    async fn revoke_app_password(&self, user_id: i64, label: &str) -> StoreResult<bool>;
-    async fn touch_app_password(&self, id: i64) -> StoreResult<()>;
-
-    // Collections.
-    async fn create_collection(
-        &self,
-        owner_id: i64,
-        kind: Kind,
-        name: &str,
-        patches: &[CollectionPatch],
-    ) -> StoreResult<Collection>;
-    async fn collections(&self, owner_id: i64, kind: Kind) -> StoreResult<Vec<Collection>>;
-    async fn collection(
-        &self,
-        owner_id: i64,
-        kind: Kind,
-        name: &str,
-    ) -> StoreResult<Option<Collection>>;
-    /// Marks a collection as derived (read-only to clients).
-    async fn set_derived(&self, id: i64, derived: &str) -> StoreResult<()>;
-    /// How far derived calendar `calendar_id` has read each address book: (book id, stamp).
-    async fn derived_marks(&self, calendar_id: i64) -> StoreResult<Vec<(i64, i64)>>;
-    async fn set_derived_mark(
-        &self,
-        calendar_id: i64,
-        book_id: i64,
-        seq: Option<i64>,
-    ) -> StoreResult<()>;
-    /// Moves a collection to the trash: hidden from clients and listings, its name free for a
-    /// new collection, its sources paused, until restored or purged after the retention.
-    async fn delete_collection(&self, id: i64, actor: &Actor) -> StoreResult<()>;
-    async fn patch_collection(&self, id: i64, patches: &[CollectionPatch]) -> StoreResult<()>;
-    async fn dead_props(&self, id: i64) -> StoreResult<Vec<(String, String, String)>>;
-
-    // Objects.
-    async fn object(&self, collection_id: i64, name: &str) -> StoreResult<Option<Object>>;
-    async fn objects_by_name(
-        &self,
-        collection_id: i64,
-        names: &[String],
-    ) -> StoreResult<Vec<Object>>;
-    async fn put_object(
-        &self,
-        collection_id: i64,
-        obj: &NewObject<'_>,
-        check: Precondition<'_>,
-        actor: &Actor,
-    ) -> StoreResult<PutOutcome>;
-    async fn delete_object(
-        &self,
-        collection_id: i64,
-        name: &str,
-        check: Precondition<'_>,
-        actor: &Actor,
-    ) -> StoreResult<DeleteOutcome>;
-
-    /// Renames a member within its collection in one transaction (MOVE inside a book): the
-    /// old name is reported removed and the new one changed. `uid` is the key the renamed card
-    /// keeps for the one-UID-per-book rule.
-    async fn rename_object(
-        &self,
-        collection_id: i64,
-        from: &str,
-        to: &str,
-        uid: &str,
-        overwrite: bool,
-        actor: &Actor,
-    ) -> StoreResult<PutOutcome>;
-
-    /// A collection's members in storage order. `data` is left empty unless `with_data`; with a
-    /// narrowing condition, only members that satisfy it (a superset of a query's matches).
-    fn objects(
-        &self,
-        collection_id: i64,
-        with_data: bool,
-        narrow: Option<Narrow>,
-    ) -> RowStream<Object>;
-
-    /// Changes after stamp `since`, oldest first, at most `limit`, then [`SyncItem::End`].
-    /// `since == 0` lists the present members only (an initial sync).
-    fn changes(
-        &self,
-        collection_id: i64,
-        since: i64,
-        limit: Option<usize>,
-        with_data: bool,
-    ) -> RowStream<SyncItem>;
-
-    /// Drops tombstones older than `before` (Unix ms) and moves sync horizons past them.
-    async fn purge_tombstones(&self, before: i64) -> StoreResult<u64>;
-
+pub trait Store:
+    Accounts + Collections + Objects + Sources + Versions + Leases + Settings + Sessions + Send + Sync
+{
     /// Succeeds when the database answers and every migration this build knows is applied.
     async fn ready(&self) -> StoreResult<()>;
 
@@ -312,59 +220,30 @@ pub trait Store: sources::SyncStore + versions::HistoryStore + Send + Sync {
 
     /// Which database this is: `sqlite` or `postgresql`.
     fn backend(&self) -> &'static str;
+}
 
-    /// Claims (or renews) lease `name` for `holder` for `ttl_ms`: true when `holder` now holds
-    /// it, false while another instance's lease is unexpired.
-    async fn try_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> StoreResult<bool>;
-    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
-    /// The unexpired leases whose names start with `prefix` (what is running now).
-    async fn live_leases(&self, prefix: &str) -> StoreResult<Vec<String>>;
+#[async_trait]
+impl Store for Db {
+    async fn ready(&self) -> StoreResult<()> {
+        let applied: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        missing_migrations(self.migrator(), &applied)
+    }
 
-    /// The shared setting `name`, set to `initial` if it has no value yet: every instance gets
-    /// the value of whichever wrote first.
-    async fn shared_setting(&self, name: &str, initial: &[u8]) -> StoreResult<Vec<u8>>;
+    fn pool_stats(&self) -> Vec<crate::metrics::PoolStat> {
+        Db::pool_stats(self)
+    }
 
-    /// A setting an admin changes (e.g. `provider:google` → `enabled`); `None` removes it.
-    async fn set_setting(&self, name: &str, value: Option<&[u8]>) -> StoreResult<()>;
-    async fn setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
-    /// The names of the settings that start with `prefix`, without it.
-    async fn settings_with_prefix(&self, prefix: &str) -> StoreResult<Vec<String>>;
+    async fn snapshot(&self, path: &std::path::Path) -> StoreResult<()> {
+        Db::snapshot(self, path).await
+    }
 
-    /// Stores a sealed value (see migrations 0006): already encrypted by the caller.
-    async fn put_sealed(
-        &self,
-        name: &str,
-        owner_id: Option<i64>,
-        value: &[u8],
-        expires_at: Option<i64>,
-    ) -> StoreResult<()>;
-    /// The sealed value `name`, unless it expired.
-    async fn sealed(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
-    /// Removes and returns `name` in one step, so a value (an OAuth state) is used once.
-    async fn take_sealed(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
-    async fn delete_sealed(&self, name: &str) -> StoreResult<()>;
-    /// Forgets expired values (authorizations never finished); returns how many.
-    async fn purge_expired_sealed(&self) -> StoreResult<u64>;
-
-    // Administration and browser sessions (the web UI).
-    async fn set_user_admin(&self, user_id: i64, admin: bool) -> StoreResult<()>;
-    /// Disables (or enables again) an account; disabling also ends its browser sessions.
-    async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> StoreResult<()>;
-    async fn create_web_session(
-        &self,
-        token_hash: &[u8],
-        user_id: i64,
-        csrf: &str,
-        expires_at: i64,
-    ) -> StoreResult<()>;
-    /// The live session with this token hash: `None` once it expired or its user was disabled.
-    async fn web_session(&self, token_hash: &[u8]) -> StoreResult<Option<WebSession>>;
-    async fn delete_web_session(&self, token_hash: &[u8]) -> StoreResult<()>;
-    /// Ends every browser session of a user (a password reset signs everyone out).
-    async fn delete_web_sessions(&self, user_id: i64) -> StoreResult<()>;
-    async fn purge_expired_web_sessions(&self) -> StoreResult<u64>;
-    /// How many members each of a user's collections has: collection id → count.
-    async fn member_counts(&self, owner_id: i64) -> StoreResult<Vec<(i64, i64)>>;
+    fn backend(&self) -> &'static str {
+        self.dialect.name()
+    }
 }
 
 /// `Ok` when every migration `migrator` knows is among `applied`.

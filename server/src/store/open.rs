@@ -1,6 +1,6 @@
 //! Opening the configured database, and the data directory it lives in.
 
-use super::{PgStore, SqliteStore, Store};
+use super::{Db, Store};
 use crate::config::Config;
 use std::path::Path;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), String> {
 pub async fn open(config: &Config) -> Result<Arc<dyn Store>, String> {
     prepare_data_dir(&config.data_dir)?;
     if let Some(url) = &config.database.url {
-        let store = PgStore::open(url, config.database.max_connections)
+        let store = Db::open_postgres(url, config.database.max_connections)
             .await
             .map_err(|e| {
                 format!(
@@ -34,7 +34,7 @@ pub async fn open(config: &Config) -> Result<Arc<dyn Store>, String> {
         return Ok(Arc::new(store));
     }
     let path = config.data_dir.join("kith.db");
-    let store = SqliteStore::open(&path)
+    let store = Db::open_sqlite(&path)
         .await
         .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
     Ok(Arc::new(store))

@@ -2,7 +2,7 @@
 //! migrations exists in the PostgreSQL ones. Runs against the PostgreSQL server on
 //! 127.0.0.1:5432 (or `KITH_TEST_POSTGRES`), in a throwaway database.
 
-use super::SqliteStore;
+use super::Db;
 use sqlx::Row;
 use sqlx::postgres::PgPoolOptions;
 use std::collections::BTreeSet;
@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 /// (table, column) pairs and index names of a migrated SQLite database.
 async fn sqlite_schema() -> (BTreeSet<(String, String)>, BTreeSet<String>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("p.db")).await.unwrap();
+    let store = Db::open_sqlite(&dir.path().join("p.db")).await.unwrap();
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' \
          AND name NOT IN ('_sqlx_migrations', 'sqlite_sequence')",

@@ -138,7 +138,7 @@ pub struct BookLink {
 }
 
 #[async_trait]
-pub trait SyncStore: Send + Sync {
+pub trait Sources: Send + Sync {
     async fn create_source(
         &self,
         owner_id: i64,

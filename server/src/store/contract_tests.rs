@@ -531,6 +531,14 @@ async fn versions_and_trash(store: &Db) {
         "n.vcf"
     );
     assert!(store.version_count().await.unwrap() >= 2);
+    // A rewind reads the versions and members changed since a time in one snapshot.
+    let (changed, current) = store.changed_since(book.id, 0).await.unwrap();
+    assert_eq!(
+        changed.len(),
+        2,
+        "{backend}: a's first version and n's last"
+    );
+    assert_eq!(current.len(), 1, "{backend}: a is the member left");
     assert_eq!(store.purge_trash(book.id).await.unwrap(), 1, "{backend}");
     assert!(store.trash(book.id).await.unwrap().is_empty());
 }

@@ -255,17 +255,15 @@ impl Versions for Db {
         at: i64,
     ) -> StoreResult<(Vec<Version>, Vec<Current>)> {
         // One snapshot, so the versions and the members agree.
-        let mut tx = self.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(tx.c())
-            .await?;
+        let mut tx = self.reader.begin().await?;
+        self.dialect.snapshot(&mut tx).await?;
         let versions = sqlx::query(AssertSqlSafe(format!(
             "SELECT {VERSION_COLS} FROM object_versions WHERE collection_id = $1 AND replaced_at > $2 \
              ORDER BY replaced_at, id"
         )))
         .bind(collection_id)
         .bind(at)
-        .fetch_all(tx.c())
+        .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(|r| version_row(r, self.dialect))
@@ -275,7 +273,7 @@ impl Versions for Db {
         )
         .bind(collection_id)
         .bind(at)
-        .fetch_all(tx.c())
+        .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(|r| Current {

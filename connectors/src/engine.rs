@@ -34,8 +34,8 @@ fn name_key(r: &Record) -> Option<String> {
     let company = r.get(Field::Company)?;
     Some(format!(
         "{}|{}",
-        normalize::key(Field::Category, &r.display_name()),
-        normalize::key(Field::Category, company)
+        Field::Category.key(&r.display_name()),
+        Field::Category.key(company)
     ))
 }
 
@@ -329,7 +329,7 @@ impl Planner<'_, '_> {
         if !self.rules.scope.is_empty()
             && !self.rules.scope.iter().any(|s| {
                 item.record
-                    .has_elem(Field::Category, &normalize::key(Field::Category, s))
+                    .has_elem(Field::Category, &Field::Category.key(s))
             })
         {
             return Some(format!(

@@ -7,6 +7,7 @@
 //! diffs, conflicts and guard trips. Storing and applying a plan is the server's job; this crate
 //! has no database.
 
+pub mod api;
 pub mod card;
 pub mod connector;
 pub mod date;
@@ -24,4 +25,5 @@ pub mod record;
 pub mod remote;
 pub mod retry;
 pub mod rules;
+pub mod text;
 pub mod time;

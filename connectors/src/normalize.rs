@@ -1,7 +1,5 @@
 //! Normal forms used to compare values from different sources.
 
-use crate::record::Field;
-
 /// Trims, turns CRLF into LF and trims each line's end.
 pub fn text(s: &str) -> String {
     let s = s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
@@ -20,20 +18,6 @@ pub fn text(s: &str) -> String {
 /// primary marker dropped.
 pub fn label(s: &str) -> String {
     s.trim().trim_start_matches("* ").trim().to_lowercase()
-}
-
-/// The identity of an element of a multi-valued field.
-pub fn key(field: Field, value: &str) -> String {
-    match field {
-        Field::Email => email_key(value),
-        Field::Phone => phone_key(value),
-        Field::Url => url_key(value),
-        _ => value
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase(),
-    }
 }
 
 /// Emails compare case-insensitively (in practice every provider ignores local-part case).

@@ -32,6 +32,21 @@ pub enum Field {
 }
 
 impl Field {
+    /// The identity of an element of this multi-valued field, in normal form: values that
+    /// name one element (two spellings of one phone number) have one key.
+    pub fn key(self, value: &str) -> String {
+        match self {
+            Field::Email => normalize::email_key(value),
+            Field::Phone => normalize::phone_key(value),
+            Field::Url => normalize::url_key(value),
+            _ => value
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase(),
+        }
+    }
+
     pub const ALL: [Field; 19] = [
         Field::FullName,
         Field::FamilyName,
@@ -127,7 +142,7 @@ impl Record {
     /// present (by normalized key) keeps its first form.
     pub fn add(&mut self, field: Field, value: &str, label: Option<&str>) {
         let value = normalize::text(value);
-        let key = normalize::key(field, &value);
+        let key = field.key(&value);
         if key.is_empty() {
             return;
         }
@@ -227,6 +242,16 @@ impl Record {
                 .collect(),
         }
     }
+}
+
+/// An address as one element value: the seven ADR components (PO box, extended, street, city,
+/// region, postal code, country) joined by `;`.
+pub fn address(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| p.trim().replace(';', ","))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 #[cfg(test)]

@@ -182,7 +182,7 @@ fn corpus_cards_read_and_edit_without_losing_lines() {
         let Ok(card) = read_card(&bytes) else {
             continue;
         };
-        let text = kith_connectors::formats::decode(&bytes).into_owned();
+        let text = kith_connectors::text::decode(&bytes).into_owned();
         if text.matches("BEGIN:VCARD").count() != 1 {
             continue;
         }

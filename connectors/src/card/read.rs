@@ -2,8 +2,8 @@
 //! 2.1/3.0/4.0 syntax).
 
 use crate::date::{Date, NO_YEAR_MARKER};
-use crate::formats::decode;
 use crate::record::{Field, Record};
+use crate::text::decode;
 use calcard::vcard::{VCard, VCardEntry, VCardParameterName, VCardProperty, VCardValue};
 use calcard::{Entry, Parser};
 
@@ -146,7 +146,7 @@ pub(crate) fn entry(e: &VCardEntry, r: &mut Record) {
             let parts: Vec<String> = (0..7).map(|i| joined(e, i)).collect();
             if parts.iter().any(|p| !p.trim().is_empty()) {
                 let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-                r.add(Field::Address, &crate::formats::address(&refs), l);
+                r.add(Field::Address, &crate::record::address(&refs), l);
             }
         }
         VCardProperty::Categories => {

@@ -3,7 +3,8 @@
 //! the busiest contact needs, a cell may hold several values joined by ` ::: `, and `* ` marks
 //! the primary value or a system group.
 
-use super::table::{Header, Row};
+use super::Format;
+use super::table::{Header, Layout, Row};
 use super::{RemoteItem, RowError, finish};
 use crate::record::{Field, Record};
 
@@ -21,12 +22,30 @@ impl Group {
     }
 }
 
-pub(super) struct Layout {
+/// Google's header, current (`First Name`, `Labels`) or legacy (`Given Name`, `Group
+/// Membership`). The numbered groups are found once per file.
+pub(super) const LAYOUT: Layout = Layout {
+    format: Format::GoogleCsv,
+    recognises: |h| {
+        (h.has("given name")
+            && h.has("family name")
+            && (h.has("group membership") || h.has("name")))
+            || (h.has("first name")
+                && h.has("last name")
+                && (h.has("organization name") || h.has("labels") || h.has("e-mail 1 - value")))
+    },
+    reader: |h| {
+        let groups = Groups::new(h);
+        Box::new(move |row| groups.row(row))
+    },
+};
+
+struct Groups {
     groups: Vec<Group>,
 }
 
-impl Layout {
-    pub fn new(h: &Header) -> Layout {
+impl Groups {
+    fn new(h: &Header) -> Groups {
         let mut groups: Vec<Group> = Vec::new();
         for (i, name) in h.names.iter().enumerate() {
             let Some((head, sub)) = name.split_once(" - ") else {
@@ -47,10 +66,10 @@ impl Layout {
                 }),
             }
         }
-        Layout { groups }
+        Groups { groups }
     }
 
-    pub fn row(&self, row: &Row<'_>) -> Result<RemoteItem, RowError> {
+    fn row(&self, row: &Row<'_>) -> Result<RemoteItem, RowError> {
         let mut r = Record::default();
         let either = |a: &str, b: &str| {
             let v = row.get(a);
@@ -137,12 +156,12 @@ impl Layout {
                     cell("country"),
                 ];
                 if parts.iter().any(|p| !p.is_empty()) {
-                    r.add(Field::Address, &super::address(&parts), label);
+                    r.add(Field::Address, &crate::record::address(&parts), label);
                 } else if !cell("formatted").is_empty() {
                     // Only the formatted block: keep it as the street so nothing is lost.
                     r.add(
                         Field::Address,
-                        &super::address(&["", "", cell("formatted"), "", "", "", ""]),
+                        &crate::record::address(&["", "", cell("formatted"), "", "", "", ""]),
                         label,
                     );
                 }

@@ -1,12 +1,25 @@
 //! LinkedIn `Connections.csv`: `First Name,Last Name,URL,Email Address,Company,Position,Connected
 //! On` (older exports lack `URL`). The profile URL is the identity; emails are mostly empty.
 
-use super::table::Row;
+use super::Format;
+use super::table::{Layout, Row};
 use super::{RemoteItem, RowError, finish};
 use crate::normalize;
 use crate::record::{Field, Record};
 
-pub(super) fn row(row: &Row<'_>) -> Result<RemoteItem, RowError> {
+/// LinkedIn's header: names, company and position, with the connection date or profile URL.
+pub(super) const LAYOUT: Layout = Layout {
+    format: Format::LinkedinCsv,
+    recognises: |h| {
+        ["first name", "last name", "company", "position"]
+            .iter()
+            .all(|n| h.has(n))
+            && (h.has("connected on") || h.has("url") || h.has("email address"))
+    },
+    reader: |_| Box::new(row),
+};
+
+fn row(row: &Row<'_>) -> Result<RemoteItem, RowError> {
     let mut r = Record::default();
     r.set(Field::GivenName, row.get("first name"));
     r.set(Field::FamilyName, row.get("last name"));

@@ -10,7 +10,7 @@ mod table;
 mod vcf;
 
 use crate::record::{Field, Record};
-use std::borrow::Cow;
+use crate::text::decode;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,42 +118,14 @@ pub enum FormatError {
     Mismatch { expected: Format, found: Format },
 }
 
-/// Decodes a file: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 as Latin-1
-/// (old Outlook exports).
-pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    if let Some(rest) = bytes.strip_prefix(b"\xef\xbb\xbf") {
-        return String::from_utf8_lossy(rest);
-    }
-    let utf16 = |le: bool, rest: &[u8]| {
-        let units: Vec<u16> = rest
-            .chunks_exact(2)
-            .map(|c| {
-                if le {
-                    u16::from_le_bytes([c[0], c[1]])
-                } else {
-                    u16::from_be_bytes([c[0], c[1]])
-                }
-            })
-            .collect();
-        Cow::Owned(String::from_utf16_lossy(&units))
-    };
-    if let Some(rest) = bytes.strip_prefix(b"\xff\xfe") {
-        return utf16(true, rest);
-    }
-    if let Some(rest) = bytes.strip_prefix(b"\xfe\xff") {
-        return utf16(false, rest);
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
-    }
-}
-
 /// Which format the bytes are, from their content.
 pub fn detect(bytes: &[u8]) -> Result<Format, FormatError> {
     let text = decode(bytes);
     sniff(&text).map(|(f, _)| f)
 }
+
+/// The CSV layouts, in the order they are tried: LinkedIn's header also fits Outlook's rule.
+const CSV_LAYOUTS: &[table::Layout] = &[linkedin::LAYOUT, google::LAYOUT, outlook::LAYOUT];
 
 fn sniff(text: &str) -> Result<(Format, Option<table::Table>), FormatError> {
     let head = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
@@ -166,7 +138,7 @@ fn sniff(text: &str) -> Result<(Format, Option<table::Table>), FormatError> {
     {
         return Ok((Format::Vcard, None));
     }
-    let table = table::Table::read(text).map_err(FormatError::Unrecognized)?;
+    let table = table::Table::read(text, CSV_LAYOUTS).map_err(FormatError::Unrecognized)?;
     Ok((table.format, Some(table)))
 }
 
@@ -270,14 +242,4 @@ fn finish(mut record: Record, id: Option<String>, line: u64) -> Result<RemoteIte
         etag: None,
         marker: None,
     })
-}
-
-/// An address as one element value: the seven ADR components (PO box, extended, street, city,
-/// region, postal code, country) joined by `;`.
-pub fn address(parts: &[&str]) -> String {
-    parts
-        .iter()
-        .map(|p| p.trim().replace(';', ","))
-        .collect::<Vec<_>>()
-        .join(";")
 }

@@ -1,8 +1,10 @@
 //! Outlook CSV: the Outlook.com/new Outlook layout (61 columns) and the classic desktop layout
 //! (every cell quoted, `E-mail Type`, `Categories` split by `;`, `0/0/00` for no date).
 
-use super::table::Row;
-use super::{RemoteItem, RowError, address, finish};
+use super::Format;
+use super::table::{Layout, Row};
+use super::{RemoteItem, RowError, finish};
+use crate::record::address;
 use crate::record::{Field, Record};
 
 const PHONES: [(&str, &str); 19] = [
@@ -29,7 +31,18 @@ const PHONES: [(&str, &str); 19] = [
 
 const ADDRESSES: [(&str, &str); 3] = [("business", "work"), ("home", "home"), ("other", "other")];
 
-pub(super) fn row(row: &Row<'_>) -> Result<RemoteItem, RowError> {
+/// Outlook's header (English or localized): names with its own e-mail, phone or job columns.
+pub(super) const LAYOUT: Layout = Layout {
+    format: Format::OutlookCsv,
+    recognises: |h| {
+        h.has("first name")
+            && h.has("last name")
+            && (h.has("e-mail address") || h.has("business phone") || h.has("job title"))
+    },
+    reader: |_| Box::new(row),
+};
+
+fn row(row: &Row<'_>) -> Result<RemoteItem, RowError> {
     let mut r = Record::default();
     r.set(Field::Prefix, row.get("title"));
     r.set(Field::GivenName, row.get("first name"));

@@ -1,11 +1,24 @@
 //! CSV files: RFC 4180 quoting with embedded newlines, a preamble before the header (LinkedIn's
 //! `Notes:`), case-insensitive header names, localized Outlook headers, and rows of any length.
 
-use super::{FileRead, Format, RowError, google, linkedin, outlook};
+use super::{FileRead, Format, RemoteItem, RowError};
 use std::collections::HashMap;
+
+/// Reads one row of a layout.
+pub(super) type RowReader = Box<dyn Fn(&Row<'_>) -> Result<RemoteItem, RowError>>;
+
+/// A CSV layout the table reader knows: how its header row is recognised and how its rows are
+/// read. Each layout module registers one (the list is in `formats/mod.rs`, in the order they
+/// are tried).
+pub(super) struct Layout {
+    pub format: Format,
+    pub recognises: fn(&Header) -> bool,
+    pub reader: fn(&Header) -> RowReader,
+}
 
 pub(super) struct Table {
     pub format: Format,
+    layout: &'static Layout,
     header: Header,
     rows: Vec<(u64, csv::StringRecord)>,
 }
@@ -69,37 +82,14 @@ fn canonical_name(s: &str) -> String {
 }
 
 /// Which export a header row belongs to, if any.
-fn classify(h: &Header) -> Option<Format> {
-    let all = |names: &[&str]| names.iter().all(|n| h.has(n));
-    if all(&["first name", "last name", "company", "position"])
-        && (h.has("connected on") || h.has("url") || h.has("email address"))
-    {
-        return Some(Format::LinkedinCsv);
-    }
-    if all(&["given name", "family name"]) && (h.has("group membership") || h.has("name")) {
-        return Some(Format::GoogleCsv);
-    }
-    if all(&["first name", "last name"])
-        && (h.has("organization name") || h.has("labels") || h.has("e-mail 1 - value"))
-    {
-        return Some(Format::GoogleCsv);
-    }
-    if all(&["first name", "last name"])
-        && (h.has("e-mail address") || h.has("business phone") || h.has("job title"))
-    {
-        return Some(Format::OutlookCsv);
-    }
-    None
-}
-
 impl Table {
     /// Parses the file and finds its header row, however long the preamble before it.
-    pub fn read(text: &str) -> Result<Table, String> {
+    pub fn read(text: &str, layouts: &'static [Layout]) -> Result<Table, String> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .from_reader(text.as_bytes());
-        let mut found: Option<(Format, Header)> = None;
+        let mut found: Option<(&'static Layout, Header)> = None;
         let mut first_line: Option<String> = None;
         let mut rows = Vec::new();
         for (n, rec) in reader.records().enumerate() {
@@ -125,27 +115,28 @@ impl Table {
                 );
             }
             let header = Header::new(&rec);
-            if let Some(f) = classify(&header) {
-                found = Some((f, header));
+            if let Some(l) = layouts.iter().find(|l| (l.recognises)(&header)) {
+                found = Some((l, header));
             } else if n >= 60 {
                 break;
             }
         }
-        let (format, header) = found.ok_or_else(|| {
+        let (layout, header) = found.ok_or_else(|| {
             format!(
                 "no known header row; the file starts with {:?}",
                 first_line.unwrap_or_default()
             )
         })?;
         Ok(Table {
-            format,
+            format: layout.format,
+            layout,
             header,
             rows,
         })
     }
 
     pub fn rows(self, out: &mut FileRead) {
-        let google = (self.format == Format::GoogleCsv).then(|| google::Layout::new(&self.header));
+        let read = (self.layout.reader)(&self.header);
         for (line, rec) in &self.rows {
             if rec.iter().all(|c| c.trim().is_empty()) {
                 continue;
@@ -155,15 +146,7 @@ impl Table {
                 rec,
                 line: *line,
             };
-            let result = match self.format {
-                Format::LinkedinCsv => linkedin::row(&row),
-                Format::GoogleCsv => match &google {
-                    Some(layout) => layout.row(&row),
-                    None => continue,
-                },
-                Format::OutlookCsv => outlook::row(&row),
-                Format::Vcard => continue,
-            };
+            let result = read(&row);
             match result {
                 Ok(item) => out.items.push(item),
                 Err(mut e) => {

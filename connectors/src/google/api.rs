@@ -2,8 +2,9 @@
 //! backoff (with jitter) on throttling, which Google signals without `Retry-After`.
 
 use super::errors::oauth_message;
+use crate::api::{self, Verdict};
 use crate::oauth::{App, Session, Tokens};
-use crate::remote::{self, Answer, Retries, Verdict};
+use crate::remote::{self, Answer, Retries};
 use crate::retry::account_lock;
 use reqwest::Method;
 use serde_json::Value;
@@ -100,7 +101,7 @@ impl Api {
             }
         };
         let send = async |rb| remote::exchange("google", rb).await;
-        remote::call(
+        api::call(
             &mut self.session,
             retries,
             "Google",

@@ -3,7 +3,8 @@
 //! re-computed or re-localized value is not a change.
 
 use crate::date::Date;
-use crate::formats::{RemoteItem, address};
+use crate::formats::RemoteItem;
+use crate::record::address;
 use crate::record::{Field, Record};
 use serde_json::{Value, json};
 use std::collections::HashMap;

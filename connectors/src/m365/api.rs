@@ -4,8 +4,9 @@
 //! rotate on every use; the session saves each new one at once.
 
 use super::errors::oauth_message;
+use crate::api::{self, Verdict};
 use crate::oauth::{App, Session, TokenSink, Tokens};
-use crate::remote::{self, Answer, Retries, Verdict};
+use crate::remote::{self, Answer, Retries};
 use crate::retry::account_lock;
 use reqwest::Method;
 use serde_json::Value;
@@ -117,7 +118,7 @@ impl Api {
             let _slot = gate().acquire().await;
             remote::exchange("m365", rb).await
         };
-        remote::call(
+        api::call(
             &mut self.session,
             retries,
             "Graph",

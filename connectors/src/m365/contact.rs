@@ -4,8 +4,9 @@
 //! left out.
 
 use crate::date::{Date, NO_YEAR_MARKER};
-use crate::formats::{RemoteItem, address};
+use crate::formats::RemoteItem;
 use crate::normalize;
+use crate::record::address;
 use crate::record::{Elem, Field, Record};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -104,7 +105,7 @@ pub fn fit(mut r: Record) -> Record {
             used.push(slot);
             // Outlook has no PO box or extended line: they join the street.
             let value = outlook_address(&e.value);
-            let key = normalize::key(Field::Address, &value);
+            let key = Field::Address.key(&value);
             addresses.insert(
                 key,
                 Elem {

@@ -48,13 +48,7 @@ pub struct CalFilter {
     pub root: CompFilter,
 }
 
-/// Parses an iCalendar UTC date-time (`20240101T000000Z`) to Unix seconds.
-pub fn parse_utc(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let body = s.strip_suffix('Z').or_else(|| s.strip_suffix('z'))?;
-    let dt = chrono::NaiveDateTime::parse_from_str(body, "%Y%m%dT%H%M%S").ok()?;
-    Some(dt.and_utc().timestamp())
-}
+pub use super::instances::parse_utc;
 
 fn time_range(el: &Element) -> Result<Option<TimeRange>, FilterError> {
     let Some(tr) = el.child(CALDAV, "time-range") else {

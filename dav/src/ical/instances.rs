@@ -311,6 +311,14 @@ pub fn span(ical: &ICalendar, limit: usize) -> (i64, i64) {
     (lo, hi)
 }
 
+/// Parses an iCalendar UTC date-time (`20240101T000000Z`) to Unix seconds.
+pub fn parse_utc(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let body = s.strip_suffix('Z').or_else(|| s.strip_suffix('z'))?;
+    let dt = chrono::NaiveDateTime::parse_from_str(body, "%Y%m%dT%H%M%S").ok()?;
+    Some(dt.and_utc().timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,7 +331,7 @@ mod tests {
     }
 
     fn utc(s: &str) -> i64 {
-        crate::ical::filter::parse_utc(&format!("{s}Z")).unwrap()
+        parse_utc(&format!("{s}Z")).unwrap()
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! CalDAV objects: PUT with the CALDAV preconditions (RFC 4791 §5.3.2.1), and the rendering of
 //! `calendar-data` with `expand` or `limit-recurrence-set`.
 
-use super::{Ctx, Render, object, respond};
+use super::{Ctx, Render, respond, write};
 use crate::config::Config;
 use crate::store::{Collection, Kind, NewObject, etag_for};
 use axum::body::Bytes;
@@ -87,7 +87,7 @@ pub use crate::core::objects::calendar_content_type as content_type;
 
 pub async fn put(ctx: &Ctx, cal: &str, name: &str, body: Bytes) -> Response {
     if body.len() > ctx.app.config.dav.max_resource_size {
-        return object::too_large(ctx);
+        return write::too_large(ctx);
     }
     let cal = match ctx.collection(Kind::Calendar, cal).await {
         Ok(Some(c)) => c,
@@ -118,13 +118,13 @@ pub async fn put(ctx: &Ctx, cal: &str, name: &str, body: Bytes) -> Response {
         index: Vec::new(),
         span: Some(span),
     };
-    let check = object::precondition(ctx);
+    let check = write::precondition(ctx);
     let outcome = ctx
         .app
         .store
         .put_object(cal.id, &new, &check, &ctx.actor())
         .await;
-    object::put_response(ctx, &cal, outcome, &etag, &obj.uid)
+    write::put_response(ctx, &cal, outcome, &etag, &obj.uid)
 }
 
 /// The content of `<cal:calendar-data>` for one stored object: the stored bytes, or the

@@ -13,6 +13,7 @@ mod report;
 mod respond;
 mod stream;
 mod user_agent;
+mod write;
 
 use crate::app::{App, LoggedUser};
 use crate::config::Config;
@@ -306,7 +307,7 @@ async fn serve_method(ctx: Ctx, method: Method, body: Body) -> Response {
             let limit = ctx.app.config.dav.max_resource_size + 1;
             match read_body(body, limit).await {
                 Ok(b) => object::put(&ctx, b).await,
-                Err(_) => object::too_large(&ctx),
+                Err(_) => write::too_large(&ctx),
             }
         }
         "DELETE" => match ctx.target {

@@ -1,12 +1,13 @@
 //! GET, HEAD, PUT and DELETE of vCards and (GET and DELETE) iCalendar objects; calendar PUT
-//! is in [`super::calendar`].
+//! is in [`super::calendar`], and what both PUTs share in [`super::write`].
 //!
 //! PUT stores the exact bytes; a parsed copy validates the card and feeds the index. The ETag
 //! is a hash of the stored bytes, so an unchanged card always keeps its ETag.
 
-use super::paths::{Target, member_href};
+use super::paths::Target;
+use super::write::{precondition, put_response, too_large};
 use super::{Client, Ctx, respond};
-use crate::store::{Collection, DeleteOutcome, Kind, NewObject, PutOutcome, StoreResult};
+use crate::store::{DeleteOutcome, Kind, NewObject};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -17,21 +18,6 @@ use kith_dav::vcard::{CardError, Version, convert, parse_card, sniff_version};
 use kith_dav::xml::escape;
 
 use crate::store::{effective_uid, etag_for};
-
-/// The `If-Match` / `If-None-Match` check, run by the store inside its write transaction.
-pub fn precondition(ctx: &Ctx) -> impl Fn(Option<&str>) -> bool + Send + Sync + use<> {
-    let if_match = ctx.header("if-match").map(str::to_string);
-    let if_none_match = ctx.header("if-none-match").map(str::to_string);
-    move |current: Option<&str>| {
-        let match_ok = if_match
-            .as_deref()
-            .is_none_or(|m| etag_list_matches(m, current));
-        let none_match_ok = if_none_match
-            .as_deref()
-            .is_none_or(|m| !etag_list_matches(m, current));
-        match_ok && none_match_ok
-    }
-}
 
 fn content_type_for(version: Option<Version>, utf8: bool) -> String {
     let mut ct = String::from("text/vcard");
@@ -125,26 +111,6 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
     r
 }
 
-pub fn too_large(ctx: &Ctx) -> Response {
-    let max = ctx.app.config.dav.max_resource_size;
-    if matches!(ctx.target, Target::Member(Kind::Calendar, ..)) {
-        return respond::condition(
-            StatusCode::FORBIDDEN,
-            kith_dav::names::CALDAV,
-            "max-resource-size",
-            &format!("The calendar object is larger than {max} bytes; remove large attachments"),
-        );
-    }
-    respond::condition(
-        StatusCode::FORBIDDEN,
-        CARDDAV,
-        "max-resource-size",
-        &format!(
-            "The card is larger than {max} bytes; make it smaller (a large PHOTO is the usual cause)"
-        ),
-    )
-}
-
 fn is_vcard_type(ct: &str) -> bool {
     let base = kith_dav::headers::media_type(ct);
     matches!(
@@ -225,49 +191,6 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         .put_object(book.id, &obj, &check, &ctx.actor())
         .await;
     put_response(ctx, &book, outcome, &etag, &uid)
-}
-
-/// The answer to a PUT of a card or calendar object into `coll`, from the store's outcome.
-pub fn put_response(
-    ctx: &Ctx,
-    coll: &Collection,
-    outcome: StoreResult<PutOutcome>,
-    etag: &str,
-    uid: &str,
-) -> Response {
-    match outcome {
-        Ok(outcome @ (PutOutcome::Created | PutOutcome::Updated)) => {
-            let code = if outcome == PutOutcome::Created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::NO_CONTENT
-            };
-            let mut r = respond::status(code);
-            if let Ok(v) = HeaderValue::from_str(etag) {
-                r.headers_mut().insert(header::ETAG, v);
-            }
-            r
-        }
-        Ok(PutOutcome::PreconditionFailed) => respond::text(
-            StatusCode::PRECONDITION_FAILED,
-            "The object changed on the server since you last read it (If-Match/If-None-Match failed); sync and try again",
-        ),
-        Ok(PutOutcome::UidConflict(other)) => {
-            let href = member_href(coll.kind, ctx.user_name(), &coll.name, &other);
-            let ns = match coll.kind {
-                Kind::Addressbook => CARDDAV,
-                Kind::Calendar => kith_dav::names::CALDAV,
-            };
-            respond::condition_with(
-                StatusCode::FORBIDDEN,
-                ns,
-                "no-uid-conflict",
-                &format!("<d:href>{}</d:href>", escape(&href)),
-                &format!("Another object in this collection ({href}) already has UID {uid}"),
-            )
-        }
-        Err(e) => respond::internal(e),
-    }
 }
 
 pub async fn delete(ctx: &Ctx) -> Response {

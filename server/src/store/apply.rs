@@ -4,24 +4,10 @@
 use super::db::{Db, Tx};
 use super::dialect::{list, placeholders};
 use super::sources::{ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, UndoRecord};
-use super::sources_db::{CARD_TYPE, current_mapping, is_fresh, json, unique_violation};
+use super::sources_db::{CARD_TYPE, current_mapping, insert_ops, is_fresh, json, unique_violation};
 use super::{Actor, NewObject, StoreError, StoreResult, now_ms};
 use kith_connectors::plan::Mapping;
 use sqlx::{AssertSqlSafe, Row};
-
-pub(super) async fn insert_ops(tx: &mut Tx<'_>, run_id: i64, ops: &[String]) -> StoreResult<()> {
-    for (c, chunk) in ops.chunks(1000).enumerate() {
-        let mut q = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO sync_ops (run_id, seq, op) VALUES {}",
-            placeholders(chunk.len(), 3, 1)
-        )));
-        for (i, op) in chunk.iter().enumerate() {
-            q = q.bind(run_id).bind((c * 1000 + i) as i64).bind(op);
-        }
-        q.execute(tx.c()).await?;
-    }
-    Ok(())
-}
 
 async fn insert_undo(tx: &mut Tx<'_>, run_id: i64, records: &[UndoRecord]) -> StoreResult<()> {
     let dialect = tx.dialect;

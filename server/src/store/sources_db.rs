@@ -2,9 +2,8 @@
 //! operations to a book in one transaction (the collection locked on PostgreSQL for the whole
 //! apply, see [`super::dialect::Dialect::lock_collection`]).
 
-use super::apply::insert_ops;
 use super::db::{Db, Tx};
-use super::dialect::flag;
+use super::dialect::{flag, placeholders};
 use super::sources::{
     ApplyOp, ApplyOutcome, BookLink, CardWrite, Event, MappingWrite, NewRun, Run, Source,
     SourcePatch, Sources, UndoRecord,
@@ -113,6 +112,21 @@ pub(super) async fn current_mapping(
     .fetch_optional(tx.c())
     .await?;
     Ok(row.and_then(|r| mapping_row(&r, 0)).map(|(_, m)| m))
+}
+
+/// Stores a run's plan operations, in stamp order.
+pub(super) async fn insert_ops(tx: &mut Tx<'_>, run_id: i64, ops: &[String]) -> StoreResult<()> {
+    for (c, chunk) in ops.chunks(1000).enumerate() {
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO sync_ops (run_id, seq, op) VALUES {}",
+            placeholders(chunk.len(), 3, 1)
+        )));
+        for (i, op) in chunk.iter().enumerate() {
+            q = q.bind(run_id).bind((c * 1000 + i) as i64).bind(op);
+        }
+        q.execute(tx.c()).await?;
+    }
+    Ok(())
 }
 
 #[async_trait]

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use kith_connectors::card::read_card;
 use kith_connectors::connector::{Connector, ConnectorError};
 use kith_connectors::engine::{self, Book, BookCard, PlanInput, SourceState};
-use kith_connectors::formats::{self, Format, RowError};
+use kith_connectors::formats::{Format, RowError};
 use kith_connectors::plan::{Action, GuardTrip, LinkState, Op, Plan};
 use kith_connectors::rules::Rules;
 use serde::{Deserialize, Serialize};
@@ -165,7 +165,7 @@ async fn load_book(store: &dyn Store, collection_id: i64) -> SyncResult<Book> {
                 obj.meta.name,
                 BookCard {
                     etag: obj.meta.etag,
-                    text: formats::decode(&obj.data).into_owned(),
+                    text: kith_connectors::text::decode(&obj.data).into_owned(),
                     record: c.record,
                     uid: c.uid,
                 },
@@ -723,7 +723,7 @@ pub async fn apply_run(
             .filter_map(|o| o.card.clone())
         {
             if let Some(obj) = store.object(source.collection_id, &name).await? {
-                let text = formats::decode(&obj.data).into_owned();
+                let text = kith_connectors::text::decode(&obj.data).into_owned();
                 cards.insert(name, (obj.meta.etag, text));
             }
         }

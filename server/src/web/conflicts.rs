@@ -5,19 +5,13 @@
 
 use super::form::Form;
 use super::page;
-use super::runs::own_run;
+use super::runs::{own_run, resolved_key};
 use super::{Web, seg};
 use crate::store::versions::{Actor, Change as StoreChange, ChangeOutcome};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kith_connectors::card::{edit_card, read_card};
-use kith_connectors::formats;
 use kith_connectors::plan::Op;
-
-/// The setting that marks a conflict of run `run` (contact `remote_id`) as resolved.
-pub fn resolved_key(run: i64, remote_id: &str) -> String {
-    format!("conflict-resolved:{run}:{remote_id}")
-}
 
 pub async fn resolve(web: &Web, form: &Form) -> Response {
     let (run, source) = match own_run(web, form.get("run")).await {
@@ -114,7 +108,11 @@ async fn take_theirs(
             }
         }
     }
-    let text = edit_card(&formats::decode(&current.data), &card.record, &after);
+    let text = edit_card(
+        &kith_connectors::text::decode(&current.data),
+        &card.record,
+        &after,
+    );
     let bytes = text.into_bytes();
     let etag = crate::store::etag_for(&bytes);
     let prepared = crate::core::objects::prepare(&web.app.config, &coll, name, bytes, etag)?;

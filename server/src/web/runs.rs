@@ -82,6 +82,11 @@ struct RunPage {
 }
 
 /// The caller's run `id` and its source, or the not-found page.
+/// The setting that marks a conflict of run `run` (contact `remote_id`) as resolved.
+pub fn resolved_key(run: i64, remote_id: &str) -> String {
+    format!("conflict-resolved:{run}:{remote_id}")
+}
+
 pub async fn own_run(web: &Web, id: &str) -> Result<(Run, Source), Response> {
     let Ok(id) = id.parse::<i64>() else {
         return Err(page::not_found(web));
@@ -345,7 +350,7 @@ pub async fn conflicts(web: &Web) -> Response {
             .filter(|o| o.conflict || o.action == Action::Propose)
         {
             let done = store
-                .setting(&super::conflicts::resolved_key(run.id, &o.remote_id))
+                .setting(&resolved_key(run.id, &o.remote_id))
                 .await
                 .ok()
                 .flatten()

@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod filter;
+pub mod freebusy;
 pub mod instances;
 pub mod render;
 

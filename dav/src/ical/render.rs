@@ -2,7 +2,7 @@
 //! `calendar-data` (RFC 4791 §9.6.5-6), and free-busy (§7.10).
 
 use super::CalObject;
-use super::filter::busy_periods;
+use super::freebusy::busy_periods;
 use super::instances::{Instance, date_time, expand};
 use calcard::common::PartialDateTime;
 use calcard::common::timezone::Tz;

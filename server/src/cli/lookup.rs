@@ -54,3 +54,34 @@ pub async fn move_book(store: &dyn Store, s: &Source, collection_id: i64) -> Res
 pub async fn claim_source(store: &dyn Store, id: i64, name: &str) -> Result<String, String> {
     sources::claim(store, id, name).await.map_err(words)
 }
+
+/// A file path as the source records it: absolute, so the server finds it from anywhere.
+pub fn absolute(path: &std::path::Path) -> Result<String, String> {
+    let abs =
+        std::path::absolute(path).map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
+    Ok(abs.display().to_string())
+}
+
+/// How the command line words a sync error: with the command that shows or fixes it.
+pub fn sync_words(e: crate::sync::SyncError) -> String {
+    use crate::sync::SyncError;
+    match &e {
+        SyncError::NoRun(_) => format!("{e}; see `kith sync history`"),
+        SyncError::GuardTripped { run, .. } => {
+            format!("{e}; check it with `kith sync show {run}` and add --force to apply it")
+        }
+        SyncError::NotApplicable {
+            source_name: source,
+            ..
+        } => {
+            format!("{e}; make a new plan with `kith sync plan {source}`")
+        }
+        SyncError::Stale {
+            source_name: source,
+            ..
+        } => {
+            format!("{e}. Make a new plan with `kith sync plan {source}`")
+        }
+        _ => e.to_string(),
+    }
+}

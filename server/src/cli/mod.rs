@@ -9,6 +9,7 @@ mod export;
 mod healthcheck;
 mod lookup;
 mod providers;
+mod rules;
 mod sources;
 mod users;
 mod versions;

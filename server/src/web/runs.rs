@@ -236,7 +236,7 @@ pub async fn apply(web: &Web, id: &str, form: &Form) -> Response {
     let msg = match applied {
         Ok(Ok(_)) => return page::redirect(&format!("/runs/{}?applied=1", run.id)),
         Ok(Err(SyncError::Store(e))) => return page::internal(web, e),
-        Ok(Err(e)) => e.to_string(),
+        Ok(Err(e)) => words(e),
         Err(msg) => msg,
     };
     // The run as it is now (a stale plan was marked so).
@@ -374,4 +374,16 @@ pub async fn conflicts(web: &Web) -> Response {
         items,
         notice: q.get("resolved").map(|n| format!("Resolved: {n}.")),
     })
+}
+
+/// How the web UI words a sync error: with the button that fixes it.
+fn words(e: SyncError) -> String {
+    match &e {
+        SyncError::GuardTripped { .. } => {
+            format!("{e}; review the plan below and confirm with \"Apply anyway\"")
+        }
+        SyncError::NotApplicable { .. } => format!("{e}; make a new plan with Preview"),
+        SyncError::Stale { .. } => format!("{e}. Make a new plan with Preview"),
+        _ => e.to_string(),
+    }
 }

@@ -6,8 +6,7 @@
 //! Kith's backups copy the SQLite database. In the PostgreSQL pass these tests check instead
 //! that `kith backup` says to use PostgreSQL's own tools, and that `[backup]` does not start.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

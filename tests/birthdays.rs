@@ -1,7 +1,6 @@
 //! The birthday calendar, as a syncing calendar client sees it while cards change over CardDAV.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const BDAYS: &str = "/dav/calendars/admin/birthdays/";
 

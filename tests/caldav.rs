@@ -1,8 +1,7 @@
 //! CalDAV over HTTP against the real server: collections, objects and their preconditions,
 //! recurrence-aware queries, expand, free-busy and sync-collection on calendars.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 
 const CAL: &str = "urn:ietf:params:xml:ns:caldav";

@@ -1,7 +1,6 @@
 //! The `kith` command line: accounts, app passwords, first start, and configuration sources.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 

@@ -1,7 +1,6 @@
 //! PUT/GET/DELETE with ETags and preconditions, collections, PROPPATCH, COPY and MOVE.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const CARD_NS: &str = "urn:ietf:params:xml:ns:carddav";
 

@@ -1,8 +1,7 @@
 //! Discovery as iOS/macOS, Thunderbird and DAVx5 perform it (anchors.md §2), against the real
 //! server.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const CARD: &str = "urn:ietf:params:xml:ns:carddav";
 const CS: &str = "http://calendarserver.org/ns/";

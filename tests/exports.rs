@@ -3,8 +3,7 @@
 //! re-imports byte for byte, calendars round-trip as iCalendar, a GET on a collection returns
 //! the whole collection, and each user can download their own archive.
 
-mod common;
-use common::*;
+use crate::common::*;
 use kith_connectors::card::read_card;
 use kith_connectors::formats::export::CsvLayout;
 use kith_connectors::record::{Field, Record};

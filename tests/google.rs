@@ -2,10 +2,8 @@
 //! Google (`kith-fakes`), which behaves as connectors.md §2.7/§5 describe. Each test is one of
 //! the §5 scenarios (numbered as there) or part of the authorization flow.
 
-mod common;
-
-use common::upstream::*;
-use common::*;
+use crate::common::upstream::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "ada@example.org";

@@ -2,8 +2,7 @@
 //! replaced with who made it, deleted cards can be restored, a whole book can be returned to a
 //! point in time, and syncing clients see every restore as a normal change.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn cli(s: &Server, args: &[&str]) -> String {

@@ -6,8 +6,7 @@
 //!
 //! Needs PostgreSQL on 127.0.0.1:5432 (or `KITH_TEST_POSTGRES`), in both test passes.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,8 +1,7 @@
 //! A user reads and writes only their own principal and collections; everything else is 404
 //! and leaks nothing.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn users_cannot_see_or_touch_each_other() {

@@ -7,10 +7,8 @@
 //! (`providers.wait_scale = 0.01`): a `Retry-After: 30` costs a third of a second here and
 //! shows as 30 s in the fake's log.
 
-mod common;
-
-use common::upstream::*;
-use common::*;
+use crate::common::upstream::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "ada@contoso.example";

@@ -4,8 +4,7 @@
 //!
 //! Needs PostgreSQL on 127.0.0.1:5432 (or `KITH_TEST_POSTGRES`), in both test passes.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 

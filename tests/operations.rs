@@ -1,8 +1,7 @@
 //! The operational surface against the real server: `/healthz`, `/readyz`, `/metrics` in the
 //! Prometheus text format, JSON logs, and `kith healthcheck`.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 

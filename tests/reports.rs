@@ -1,7 +1,6 @@
 //! addressbook-multiget and addressbook-query with every filter form, over HTTP.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 
 const CARD_NS: &str = "urn:ietf:params:xml:ns:carddav";

@@ -1,8 +1,7 @@
 //! Client input never causes a 5xx: malformed XML, odd headers and hostile paths, on every
 //! method and resource.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn malformed_requests_never_get_a_server_error() {

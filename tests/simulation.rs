@@ -3,8 +3,7 @@
 //! server. After every step it checks that no client edit was lost, that no identity has two
 //! cards, and that no card disappeared without a rule or an undo of the run that created it.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::{BTreeSet, HashMap};
 
 struct Rng(u64);

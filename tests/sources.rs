@@ -1,8 +1,7 @@
 //! Sources and the reconcile engine, end to end: `kith import`/`source`/`sync` against a running
 //! server's database, checked through CardDAV as a client would see the book.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

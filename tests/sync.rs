@@ -1,8 +1,7 @@
 //! sync-collection (RFC 6578): initial and incremental syncs, removals, paging with DAV:limit
 //! and 507, and invalid tokens.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 
 struct SyncResult {

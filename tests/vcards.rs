@@ -1,8 +1,7 @@
 //! vCard storage fidelity: real-world cards come back byte-identical, bad ones get a
 //! precondition (never a 500), and 3.0↔4.0 is converted on request without being stored.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 const CARD_NS: &str = "urn:ietf:params:xml:ns:carddav";

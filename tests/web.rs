@@ -2,11 +2,9 @@
 //! (Debian's chromium and chromedriver, over WebDriver). Each test is a flow a user walks;
 //! screenshots of the main pages go to target/tmp/web-screenshots/TEST/.
 
-mod common;
-
-use common::browser::Browser;
-use common::upstream::Upstream;
-use common::*;
+use crate::common::browser::Browser;
+use crate::common::upstream::Upstream;
+use crate::common::*;
 use serde_json::json;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/sources");

@@ -1,0 +1,26 @@
+//! The end-to-end suite: one test binary, linked once, with a module per area. Every test
+//! starts the real `kith` binary on 127.0.0.1 and speaks HTTP (or runs its CLI) against it.
+
+mod common;
+
+mod backups;
+mod birthdays;
+mod caldav;
+mod cli;
+mod crud;
+mod discovery;
+mod exports;
+mod google;
+mod history;
+mod instances;
+mod isolation;
+mod m365;
+mod migrate;
+mod operations;
+mod reports;
+mod robustness;
+mod simulation;
+mod sources;
+mod sync;
+mod vcards;
+mod web;

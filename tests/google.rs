@@ -135,7 +135,8 @@ async fn a_provider_must_be_enabled_and_every_oauth_error_names_its_fix() {
     let r = g.s.req("GET", "/oauth/google/start").send().await;
     assert_eq!(r.status, 403);
     assert!(
-        r.text().contains("kith provider enable google"),
+        r.text()
+            .contains("A Kith admin enables it on the admin page"),
         "{}",
         r.text()
     );

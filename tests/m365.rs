@@ -145,7 +145,8 @@ async fn missing_admin_consent_shows_the_admin_path_and_the_admin_link_records_i
     let r = m.s.req("GET", "/oauth/m365/start").send().await;
     assert_eq!(r.status, 403, "not enabled yet");
     assert!(
-        r.text().contains("kith provider enable m365"),
+        r.text()
+            .contains("A Kith admin enables it on the admin page"),
         "{}",
         r.text()
     );

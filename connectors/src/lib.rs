@@ -20,6 +20,7 @@ pub mod normalize;
 pub mod oauth;
 pub mod observe;
 pub mod plan;
+pub mod provider;
 pub mod push;
 pub mod record;
 pub mod remote;

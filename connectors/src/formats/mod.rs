@@ -13,7 +13,7 @@ use crate::record::{Field, Record};
 use crate::text::decode;
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     LinkedinCsv,
     GoogleCsv,

@@ -28,7 +28,7 @@ pub fn is_calendar(args: &ImportArgs) -> bool {
 pub async fn run(store: &dyn Store, config: &Config, args: ImportArgs) -> Result<(), String> {
     let user = crate::core::accounts::require_user(store, &args.user)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(super::lookup::account_words)?;
     let name = args.book.as_deref().unwrap_or("personal");
     let bytes = std::fs::read(&args.file)
         .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;

@@ -16,7 +16,7 @@ pub async fn command(store: Arc<dyn Store>, args: ExportArgs) -> Result<(), Stri
         .ok_or_else(|| format!("unknown export format {:?}", args.format))?;
     let user = accounts::require_user(store.as_ref(), &args.user)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(super::lookup::account_words)?;
     let kind = if format.is_calendar() {
         crate::store::Kind::Calendar
     } else {
@@ -81,7 +81,7 @@ async fn archive_command(store: Arc<dyn Store>, args: &ExportArgs) -> Result<(),
     };
     let user = accounts::require_user(store.as_ref(), &args.user)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(super::lookup::account_words)?;
     let mut file = archive::build(store, &user)
         .await
         .map_err(|e| e.to_string())?;

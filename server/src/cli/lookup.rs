@@ -9,7 +9,15 @@ use crate::store::{Store, User};
 pub async fn user(store: &dyn Store, name: &str) -> Result<User, String> {
     accounts::require_user(store, name)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(account_words)
+}
+
+/// How the command line words an account error: with the command that lists the users.
+pub fn account_words(e: accounts::AccountError) -> String {
+    match e {
+        accounts::AccountError::NoSuchUser(_) => format!("{e}; `kith user list` shows the users"),
+        e => e.to_string(),
+    }
 }
 
 pub async fn source(store: &dyn Store, user: &User, name: &str) -> Result<Source, String> {
@@ -81,6 +89,9 @@ pub fn sync_words(e: crate::sync::SyncError) -> String {
             ..
         } => {
             format!("{e}. Make a new plan with `kith sync plan {source}`")
+        }
+        SyncError::BadRules { source_name, .. } => {
+            format!("{e}; set them again with `kith source rules {source_name}`")
         }
         _ => e.to_string(),
     }

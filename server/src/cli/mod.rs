@@ -9,6 +9,7 @@ mod export;
 mod healthcheck;
 mod lookup;
 mod providers;
+mod report;
 mod rules;
 mod sources;
 mod users;

@@ -5,7 +5,8 @@ use super::lookup::{book_id, source, user};
 use crate::cli::args::ProviderCommand;
 use crate::store::Store;
 use crate::store::sources::SourcePatch;
-use crate::upstream::{PROVIDERS, Upstreams, authorize};
+use crate::store::sources::{Provider, SourceKind};
+use crate::upstream::{Upstreams, authorize};
 
 type CliResult = Result<(), String>;
 
@@ -31,7 +32,8 @@ pub async fn provider(store: &dyn Store, up: &Upstreams, cmd: ProviderCommand) -
             Ok(())
         }
         ProviderCommand::Status => {
-            for p in PROVIDERS {
+            for provider in Provider::ALL {
+                let p = provider.id();
                 let state = if up.enabled(store, p).await? {
                     "enabled".to_string()
                 } else if up.configured(p) {
@@ -40,7 +42,7 @@ pub async fn provider(store: &dyn Store, up: &Upstreams, cmd: ProviderCommand) -
                     format!("not configured ([providers.{p}] in the config)")
                 };
                 println!("{p}: {state}");
-                if let (&"google", Some(g)) = (p, &up.google) {
+                if let (Provider::Google, Some(g)) = (provider, &up.google) {
                     println!("  client id: {}", g.app.client_id);
                     println!(
                         "  redirect URI (register it at Google): {}",
@@ -53,7 +55,7 @@ pub async fn provider(store: &dyn Store, up: &Upstreams, cmd: ProviderCommand) -
                         );
                     }
                 }
-                if let (&"m365", Some(m)) = (p, &up.m365) {
+                if let (Provider::M365, Some(m)) = (provider, &up.m365) {
                     println!("  client id: {}", m.app.client_id);
                     println!("  tenant: {}", up.m365_tenant);
                     println!(
@@ -70,7 +72,7 @@ pub async fn provider(store: &dyn Store, up: &Upstreams, cmd: ProviderCommand) -
                 }
                 for u in store.list_users().await.map_err(|e| e.to_string())? {
                     for s in store.sources(u.id).await.map_err(|e| e.to_string())? {
-                        if s.kind == *p {
+                        if s.kind == SourceKind::Account(provider) {
                             println!(
                                 "  {} / {}: {} ({})",
                                 u.name,
@@ -102,7 +104,7 @@ pub async fn add(
         .source_by_name(u.id, &name)
         .await
         .map_err(|e| e.to_string())?
-        && s.kind != provider
+        && s.kind.as_str() != provider
     {
         return Err(format!(
             "{user_name} already has a source named {name:?} (of kind {}); choose another with --name",
@@ -111,7 +113,9 @@ pub async fn add(
     }
     let book = book.unwrap_or_else(|| crate::core::accounts::DEFAULT_BOOK.to_string());
     book_id(store, &u, &book).await?;
-    let url = authorize::start(up, store, &u, provider, &name, &book, None).await?;
+    let url = authorize::start(up, store, &u, provider, &name, &book, None)
+        .await
+        .map_err(|e| words(&e))?;
     println!(
         "Open this address as {user_name} within 10 minutes to connect a Google account as source {name:?}:\n\n{url}\n"
     );
@@ -130,7 +134,7 @@ pub async fn revoke(store: &dyn Store, up: &Upstreams, user_name: &str, name: &s
         .patch_source(
             s.id,
             SourcePatch::Status(
-                "needs-reauth".into(),
+                crate::store::sources::SourceStatus::NeedsReauth,
                 Some(format!(
                     "access was revoked; the contacts already synced are kept. Connect again with `kith source add {} --user {user_name} --name {name}`",
                     s.kind
@@ -159,4 +163,18 @@ pub async fn disconnect(
         );
     }
     Ok(())
+}
+
+/// Why a provider cannot be connected, worded for the admin at the command line.
+pub fn words(e: &authorize::AuthorizeError) -> String {
+    use authorize::AuthorizeError::*;
+    match e {
+        NotEnabled(p) => format!(
+            "{p} is not enabled on this server. A Kith admin enables it with `kith provider enable {p}` (or on the admin page)."
+        ),
+        NotSetUp(p) => format!(
+            "{p} is not set up on this server. A Kith admin must add the [providers.{p}] section (client id and secret) to the config and run `kith provider enable {p}`."
+        ),
+        Refused(m) => m.clone(),
+    }
 }

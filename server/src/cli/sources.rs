@@ -1,12 +1,13 @@
 //! `kith import`, `kith source` and `kith sync`: the command line of the reconcile engine.
 
 use super::lookup::{absolute, book_id, claim_source, move_book, source, user};
+use super::report;
 use crate::cli::args::{ImportArgs, SourceCommand, SyncCommand};
 use crate::core::accounts::DEFAULT_BOOK;
-use crate::store::sources::SourcePatch;
+use crate::store::sources::{RunStatus, SourceKind, SourcePatch, Trigger};
 use crate::store::{Kind, Store, StoreError};
 use crate::sync::provenance::{self, Link};
-use crate::sync::{self, Options, Summary, report};
+use crate::sync::{self, Options, Summary};
 use crate::upstream::Upstreams;
 use kith_connectors::formats::{self, Format};
 use kith_connectors::plan::LinkState;
@@ -54,7 +55,7 @@ pub async fn import(store: &dyn Store, up: &Upstreams, args: ImportArgs) -> CliR
         .map_err(store_err)?
     {
         Some(s) => {
-            if s.kind != format.as_str() {
+            if s.kind != SourceKind::File(format) {
                 return Err(format!(
                     "source {name:?} reads {} files, but {} is {format}; name another source with --source",
                     s.kind,
@@ -83,7 +84,7 @@ pub async fn import(store: &dyn Store, up: &Upstreams, args: ImportArgs) -> CliR
                 .create_source(
                     user.id,
                     &name,
-                    format.as_str(),
+                    SourceKind::File(format),
                     coll,
                     Some(&location),
                     &rules,
@@ -110,7 +111,7 @@ pub async fn import(store: &dyn Store, up: &Upstreams, args: ImportArgs) -> CliR
             dry_run: args.dry_run,
             force: args.force,
             accept_merges: args.accept_merges,
-            trigger: "cli",
+            trigger: Trigger::Cli,
             progress,
         },
     )
@@ -128,8 +129,8 @@ pub async fn import(store: &dyn Store, up: &Upstreams, args: ImportArgs) -> CliR
 
 fn print_outcome(o: &sync::Outcome, dry_run: bool) {
     let mut out = String::new();
-    report::summary(&mut out, o.run_id, &o.status, &o.summary);
-    if dry_run || o.status == "paused" {
+    report::summary(&mut out, o.run_id, o.status, &o.summary);
+    if dry_run || o.status == RunStatus::Paused {
         report::ops(&mut out, "Operations", &o.ops, 200);
     } else {
         // What needs the user's attention: kept conflicts and proposed merges.
@@ -143,12 +144,12 @@ fn print_outcome(o: &sync::Outcome, dry_run: bool) {
             report::ops(&mut out, "Conflicts and proposed merges", &notable, 50);
         }
     }
-    match o.status.as_str() {
-        "paused" => out.push_str(&format!(
+    match o.status {
+        RunStatus::Paused => out.push_str(&format!(
             "Nothing was applied. Review with `kith sync show {0}`, then `kith sync apply {0} --force`.\n",
             o.run_id
         )),
-        "planned" => out.push_str(&format!(
+        RunStatus::Planned => out.push_str(&format!(
             "Dry run: nothing was changed. Apply this plan with `kith sync apply {}`.\n",
             o.run_id
         )),
@@ -374,7 +375,7 @@ pub async fn sync_command(store: &dyn Store, up: &Upstreams, cmd: SyncCommand) -
                     dry_run: true,
                     force: false,
                     accept_merges,
-                    trigger: "cli",
+                    trigger: Trigger::Cli,
                     progress,
                 },
             )
@@ -399,7 +400,7 @@ pub async fn sync_command(store: &dyn Store, up: &Upstreams, cmd: SyncCommand) -
                     dry_run: false,
                     force,
                     accept_merges: false,
-                    trigger: "cli",
+                    trigger: Trigger::Cli,
                     progress,
                 },
             )
@@ -420,7 +421,7 @@ pub async fn sync_command(store: &dyn Store, up: &Upstreams, cmd: SyncCommand) -
                 .await;
             let (src, summary) = applied.map_err(sync_err)?;
             let mut out = String::new();
-            report::summary(&mut out, run, "applied", &summary);
+            report::summary(&mut out, run, RunStatus::Applied, &summary);
             print!("{out}");
             let _ = src;
             Ok(())
@@ -452,7 +453,7 @@ pub async fn sync_command(store: &dyn Store, up: &Upstreams, cmd: SyncCommand) -
             let (r, _) = sync::run_and_source(store, run).await.map_err(sync_err)?;
             let summary: Summary = serde_json::from_str(&r.summary).unwrap_or_default();
             let mut out = String::new();
-            report::summary(&mut out, r.id, &r.status, &summary);
+            report::summary(&mut out, r.id, r.status, &summary);
             out.push_str(&format!("  started     {}\n", report::time(r.created_at)));
             if let Some(t) = r.applied_at {
                 out.push_str(&format!("  applied     {}\n", report::time(t)));

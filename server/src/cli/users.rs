@@ -38,7 +38,7 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
 pub async fn command(config: &Config, cmd: UserCommand) -> CliResult {
     let store = store::open(config).await?;
     let s: &dyn Store = store.as_ref();
-    let err = |e: accounts::AccountError| e.to_string();
+    let err = super::lookup::account_words;
     match cmd {
         UserCommand::Add {
             name,
@@ -97,7 +97,7 @@ async fn app_password_command(
     s: &dyn Store,
     cmd: AppPasswordCommand,
 ) -> CliResult {
-    let err = |e: accounts::AccountError| e.to_string();
+    let err = super::lookup::account_words;
     match cmd {
         AppPasswordCommand::Add { name, label } => {
             let user = accounts::require_user(s, &name).await.map_err(err)?;

@@ -2,7 +2,7 @@
 
 use crate::cli::args::{BookCommand, HistoryArgs, TrashCommand, Which};
 use crate::config::Config;
-use crate::core::accounts::{self, DEFAULT_BOOK};
+use crate::core::accounts::DEFAULT_BOOK;
 use crate::core::versions::{self, HistoryError};
 use crate::store::versions::Version;
 use crate::store::{Actor, Collection, Kind, Store, User};
@@ -10,7 +10,10 @@ use crate::store::{Actor, Collection, Kind, Store, User};
 type CliResult = Result<(), String>;
 
 fn err(e: HistoryError) -> String {
-    e.to_string()
+    match e {
+        HistoryError::NotInTrash { .. } => format!("{e}; `kith trash list` shows what is"),
+        e => e.to_string(),
+    }
 }
 
 /// Unix ms as an RFC 3339 time in UTC, to the second.
@@ -49,9 +52,7 @@ fn title(data: &[u8]) -> String {
 }
 
 async fn user(store: &dyn Store, name: &str) -> Result<User, String> {
-    accounts::require_user(store, name)
-        .await
-        .map_err(|e| e.to_string())
+    super::lookup::user(store, name).await
 }
 
 async fn collection(store: &dyn Store, which: &Which) -> Result<(User, Collection), String> {

@@ -13,7 +13,7 @@ pub enum AccountError {
     Store(#[from] StoreError),
     #[error("could not hash the password: {0}")]
     Hash(String),
-    #[error("no user named {0:?}; `kith user list` shows the users")]
+    #[error("no user named {0:?}")]
     NoSuchUser(String),
     #[error(
         "invalid user name {0:?}: use 1-64 letters, digits, '.', '_', '-' or '@', starting with a letter or digit"

@@ -14,6 +14,9 @@ pub enum HistoryError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Refused(String),
+    /// The fronts say where the trash can be seen.
+    #[error("{name} is not in the trash of {collection}")]
+    NotInTrash { name: String, collection: String },
 }
 
 type HistoryResult<T> = Result<T, HistoryError>;
@@ -78,12 +81,13 @@ pub async fn restore_from_trash(
     actor: &Actor,
 ) -> HistoryResult<String> {
     let trash = store.trash(coll.id).await?;
-    let v = trash.iter().find(|v| v.name == name).ok_or_else(|| {
-        HistoryError::Refused(format!(
-            "{name} is not in the trash of {}; `kith trash list` shows what is",
-            coll.name
-        ))
-    })?;
+    let v = trash
+        .iter()
+        .find(|v| v.name == name)
+        .ok_or_else(|| HistoryError::NotInTrash {
+            name: name.to_string(),
+            collection: coll.name.clone(),
+        })?;
     restore_version(store, config, coll, v, actor).await
 }
 

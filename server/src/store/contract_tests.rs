@@ -551,20 +551,23 @@ async fn sources_and_runs(store: &Db) {
         .await
         .unwrap();
     let s = store
-        .create_source(u.id, "li", "linkedin", book.id, Some("/tmp/c.csv"), "{}")
+        .create_source(u.id, "li", LINKEDIN, book.id, Some("/tmp/c.csv"), "{}")
         .await
         .unwrap();
     assert!(!s.applied_once, "{backend}");
     assert!(
         store
-            .create_source(u.id, "li", "linkedin", book.id, None, "{}")
+            .create_source(u.id, "li", LINKEDIN, book.id, None, "{}")
             .await
             .is_err()
     );
     store
         .patch_source(
             s.id,
-            SourcePatch::Status("manual".into(), Some("why".into())),
+            SourcePatch::Status(
+                crate::store::states::SourceStatus::Manual,
+                Some("why".into()),
+            ),
         )
         .await
         .unwrap();
@@ -575,13 +578,13 @@ async fn sources_and_runs(store: &Db) {
             .unwrap()
             .unwrap()
             .status,
-        "manual"
+        crate::store::sources::SourceStatus::Manual
     );
     let run = NewRun {
         source_id: s.id,
-        kind: "sync",
-        trigger: "cli",
-        status: "planned",
+        kind: crate::store::states::RunKind::Sync,
+        trigger: crate::store::states::Trigger::Cli,
+        status: crate::store::states::RunStatus::Planned,
         undo_of: None,
         summary: "{}",
     };
@@ -633,7 +636,10 @@ async fn sources_and_runs(store: &Db) {
         store.source(s.id).await.unwrap().unwrap().applied_once,
         "{backend}"
     );
-    assert_eq!(store.run(run_id).await.unwrap().unwrap().status, "applied");
+    assert_eq!(
+        store.run(run_id).await.unwrap().unwrap().status,
+        crate::store::sources::RunStatus::Applied
+    );
     // The same plan again is stale: the card exists now.
     let again = store
         .apply_run(run_id, s.id, book.id, &[op], &[], None)
@@ -904,3 +910,6 @@ async fn sqlite_changes_use_the_indexes() {
     );
     assert!(!plan.contains("SCAN objects"), "no full scan: {plan}");
 }
+
+const LINKEDIN: crate::store::sources::SourceKind =
+    crate::store::sources::SourceKind::File(kith_connectors::formats::Format::LinkedinCsv);

@@ -18,6 +18,7 @@ mod sessions;
 mod settings;
 pub mod sources;
 mod sources_db;
+pub mod states;
 #[cfg(test)]
 mod test_postgres;
 pub mod versions;
@@ -50,6 +51,9 @@ pub enum StoreError {
     /// The operation does not exist on this backend; the message names the alternative.
     #[error("{0}")]
     Unsupported(String),
+    /// A stored row holds a value this version cannot read.
+    #[error("a stored row cannot be read: {0}")]
+    Unreadable(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

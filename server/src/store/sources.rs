@@ -3,20 +3,22 @@
 //! and every write made, or nothing is.
 
 use super::StoreResult;
+pub use super::states::{RunKind, RunStatus, SourceStatus, Trigger};
 use async_trait::async_trait;
 use kith_connectors::plan::Mapping;
+pub use kith_connectors::provider::{Provider, SourceKind};
 
 #[derive(Debug, Clone)]
 pub struct Source {
     pub id: i64,
     pub owner_id: i64,
     pub name: String,
-    pub kind: String,
+    pub kind: SourceKind,
     pub collection_id: i64,
     pub location: Option<String>,
     /// JSON rules.
     pub rules: String,
-    pub status: String,
+    pub status: SourceStatus,
     pub status_detail: Option<String>,
     pub applied_once: bool,
     pub last_run_at: Option<i64>,
@@ -32,7 +34,7 @@ pub enum SourcePatch {
     Rules(String),
     Location(String),
     Collection(i64),
-    Status(String, Option<String>),
+    Status(SourceStatus, Option<String>),
     Cursor(Option<String>),
     Schedule {
         last_run_at: Option<i64>,
@@ -44,9 +46,9 @@ pub enum SourcePatch {
 pub struct Run {
     pub id: i64,
     pub source_id: i64,
-    pub kind: String,
-    pub trigger: String,
-    pub status: String,
+    pub kind: RunKind,
+    pub trigger: Trigger,
+    pub status: RunStatus,
     pub undo_of: Option<i64>,
     pub created_at: i64,
     pub applied_at: Option<i64>,
@@ -58,11 +60,9 @@ pub struct Run {
 /// A run to record.
 pub struct NewRun<'a> {
     pub source_id: i64,
-    /// `sync` or `undo`.
-    pub kind: &'a str,
-    /// `cli` or `schedule`.
-    pub trigger: &'a str,
-    pub status: &'a str,
+    pub kind: RunKind,
+    pub trigger: Trigger,
+    pub status: RunStatus,
     pub undo_of: Option<i64>,
     /// JSON summary.
     pub summary: &'a str,
@@ -143,7 +143,7 @@ pub trait Sources: Send + Sync {
         &self,
         owner_id: i64,
         name: &str,
-        kind: &str,
+        kind: SourceKind,
         collection_id: i64,
         location: Option<&str>,
         rules: &str,
@@ -173,8 +173,12 @@ pub trait Sources: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<Run>>;
     async fn run_ops(&self, run_id: i64) -> StoreResult<Vec<String>>;
-    async fn set_run_status(&self, id: i64, status: &str, message: Option<&str>)
-    -> StoreResult<()>;
+    async fn set_run_status(
+        &self,
+        id: i64,
+        status: RunStatus,
+        message: Option<&str>,
+    ) -> StoreResult<()>;
     async fn undo_records(&self, run_id: i64) -> StoreResult<Vec<UndoRecord>>;
 
     /// Applies a run's writes in one transaction, recording before-images for undo. On

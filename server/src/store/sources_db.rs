@@ -5,8 +5,8 @@
 use super::db::{Db, Tx};
 use super::dialect::{flag, placeholders};
 use super::sources::{
-    ApplyOp, ApplyOutcome, BookLink, CardWrite, Event, MappingWrite, NewRun, Run, Source,
-    SourcePatch, Sources, UndoRecord,
+    ApplyOp, ApplyOutcome, BookLink, CardWrite, Event, MappingWrite, NewRun, Run, RunKind,
+    RunStatus, Source, SourceKind, SourcePatch, SourceStatus, Sources, Trigger, UndoRecord,
 };
 use super::{Actor, StoreError, StoreResult, now_ms};
 use async_trait::async_trait;
@@ -46,38 +46,43 @@ pub(super) fn unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-fn source_row(r: &AnyRow) -> Source {
-    Source {
+fn source_row(r: &AnyRow) -> StoreResult<Source> {
+    let kind: String = r.get(3);
+    let kind = SourceKind::parse(&kind)
+        .ok_or_else(|| StoreError::Unreadable(format!("source kind {kind:?} is unknown")))?;
+    let status: String = r.get(7);
+    Ok(Source {
         id: r.get(0),
         owner_id: r.get(1),
         name: r.get(2),
-        kind: r.get(3),
+        kind,
         collection_id: r.get(4),
         location: r.get(5),
         rules: r.get(6),
-        status: r.get(7),
+        status: SourceStatus::from_db(&status)?,
         status_detail: r.get(8),
         applied_once: flag(r, "applied_once"),
         last_run_at: r.get(10),
         next_run_at: r.get(11),
         created_at: r.get(12),
         cursor: r.get(13),
-    }
+    })
 }
 
-fn run_row(r: &AnyRow) -> Run {
-    Run {
+fn run_row(r: &AnyRow) -> StoreResult<Run> {
+    let (kind, trigger, status): (String, String, String) = (r.get(2), r.get(3), r.get(4));
+    Ok(Run {
         id: r.get(0),
         source_id: r.get(1),
-        kind: r.get(2),
-        trigger: r.get(3),
-        status: r.get(4),
+        kind: RunKind::from_db(&kind)?,
+        trigger: Trigger::from_db(&trigger)?,
+        status: RunStatus::from_db(&status)?,
         undo_of: r.get(5),
         created_at: r.get(6),
         applied_at: r.get(7),
         summary: r.get(8),
         message: r.get(9),
-    }
+    })
 }
 
 /// A mapping row (from `MAPPING_COLS` at `offset`); rows this version cannot read are skipped.
@@ -135,7 +140,7 @@ impl Sources for Db {
         &self,
         owner_id: i64,
         name: &str,
-        kind: &str,
+        kind: SourceKind,
         collection_id: i64,
         location: Option<&str>,
         rules: &str,
@@ -146,7 +151,7 @@ impl Sources for Db {
         )))
         .bind(owner_id)
         .bind(name)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(collection_id)
         .bind(location)
         .bind(rules)
@@ -160,7 +165,7 @@ impl Sources for Db {
                 StoreError::Db(e)
             }
         })?;
-        Ok(source_row(&row))
+        source_row(&row)
     }
 
     async fn sources(&self, owner_id: i64) -> StoreResult<Vec<Source>> {
@@ -170,7 +175,7 @@ impl Sources for Db {
         .bind(owner_id)
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows.iter().map(source_row).collect())
+        rows.iter().map(source_row).collect()
     }
 
     async fn source(&self, id: i64) -> StoreResult<Option<Source>> {
@@ -180,7 +185,7 @@ impl Sources for Db {
         .bind(id)
         .fetch_optional(&self.reader)
         .await?;
-        Ok(row.as_ref().map(source_row))
+        row.as_ref().map(source_row).transpose()
     }
 
     async fn source_by_name(&self, owner_id: i64, name: &str) -> StoreResult<Option<Source>> {
@@ -191,7 +196,7 @@ impl Sources for Db {
         .bind(name)
         .fetch_optional(&self.reader)
         .await?;
-        Ok(row.as_ref().map(source_row))
+        row.as_ref().map(source_row).transpose()
     }
 
     async fn scheduled_sources(&self) -> StoreResult<Vec<Source>> {
@@ -201,7 +206,7 @@ impl Sources for Db {
         )))
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows.iter().map(source_row).collect())
+        rows.iter().map(source_row).collect()
     }
 
     async fn patch_source(&self, id: i64, patch: SourcePatch) -> StoreResult<()> {
@@ -220,7 +225,7 @@ impl Sources for Db {
             }
             SourcePatch::Status(s, d) => {
                 sqlx::query("UPDATE sources SET status = $1, status_detail = $2 WHERE id = $3")
-                    .bind(s)
+                    .bind(s.as_str())
                     .bind(d)
             }
             SourcePatch::Schedule {
@@ -311,9 +316,9 @@ impl Sources for Db {
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(run.source_id)
-        .bind(run.kind)
-        .bind(run.trigger)
-        .bind(run.status)
+        .bind(run.kind.as_str())
+        .bind(run.trigger.as_str())
+        .bind(run.status.as_str())
         .bind(run.undo_of)
         .bind(now_ms())
         .bind(run.summary)
@@ -336,7 +341,7 @@ impl Sources for Db {
         .bind(id)
         .fetch_optional(&self.reader)
         .await?;
-        Ok(row.as_ref().map(run_row))
+        row.as_ref().map(run_row).transpose()
     }
 
     async fn runs(
@@ -354,7 +359,7 @@ impl Sources for Db {
         .bind(limit)
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows.iter().map(run_row).collect())
+        rows.iter().map(run_row).collect()
     }
 
     async fn run_ops(&self, run_id: i64) -> StoreResult<Vec<String>> {
@@ -369,13 +374,13 @@ impl Sources for Db {
     async fn set_run_status(
         &self,
         id: i64,
-        status: &str,
+        status: RunStatus,
         message: Option<&str>,
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE sync_runs SET status = $1, message = COALESCE($2, message) WHERE id = $3",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(message)
         .bind(id)
         .execute(&self.writer)

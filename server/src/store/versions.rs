@@ -106,8 +106,10 @@ pub struct Current {
     pub etag: String,
 }
 
-/// Why a source is paused while its book is in the trash.
-pub const BOOK_DELETED: &str = "its address book was deleted; restore it with `kith trash restore-book`, or point the source at another book";
+/// Why a source is paused while its book is in the trash. A restore matches its first clause,
+/// so sources paused under an older wording resume too.
+pub const BOOK_DELETED: &str = "its address book was deleted; restore the book from the trash, or point the source at another book";
+const BOOK_DELETED_LIKE: &str = "its address book was deleted;%";
 
 /// A collection in the trash.
 #[derive(Debug, Clone)]
@@ -414,10 +416,10 @@ impl Versions for Db {
         }
         sqlx::query(
             "UPDATE sources SET status = 'ready', status_detail = NULL \
-             WHERE collection_id = $1 AND status = 'paused' AND status_detail = $2",
+             WHERE collection_id = $1 AND status = 'paused' AND status_detail LIKE $2",
         )
         .bind(id)
-        .bind(BOOK_DELETED)
+        .bind(BOOK_DELETED_LIKE)
         .execute(tx.c())
         .await?;
         tx.commit().await?;

@@ -110,7 +110,7 @@ fn apply_op(op: &Op) -> SyncResult<Vec<ApplyOp>> {
 fn prepare(source: &Source, ops: &[Op]) -> SyncResult<Vec<ApplyOp>> {
     // Writing to a source needs a connector that can write; file sources cannot, and their
     // rules are import-only, so their plans never hold such writes.
-    if !writable(&source.kind) && ops.iter().any(|o| o.push.is_some()) {
+    if !source.kind.writable() && ops.iter().any(|o| o.push.is_some()) {
         return Err(SyncError::Refused(format!(
             "source {} ({}) cannot be written to, so a plan that changes it cannot be applied; set its direction to import-only",
             source.name, source.kind
@@ -202,7 +202,7 @@ async fn store_ops(
                 store.add_run_ops(run_id, stored).await?;
             }
             store
-                .set_run_status(run_id, "failed", Some(&e.to_string()))
+                .set_run_status(run_id, RunStatus::Failed, Some(&e.to_string()))
                 .await?;
             return Err(e);
         }
@@ -228,7 +228,7 @@ async fn store_ops(
                 source_name: source.name.clone(),
             };
             store
-                .set_run_status(run_id, "stale", Some(&e.to_string()))
+                .set_run_status(run_id, RunStatus::Stale, Some(&e.to_string()))
                 .await?;
             Err(e)
         }
@@ -265,17 +265,17 @@ pub async fn apply_run(
 ) -> SyncResult<(Source, Summary)> {
     let (run, source) = run_and_source(store, run_id).await?;
     let summary: Summary = serde_json::from_str(&run.summary).unwrap_or_default();
-    match run.status.as_str() {
-        "planned" => {}
-        "paused" if force => {}
-        "paused" => {
+    match run.status {
+        RunStatus::Planned => {}
+        RunStatus::Paused if force => {}
+        RunStatus::Paused => {
             let why: Vec<&str> = summary.trips.iter().map(|t| t.message.as_str()).collect();
             return Err(SyncError::GuardTripped {
                 run: run_id,
                 why: why.join("; "),
             });
         }
-        "applied" => {
+        RunStatus::Applied => {
             return Err(SyncError::Refused(format!(
                 "run {run_id} was already applied"
             )));
@@ -283,12 +283,12 @@ pub async fn apply_run(
         other => {
             return Err(SyncError::NotApplicable {
                 run: run_id,
-                status: other.to_string(),
+                status: other,
                 source_name: source.name.clone(),
             });
         }
     }
-    if run.kind != "sync" {
+    if run.kind != RunKind::Sync {
         return Err(SyncError::Refused(format!(
             "run {run_id} is an undo, not a plan"
         )));
@@ -335,7 +335,7 @@ pub struct Undone {
 /// clients see it through sync-collection, and it can itself be undone).
 pub async fn undo_run(store: &dyn Store, run_id: i64, force: bool) -> SyncResult<Undone> {
     let (run, source) = run_and_source(store, run_id).await?;
-    if run.status != "applied" {
+    if run.status != RunStatus::Applied {
         return Err(SyncError::Refused(format!(
             "run {run_id} is {}; only an applied run can be undone",
             run.status
@@ -412,9 +412,9 @@ pub async fn undo_run(store: &dyn Store, run_id: i64, force: bool) -> SyncResult
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
     let run = NewRun {
         source_id: source.id,
-        kind: "undo",
-        trigger: "cli",
-        status: "planned",
+        kind: RunKind::Undo,
+        trigger: Trigger::Cli,
+        status: RunStatus::Planned,
         undo_of: Some(run_id),
         summary: &summary_json,
     };
@@ -438,7 +438,9 @@ pub async fn undo_run(store: &dyn Store, run_id: i64, force: bool) -> SyncResult
             let msg = format!(
                 "{why} after run {run_id}; nothing was undone. Add --force to undo the rest and leave such cards as they are"
             );
-            store.set_run_status(new_run, "stale", Some(&msg)).await?;
+            store
+                .set_run_status(new_run, RunStatus::Stale, Some(&msg))
+                .await?;
             Err(SyncError::Refused(msg))
         }
     }

@@ -3,14 +3,14 @@
 
 mod apply;
 pub mod provenance;
-pub mod report;
 pub mod schedule;
 
 use apply::{apply_ops, stored_op};
 pub use apply::{apply_run, load_ops, run_and_source, undo_run};
 
 use crate::store::sources::{
-    ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, NewRun, Run, Source, SourcePatch,
+    ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, NewRun, Run, RunKind, RunStatus,
+    Source, SourcePatch, SourceStatus, Trigger,
 };
 use crate::store::{Store, StoreError, effective_uid, etag_for};
 use crate::upstream::Upstreams;
@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use kith_connectors::card::read_card;
 use kith_connectors::connector::{Connector, ConnectorError};
 use kith_connectors::engine::{self, Book, BookCard, PlanInput, SourceState};
-use kith_connectors::formats::{Format, RowError};
+use kith_connectors::formats::RowError;
 use kith_connectors::plan::{Action, GuardTrip, LinkState, Op, Plan};
 use kith_connectors::rules::Rules;
 use serde::{Deserialize, Serialize};
@@ -40,12 +40,15 @@ pub enum SyncError {
     #[error("run {run} is {status} and cannot be applied")]
     NotApplicable {
         run: i64,
-        status: String,
+        status: RunStatus,
         source_name: String,
     },
     /// The book or the source changed since the plan was made.
     #[error("{why}; nothing was applied")]
     Stale { why: String, source_name: String },
+    /// The stored rules are not JSON Kith can read; the fronts say where to set them again.
+    #[error("the rules of source {source_name} cannot be read ({why})")]
+    BadRules { source_name: String, why: String },
 }
 
 pub type SyncResult<T> = Result<T, SyncError>;
@@ -113,8 +116,7 @@ pub struct Options {
     pub dry_run: bool,
     pub force: bool,
     pub accept_merges: bool,
-    /// `cli` or `schedule`.
-    pub trigger: &'static str,
+    pub trigger: Trigger,
     /// Told what the run is doing, phase by phase (the CLI shows it on a terminal).
     pub progress: fn(&str),
 }
@@ -125,45 +127,35 @@ pub fn quiet(_: &str) {}
 /// A run after planning (and applying, unless it was a dry run or a guard tripped).
 pub struct Outcome {
     pub run_id: i64,
-    pub status: String,
+    pub status: RunStatus,
     pub summary: Summary,
     pub ops: Vec<Op>,
 }
 
 pub fn parse_rules(source: &Source) -> SyncResult<Rules> {
-    serde_json::from_str(&source.rules).map_err(|e| {
-        SyncError::Refused(format!(
-            "the rules of source {} cannot be read ({e}); set them again with `kith source rules`",
-            source.name
-        ))
+    serde_json::from_str(&source.rules).map_err(|e| SyncError::BadRules {
+        source_name: source.name.clone(),
+        why: e.to_string(),
     })
-}
-
-/// Whether Kith can write to sources of this kind (files never).
-pub fn writable(kind: &str) -> bool {
-    Format::parse(kind).is_none()
 }
 
 /// Records that a source cannot be read, and why, where the user sees it.
 async fn source_failed(store: &dyn Store, source: &Source, e: &ConnectorError) -> SyncResult<()> {
     let (status, msg) = match e {
         ConnectorError::NeedsReauth(m) => (
-            "needs-reauth",
+            SourceStatus::NeedsReauth,
             format!(
-                "source {} needs to be connected again: {m} The contacts already synced are kept. Reconnect with `kith source add {} --user <you> --name {}`.",
-                source.name, source.kind, source.name
+                "source {} needs to be connected again: {m} The contacts already synced are kept. Connect the account again as source {}.",
+                source.name, source.name
             ),
         ),
         e => (
-            "failing",
+            SourceStatus::Failing,
             format!("reading source {} failed: {e}", source.name),
         ),
     };
     store
-        .patch_source(
-            source.id,
-            SourcePatch::Status(status.into(), Some(msg.clone())),
-        )
+        .patch_source(source.id, SourcePatch::Status(status, Some(msg.clone())))
         .await?;
     store
         .add_event(source.owner_id, Some(source.id), "error", &msg)
@@ -315,7 +307,11 @@ pub async fn run_source(
     let mut summary = Summary::of(source, &plan);
     summary.cursor = cursor;
     let tripped = !plan.trips.is_empty() && !opts.force;
-    let status = if tripped { "paused" } else { "planned" };
+    let status = if tripped {
+        RunStatus::Paused
+    } else {
+        RunStatus::Planned
+    };
     (opts.progress)(&format!("saving the plan ({} operations)…", plan.ops.len()));
     let apply_now = !tripped && !opts.dry_run;
     let ops: Vec<String> = plan
@@ -326,7 +322,7 @@ pub async fn run_source(
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
     let run = NewRun {
         source_id: source.id,
-        kind: "sync",
+        kind: RunKind::Sync,
         trigger: opts.trigger,
         status,
         undo_of: None,
@@ -339,14 +335,14 @@ pub async fn run_source(
     if tripped {
         let why: Vec<&str> = plan.trips.iter().map(|t| t.message.as_str()).collect();
         let msg = format!(
-            "run {run_id} of {} was paused by a guard: {}. Review it with `kith sync show {run_id}` and apply it with `kith sync apply {run_id} --force`",
+            "run {run_id} of {} was paused by a guard: {}. Review run {run_id}, and apply it anyway if it is what you want",
             source.name,
             why.join("; ")
         );
         store
             .patch_source(
                 source.id,
-                SourcePatch::Status("paused".into(), Some(msg.clone())),
+                SourcePatch::Status(SourceStatus::Paused, Some(msg.clone())),
             )
             .await?;
         store
@@ -356,7 +352,7 @@ pub async fn run_source(
     }
     let mut outcome = Outcome {
         run_id,
-        status: status.to_string(),
+        status,
         summary,
         ops: plan.ops,
     };
@@ -370,7 +366,7 @@ pub async fn run_source(
         };
         apply_ops(store, source, run_id, &mut outcome.ops, &ops, Some(writes)).await?;
         finish_applied(store, source, &outcome.summary).await?;
-        outcome.status = "applied".into();
+        outcome.status = RunStatus::Applied;
     }
     // A run not applied leaves the cursor: the feed is read again from the same place.
     Ok(outcome)
@@ -412,9 +408,12 @@ async fn finish_applied(store: &dyn Store, source: &Source, summary: &Summary) -
             .patch_source(source.id, SourcePatch::Cursor(summary.cursor.clone()))
             .await?;
     }
-    if matches!(source.status.as_str(), "needs-reauth" | "failing") {
+    if matches!(
+        source.status,
+        SourceStatus::NeedsReauth | SourceStatus::Failing
+    ) {
         store
-            .patch_source(source.id, SourcePatch::Status("ready".into(), None))
+            .patch_source(source.id, SourcePatch::Status(SourceStatus::Ready, None))
             .await?;
     }
     Ok(())

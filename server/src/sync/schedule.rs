@@ -4,7 +4,7 @@
 //! run is claimed with a lease, so a source runs on exactly one instance at a time.
 
 use super::{Options, parse_rules, run_source};
-use crate::store::sources::{Source, SourcePatch};
+use crate::store::sources::{RunStatus, Source, SourcePatch, SourceStatus, Trigger};
 use crate::store::{Store, now_ms};
 use crate::upstream::Upstreams;
 use kith_connectors::rules::{parse_interval, parse_window};
@@ -83,8 +83,10 @@ async fn tick(store: &Arc<dyn Store>, up: &Upstreams, lease_ms: i64, stop: &watc
 /// Paused sources wait for a confirmation, and sources that need re-authorization for the
 /// user to connect again: retrying them on schedule would only repeat the same failure.
 fn due(source: &Source, now: i64) -> bool {
-    !matches!(source.status.as_str(), "paused" | "needs-reauth")
-        && source.next_run_at.is_none_or(|t| t <= now)
+    !matches!(
+        source.status,
+        SourceStatus::Paused | SourceStatus::NeedsReauth
+    ) && source.next_run_at.is_none_or(|t| t <= now)
 }
 
 async fn run_scheduled(
@@ -112,8 +114,8 @@ async fn run_scheduled(
                     Some(source.id),
                     "error",
                     &format!(
-                        "source {}: {e}; fix it with `kith source rules {} --window/--timezone`",
-                        source.name, source.name
+                        "source {}: {e}; set the window and time zone in its rules again",
+                        source.name
                     ),
                 )
                 .await;
@@ -136,14 +138,14 @@ async fn run_scheduled(
         dry_run: false,
         force: false,
         accept_merges: false,
-        trigger: "schedule",
+        trigger: Trigger::Schedule,
         progress: super::quiet,
     };
     match run_source(store, up, source, opts).await {
         Ok(o) => {
-            crate::metrics::sync_run(&o.status);
+            crate::metrics::sync_run(o.status.as_str());
             tracing::info!(source = %source.name, run = o.run_id, status = %o.status, "scheduled run finished");
-            if o.status == "applied" && !o.ops.is_empty() {
+            if o.status == RunStatus::Applied && !o.ops.is_empty() {
                 let _ = store
                     .add_event(
                         source.owner_id,

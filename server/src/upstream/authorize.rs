@@ -4,7 +4,7 @@
 //! the organisations (tenants) whose admin let everyone use Kith.
 
 use super::Upstreams;
-use crate::store::sources::SourcePatch;
+use crate::store::sources::{SourceKind, SourcePatch, SourceStatus};
 use crate::store::{Store, User};
 use kith_connectors::oauth::{OAuthError, Tokens};
 use kith_connectors::rules::Rules;
@@ -122,7 +122,7 @@ pub async fn start(
     source: &str,
     book: &str,
     binding: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, AuthorizeError> {
     if !up.enabled(store, provider).await? {
         return Err(not_enabled(up, provider));
     }
@@ -131,7 +131,7 @@ pub async fn start(
         ("m365", _, Some(cfg)) => {
             // One organisation that has not consented: its users would only meet AADSTS65001.
             if single_tenant(&up.m365_tenant) && !consented(store, &up.m365_tenant).await {
-                return Err(admin_path(up));
+                return Err(admin_path(up).into());
             }
             m365::start(cfg, None)
         }
@@ -152,15 +152,38 @@ pub async fn start(
     Ok(started.url)
 }
 
-pub fn not_enabled(up: &Upstreams, provider: &str) -> String {
+/// Why an authorization cannot start. The fronts word it: each knows where its user enables a
+/// provider.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizeError {
+    /// Configured, but an admin has not turned it on.
+    #[error("{0} is not enabled on this server")]
+    NotEnabled(String),
+    /// The config has no `[providers.X]` section with a client id and secret.
+    #[error("{0} is not set up on this server")]
+    NotSetUp(String),
+    /// Anything else, already worded for the user.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<String> for AuthorizeError {
+    fn from(s: String) -> Self {
+        AuthorizeError::Refused(s)
+    }
+}
+
+impl From<&str> for AuthorizeError {
+    fn from(s: &str) -> Self {
+        AuthorizeError::Refused(s.to_string())
+    }
+}
+
+pub fn not_enabled(up: &Upstreams, provider: &str) -> AuthorizeError {
     if up.configured(provider) {
-        format!(
-            "{provider} is not enabled on this server. A Kith admin enables it with `kith provider enable {provider}` (or in the admin page)."
-        )
+        AuthorizeError::NotEnabled(provider.to_string())
     } else {
-        format!(
-            "{provider} is not set up on this server. A Kith admin must add the [providers.{provider}] section (client id and secret) to the config and run `kith provider enable {provider}`."
-        )
+        AuthorizeError::NotSetUp(provider.to_string())
     }
 }
 
@@ -185,7 +208,7 @@ pub async fn finish(
     state: &str,
     code: &str,
     cookie: Option<&str>,
-) -> Result<Connected, String> {
+) -> Result<Connected, AuthorizeError> {
     let pending = take_pending(up, store, state).await?;
     if pending.admin_consent {
         return Err("This link belongs to an admin consent, not a connection. Start again.".into());
@@ -209,7 +232,8 @@ pub async fn finish(
                     "{} is not an account of {}, the Google Workspace domains this server accepts. Sign in with your organisation's account.",
                     tokens.account,
                     up.google_domains.join(", ")
-                ));
+                )
+                .into());
             }
             // Colleagues on a Workspace domain come from the directory, not from contacts.
             let domain = tokens.domain.clone();
@@ -260,7 +284,9 @@ async fn connect_source(
     tokens: &Tokens,
     domain: Option<String>,
 ) -> Result<bool, String> {
-    let kind = pending.provider.as_str();
+    let kind = SourceKind::parse(&pending.provider)
+        .filter(|k| k.provider().is_some())
+        .ok_or_else(|| format!("Kith cannot connect {} accounts", pending.provider))?;
     let existing = store
         .source_by_name(user.id, &pending.source)
         .await
@@ -271,9 +297,13 @@ async fn connect_source(
                 .patch_source(s.id, SourcePatch::Location(tokens.account.clone()))
                 .await
                 .map_err(|e| e.to_string())?;
-            let status = if s.applied_once { "ready" } else { "manual" };
+            let status = if s.applied_once {
+                SourceStatus::Ready
+            } else {
+                SourceStatus::Manual
+            };
             store
-                .patch_source(s.id, SourcePatch::Status(status.into(), None))
+                .patch_source(s.id, SourcePatch::Status(status, None))
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(false)
@@ -306,7 +336,7 @@ async fn connect_source(
 }
 
 /// Where a tenant admin grants consent for everyone: Microsoft's admin-consent page.
-pub async fn admin_start(up: &Upstreams, store: &dyn Store) -> Result<String, String> {
+pub async fn admin_start(up: &Upstreams, store: &dyn Store) -> Result<String, AuthorizeError> {
     if !up.enabled(store, "m365").await? {
         return Err(not_enabled(up, "m365"));
     }

@@ -6,18 +6,15 @@ pub mod seal;
 
 use crate::config::Config;
 use crate::store::Store;
-use crate::store::sources::Source;
+use crate::store::sources::{Provider, Source, SourceKind};
 use async_trait::async_trait;
 use kith_connectors::connector::{Connector, ConnectorError, FileConnector};
-use kith_connectors::formats::Format;
 use kith_connectors::google::{self, GoogleConnector};
 use kith_connectors::m365;
 use kith_connectors::oauth::{App as OAuthApp, Tokens};
 use seal::Sealer;
 use std::sync::Arc;
 use std::time::Duration;
-
-pub const PROVIDERS: &[&str] = &["google", "m365"];
 
 /// What the server knows about upstream providers.
 pub struct Upstreams {
@@ -210,7 +207,7 @@ impl Upstreams {
         source: &Source,
     ) -> Result<Tokens, ConnectorError> {
         let account = source.location.clone().unwrap_or_default();
-        self.tokens(store, &source.kind, source.owner_id, &account)
+        self.tokens(store, source.kind.as_str(), source.owner_id, &account)
             .await
             .map_err(ConnectorError::NeedsReauth)?
             .ok_or_else(|| {
@@ -235,56 +232,54 @@ impl Upstreams {
         store: &dyn Store,
         source: &Source,
     ) -> Result<Box<dyn Connector>, ConnectorError> {
-        if let Some(format) = Format::parse(&source.kind) {
-            let path = source.location.clone().ok_or_else(|| {
-                ConnectorError::Unavailable(format!(
-                    "source {} has no file to read; give one with `kith sync plan {} --user USER --file FILE`",
-                    source.name, source.name
-                ))
-            })?;
-            let bytes = tokio::fs::read(&path)
-                .await
-                .map_err(|e| ConnectorError::Io {
-                    path: path.clone(),
-                    message: e.to_string(),
+        let provider = match source.kind {
+            SourceKind::File(format) => {
+                let path = source.location.clone().ok_or_else(|| {
+                    ConnectorError::Unavailable(format!(
+                        "source {} has no file to read; give it the file to import again",
+                        source.name
+                    ))
                 })?;
-            let conn = FileConnector {
-                bytes,
-                format: Some(format),
-            };
-            return Ok(Box::new(conn));
+                let bytes = tokio::fs::read(&path)
+                    .await
+                    .map_err(|e| ConnectorError::Io {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+                let conn = FileConnector {
+                    bytes,
+                    format: Some(format),
+                };
+                return Ok(Box::new(conn));
+            }
+            SourceKind::Account(p) => p,
+        };
+        let (id, title) = (provider.id(), provider.title());
+        let unconfigured = || {
+            ConnectorError::Unavailable(format!(
+                "{title} is not configured on this server ([providers.{id}]); ask the Kith admin"
+            ))
+        };
+        if !self.configured(id) {
+            return Err(unconfigured());
         }
-        match source.kind.as_str() {
-            "google" => {
-                let cfg = self.google.clone().ok_or_else(|| {
-                    ConnectorError::Unavailable(
-                        "Google is not configured on this server ([providers.google]); ask the Kith admin".into(),
-                    )
-                })?;
-                if !self.enabled(store, "google").await.unwrap_or(false) {
-                    return Err(ConnectorError::Unavailable(
-                        "the Kith admin has disabled Google (`kith provider enable google` turns it back on)".into(),
-                    ));
-                }
+        if !self.enabled(store, id).await.unwrap_or(false) {
+            return Err(ConnectorError::Unavailable(format!(
+                "the Kith admin has disabled {title}; ask them to enable it again"
+            )));
+        }
+        let sink = self.saver(id, source.owner_id);
+        match provider {
+            Provider::Google => {
+                let cfg = self.google.clone().ok_or_else(unconfigured)?;
                 let tokens = self.source_tokens(store, source).await?;
-                let sink = self.saver("google", source.owner_id);
                 Ok(Box::new(GoogleConnector::new(cfg, tokens, sink)))
             }
-            "m365" => {
-                let cfg = self.m365.clone().ok_or_else(|| {
-                    ConnectorError::Unavailable(
-                        "Microsoft 365 is not configured on this server ([providers.m365]); ask the Kith admin".into(),
-                    )
-                })?;
-                if !self.enabled(store, "m365").await.unwrap_or(false) {
-                    return Err(ConnectorError::Unavailable(
-                        "the Kith admin has disabled Microsoft 365 (`kith provider enable m365` turns it back on)".into(),
-                    ));
-                }
+            Provider::M365 => {
+                let cfg = self.m365.clone().ok_or_else(unconfigured)?;
                 let tokens = self.source_tokens(store, source).await?;
                 let rules: kith_connectors::rules::Rules =
                     serde_json::from_str(&source.rules).unwrap_or_default();
-                let sink = self.saver("m365", source.owner_id);
                 Ok(Box::new(m365::GraphConnector::new(
                     cfg,
                     tokens,
@@ -292,9 +287,6 @@ impl Upstreams {
                     rules.folders,
                 )))
             }
-            other => Err(ConnectorError::Unavailable(format!(
-                "sources of kind {other} are not supported by this server"
-            ))),
         }
     }
 }
@@ -334,7 +326,7 @@ impl Upstreams {
         store: &dyn Store,
         s: &Source,
     ) -> Result<Option<String>, crate::store::StoreError> {
-        if s.kind != "google" {
+        if s.kind != SourceKind::Account(Provider::Google) {
             return Ok(None);
         }
         let account = s.location.clone().unwrap_or_default();

@@ -255,12 +255,15 @@ async fn run(web: &Web, action: &str, form: &Form) -> Result<Option<String>, Str
         }
         "provider" => {
             let p = form.get("provider");
-            if !crate::upstream::PROVIDERS.contains(&p) {
+            if crate::store::sources::Provider::parse(p).is_none() {
                 return Ok(None);
             }
             let on = form.get("on") == "1";
             if on && !web.app.upstreams.configured(p) {
-                return Err(authorize::not_enabled(&web.app.upstreams, p));
+                return Err(super::oauth::authorize_words(&authorize::not_enabled(
+                    &web.app.upstreams,
+                    p,
+                )));
             }
             Upstreams::set_enabled(store, p, on).await?;
             format!(

@@ -199,7 +199,12 @@ fn restored<T>(
             web,
             StatusCode::CONFLICT,
             "Not restored",
-            &e.to_string(),
+            &match e {
+                crate::core::versions::HistoryError::NotInTrash { .. } => {
+                    format!("{e}; the Data page lists what the trash holds")
+                }
+                e => e.to_string(),
+            },
             "/data",
         ),
     }
@@ -249,7 +254,7 @@ pub async fn restore_book(web: &Web, form: &Form) -> Response {
             StatusCode::CONFLICT,
             "Not restored",
             &format!(
-                "You already have a {} named {name}. Rename that one in a client first, or restore with `kith trash restore-book {name} --as NEW`.",
+                "You already have a {} named {name}. Rename or delete that one in a client first, then restore this one again.",
                 kind.as_str()
             ),
             "/data",

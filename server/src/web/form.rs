@@ -59,7 +59,7 @@ pub async fn read(web: &Web, body: Body) -> Result<Form, axum::response::Respons
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "The upload could not be read",
                 &format!(
-                    "Files of up to {} MB can be uploaded, and the upload must complete. Try again, or import a larger file with `kith import`.",
+                    "Files of up to {} MB can be uploaded, and the upload must complete. Try again, or ask a Kith admin to import a larger file from the server's command line.",
                     MAX_UPLOAD / 1024 / 1024
                 ),
             )

@@ -42,10 +42,7 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
 
 /// The provider's name as people know it.
 fn title(provider: &str) -> &'static str {
-    match provider {
-        "m365" => "Microsoft 365",
-        _ => "Google",
-    }
+    crate::store::sources::Provider::parse(provider).map_or("Google", |p| p.title())
 }
 
 /// `GET /oauth/PROVIDER/start?source=NAME&book=BOOK`, signed in.
@@ -92,23 +89,39 @@ pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http:
             }
             r
         }
-        Err(msg) => page(
+        Err(e) => page(
             StatusCode::FORBIDDEN,
             &format!("{} is not available", title(provider)),
-            &msg,
+            &authorize_words(&e),
         ),
+    }
+}
+
+/// Why a provider cannot be connected, worded for someone in the browser.
+pub fn authorize_words(e: &authorize::AuthorizeError) -> String {
+    use authorize::AuthorizeError::*;
+    match e {
+        NotEnabled(p) => {
+            format!("{p} is not enabled on this server. A Kith admin enables it on the admin page.")
+        }
+        NotSetUp(p) => format!(
+            "{p} is not set up on this server. A Kith admin must add the [providers.{p}] section (client id and secret) to the config, then enable it on the admin page."
+        ),
+        Refused(m) => m.clone(),
     }
 }
 
 /// The page for a provider Kith has no connector for.
 fn unknown(provider: &str) -> Option<Response> {
-    (!crate::upstream::PROVIDERS.contains(&provider)).then(|| {
-        page(
-            StatusCode::NOT_FOUND,
-            "Unknown provider",
-            &format!("Kith cannot connect {provider} accounts."),
-        )
-    })
+    crate::store::sources::Provider::parse(provider)
+        .is_none()
+        .then(|| {
+            page(
+                StatusCode::NOT_FOUND,
+                "Unknown provider",
+                &format!("Kith cannot connect {provider} accounts."),
+            )
+        })
 }
 
 fn hex(b: &[u8]) -> String {
@@ -128,10 +141,10 @@ pub async fn public(
         "m365/adminconsent" => {
             match authorize::admin_start(&app.upstreams, app.store.as_ref()).await {
                 Ok(url) => redirect(&url),
-                Err(msg) => page(
+                Err(e) => page(
                     StatusCode::FORBIDDEN,
                     "Microsoft 365 is not available",
-                    &msg,
+                    &authorize_words(&e),
                 ),
             }
         }
@@ -241,19 +254,17 @@ pub async fn callback(
             StatusCode::OK,
             &format!("{name} connected"),
             &format!(
-                "{} is connected as {} source {:?} of user {}. Preview the next sync with `kith sync plan {} --user {}`, then apply it.",
+                "{} is connected as {} source {:?} of user {}. Sign in to Kith and open the source's page to preview the next sync, then apply it.",
                 c.account,
                 if c.created { "the new" } else { "the existing" },
-                c.source,
-                c.user,
                 c.source,
                 c.user
             ),
         ),
-        Err(msg) => page(
+        Err(e) => page(
             StatusCode::BAD_REQUEST,
             &format!("{name} was not connected"),
-            &msg,
+            &authorize_words(&e),
         ),
     }
 }

@@ -43,19 +43,6 @@ struct Dashboard {
     events: Vec<EventRow>,
 }
 
-/// How a source kind is named for people.
-pub fn kind_label(kind: &str) -> &str {
-    match kind {
-        "google" => "Google",
-        "m365" => "Microsoft 365",
-        "linkedin-csv" => "LinkedIn CSV",
-        "google-csv" => "Google CSV",
-        "outlook-csv" => "Outlook CSV",
-        "vcard" => "vCard file",
-        other => other,
-    }
-}
-
 /// A source's status as people read it.
 pub fn status_label(status: &str) -> &str {
     match status {
@@ -102,11 +89,11 @@ async fn build(web: &Web) -> Result<Dashboard, crate::store::StoreError> {
         .await?
         .into_iter()
         .map(|s| SourceRow {
-            kind: kind_label(&s.kind).to_string(),
+            kind: s.kind.title().to_string(),
             status: if running.contains(&format!("source:{}", s.id)) {
                 "running".into()
             } else {
-                s.status.clone()
+                s.status.to_string()
             },
             detail: s.status_detail.clone().unwrap_or_default(),
             last: when_opt(s.last_run_at),

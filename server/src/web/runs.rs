@@ -198,7 +198,7 @@ pub async fn preview(web: &Web, name: &str) -> Response {
                 dry_run: true,
                 force: false,
                 accept_merges: false,
-                trigger: "web",
+                trigger: crate::store::states::Trigger::Web,
                 progress: sync::quiet,
             },
         ),
@@ -338,10 +338,10 @@ pub async fn conflicts(web: &Web) -> Response {
             Ok(r) => r,
             Err(e) => return page::internal(web, e),
         };
-        let Some(run) = runs
-            .into_iter()
-            .find(|r| r.kind == "sync" && r.status == "applied")
-        else {
+        let Some(run) = runs.into_iter().find(|r| {
+            r.kind == crate::store::states::RunKind::Sync
+                && r.status == crate::store::states::RunStatus::Applied
+        }) else {
             continue;
         };
         let ops = sync::load_ops(store, run.id).await.unwrap_or_default();
@@ -384,6 +384,7 @@ fn words(e: SyncError) -> String {
         }
         SyncError::NotApplicable { .. } => format!("{e}; make a new plan with Preview"),
         SyncError::Stale { .. } => format!("{e}. Make a new plan with Preview"),
+        SyncError::BadRules { .. } => format!("{e}; set them again on the source's page"),
         _ => e.to_string(),
     }
 }

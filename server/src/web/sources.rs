@@ -2,7 +2,7 @@
 //! editor and runs, and removing a source.
 
 use super::form::Form;
-use super::overview::{kind_label, status_label};
+use super::overview::status_label;
 use super::page::{self, Nav, when, when_opt};
 use super::{Web, seg};
 use crate::store::Kind;
@@ -61,7 +61,10 @@ async fn providers(web: &Web) -> Vec<Provider> {
         let why_not = if enabled {
             String::new()
         } else {
-            let mut m = crate::upstream::authorize::not_enabled(&app.upstreams, id);
+            let mut m = super::oauth::authorize_words(&crate::upstream::authorize::not_enabled(
+                &app.upstreams,
+                id,
+            ));
             if !admins.is_empty() {
                 m.push_str(&format!(" Admins here: {}.", admins.join(", ")));
             }
@@ -97,8 +100,8 @@ pub async fn list(web: &Web) -> Response {
         .into_iter()
         .map(|s| Row {
             href: format!("/sources/{}", seg(&s.name)),
-            kind: kind_label(&s.kind).to_string(),
-            status: s.status.clone(),
+            kind: s.kind.title().to_string(),
+            status: s.status.to_string(),
             last: when_opt(s.last_run_at),
             name: s.name,
         })
@@ -177,8 +180,8 @@ pub fn run_rows(runs: Vec<crate::store::sources::Run>) -> Vec<RunRow> {
     runs.into_iter()
         .map(|r| RunRow {
             id: r.id,
-            kind: r.kind,
-            status: r.status,
+            kind: r.kind.to_string(),
+            status: r.status.to_string(),
             at: when(r.applied_at.unwrap_or(r.created_at)),
             summary: summary_line(&r.summary),
         })
@@ -251,9 +254,9 @@ async fn render_show(
         &Show {
             nav: web.nav("sources"),
             href: format!("/sources/{}", seg(&s.name)),
-            kind: kind_label(&s.kind).to_string(),
-            status: status_label(&s.status).to_string(),
-            api: sync::writable(&s.kind),
+            kind: s.kind.title().to_string(),
+            status: status_label(s.status.as_str()).to_string(),
+            api: s.kind.writable(),
             direction: rules.direction.as_str(),
             rules,
             book,
@@ -337,7 +340,7 @@ pub async fn save_rules(web: &Web, name: &str, form: &Form) -> Response {
         );
         return refuse(msg, r, s).await;
     }
-    if let Err(msg) = r.validate(sync::writable(&s.kind)) {
+    if let Err(msg) = r.validate(s.kind.writable()) {
         return refuse(msg, r, s).await;
     }
     let store = web.app.store.as_ref();

@@ -4,8 +4,8 @@
 
 use super::Web;
 use super::form::Form;
-use super::overview::kind_label;
 use super::page::{self, Nav};
+use crate::store::sources::SourceKind;
 use crate::store::sources::SourcePatch;
 use askama::Template;
 use axum::http::StatusCode;
@@ -128,7 +128,7 @@ pub async fn receive(web: &Web, form: Form) -> Response {
         nav: web.nav("sources"),
         file_name,
         format,
-        format_label: kind_label(format).to_string(),
+        format_label: SourceKind::File(read.format).title().to_string(),
         upload: format!("{token}.{ext}"),
         contacts: read.items.len(),
         sample: read
@@ -179,7 +179,7 @@ pub async fn import(web: &Web, form: &Form) -> Response {
     }
     // Told from the file again, not from the form: the source's kind must match its file.
     let format = match tokio::fs::read(&path).await.map(|b| formats::detect(&b)) {
-        Ok(Ok(f)) => f.as_str(),
+        Ok(Ok(f)) => f,
         Ok(Err(e)) => {
             return page::error_back(
                 web,
@@ -213,10 +213,10 @@ pub async fn import(web: &Web, form: &Form) -> Response {
         Err(e) => return page::internal(web, e),
     };
     let result = match existing {
-        Some(s) if s.kind != format => Err(format!(
+        Some(s) if s.kind != SourceKind::File(format) => Err(format!(
             "Source {name} reads {} files, but this file is {}. Import it under another name.",
-            kind_label(&s.kind),
-            kind_label(format)
+            s.kind.title(),
+            SourceKind::File(format).title()
         )),
         Some(s) => {
             // A newer export of the same file: the source reads it from now on.
@@ -234,7 +234,14 @@ pub async fn import(web: &Web, form: &Form) -> Response {
         None => {
             let rules = serde_json::to_string(&Rules::default()).unwrap_or_default();
             store
-                .create_source(user.id, &name, format, coll, Some(&location), &rules)
+                .create_source(
+                    user.id,
+                    &name,
+                    SourceKind::File(format),
+                    coll,
+                    Some(&location),
+                    &rules,
+                )
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())

@@ -1,7 +1,7 @@
 //! Plans and runs as people read them in a terminal.
 
-use super::Summary;
-use crate::store::sources::Run;
+use crate::store::sources::{Run, RunKind, RunStatus};
+use crate::sync::Summary;
 use kith_connectors::plan::{Change, ChangeKind, Op};
 use std::fmt::Write;
 
@@ -10,7 +10,7 @@ const ROWS: [&str; 9] = [
 ];
 
 /// The summary table every run ends with.
-pub fn summary(out: &mut String, run_id: i64, status: &str, s: &Summary) {
+pub fn summary(out: &mut String, run_id: i64, status: RunStatus, s: &Summary) {
     let _ = writeln!(out, "Run {run_id} of source {}: {status}", s.source);
     if let Some(f) = &s.file {
         let _ = writeln!(out, "  file        {f}");
@@ -104,10 +104,10 @@ pub fn history_line(out: &mut String, run: &Run) {
         .filter(|(_, n)| **n > 0)
         .map(|(a, n)| format!("{a} {n}"))
         .collect();
-    let what = if run.kind == "undo" {
+    let what = if run.kind == RunKind::Undo {
         format!("undo of run {}", run.undo_of.unwrap_or(0))
     } else {
-        run.trigger.clone()
+        run.trigger.to_string()
     };
     let _ = writeln!(
         out,

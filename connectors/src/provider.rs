@@ -1,0 +1,124 @@
+//! What a source is, by kind.
+//!
+//! Words used across Kith:
+//! - a **source** is one place contacts come from for one user: an account or a file;
+//! - a **provider** is a service whose accounts can be sources (Google, Microsoft 365);
+//! - a **connector** is the code that reads and writes one source (`crate::connector`);
+//! - an **item** is one contact as its source holds it, under the source's own id
+//!   ([`crate::formats::SourceItem`]).
+
+use crate::formats::Format;
+use std::fmt;
+
+/// A service whose accounts users connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    Google,
+    M365,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 2] = [Provider::Google, Provider::M365];
+
+    /// The id in the config (`[providers.google]`), URLs and the database.
+    pub fn id(self) -> &'static str {
+        match self {
+            Provider::Google => "google",
+            Provider::M365 => "m365",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Provider::Google => "Google",
+            Provider::M365 => "Microsoft 365",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.id() == s)
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// A source's kind: a connected account, or a file read at each run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceKind {
+    Account(Provider),
+    File(Format),
+}
+
+impl SourceKind {
+    /// The stored word: the provider's id or the file format's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Account(p) => p.id(),
+            SourceKind::File(f) => f.as_str(),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SourceKind> {
+        Provider::parse(s)
+            .map(SourceKind::Account)
+            .or_else(|| Format::parse(s).map(SourceKind::File))
+    }
+
+    /// How people name it.
+    pub fn title(self) -> &'static str {
+        match self {
+            SourceKind::Account(p) => p.title(),
+            SourceKind::File(Format::LinkedinCsv) => "LinkedIn CSV",
+            SourceKind::File(Format::GoogleCsv) => "Google CSV",
+            SourceKind::File(Format::OutlookCsv) => "Outlook CSV",
+            SourceKind::File(Format::Vcard) => "vCard file",
+        }
+    }
+
+    /// Whether Kith can write back to it: accounts yes, files never.
+    pub fn writable(self) -> bool {
+        matches!(self, SourceKind::Account(_))
+    }
+
+    pub fn provider(self) -> Option<Provider> {
+        match self {
+            SourceKind::Account(p) => Some(p),
+            SourceKind::File(_) => None,
+        }
+    }
+
+    pub fn format(self) -> Option<Format> {
+        match self {
+            SourceKind::File(f) => Some(f),
+            SourceKind::Account(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_and_only_accounts_are_written() {
+        let kinds = Provider::ALL
+            .into_iter()
+            .map(SourceKind::Account)
+            .chain(Format::ALL.into_iter().map(SourceKind::File));
+        for k in kinds {
+            assert_eq!(SourceKind::parse(k.as_str()), Some(k));
+            assert_eq!(k.writable(), k.provider().is_some());
+        }
+        assert_eq!(SourceKind::parse("dropbox"), None);
+    }
+}

@@ -17,6 +17,7 @@ mod isolation;
 mod m365;
 mod migrate;
 mod operations;
+mod quirks;
 mod reports;
 mod robustness;
 mod simulation;

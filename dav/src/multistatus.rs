@@ -31,6 +31,8 @@ pub struct PropValue {
 
 pub struct Multistatus {
     out: String,
+    /// RFC 8144 `return=minimal`: properties that were not found are left out.
+    minimal: bool,
 }
 
 impl Default for Multistatus {
@@ -45,7 +47,16 @@ impl Multistatus {
         out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:multistatus");
         out.push_str(ROOT_XMLNS);
         out.push('>');
-        Multistatus { out }
+        Multistatus {
+            out,
+            minimal: false,
+        }
+    }
+
+    /// Leaves out the 404 propstats of every later response (RFC 8144 `return=minimal`).
+    pub fn minimal(mut self, on: bool) -> Self {
+        self.minimal = on;
+        self
     }
 
     /// A response with one propstat per status. Groups with no properties are left out, and a
@@ -55,7 +66,9 @@ impl Multistatus {
         out.push_str("<d:response><d:href>");
         out.push_str(&escape(href));
         out.push_str("</d:href>");
-        let any_missing = missing.iter().any(|(_, names)| !names.is_empty());
+        let minimal = self.minimal;
+        let shown = |code: u16, names: &[Name]| !(names.is_empty() || minimal && code == 404);
+        let any_missing = missing.iter().any(|(code, names)| shown(*code, names));
         if !found.is_empty() || !any_missing {
             out.push_str("<d:propstat><d:prop>");
             for p in found {
@@ -72,7 +85,7 @@ impl Multistatus {
             out.push_str("</d:status></d:propstat>");
         }
         for (code, names) in missing {
-            if names.is_empty() {
+            if !shown(*code, names) {
                 continue;
             }
             out.push_str("<d:propstat><d:prop>");

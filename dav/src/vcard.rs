@@ -8,6 +8,8 @@ use calcard::vcard::{VCard, VCardEntry, VCardProperty, VCardValue, VCardVersion}
 use calcard::{Entry, Parser};
 use std::borrow::Cow;
 
+pub use crate::vcard_version::Version;
+
 /// Why a body is not an acceptable address object resource.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CardError {
@@ -17,30 +19,6 @@ pub enum CardError {
     Invalid(String),
     #[error("the body holds more than one vCard; PUT one card per resource")]
     MultipleCards,
-}
-
-/// The vCard versions Kith serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    V3,
-    V4,
-}
-
-impl Version {
-    pub fn parse(s: &str) -> Option<Version> {
-        match s.trim() {
-            "3.0" => Some(Version::V3),
-            "4.0" => Some(Version::V4),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Version::V3 => "3.0",
-            Version::V4 => "4.0",
-        }
-    }
 }
 
 /// One property of a card, flattened to text for indexing and filtering.
@@ -108,16 +86,6 @@ pub fn fold_unicode(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// Decodes bytes as UTF-8, or byte-for-byte as Latin-1 when they are not UTF-8: old Outlook and
-/// Android exports carry Windows-1252 bytes without a CHARSET. Only the parsed copy is decoded;
-/// the stored bytes stay as they came.
-fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
-    }
-}
-
 fn parse_one(text: &str) -> Result<VCard, CardError> {
     let mut parser = Parser::new(text);
     let card = match parser.entry() {
@@ -143,7 +111,7 @@ fn parse_one(text: &str) -> Result<VCard, CardError> {
 
 /// Validates a card body and extracts what the index needs.
 pub fn parse_card(bytes: &[u8]) -> Result<CardInfo, CardError> {
-    let text = decode(bytes);
+    let text = crate::quirks::decode_text(bytes);
     let card = parse_one(&text)?;
     let uid = card
         .uid()
@@ -240,7 +208,7 @@ pub fn convert<'a>(bytes: &'a [u8], info_version: Option<Version>, want: Version
     if info_version == Some(want) || info_version.is_none() && want == Version::V3 {
         return Cow::Borrowed(bytes);
     }
-    let text = decode(bytes);
+    let text = crate::quirks::decode_text(bytes);
     let Ok(card) = parse_one(&text) else {
         return Cow::Borrowed(bytes);
     };

@@ -79,17 +79,9 @@ pub fn component_name(t: &ICalendarComponentType) -> Cow<'_, str> {
     }
 }
 
-/// Decodes as UTF-8, or byte-for-byte as Latin-1 (old Outlook exports); only for the copy.
-fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
-    }
-}
-
 /// Parses one VCALENDAR without the resource rules (used for calendar-timezone too).
 pub fn parse_ical(bytes: &[u8]) -> Result<ICalendar, CalError> {
-    let text = decode(bytes);
+    let text = crate::quirks::decode_text(bytes);
     let mut parser = Parser::new(&text);
     let ical = match parser.entry() {
         Entry::ICalendar(ical) => ical,

@@ -32,10 +32,9 @@ pub fn zone(config: &Config, cal: &Collection) -> Tz {
         .unwrap_or(Tz::UTC)
 }
 
-fn is_calendar_type(ct: &str) -> bool {
-    let base = kith_dav::headers::media_type(ct);
+fn is_calendar_type(media_type: &str) -> bool {
     matches!(
-        base.as_str(),
+        media_type,
         "text/calendar" | "text/plain" | "application/octet-stream" | ""
     )
 }
@@ -102,7 +101,7 @@ pub async fn put(ctx: &Ctx, cal: &str, name: &str, body: Bytes) -> Response {
     if cal.derived.is_some() {
         return read_only();
     }
-    let ct = ctx.header("content-type").unwrap_or("");
+    let ct = ctx.headers.media_type.as_str();
     let (obj, span) = match check(&ctx.app.config, &cal, &body, ct) {
         Ok(x) => x,
         Err(r) => return r,

@@ -278,11 +278,9 @@ pub async fn delete(ctx: &Ctx) -> Response {
             "The birthday calendar is derived from your address books; an administrator can switch it off with [caldav] birthdays = false",
         );
     }
-    if let Some(m) = ctx.header("if-match") {
-        let tag = format!("\"{}\"", super::props::sync_token(&book));
-        if !kith_dav::headers::etag_list_matches(m, Some(&tag)) {
-            return respond::status(StatusCode::PRECONDITION_FAILED);
-        }
+    let tag = format!("\"{}\"", super::props::sync_token(&book));
+    if !ctx.conditions_hold(Some(&tag)) {
+        return respond::status(StatusCode::PRECONDITION_FAILED);
     }
     match ctx.app.store.delete_collection(book.id, &ctx.actor()).await {
         Ok(()) => respond::status(StatusCode::NO_CONTENT),

@@ -17,7 +17,7 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
         );
     };
     let kind = *kind;
-    let Some(dest) = ctx.header("destination") else {
+    let Some(dest) = ctx.headers.destination.as_deref() else {
         return respond::bad_request("COPY and MOVE need a Destination header");
     };
     let (dest_user, dest_book, dest_name) = match resolve(href_path(dest)) {
@@ -35,9 +35,10 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
             "You can only copy into your own address books",
         );
     }
-    let overwrite = !ctx
-        .header("overwrite")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("f"));
+    let overwrite = match ctx.headers.overwrite() {
+        Ok(o) => o,
+        Err(e) => return respond::bad_request(&e.to_string()),
+    };
     let (src, dst) = match (
         ctx.collection(kind, src_book).await,
         ctx.collection(kind, &dest_book).await,

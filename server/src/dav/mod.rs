@@ -12,7 +12,6 @@ mod props;
 mod report;
 mod respond;
 mod stream;
-mod user_agent;
 mod write;
 
 use crate::app::{App, LoggedUser};
@@ -23,9 +22,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
+use kith_dav::headers::RequestHeaders;
+pub use kith_dav::quirks::Client;
 use paths::Target;
 use std::sync::Arc;
-pub use user_agent::Client;
 
 /// Largest XML body (PROPFIND, REPORT, PROPPATCH, MKCOL) accepted.
 const MAX_XML_BODY: usize = 1024 * 1024;
@@ -35,15 +35,21 @@ pub struct Ctx {
     pub app: Arc<App>,
     pub principal: Principal,
     pub client: Client,
-    pub headers: HeaderMap,
+    /// Every header the methods read, parsed once.
+    pub headers: RequestHeaders,
     pub target: Target,
+    /// The request's path as sent, for the If header's tagged lists.
+    pub path: String,
     /// The request path, canonical for the root (`/` or `/dav/`).
     pub request_path: String,
 }
 
 impl Ctx {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+    /// Whether the request's If-Match, If-None-Match and If hold for its target, whose ETag
+    /// is `current` (`None`: it does not exist).
+    fn conditions_hold(&self, current: Option<&str>) -> bool {
+        self.headers
+            .conditions_hold(current, |url| paths::href_path(url) == self.path)
     }
 
     fn user_name(&self) -> &str {
@@ -52,7 +58,7 @@ impl Ctx {
 
     /// Who this request's writes are recorded as, in history.
     fn actor(&self) -> crate::store::Actor {
-        let agent = self.header("user-agent").unwrap_or("");
+        let agent = self.headers.user_agent.as_deref().unwrap_or("");
         // A User-Agent is client input: bounded, so history rows stay small, and without
         // control characters, which `kith history` would otherwise print to a terminal.
         let agent: String = agent
@@ -201,8 +207,9 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
     ) || path.ends_with("/.well-known/carddav")
         || path.ends_with("/.well-known/caldav")
     {
-        // 301: TbSync breaks on 302 (anchors.md §2.2.5); Apple and DAVx5 follow either.
-        let mut r = respond::status(StatusCode::MOVED_PERMANENTLY);
+        let code = StatusCode::from_u16(kith_dav::quirks::WELL_KNOWN_REDIRECT)
+            .unwrap_or(StatusCode::MOVED_PERMANENTLY);
+        let mut r = respond::status(code);
         r.headers_mut()
             .insert(header::LOCATION, HeaderValue::from_static(paths::DAV_ROOT));
         return r;
@@ -257,12 +264,8 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
         };
         drained(req, r).await
     } else {
-        let client = Client::detect(
-            req.headers()
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok()),
-        );
         let (parts, body) = req.into_parts();
+        let headers = parsed_headers(&parts.headers);
         let request_path = if path == "/" {
             "/".to_string()
         } else {
@@ -272,19 +275,36 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
             request_path,
             app: app.clone(),
             principal,
-            client,
-            headers: parts.headers,
+            client: headers.client,
+            headers,
             target,
+            path: path.clone(),
         };
-        serve_method(ctx, method, body).await
+        if let Some(bad) = ctx.headers.malformed_if() {
+            let _ = axum::body::to_bytes(body, MAX_XML_BODY).await;
+            respond::bad_request(&bad.to_string())
+        } else {
+            serve_method(ctx, method, body).await
+        }
     };
     resp.extensions_mut().insert(LoggedUser(logged));
     resp
 }
 
-/// Reads and drops the body of a request answered without it. A body left unread makes hyper
-/// close the connection after the response, and clients that first send without credentials
-/// (python-caldav, Apple) then race the close with their next request on that connection.
+/// The headers the DAV methods read, parsed once. A value that is not visible ASCII reads as
+/// absent, as it would from a client that did not send it.
+fn parsed_headers(h: &HeaderMap) -> RequestHeaders {
+    RequestHeaders::parse(|name| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    })
+}
+
+/// Rule `drain-refused-body` (`kith_dav::quirks`): reads and drops the body of a request
+/// answered without it. A body left unread makes hyper close the connection after the
+/// response, and clients that first send without credentials (python-caldav, Apple) then race
+/// the close with their next request on that connection.
 async fn drained(req: Request, resp: Response) -> Response {
     let _ = axum::body::to_bytes(req.into_body(), MAX_XML_BODY).await;
     resp

@@ -11,7 +11,7 @@ use crate::store::{DeleteOutcome, Kind, NewObject};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use kith_dav::headers::{accept_vcard_version, etag_list_matches};
+use kith_dav::headers::etag_list_matches;
 use kith_dav::names::CARDDAV;
 use kith_dav::request::PropSelection;
 use kith_dav::vcard::{CardError, Version, convert, parse_card, sniff_version};
@@ -33,7 +33,7 @@ fn content_type_for(version: Option<Version>, utf8: bool) -> String {
 
 /// The version to serve: what the request asks for, else the client's quirk default.
 fn wanted_version(client: Client, asked: Option<Version>) -> Option<Version> {
-    asked.or_else(|| client.default_vcard_version())
+    asked.or_else(|| kith_dav::quirks::default_vcard_version(client))
 }
 
 /// The content of `<card:address-data>` for one stored card.
@@ -69,7 +69,7 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
         Ok(None) => return respond::not_found(),
         Err(e) => return respond::internal(e),
     };
-    if let Some(inm) = ctx.header("if-none-match")
+    if let Some(inm) = &ctx.headers.if_none_match
         && etag_list_matches(inm, Some(&obj.meta.etag))
     {
         let mut r = respond::status(StatusCode::NOT_MODIFIED);
@@ -82,8 +82,7 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
         (obj.data, obj.meta.content_type.clone())
     } else {
         let stored = sniff_version(&obj.data);
-        let asked = ctx.header("accept").and_then(accept_vcard_version);
-        let (body, version) = match wanted_version(ctx.client, asked) {
+        let (body, version) = match wanted_version(ctx.client, ctx.headers.vcard_version) {
             Some(v) if Some(v) != stored => (convert(&obj.data, stored, v).into_owned(), Some(v)),
             _ => (obj.data, stored),
         };
@@ -111,10 +110,9 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
     r
 }
 
-fn is_vcard_type(ct: &str) -> bool {
-    let base = kith_dav::headers::media_type(ct);
+fn is_vcard_type(media_type: &str) -> bool {
     matches!(
-        base.as_str(),
+        media_type,
         "text/vcard"
             | "text/x-vcard"
             | "text/directory"
@@ -150,7 +148,7 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         }
         Err(r) => return r,
     };
-    let ct = ctx.header("content-type").unwrap_or("");
+    let ct = ctx.headers.media_type.as_str();
     let info = match parse_card(&body) {
         Ok(i) => i,
         Err(e) => {

@@ -18,13 +18,16 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
         Err(e) => return respond::bad_request(&format!("Invalid PROPFIND body: {e}")),
     };
     // Depth infinity is treated as 1: Kith's tree is shallow and no client needs more.
-    let depth = match Depth::parse(ctx.header("depth"), Depth::Infinity) {
-        Some(Depth::Zero) => 0,
-        Some(_) => 1,
-        None => return respond::bad_request("Depth must be 0, 1 or infinity"),
+    let depth = match ctx.headers.depth(Depth::Infinity) {
+        Ok(Depth::Zero) => 0,
+        Ok(_) => 1,
+        Err(e) => return respond::bad_request(&e.to_string()),
     };
+    let prefer = ctx.headers.prefer;
+    // RFC 8144 depth-noroot: a Depth 1 listing without the collection itself.
+    let root = depth == 0 || !prefer.no_root;
     let user = ctx.user_name().to_string();
-    let mut ms = Multistatus::new();
+    let mut ms = Multistatus::new().minimal(prefer.minimal);
     let pctx = ctx.prop_ctx();
     let none = &mut |_: &Name| None;
     match &ctx.target {
@@ -57,8 +60,10 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
             }
         }
         Target::Home(kind, _) => {
-            let (f, m) = collect(&pctx, &Resource::Home, &select, none);
-            ms.response(&home_href(*kind, &user), &f, &m);
+            if root {
+                let (f, m) = collect(&pctx, &Resource::Home, &select, none);
+                ms.response(&home_href(*kind, &user), &f, &m);
+            }
             if depth == 1 {
                 let colls = match ctx.collections(*kind).await {
                     Ok(c) => c,
@@ -77,7 +82,7 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
                 Ok(None) => return respond::not_found(),
                 Err(r) => return r,
             };
-            if let Err(r) = collection_response(ctx, &mut ms, &coll, &select).await {
+            if root && let Err(r) = collection_response(ctx, &mut ms, &coll, &select).await {
                 return r;
             }
             if depth == 1 {

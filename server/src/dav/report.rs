@@ -1,6 +1,7 @@
 //! REPORTs on an address book: addressbook-multiget, addressbook-query (RFC 6352 §8); on a
 //! calendar: calendar-multiget, calendar-query and free-busy-query (RFC 4791 §7); on both:
-//! sync-collection (RFC 6578). Depth is ignored: Thunderbird sends Depth 1 on sync-collection.
+//! sync-collection (RFC 6578). Depth is ignored (rule `report-depth-ignored` in
+//! `kith_dav::quirks`): Thunderbird sends Depth 1 on sync-collection.
 
 use super::paths::{Target, collection_href, href_path, member_href, resolve};
 use super::propfind::member_response;

@@ -6,22 +6,15 @@ use super::{Ctx, respond};
 use crate::store::{Collection, Kind, PutOutcome, StoreResult};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use kith_dav::headers::etag_list_matches;
 use kith_dav::names::CARDDAV;
 use kith_dav::xml::escape;
 
-/// The `If-Match` / `If-None-Match` check, run by the store inside its write transaction.
+/// The `If-Match` / `If-None-Match` / `If` check, run by the store inside its write transaction.
 pub fn precondition(ctx: &Ctx) -> impl Fn(Option<&str>) -> bool + Send + Sync + use<> {
-    let if_match = ctx.header("if-match").map(str::to_string);
-    let if_none_match = ctx.header("if-none-match").map(str::to_string);
+    let headers = ctx.headers.clone();
+    let path = ctx.path.clone();
     move |current: Option<&str>| {
-        let match_ok = if_match
-            .as_deref()
-            .is_none_or(|m| etag_list_matches(m, current));
-        let none_match_ok = if_none_match
-            .as_deref()
-            .is_none_or(|m| !etag_list_matches(m, current));
-        match_ok && none_match_ok
+        headers.conditions_hold(current, |url| super::paths::href_path(url) == path)
     }
 }
 

@@ -1,0 +1,162 @@
+//! Every client quirk Kith works around, each a named rule with a test. Rules that shape a
+//! response live here; two that shape the server's connection handling are named here and
+//! implemented in the server's DAV front, where the request is (see their entries).
+//!
+//! | rule | client | what Kith does |
+//! |---|---|---|
+//! | `apple-vcard3` | iOS/macOS Contacts | serves vCard 3.0 unless the request asks for a version |
+//! | `evolution-escaped-etag` | Evolution | reads `\"` in If-Match/If-None-Match as `"` |
+//! | `tbsync-permanent-redirect` | TbSync (Thunderbird) | answers `/.well-known/*` with 301, never 302 |
+//! | `latin1-without-charset` | old Outlook/Android exports | reads non-UTF-8 bytes as Latin-1 |
+//! | `report-depth-ignored` | Thunderbird | a REPORT's `Depth` is ignored (Thunderbird sends 1 on sync-collection): multiget and sync-collection name their own scope (server `dav/report.rs`) |
+//! | `drain-refused-body` | python-caldav, Apple | a request refused before its body was read has the body drained, so the connection stays open for the retry with credentials (server `dav/mod.rs`) |
+
+use crate::vcard_version::Version;
+use std::borrow::Cow;
+
+/// Which client sent a request, from its User-Agent; logged with every request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Client {
+    Apple,
+    Thunderbird,
+    Davx5,
+    Evolution,
+    CalDavSynchronizer,
+    Vdirsyncer,
+    Khard,
+    Curl,
+    #[default]
+    Other,
+}
+
+impl Client {
+    pub fn detect(ua: Option<&str>) -> Client {
+        let Some(ua) = ua else { return Client::Other };
+        let has = |s: &str| ua.contains(s);
+        if has("dataaccessd")
+            || has("accountsd")
+            || has("remindd")
+            || has("AddressBook")
+            || has("CalendarAgent")
+            || has("iOS/")
+            || has("macOS/")
+            || has("Mac OS X/")
+            || has("Mac_OS_X/")
+            || has("CoreDAV")
+            || has("DAVKit")
+        {
+            Client::Apple
+        } else if has("DAVx5") || has("DAVdroid") {
+            Client::Davx5
+        } else if has("Thunderbird") || has("Lightning") {
+            Client::Thunderbird
+        } else if has("Evolution") {
+            Client::Evolution
+        } else if has("CalDavSynchronizer") {
+            Client::CalDavSynchronizer
+        } else if has("vdirsyncer") {
+            Client::Vdirsyncer
+        } else if has("khard") {
+            Client::Khard
+        } else if has("curl/") {
+            Client::Curl
+        } else {
+            Client::Other
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Client::Apple => "apple",
+            Client::Thunderbird => "thunderbird",
+            Client::Davx5 => "davx5",
+            Client::Evolution => "evolution",
+            Client::CalDavSynchronizer => "caldav-synchronizer",
+            Client::Vdirsyncer => "vdirsyncer",
+            Client::Khard => "khard",
+            Client::Curl => "curl",
+            Client::Other => "other",
+        }
+    }
+}
+
+/// Rule `apple-vcard3`: iOS and macOS Contacts read vCard 3.0 only, so a stored 4.0 card is
+/// served to them as 3.0 unless they ask for a version.
+pub fn default_vcard_version(client: Client) -> Option<Version> {
+    match client {
+        Client::Apple => Some(Version::V3),
+        _ => None,
+    }
+}
+
+/// Rule `evolution-escaped-etag`: Evolution sends ETags in preconditions with their quotes
+/// escaped (`\"abc\"`); unescaped, they compare as the tag it read.
+pub fn unescape_etag_quotes(header: &str) -> Cow<'_, str> {
+    if header.contains("\\\"") {
+        Cow::Owned(header.replace("\\\"", "\""))
+    } else {
+        Cow::Borrowed(header)
+    }
+}
+
+/// Rule `tbsync-permanent-redirect`: TbSync does not follow a 302 from `/.well-known/carddav`;
+/// Apple and DAVx5 follow either, so every client gets 301.
+pub const WELL_KNOWN_REDIRECT: u16 = 301;
+
+/// Rule `latin1-without-charset`: old Outlook and Android exports carry Windows-1252 bytes
+/// without a CHARSET. Bytes that are not UTF-8 are read byte-for-byte as Latin-1. Only the
+/// parsed copy is decoded; the stored bytes stay as they came.
+pub fn decode_text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_common_clients() {
+        assert_eq!(
+            Client::detect(Some("iOS/17.4 (21E219) dataaccessd/1.0")),
+            Client::Apple
+        );
+        assert_eq!(
+            Client::detect(Some("Mozilla/5.0 Thunderbird/128.0")),
+            Client::Thunderbird
+        );
+        assert_eq!(
+            Client::detect(Some(
+                "DAVx5/4.4 (2024/05/01; dav4jvm; okhttp/4.12) Android/14"
+            )),
+            Client::Davx5
+        );
+        assert_eq!(Client::detect(None), Client::Other);
+    }
+
+    #[test]
+    fn apple_vcard3() {
+        let apple = Client::detect(Some("macOS/14.5 (23F79) AddressBookCore/2487.600.111"));
+        assert_eq!(default_vcard_version(apple), Some(Version::V3));
+        assert_eq!(default_vcard_version(Client::Thunderbird), None);
+    }
+
+    #[test]
+    fn evolution_escaped_etag() {
+        assert_eq!(unescape_etag_quotes("\\\"abc\\\""), "\"abc\"");
+        assert!(matches!(unescape_etag_quotes("\"abc\""), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn tbsync_permanent_redirect() {
+        assert_eq!(WELL_KNOWN_REDIRECT, 301);
+    }
+
+    #[test]
+    fn latin1_without_charset() {
+        assert_eq!(decode_text(b"Jos\xe9"), "José");
+        assert_eq!(decode_text("José".as_bytes()), "José");
+    }
+}

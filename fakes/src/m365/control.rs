@@ -1,7 +1,7 @@
 //! The control API (`/_fake/*`): tenants and users, who signs in next, contacts edited as in
 //! Outlook, folder moves, the virtual clock, knobs, revocation and the request log.
 
-use super::{Fake, Tenant, graph};
+use super::{Fake, Tenant, contacts};
 use crate::common::{form, json, token};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -77,7 +77,7 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
             let mut ids = Vec::new();
             for c in v["contacts"].as_array().cloned().unwrap_or_default() {
                 let data: Map<String, Value> = c.as_object().cloned().unwrap_or_default();
-                ids.push(graph::create(&mut w, &account, &folder, data, None));
+                ids.push(contacts::create(&mut w, &account, &folder, data, None));
             }
             okj(j!({"ids": ids}))
         }
@@ -93,7 +93,7 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
                     c.data.insert(k, val);
                 }
             }
-            graph::changed(&mut w, &account, &id, None);
+            contacts::changed(&mut w, &account, &id, None);
             okj(j!({}))
         }
         ("POST", "/_fake/delete") => {
@@ -110,7 +110,7 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
                 if !w.mailbox(&account).contacts.contains_key(&id) {
                     return bad("no such contact");
                 }
-                graph::changed(&mut w, &account, &id, Some("deleted"));
+                contacts::changed(&mut w, &account, &id, Some("deleted"));
                 w.mailbox(&account).contacts.remove(&id);
             }
             okj(j!({}))
@@ -118,7 +118,7 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
         ("POST", "/_fake/move") => {
             let id = v["id"].as_str().unwrap_or("");
             let folder = v["folder"].as_str().unwrap_or("default");
-            if graph::move_to(&mut w, &account, id, folder) {
+            if contacts::move_to(&mut w, &account, id, folder) {
                 okj(j!({}))
             } else {
                 bad("no such contact")

@@ -4,7 +4,9 @@
 //! API advances. Kith is told the same scale (`providers.wait_scale`), so a `Retry-After: 30`
 //! that Kith honours shows in the log as 30 virtual seconds.
 
+mod contacts;
 mod control;
+mod delta;
 pub mod errors;
 mod graph;
 mod identity;

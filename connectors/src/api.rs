@@ -1,8 +1,8 @@
 //! One provider API call under the policy every provider shares (token refresh, retries with
-//! backoff, lost creates), over the session and the exchange of [`crate::remote`].
+//! backoff, lost creates), over the session and the exchange of [`crate::exchange`].
 
+use crate::exchange::{Answer, ApiError, Retries, json};
 use crate::oauth::Session;
-use crate::remote::{Answer, ApiError, Retries, json};
 use serde_json::Value;
 
 /// What a provider makes of an answer that is neither a success nor a first 401.

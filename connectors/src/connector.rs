@@ -2,14 +2,14 @@
 //! Microsoft 365) adds writes and a change feed. The plan, merge, guards and history do not
 //! change when one is added.
 
-use crate::formats::{self, Format, RemoteItem, RowError};
+use crate::formats::{self, Format, RowError, SourceItem};
 use crate::record::{Field, Record};
 use async_trait::async_trait;
 
 /// One read of a source.
 #[derive(Debug, Default)]
 pub struct Fetched {
-    pub items: Vec<RemoteItem>,
+    pub items: Vec<SourceItem>,
     /// Ids the change feed reports deleted (API sources).
     pub removed: Vec<String>,
     /// Whether every page/row was read. A partial read never leads to unlinks or deletes.
@@ -58,14 +58,14 @@ pub trait Connector: Send {
     /// Reads changes since `cursor`, or everything when `cursor` is `None` (the listing).
     async fn changes(&mut self, cursor: Option<&str>) -> Result<Fetched, ConnectorError>;
     /// Reads one contact again, e.g. after a precondition failure; `None` if it is gone.
-    async fn get(&mut self, id: &str) -> Result<Option<RemoteItem>, ConnectorError>;
+    async fn get(&mut self, id: &str) -> Result<Option<SourceItem>, ConnectorError>;
     /// Creates a contact and returns it as the source stored it (with its new id). `marker`
     /// (the card's name) is stored with it where the source can hold it.
     async fn create(
         &mut self,
         _record: &Record,
         _marker: &str,
-    ) -> Result<RemoteItem, ConnectorError> {
+    ) -> Result<SourceItem, ConnectorError> {
         Err(ConnectorError::ReadOnly)
     }
     /// Updates a contact if it is still at `version`.
@@ -74,7 +74,7 @@ pub trait Connector: Send {
         _id: &str,
         _version: &str,
         _record: &Record,
-    ) -> Result<RemoteItem, ConnectorError> {
+    ) -> Result<SourceItem, ConnectorError> {
         Err(ConnectorError::ReadOnly)
     }
     async fn delete(&mut self, _id: &str, _version: &str) -> Result<(), ConnectorError> {
@@ -88,7 +88,7 @@ pub trait Connector: Send {
     }
     /// Finds a contact by the marker Kith stored with it: how a create whose answer was lost
     /// is found when the change feed does not carry the marker.
-    async fn find(&mut self, _marker: &str) -> Result<Option<RemoteItem>, ConnectorError> {
+    async fn find(&mut self, _marker: &str) -> Result<Option<SourceItem>, ConnectorError> {
         Ok(None)
     }
     /// How long to wait before retry `attempt` (1-based) of a write that met a stale version.
@@ -126,7 +126,7 @@ impl Connector for FileConnector {
         })
     }
 
-    async fn get(&mut self, id: &str) -> Result<Option<RemoteItem>, ConnectorError> {
+    async fn get(&mut self, id: &str) -> Result<Option<SourceItem>, ConnectorError> {
         let read = formats::read(&self.bytes, self.format)?;
         Ok(read.items.into_iter().find(|i| i.id == id))
     }

@@ -3,7 +3,7 @@
 
 use crate::card::{edit_card, new_card, upgrade_21, with_uid};
 use crate::connector::Fetched;
-use crate::formats::RemoteItem;
+use crate::formats::SourceItem;
 use crate::merge::{Merged, Other, diff, pull, same};
 use crate::normalize;
 use crate::plan::{Action, Guard, GuardTrip, LinkState, Mapping, Op, Plan, Push, PushKind};
@@ -289,7 +289,7 @@ impl Planner<'_, '_> {
             .unwrap_or_default()
     }
 
-    fn linked(&self, card: &str, item: &RemoteItem, version: &str) -> Mapping {
+    fn linked(&self, card: &str, item: &SourceItem, version: &str) -> Mapping {
         Mapping {
             card: Some(card.to_string()),
             state: LinkState::Linked,
@@ -299,7 +299,7 @@ impl Planner<'_, '_> {
         }
     }
 
-    fn item(&mut self, item: RemoteItem) -> Option<Op> {
+    fn item(&mut self, item: SourceItem) -> Option<Op> {
         let version = crate::push::version(&item);
         let existing = self.state.mappings.get(&item.id);
         let name = item.record.display_name();
@@ -309,7 +309,7 @@ impl Planner<'_, '_> {
         Some(out)
     }
 
-    fn filtered(&self, item: &RemoteItem) -> Option<String> {
+    fn filtered(&self, item: &SourceItem) -> Option<String> {
         let domains = &self.rules.ignore_domains;
         let emails: Vec<String> = item
             .record
@@ -342,7 +342,7 @@ impl Planner<'_, '_> {
 
     fn decide(
         &mut self,
-        item: &RemoteItem,
+        item: &SourceItem,
         existing: Option<&Mapping>,
         version: &str,
         name: String,
@@ -465,7 +465,7 @@ impl Planner<'_, '_> {
 
     /// The card a remote contact carries Kith's marker for, if that card is not linked to
     /// another remote contact; with the pending mapping it resolves, if any.
-    fn marked(&self, item: &RemoteItem) -> Option<(String, Option<String>)> {
+    fn marked(&self, item: &SourceItem) -> Option<(String, Option<String>)> {
         let card = item.marker.as_deref()?;
         if !self.book.cards.contains_key(card) || self.claimed.contains(card) {
             return None;

@@ -304,8 +304,8 @@ impl Session {
 
     /// New tokens now. A provider that is down is `Unavailable` (try later); anything else it
     /// says (revoked, expired) means the user must connect again.
-    pub async fn refresh(&mut self) -> Result<(), crate::remote::ApiError> {
-        use crate::remote::ApiError;
+    pub async fn refresh(&mut self) -> Result<(), crate::exchange::ApiError> {
+        use crate::exchange::ApiError;
         match refresh(&self.app, &self.http, &self.tokens).await {
             Ok(t) => {
                 self.tokens = t;
@@ -320,7 +320,7 @@ impl Session {
     }
 
     /// Refreshes tokens that expire within a minute; whether it did.
-    pub async fn fresh(&mut self) -> Result<bool, crate::remote::ApiError> {
+    pub async fn fresh(&mut self) -> Result<bool, crate::exchange::ApiError> {
         if self.tokens.expires_at - 60_000 < now_ms() {
             self.refresh().await?;
             return Ok(true);

@@ -8,7 +8,7 @@
 
 use crate::card::{edit_card, read_card};
 use crate::connector::{Connector, ConnectorError};
-use crate::formats::RemoteItem;
+use crate::formats::SourceItem;
 use crate::merge::{pull, same};
 use crate::plan::{Action, LinkState, Mapping, Op, PushKind};
 use crate::record::Field;
@@ -42,14 +42,14 @@ pub struct Pushed {
 }
 
 /// The mapping version of a remote item: its content hash, and its etag when it has one.
-pub fn version(item: &RemoteItem) -> String {
+pub fn version(item: &SourceItem) -> String {
     match &item.etag {
         Some(e) => format!("{}@{e}", item.record.hash()),
         None => item.record.hash(),
     }
 }
 
-fn agreed(op: &mut Op, item: &RemoteItem) {
+fn agreed(op: &mut Op, item: &SourceItem) {
     if let Some(m) = op.mapping.as_mut() {
         m.version = version(item);
         m.base = Some(item.record.clone());
@@ -224,7 +224,7 @@ async fn update(conn: &mut dyn Connector, op: &mut Op, ctx: &Context<'_>) -> Ste
 /// Merges the card with the contact as the source holds it now. Returns `true` when the source
 /// already says what the card says (nothing left to write); otherwise the op's push is the new
 /// write, conditional on the fresh version.
-fn remerge(op: &mut Op, fresh: &RemoteItem, ctx: &Context<'_>) -> bool {
+fn remerge(op: &mut Op, fresh: &SourceItem, ctx: &Context<'_>) -> bool {
     let base = ctx
         .mappings
         .get(&op.remote_id)

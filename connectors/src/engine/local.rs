@@ -6,7 +6,7 @@ use super::*;
 impl Planner<'_, '_> {
     pub(super) fn update(
         &mut self,
-        item: &RemoteItem,
+        item: &SourceItem,
         m: &Mapping,
         card: &str,
         version: &str,
@@ -74,7 +74,7 @@ impl Planner<'_, '_> {
 
     pub(super) fn link(
         &mut self,
-        item: &RemoteItem,
+        item: &SourceItem,
         base: Option<&Record>,
         card: &str,
         version: &str,
@@ -113,7 +113,7 @@ impl Planner<'_, '_> {
         o
     }
 
-    pub(super) fn create(&mut self, item: &RemoteItem, version: &str, name: String) -> Op {
+    pub(super) fn create(&mut self, item: &SourceItem, version: &str, name: String) -> Op {
         if !self.rules.kith.create {
             let mut o = op(Action::Skip, &item.id, name);
             o.notes
@@ -236,7 +236,7 @@ impl Planner<'_, '_> {
             let Some(bc) = self.book.cards.get(name) else {
                 continue;
             };
-            let item = RemoteItem {
+            let item = SourceItem {
                 id: String::new(),
                 record: bc.record.clone(),
                 line: 0,

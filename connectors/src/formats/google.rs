@@ -5,7 +5,7 @@
 
 use super::Format;
 use super::table::{Header, Layout, Row};
-use super::{RemoteItem, RowError, finish};
+use super::{RowError, SourceItem, finish};
 use crate::record::{Field, Record};
 
 const SEP: &str = " ::: ";
@@ -69,7 +69,7 @@ impl Groups {
         Groups { groups }
     }
 
-    fn row(&self, row: &Row<'_>) -> Result<RemoteItem, RowError> {
+    fn row(&self, row: &Row<'_>) -> Result<SourceItem, RowError> {
         let mut r = Record::default();
         let either = |a: &str, b: &str| {
             let v = row.get(a);

@@ -3,7 +3,7 @@
 
 use super::Format;
 use super::table::{Layout, Row};
-use super::{RemoteItem, RowError, finish};
+use super::{RowError, SourceItem, finish};
 use crate::normalize;
 use crate::record::{Field, Record};
 
@@ -19,7 +19,7 @@ pub(super) const LAYOUT: Layout = Layout {
     reader: |_| Box::new(row),
 };
 
-fn row(row: &Row<'_>) -> Result<RemoteItem, RowError> {
+fn row(row: &Row<'_>) -> Result<SourceItem, RowError> {
     let mut r = Record::default();
     r.set(Field::GivenName, row.get("first name"));
     r.set(Field::FamilyName, row.get("last name"));

@@ -51,7 +51,7 @@ impl fmt::Display for Format {
 
 /// One contact read from a source, under the id that identifies it in that source.
 #[derive(Debug, Clone)]
-pub struct RemoteItem {
+pub struct SourceItem {
     pub id: String,
     pub record: Record,
     /// Where it came from (the file line), for messages.
@@ -102,7 +102,7 @@ impl fmt::Display for RowError {
 #[derive(Debug)]
 pub struct FileRead {
     pub format: Format,
-    pub items: Vec<RemoteItem>,
+    pub items: Vec<SourceItem>,
     pub errors: Vec<RowError>,
 }
 
@@ -229,12 +229,12 @@ pub(crate) fn identity_of_cells<'a>(
 }
 
 /// Checks that a row yielded a contact worth importing and gives it an id.
-fn finish(mut record: Record, id: Option<String>, line: u64) -> Result<RemoteItem, RowError> {
+fn finish(mut record: Record, id: Option<String>, line: u64) -> Result<SourceItem, RowError> {
     record.fill_full_name();
     let id = id
         .or_else(|| fallback_id(&record))
         .ok_or_else(|| RowError::at(line, "the row has no name, email, phone or profile URL"))?;
-    Ok(RemoteItem {
+    Ok(SourceItem {
         id,
         record,
         line,

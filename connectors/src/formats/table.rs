@@ -1,11 +1,11 @@
 //! CSV files: RFC 4180 quoting with embedded newlines, a preamble before the header (LinkedIn's
 //! `Notes:`), case-insensitive header names, localized Outlook headers, and rows of any length.
 
-use super::{FileRead, Format, RemoteItem, RowError};
+use super::{FileRead, Format, RowError, SourceItem};
 use std::collections::HashMap;
 
 /// Reads one row of a layout.
-pub(super) type RowReader = Box<dyn Fn(&Row<'_>) -> Result<RemoteItem, RowError>>;
+pub(super) type RowReader = Box<dyn Fn(&Row<'_>) -> Result<SourceItem, RowError>>;
 
 /// A CSV layout the table reader knows: how its header row is recognised and how its rows are
 /// read. Each layout module registers one (the list is in `formats/mod.rs`, in the order they

@@ -1,7 +1,7 @@
 //! vCard files with one or many cards (2.1, 3.0 or 4.0). Each card is cut out by its BEGIN/END
 //! lines, so a broken card is reported with its line and the others still import.
 
-use super::{FileRead, RemoteItem, RowError, finish};
+use super::{FileRead, RowError, SourceItem, finish};
 use crate::card::read_card;
 
 pub(super) fn read(text: &str, out: &mut FileRead) {
@@ -26,7 +26,7 @@ pub(super) fn read(text: &str, out: &mut FileRead) {
                 Ok(c) => {
                     let id = c.uid.map(|u| format!("uid:{u}"));
                     match finish(c.record, id, l) {
-                        Ok(item) => out.items.push(RemoteItem {
+                        Ok(item) => out.items.push(SourceItem {
                             raw: Some(card.to_string()),
                             ..item
                         }),

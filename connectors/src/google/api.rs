@@ -3,16 +3,16 @@
 
 use super::errors::oauth_message;
 use crate::api::{self, Verdict};
+use crate::exchange::{self, Answer, Retries};
 use crate::oauth::{App, Session, Tokens};
-use crate::remote::{self, Answer, Retries};
 use crate::retry::account_lock;
 use reqwest::Method;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::exchange::ApiError;
 pub use crate::oauth::TokenSink;
-pub use crate::remote::ApiError;
 
 /// Where the People API and Google's OAuth endpoints are, and how hard to retry.
 #[derive(Debug, Clone)]
@@ -100,7 +100,7 @@ impl Api {
                 None => rb,
             }
         };
-        let send = async |rb| remote::exchange("google", rb).await;
+        let send = async |rb| exchange::exchange("google", rb).await;
         api::call(
             &mut self.session,
             retries,

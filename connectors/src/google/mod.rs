@@ -7,7 +7,7 @@ pub mod errors;
 pub mod person;
 
 use crate::connector::{Connector, ConnectorError, Fetched};
-use crate::formats::RemoteItem;
+use crate::formats::SourceItem;
 use crate::oauth::{self, OAuthError, Started, Tokens};
 use crate::record::{Field, Record};
 use api::{Api, ApiError};
@@ -212,7 +212,7 @@ impl GoogleConnector {
         }
     }
 
-    fn item(&self, p: &Value) -> RemoteItem {
+    fn item(&self, p: &Value) -> SourceItem {
         let empty = HashMap::new();
         person::to_item(p, self.groups.as_ref().map(|g| &g.0).unwrap_or(&empty))
     }
@@ -294,7 +294,7 @@ impl Connector for GoogleConnector {
         })
     }
 
-    async fn get(&mut self, id: &str) -> Result<Option<RemoteItem>, ConnectorError> {
+    async fn get(&mut self, id: &str) -> Result<Option<SourceItem>, ConnectorError> {
         self.groups().await?;
         let q = [("personFields", person::PERSON_FIELDS.to_string())];
         match self
@@ -312,7 +312,7 @@ impl Connector for GoogleConnector {
         &mut self,
         record: &Record,
         marker: &str,
-    ) -> Result<RemoteItem, ConnectorError> {
+    ) -> Result<SourceItem, ConnectorError> {
         let groups = self.ensure_groups(record).await?;
         let body = person::to_person(record, &groups, Some(marker));
         let q = [("personFields", person::PERSON_FIELDS.to_string())];
@@ -329,7 +329,7 @@ impl Connector for GoogleConnector {
         id: &str,
         version: &str,
         record: &Record,
-    ) -> Result<RemoteItem, ConnectorError> {
+    ) -> Result<SourceItem, ConnectorError> {
         let groups = self.ensure_groups(record).await?;
         // clientData is not in the update mask: the marker a create stored stays.
         let mut body = person::to_person(record, &groups, None);

@@ -3,7 +3,7 @@
 //! re-computed or re-localized value is not a change.
 
 use crate::date::Date;
-use crate::formats::RemoteItem;
+use crate::formats::SourceItem;
 use crate::record::address;
 use crate::record::{Field, Record};
 use serde_json::{Value, json};
@@ -55,7 +55,7 @@ pub fn is_deleted(p: &Value) -> bool {
 }
 
 /// A person as Kith sees it. `groups` names the user's contact groups by resource name.
-pub fn to_item(p: &Value, groups: &HashMap<String, String>) -> RemoteItem {
+pub fn to_item(p: &Value, groups: &HashMap<String, String>) -> SourceItem {
     let mut r = Record::default();
     if let Some(n) = list(p, "names").next() {
         r.set(Field::GivenName, str_of(n, "givenName"));
@@ -124,7 +124,7 @@ pub fn to_item(p: &Value, groups: &HashMap<String, String>) -> RemoteItem {
     let marker = list(p, "clientData")
         .find(|c| str_of(c, "key") == MARKER_KEY)
         .map(|c| str_of(c, "value").to_string());
-    RemoteItem {
+    SourceItem {
         id: str_of(p, "resourceName").to_string(),
         record: r,
         line: 0,

@@ -5,15 +5,15 @@
 
 use super::errors::oauth_message;
 use crate::api::{self, Verdict};
+use crate::exchange::{self, Answer, Retries};
 use crate::oauth::{App, Session, TokenSink, Tokens};
-use crate::remote::{self, Answer, Retries};
 use crate::retry::account_lock;
 use reqwest::Method;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::remote::ApiError;
+pub use crate::exchange::ApiError;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -116,7 +116,7 @@ impl Api {
         // At most a few requests in flight per server: Graph counts concurrent requests.
         let send = async |rb| {
             let _slot = gate().acquire().await;
-            remote::exchange("m365", rb).await
+            exchange::exchange("m365", rb).await
         };
         api::call(
             &mut self.session,

@@ -4,7 +4,7 @@
 //! left out.
 
 use crate::date::{Date, NO_YEAR_MARKER};
-use crate::formats::RemoteItem;
+use crate::formats::SourceItem;
 use crate::normalize;
 use crate::record::address;
 use crate::record::{Elem, Field, Record};
@@ -205,7 +205,7 @@ fn address_value(a: &Value) -> Option<String> {
 }
 
 /// A contact as Kith sees it.
-pub fn to_item(c: &Value, tz: Option<&calcard::common::timezone::Tz>) -> RemoteItem {
+pub fn to_item(c: &Value, tz: Option<&calcard::common::timezone::Tz>) -> SourceItem {
     let mut r = Record::default();
     r.set(Field::GivenName, s(c, "givenName"));
     r.set(Field::FamilyName, s(c, "surname"));
@@ -257,7 +257,7 @@ pub fn to_item(c: &Value, tz: Option<&calcard::common::timezone::Tz>) -> RemoteI
         .flatten()
         .find(|p| s(p, "id").eq_ignore_ascii_case(MARKER_PROP))
         .map(|p| s(p, "value").to_string());
-    RemoteItem {
+    SourceItem {
         id: s(c, "id").to_string(),
         record: r,
         line: 0,

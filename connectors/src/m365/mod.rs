@@ -8,7 +8,7 @@ pub mod contact;
 pub mod errors;
 
 use crate::connector::{Connector, ConnectorError, Fetched};
-use crate::formats::RemoteItem;
+use crate::formats::SourceItem;
 use crate::oauth::{self, OAuthError, Started, TokenSink, Tokens};
 use crate::record::{Field, Record};
 use api::{Api, ApiError};
@@ -285,7 +285,7 @@ impl GraphConnector {
         }
     }
 
-    async fn item(&mut self, v: &Value) -> RemoteItem {
+    async fn item(&mut self, v: &Value) -> SourceItem {
         let tz = self.time_zone().await;
         let item = contact::to_item(v, tz.as_ref());
         self.seen.insert(item.id.clone(), item.record.clone());
@@ -315,7 +315,7 @@ impl Connector for GraphConnector {
         let mut next = Cursor::default();
         // Rows of every folder first, then removals: a contact moved between tracked
         // folders is removed from one and added to the other in the same run.
-        let mut items: Vec<RemoteItem> = Vec::new();
+        let mut items: Vec<SourceItem> = Vec::new();
         let mut at: HashMap<String, usize> = HashMap::new();
         let mut removed: Vec<String> = Vec::new();
         let mut all_full = true;
@@ -362,7 +362,7 @@ impl Connector for GraphConnector {
         })
     }
 
-    async fn get(&mut self, id: &str) -> Result<Option<RemoteItem>, ConnectorError> {
+    async fn get(&mut self, id: &str) -> Result<Option<SourceItem>, ConnectorError> {
         match self
             .api
             .call(
@@ -379,7 +379,7 @@ impl Connector for GraphConnector {
         }
     }
 
-    async fn find(&mut self, marker: &str) -> Result<Option<RemoteItem>, ConnectorError> {
+    async fn find(&mut self, marker: &str) -> Result<Option<SourceItem>, ConnectorError> {
         let esc = marker.replace('\'', "''");
         let filter = format!(
             "singleValueExtendedProperties/Any(ep: ep/id eq '{}' and ep/value eq '{esc}')",
@@ -416,7 +416,7 @@ impl Connector for GraphConnector {
         &mut self,
         record: &Record,
         marker: &str,
-    ) -> Result<RemoteItem, ConnectorError> {
+    ) -> Result<SourceItem, ConnectorError> {
         let tz = self.time_zone().await;
         let mut body = contact::to_contact(record, contact::FIELDS, tz.as_ref());
         body.insert(
@@ -443,7 +443,7 @@ impl Connector for GraphConnector {
         id: &str,
         version: &str,
         record: &Record,
-    ) -> Result<RemoteItem, ConnectorError> {
+    ) -> Result<SourceItem, ConnectorError> {
         let before = match self.seen.get(id) {
             Some(r) => r.clone(),
             None => match self.get(id).await? {

@@ -3,6 +3,7 @@
 //! has is updated in place, so importing the same file twice changes nothing.
 
 use crate::config::Config;
+use crate::core::objects::ObjectError;
 use crate::store::{Actor, Kind, PutOutcome, Store, etag_for};
 use kith_dav::ical::bundle::split;
 
@@ -78,25 +79,19 @@ pub async fn import(
         let etag = etag_for(&data);
         let prepared = match crate::core::objects::prepare(config, &cal, &resource, data, etag) {
             Ok(p) => p,
+            Err(ObjectError::Component { allowed, found }) => {
+                out.problems.push(format!(
+                    "UID {}: {name} holds {} only, not {found}; import it into a calendar that does",
+                    piece.uid,
+                    allowed.join(", ")
+                ));
+                continue;
+            }
             Err(e) => {
                 out.problems.push(format!("UID {}: {e}", piece.uid));
                 continue;
             }
         };
-        let component = prepared
-            .content_type
-            .rsplit("component=")
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase();
-        if !cal.components.contains(&component) {
-            out.problems.push(format!(
-                "UID {}: {name} holds {} only, not {component}; import it into a calendar that does",
-                piece.uid,
-                cal.components.join(", ")
-            ));
-            continue;
-        }
         let same = prepared.etag.clone();
         let unchanged_check = move |cur: Option<&str>| cur != Some(same.as_str());
         match store

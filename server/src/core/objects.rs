@@ -2,9 +2,10 @@
 //! span. DAV writes, upstream sync, imports and restores all store what [`prepare`] returns.
 
 use crate::config::Config;
+use crate::store::sources::NewCard;
 use crate::store::{Collection, Kind, NewObject};
-use kith_dav::ical::{instances, parse_calendar};
-use kith_dav::vcard::parse_card;
+use kith_dav::ical::{CalError, instances, parse_calendar};
+use kith_dav::vcard::{CardError, parse_card};
 
 /// The content type stored with a card.
 pub const CARD_CONTENT_TYPE: &str = "text/vcard; charset=utf-8";
@@ -29,6 +30,16 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The card a sync run writes.
+    pub fn into_card(self) -> NewCard {
+        NewCard {
+            uid: self.uid,
+            etag: self.etag,
+            data: self.data,
+            index: self.index,
+        }
+    }
+
     pub fn as_new(&self) -> NewObject<'_> {
         NewObject {
             name: &self.name,
@@ -46,36 +57,41 @@ impl Prepared {
     }
 }
 
+/// Why bytes cannot be stored in a collection. The DAV front answers each with its RFC
+/// precondition; the other fronts show the message.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error(transparent)]
+    Card(#[from] CardError),
+    #[error(transparent)]
+    Calendar(#[from] CalError),
+    /// The calendar declares which components it holds, and this is not one.
+    #[error("this calendar holds {} only, not {found}", allowed.join(", "))]
+    Component {
+        allowed: Vec<String>,
+        found: &'static str,
+    },
+}
+
 /// Parses `data` as a member of `coll` and computes what storing it needs. The bytes are kept
-/// as they are.
+/// as they are. Every write (DAV, upstream sync, import, restore) goes through here.
 pub fn prepare(
     config: &Config,
     coll: &Collection,
     name: &str,
     data: Vec<u8>,
     etag: String,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, ObjectError> {
     match coll.kind {
-        Kind::Addressbook => {
-            let info = parse_card(&data).map_err(|e| e.to_string())?;
-            let index = info
-                .index_entries()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect();
-            let uid = crate::store::effective_uid(&info, name);
-            Ok(Prepared {
-                name: name.to_string(),
-                uid,
-                etag,
-                content_type: CARD_CONTENT_TYPE.into(),
-                data,
-                index,
-                span: None,
-            })
-        }
+        Kind::Addressbook => Ok(prepare_card(name, data, etag)?),
         Kind::Calendar => {
-            let obj = parse_calendar(&data).map_err(|e| e.to_string())?;
+            let obj = parse_calendar(&data)?;
+            if !coll.components.iter().any(|c| c == obj.component) {
+                return Err(ObjectError::Component {
+                    allowed: coll.components.clone(),
+                    found: obj.component,
+                });
+            }
             let span = instances::span(&obj.ical, config.caldav.max_instances);
             Ok(Prepared {
                 name: name.to_string(),
@@ -88,4 +104,23 @@ pub fn prepare(
             })
         }
     }
+}
+
+/// [`prepare`] for a card, wherever it is bound (sync plans cards before they have a book).
+pub fn prepare_card(name: &str, data: Vec<u8>, etag: String) -> Result<Prepared, CardError> {
+    let info = parse_card(&data)?;
+    let index = info
+        .index_entries()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    Ok(Prepared {
+        name: name.to_string(),
+        uid: crate::store::effective_uid(&info, name),
+        etag,
+        content_type: CARD_CONTENT_TYPE.into(),
+        data,
+        index,
+        span: None,
+    })
 }

@@ -2,12 +2,12 @@
 //! their calendars (RFC 4918 §9.8, §9.9).
 
 use super::paths::{Target, href_path, resolve};
-use super::{Ctx, calendar, respond};
-use crate::store::{Kind, NewObject, PutOutcome};
+use super::{Ctx, respond, write};
+use crate::core::objects::prepare;
+use crate::store::{Kind, PutOutcome};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kith_dav::names::{CALDAV, CARDDAV};
-use kith_dav::vcard::parse_card;
 
 pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
     let Target::Member(kind, _, src_book, src_name) = &ctx.target else {
@@ -54,7 +54,7 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
         (Err(r), _) | (_, Err(r)) => return r,
     };
     if dst.derived.is_some() || (is_move && src.derived.is_some()) {
-        return calendar::read_only();
+        return write::read_only();
     }
     if src.id == dst.id && *src_name == dest_name {
         return respond::text(StatusCode::FORBIDDEN, "Source and destination are the same");
@@ -65,39 +65,16 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
         Ok(None) => return respond::not_found(),
         Err(e) => return respond::internal(e),
     };
-    let (uid, index, span) = match kind {
-        Kind::Addressbook => {
-            let Ok(info) = parse_card(&obj.data) else {
-                return respond::internal("a stored card no longer parses");
-            };
-            let uid = crate::store::effective_uid(&info, &dest_name);
-            let index: Vec<(String, String)> = info
-                .index_entries()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect();
-            (uid, index, None)
-        }
-        Kind::Calendar => {
-            match calendar::check(&ctx.app.config, &dst, &obj.data, "text/calendar") {
-                Ok((o, span)) => (o.uid, Vec::new(), Some(span)),
-                Err(r) => return r,
-            }
-        }
+    // The destination checks the object as a PUT would (a calendar may not take its component).
+    let prepared = match prepare(&ctx.app.config, &dst, &dest_name, obj.data, obj.meta.etag) {
+        Ok(p) => p,
+        Err(e) => return write::refused(e, ""),
     };
-    let new = NewObject {
-        name: &dest_name,
-        uid: &uid,
-        etag: &obj.meta.etag,
-        content_type: &obj.meta.content_type,
-        data: &obj.data,
-        index: index.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
-        span,
-    };
+    let (new, uid) = (prepared.as_new(), &prepared.uid);
     let outcome = if is_move && src.id == dst.id {
         // A rename keeps the row, its UID and its data: one transaction in the store.
         store
-            .rename_object(src.id, src_name, &dest_name, &uid, overwrite, &ctx.actor())
+            .rename_object(src.id, src_name, &dest_name, uid, overwrite, &ctx.actor())
             .await
     } else {
         let check = move |current: Option<&str>| overwrite || current.is_none();

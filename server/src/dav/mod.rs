@@ -326,7 +326,7 @@ async fn serve_method(ctx: Ctx, method: Method, body: Body) -> Response {
             // One byte over the limit is enough to tell that the card is too large.
             let limit = ctx.app.config.dav.max_resource_size + 1;
             match read_body(body, limit).await {
-                Ok(b) => object::put(&ctx, b).await,
+                Ok(b) => write::put(&ctx, b).await,
                 Err(_) => write::too_large(&ctx),
             }
         }

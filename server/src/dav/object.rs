@@ -1,23 +1,18 @@
-//! GET, HEAD, PUT and DELETE of vCards and (GET and DELETE) iCalendar objects; calendar PUT
-//! is in [`super::calendar`], and what both PUTs share in [`super::write`].
-//!
-//! PUT stores the exact bytes; a parsed copy validates the card and feeds the index. The ETag
-//! is a hash of the stored bytes, so an unchanged card always keeps its ETag.
+//! GET, HEAD and DELETE of cards and calendar objects, and the `address-data` a card is served
+//! as. PUT of both is in [`super::write`]. The ETag is a hash of the stored bytes, so an
+//! unchanged object always keeps its ETag.
 
 use super::paths::Target;
-use super::write::{precondition, put_response, too_large};
+use super::write::precondition;
 use super::{Client, Ctx, respond};
-use crate::store::{DeleteOutcome, Kind, NewObject};
-use axum::body::{Body, Bytes};
+use crate::store::{DeleteOutcome, Kind};
+use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use kith_dav::headers::etag_list_matches;
-use kith_dav::names::CARDDAV;
 use kith_dav::request::PropSelection;
-use kith_dav::vcard::{CardError, Version, convert, parse_card, sniff_version};
+use kith_dav::vcard::{Version, convert, sniff_version};
 use kith_dav::xml::escape;
-
-use crate::store::{effective_uid, etag_for};
 
 fn content_type_for(version: Option<Version>, utf8: bool) -> String {
     let mut ct = String::from("text/vcard");
@@ -110,87 +105,6 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
     r
 }
 
-fn is_vcard_type(media_type: &str) -> bool {
-    matches!(
-        media_type,
-        "text/vcard"
-            | "text/x-vcard"
-            | "text/directory"
-            | "text/plain"
-            | "application/octet-stream"
-            | ""
-    )
-}
-
-pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
-    let (book, card) = match &ctx.target {
-        Target::Member(Kind::Addressbook, _, book, card) => (book, card),
-        Target::Member(Kind::Calendar, _, cal, name) => {
-            return super::calendar::put(ctx, cal, name, body).await;
-        }
-        _ => {
-            return respond::text(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "PUT a vCard into an address book (/dav/addressbooks/USER/BOOK/NAME.vcf) or an event into a calendar (/dav/calendars/USER/CALENDAR/NAME.ics)",
-            );
-        }
-    };
-    if body.len() > ctx.app.config.dav.max_resource_size {
-        return too_large(ctx);
-    }
-    let book = match ctx.collection(Kind::Addressbook, book).await {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            return respond::text(
-                StatusCode::CONFLICT,
-                "The address book does not exist; create it with MKCOL first",
-            );
-        }
-        Err(r) => return r,
-    };
-    let ct = ctx.headers.media_type.as_str();
-    let info = match parse_card(&body) {
-        Ok(i) => i,
-        Err(e) => {
-            let (cond, advice) = match (&e, is_vcard_type(ct)) {
-                (CardError::NotVCard(_), false) => (
-                    "supported-address-data",
-                    "Only vCard 3.0 and 4.0 (text/vcard) can be stored in an address book",
-                ),
-                (CardError::MultipleCards, _) => {
-                    ("valid-address-data", "Send one card per request")
-                }
-                _ => ("valid-address-data", "Send a well-formed vCard"),
-            };
-            return respond::condition(
-                StatusCode::FORBIDDEN,
-                CARDDAV,
-                cond,
-                &format!("{e}. {advice}."),
-            );
-        }
-    };
-    let etag = etag_for(&body);
-    let index = info.index_entries();
-    let uid = effective_uid(&info, card);
-    let obj = NewObject {
-        name: card,
-        uid: &uid,
-        etag: &etag,
-        content_type: "text/vcard; charset=utf-8",
-        data: &body,
-        index,
-        span: None,
-    };
-    let check = precondition(ctx);
-    let outcome = ctx
-        .app
-        .store
-        .put_object(book.id, &obj, &check, &ctx.actor())
-        .await;
-    put_response(ctx, &book, outcome, &etag, &uid)
-}
-
 pub async fn delete(ctx: &Ctx) -> Response {
     let Target::Member(kind, _, book, card) = &ctx.target else {
         return respond::not_found();
@@ -201,7 +115,7 @@ pub async fn delete(ctx: &Ctx) -> Response {
         Err(r) => return r,
     };
     if book.derived.is_some() {
-        return super::calendar::read_only();
+        return super::write::read_only();
     }
     let check = precondition(ctx);
     match ctx

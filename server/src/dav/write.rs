@@ -1,13 +1,125 @@
-//! What card and calendar writes share: the `If-Match`/`If-None-Match` check, the size limit
-//! and the answer to a stored PUT.
+//! PUT of cards and calendar objects, one path for both: the size limit, the collection, the
+//! `If-Match`/`If-None-Match`/`If` check run inside the store's write, and the answer. The
+//! bytes become a storable object in `core::objects::prepare`, as for sync and restore; this
+//! module only words its refusals as RFC preconditions.
 
 use super::paths::{Target, member_href};
 use super::{Ctx, respond};
-use crate::store::{Collection, Kind, PutOutcome, StoreResult};
+use crate::core::objects::{ObjectError, prepare};
+use crate::store::{Collection, Kind, PutOutcome, StoreResult, etag_for};
+use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use kith_dav::names::CARDDAV;
+use kith_dav::names::{CALDAV, CARDDAV, DAV};
+use kith_dav::vcard::CardError;
 use kith_dav::xml::escape;
+
+/// PUT of a card into an address book or an object into a calendar. The stored bytes are the
+/// client's own; a parsed copy validates them and feeds the index.
+pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
+    let Target::Member(kind, _, coll, name) = &ctx.target else {
+        return respond::text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "PUT a vCard into an address book (/dav/addressbooks/USER/BOOK/NAME.vcf) or an event into a calendar (/dav/calendars/USER/CALENDAR/NAME.ics)",
+        );
+    };
+    let kind = *kind;
+    if body.len() > ctx.app.config.dav.max_resource_size {
+        return too_large(ctx);
+    }
+    let coll = match ctx.collection(kind, coll).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            let how = match kind {
+                Kind::Addressbook => "The address book does not exist; create it with MKCOL first",
+                Kind::Calendar => "The calendar does not exist; create it with MKCALENDAR first",
+            };
+            return respond::text(StatusCode::CONFLICT, how);
+        }
+        Err(r) => return r,
+    };
+    if coll.derived.is_some() {
+        return read_only();
+    }
+    let media_type = ctx.headers.media_type.as_str();
+    if kind == Kind::Calendar && !is_calendar_type(media_type) {
+        return respond::condition(
+            StatusCode::FORBIDDEN,
+            CALDAV,
+            "supported-calendar-data",
+            "Only iCalendar 2.0 (text/calendar) can be stored in a calendar",
+        );
+    }
+    let etag = etag_for(&body);
+    let prepared = match prepare(&ctx.app.config, &coll, name, Vec::from(body), etag) {
+        Ok(p) => p,
+        Err(e) => return refused(e, media_type),
+    };
+    let check = precondition(ctx);
+    let outcome = ctx
+        .app
+        .store
+        .put_object(coll.id, &prepared.as_new(), &check, &ctx.actor())
+        .await;
+    put_response(ctx, &coll, outcome, &prepared.etag, &prepared.uid)
+}
+
+/// Bytes that cannot be stored, answered with the precondition of RFC 6352 §6.3.2.1 or
+/// RFC 4791 §5.3.2.1. `media_type` is the request's Content-Type, which tells a card that is
+/// broken from a body that was never a card.
+pub fn refused(e: ObjectError, media_type: &str) -> Response {
+    let (ns, cond, text) = match &e {
+        ObjectError::Card(c) => {
+            let (cond, advice) = match (c, is_vcard_type(media_type)) {
+                (CardError::NotVCard(_), false) => (
+                    "supported-address-data",
+                    "Only vCard 3.0 and 4.0 (text/vcard) can be stored in an address book",
+                ),
+                (CardError::MultipleCards, _) => {
+                    ("valid-address-data", "Send one card per request")
+                }
+                _ => ("valid-address-data", "Send a well-formed vCard"),
+            };
+            (CARDDAV, cond, format!("{e}. {advice}."))
+        }
+        ObjectError::Calendar(c) => (CALDAV, c.precondition(), e.to_string()),
+        ObjectError::Component { found, .. } => (
+            CALDAV,
+            "supported-calendar-component",
+            format!("{e}; store it in a calendar that takes {found}"),
+        ),
+    };
+    respond::condition(StatusCode::FORBIDDEN, ns, cond, &text)
+}
+
+fn is_vcard_type(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        "text/vcard"
+            | "text/x-vcard"
+            | "text/directory"
+            | "text/plain"
+            | "application/octet-stream"
+            | ""
+    )
+}
+
+fn is_calendar_type(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        "text/calendar" | "text/plain" | "application/octet-stream" | ""
+    )
+}
+
+/// The answer to a write into a derived (read-only) calendar.
+pub fn read_only() -> Response {
+    respond::condition(
+        StatusCode::FORBIDDEN,
+        DAV,
+        "need-privileges",
+        "The birthday calendar is read-only: change the birthday on the contact card instead",
+    )
+}
 
 /// The `If-Match` / `If-None-Match` / `If` check, run by the store inside its write transaction.
 pub fn precondition(ctx: &Ctx) -> impl Fn(Option<&str>) -> bool + Send + Sync + use<> {

@@ -41,18 +41,10 @@ fn card_text(op: &Op) -> Option<std::borrow::Cow<'_, str>> {
 /// A card write for a new card text: its ETag, storage UID key and index.
 fn card_put(name: &str, text: &str) -> SyncResult<NewCard> {
     let data = text.as_bytes().to_vec();
-    let info = kith_dav::vcard::parse_card(&data)
-        .map_err(|e| SyncError::Refused(format!("the planned card {name} is not valid: {e}")))?;
-    Ok(NewCard {
-        uid: effective_uid(&info, name),
-        etag: etag_for(&data),
-        index: info
-            .index_entries()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        data,
-    })
+    let etag = etag_for(&data);
+    crate::core::objects::prepare_card(name, data, etag)
+        .map(|p| p.into_card())
+        .map_err(|e| SyncError::Refused(format!("the planned card {name} is not valid: {e}")))
 }
 
 fn apply_op(op: &Op) -> SyncResult<Vec<ApplyOp>> {
@@ -361,22 +353,15 @@ pub async fn undo_run(store: &dyn Store, run_id: i64, force: bool) -> SyncResult
                 continue;
             }
             let put = match &rec.card_before {
-                Some(bytes) => {
-                    let info = kith_dav::vcard::parse_card(bytes).ok();
-                    Some(NewCard {
-                        uid: rec.card_uid.clone().unwrap_or_default(),
-                        etag: etag_for(bytes),
-                        index: info
-                            .map(|i| {
-                                i.index_entries()
-                                    .into_iter()
-                                    .map(|(k, v)| (k.to_string(), v))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                        data: bytes.clone(),
-                    })
-                }
+                // The card as it was: its own UID key, and an index if it still parses.
+                Some(bytes) => Some(NewCard {
+                    uid: rec.card_uid.clone().unwrap_or_default(),
+                    etag: etag_for(bytes),
+                    index: crate::core::objects::prepare_card(name, bytes.clone(), String::new())
+                        .map(|p| p.index)
+                        .unwrap_or_default(),
+                    data: bytes.clone(),
+                }),
                 None => None,
             };
             if put.is_some() {

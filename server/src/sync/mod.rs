@@ -12,7 +12,7 @@ use crate::store::sources::{
     ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, NewRun, Run, RunKind, RunStatus,
     Source, SourcePatch, SourceStatus, Trigger,
 };
-use crate::store::{Store, StoreError, effective_uid, etag_for};
+use crate::store::{Store, StoreError, etag_for};
 use crate::upstream::Upstreams;
 use futures_util::StreamExt;
 use kith_connectors::card::read_card;

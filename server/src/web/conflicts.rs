@@ -115,7 +115,8 @@ async fn take_theirs(
     );
     let bytes = text.into_bytes();
     let etag = crate::store::etag_for(&bytes);
-    let prepared = crate::core::objects::prepare(&web.app.config, &coll, name, bytes, etag)?;
+    let prepared = crate::core::objects::prepare(&web.app.config, &coll, name, bytes, etag)
+        .map_err(|e| e.to_string())?;
     let actor = Actor::Command(format!(
         "conflict resolved with {}'s values (web, by {})",
         source.name,

@@ -4,7 +4,7 @@
 //! on the root. Values are inner XML that the caller has already escaped.
 
 use crate::names::{Name, ROOT_XMLNS};
-use crate::xml::escape;
+use crate::xml::{escape, escape_into};
 
 pub fn status_line(code: u16) -> String {
     let reason = match code {
@@ -64,7 +64,7 @@ impl Multistatus {
     pub fn response(&mut self, href: &str, found: &[PropValue], missing: &[(u16, Vec<Name>)]) {
         let out = &mut self.out;
         out.push_str("<d:response><d:href>");
-        out.push_str(&escape(href));
+        escape_into(out, href);
         out.push_str("</d:href>");
         let minimal = self.minimal;
         let shown = |code: u16, names: &[Name]| !(names.is_empty() || minimal && code == 404);
@@ -102,7 +102,7 @@ impl Multistatus {
     /// A response that carries only a status, e.g. a removed member in sync-collection.
     pub fn status_response(&mut self, href: &str, code: u16) {
         self.out.push_str("<d:response><d:href>");
-        self.out.push_str(&escape(href));
+        escape_into(&mut self.out, href);
         self.out.push_str("</d:href><d:status>");
         self.out.push_str(&status_line(code));
         self.out.push_str("</d:status></d:response>");
@@ -111,7 +111,7 @@ impl Multistatus {
     /// A status response with an error element, e.g. 507 with `number-of-matches-within-limits`.
     pub fn status_response_with_error(&mut self, href: &str, code: u16, error: &Name) {
         self.out.push_str("<d:response><d:href>");
-        self.out.push_str(&escape(href));
+        escape_into(&mut self.out, href);
         self.out.push_str("</d:href><d:status>");
         self.out.push_str(&status_line(code));
         self.out.push_str("</d:status><d:error>");

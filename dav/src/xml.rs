@@ -235,23 +235,40 @@ fn close(el: Element, stack: &mut [Element], root: &mut Option<Element>) {
 
 /// Escapes text for element content and attribute values.
 pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains(['<', '>', '&', '"', '\'', '\r']) {
+    // Scanned as bytes: every character escaped is ASCII, and this runs for each href and
+    // ETag of a listing, so it must not cost more than a pass over the bytes.
+    let Some(first) = s.bytes().position(needs_escape) else {
         return std::borrow::Cow::Borrowed(s);
-    }
+    };
     let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // A bare CR would be normalised away by the client's XML parser; vCards need it.
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
+    out.push_str(&s[..first]);
+    escape_into(&mut out, &s[first..]);
     std::borrow::Cow::Owned(out)
+}
+
+/// [`escape`], appending to `out`.
+pub fn escape_into(out: &mut String, s: &str) {
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            // A bare CR would be normalised away by the client's XML parser; vCards need it.
+            b'\r' => "&#13;",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(entity);
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+}
+
+fn needs_escape(b: u8) -> bool {
+    matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'' | b'\r')
 }
 
 #[cfg(test)]

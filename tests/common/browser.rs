@@ -141,6 +141,21 @@ impl Browser {
         }
     }
 
+    /// Waits (up to 20 s) for a heading with exactly `text`: after a form posts, the old
+    /// page's heading is still there until the answer arrives.
+    pub async fn wait_heading(&self, text: &str) {
+        let xpath = format!("//h1[normalize-space()='{text}']");
+        let found = self
+            .c
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::XPath(&xpath))
+            .await;
+        if let Err(e) = found {
+            panic!("no heading {text:?} on {} ({e})", self.path().await);
+        }
+    }
+
     /// Waits for an element and returns its text.
     pub async fn read(&self, css: &str) -> String {
         self.wait(css).await.text().await.unwrap()

@@ -12,7 +12,7 @@
 //! ```
 
 use crate::store::Kind;
-use kith_dav::href::{decode_segment, encode_segment};
+use kith_dav::href::{decode_segment, encode_segment, push_segment};
 
 pub const DAV_ROOT: &str = "/dav/";
 
@@ -110,13 +110,16 @@ pub fn collection_href(kind: Kind, user: &str, name: &str) -> String {
 }
 
 pub fn member_href(kind: Kind, user: &str, coll: &str, name: &str) -> String {
-    format!(
-        "/dav/{}/{}/{}/{}",
-        root_segment(kind),
-        encode_segment(user),
-        encode_segment(coll),
-        encode_segment(name)
-    )
+    // Built by pushes: this runs for every member of a listing.
+    let root = root_segment(kind);
+    let mut out = String::with_capacity(8 + root.len() + user.len() + coll.len() + name.len());
+    out.push_str("/dav/");
+    out.push_str(root);
+    for segment in [user, coll, name] {
+        out.push('/');
+        push_segment(&mut out, segment);
+    }
+    out
 }
 
 /// The path of an href or absolute URL a client sent (Destination, multiget hrefs).

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 /// SQLite reader connections: concurrent reads beyond this wait for a free connection.
 const READERS: u32 = 4;
+/// SQLite connections for listings (`store/listing.rs`), beside the readers.
+const LISTERS: u32 = 4;
 
 pub(super) static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 pub(super) static POSTGRES_MIGRATOR: sqlx::migrate::Migrator =
@@ -27,6 +29,9 @@ pub struct Db {
     pub(super) writer: AnyPool,
     /// Where reads go (SQLite: read-only connections; PostgreSQL: the same pool).
     pub(super) reader: AnyPool,
+    /// SQLite only: read-only connections of the driver itself, for the streams that list a
+    /// whole collection (`store/listing.rs`).
+    pub(super) listing: Option<sqlx::SqlitePool>,
     pub(super) dialect: Dialect,
     max_connections: u32,
 }
@@ -103,9 +108,18 @@ impl Db {
             .after_connect(|c, _| Box::pin(sqlite_pragmas(c, false)))
             .connect_with(AnyConnectOptions::from_str(&sqlite_url(path, "ro"))?)
             .await?;
+        let listing = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(LISTERS)
+            .connect_with(
+                sqlx::sqlite::SqliteConnectOptions::from_str(&sqlite_url(path, "ro"))?
+                    .busy_timeout(Duration::from_secs(10))
+                    .pragma("temp_store", "MEMORY"),
+            )
+            .await?;
         Ok(Db {
             writer,
             reader,
+            listing: Some(listing),
             dialect: Dialect::Sqlite,
             max_connections: READERS,
         })
@@ -125,6 +139,7 @@ impl Db {
         Ok(Db {
             writer: pool.clone(),
             reader: pool,
+            listing: None,
             dialect: Dialect::Postgres,
             max_connections,
         })
@@ -152,10 +167,21 @@ impl Db {
             max,
         };
         match self.dialect {
-            Dialect::Sqlite => vec![
-                stat("writer", &self.writer, 1),
-                stat("reader", &self.reader, self.max_connections),
-            ],
+            Dialect::Sqlite => {
+                let mut v = vec![
+                    stat("writer", &self.writer, 1),
+                    stat("reader", &self.reader, self.max_connections),
+                ];
+                if let Some(l) = &self.listing {
+                    v.push(crate::metrics::PoolStat {
+                        name: "listing",
+                        size: l.size(),
+                        idle: l.num_idle(),
+                        max: LISTERS,
+                    });
+                }
+                v
+            }
             Dialect::Postgres => vec![stat("postgres", &self.writer, self.max_connections)],
         }
     }
@@ -184,6 +210,9 @@ impl Db {
     pub(super) async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+        if let Some(l) = &self.listing {
+            l.close().await;
+        }
     }
 }
 

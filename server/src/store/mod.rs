@@ -10,6 +10,7 @@ pub mod copy;
 mod db;
 mod dialect;
 mod leases;
+mod listing;
 mod objects;
 mod open;
 #[cfg(test)]

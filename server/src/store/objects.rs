@@ -1,33 +1,13 @@
 //! Cards and calendar objects, and the change feed `sync-collection` reads: every write
 //! bumps its collection's stamp, and removals leave tombstones.
 use super::db::Db;
-use super::dialect::{like_escape, list};
+use super::listing::{META_COLS, object_row};
 use super::{
-    Actor, DeleteOutcome, Narrow, NewObject, Object, ObjectMeta, Precondition, PutOutcome,
-    RowStream, StoreError, StoreResult, SyncItem, now_ms,
+    Actor, DeleteOutcome, Narrow, NewObject, Object, Precondition, PutOutcome, RowStream,
+    StoreResult, SyncItem, now_ms,
 };
 use async_trait::async_trait;
-use futures_util::StreamExt;
-use kith_dav::filter::MatchType;
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
-use tokio::sync::mpsc;
-
-const META_COLS: &str = "name, etag, content_type, size, seq, modified_at";
-
-fn object_row(r: &AnyRow) -> Object {
-    Object {
-        meta: ObjectMeta {
-            name: r.get("name"),
-            etag: r.get("etag"),
-            content_type: r.get("content_type"),
-            size: r.get("size"),
-            seq: r.get("seq"),
-            modified_at: r.get("modified_at"),
-        },
-        data: r.get("data"),
-    }
-}
+use sqlx::AssertSqlSafe;
 
 #[async_trait]
 pub trait Objects: Send + Sync {
@@ -102,19 +82,7 @@ impl Objects for Db {
         collection_id: i64,
         names: &[String],
     ) -> StoreResult<Vec<Object>> {
-        let mut out = Vec::with_capacity(names.len());
-        for chunk in names.chunks(500) {
-            let sql = format!(
-                "SELECT {META_COLS}, data FROM objects WHERE collection_id = $1 AND name IN ({})",
-                list(chunk.len(), 2)
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(collection_id);
-            for n in chunk {
-                q = q.bind(n);
-            }
-            out.extend(q.fetch_all(&self.reader).await?.iter().map(object_row));
-        }
-        Ok(out)
+        self.list_named(collection_id, names).await
     }
 
     async fn put_object(
@@ -226,50 +194,7 @@ impl Objects for Db {
         with_data: bool,
         narrow: Option<Narrow>,
     ) -> RowStream<Object> {
-        let pool = self.reader.clone();
-        let dialect = self.dialect;
-        spawn_rows(move |tx| async move {
-            let data = if with_data {
-                "data".to_string()
-            } else {
-                format!("{} AS data", dialect.empty_blob())
-            };
-            // Storage order: reading rows in name order would jump around the table.
-            let base = format!("SELECT {META_COLS}, {data} FROM objects WHERE collection_id = $1");
-            let q = match &narrow {
-                None => sqlx::query(AssertSqlSafe(base)).bind(collection_id),
-                Some(Narrow::Span { start, end }) => sqlx::query(AssertSqlSafe(format!(
-                    "{base} AND last_end >= $2 AND first_start <= $3"
-                )))
-                .bind(collection_id)
-                .bind(*start)
-                .bind(*end),
-                Some(Narrow::Index(h)) => {
-                    let needle = like_escape(&h.needle);
-                    let (op, pattern) = match h.match_type {
-                        MatchType::Equals => ("=", h.needle.clone()),
-                        MatchType::Contains => ("LIKE", format!("%{needle}%")),
-                        MatchType::StartsWith => ("LIKE", format!("{needle}%")),
-                        MatchType::EndsWith => ("LIKE", format!("%{needle}")),
-                    };
-                    let escape = if op == "LIKE" { "ESCAPE '\\'" } else { "" };
-                    sqlx::query(AssertSqlSafe(format!(
-                        "{base} AND id IN (SELECT object_id FROM object_index WHERE collection_id = $1 \
-                         AND prop = $2 AND value {op} $3 {escape})"
-                    )))
-                    .bind(collection_id)
-                    .bind(h.prop.clone())
-                    .bind(dialect.text_in(&pattern))
-                }
-            };
-            let mut rows = q.fetch(&pool);
-            while let Some(row) = rows.next().await {
-                let item = row.map(|r| object_row(&r)).map_err(StoreError::from);
-                if tx.send(item).await.is_err() {
-                    return; // the consumer went away
-                }
-            }
-        })
+        self.list_objects(collection_id, with_data, narrow)
     }
 
     fn changes(
@@ -279,48 +204,7 @@ impl Objects for Db {
         limit: Option<usize>,
         with_data: bool,
     ) -> RowStream<SyncItem> {
-        let pool = self.reader.clone();
-        let dialect = self.dialect;
-        spawn_rows(move |tx| async move {
-            let result = async {
-                let mut conn = pool.begin().await?;
-                // One snapshot for the stamp and the rows: a write committed in between can
-                // never be skipped by the returned token.
-                dialect.snapshot(&mut conn).await?;
-                let current: i64 = sqlx::query_scalar("SELECT seq FROM collections WHERE id = $1")
-                    .bind(collection_id)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                let query = sqlx::query(AssertSqlSafe(changes_sql(dialect, since == 0, with_data)))
-                    .bind(collection_id)
-                    .bind(since)
-                    .bind(limit.map_or(i64::MAX, |l| l as i64));
-                {
-                    let mut rows = query.fetch(&mut *conn);
-                    while let Some(row) = rows.next().await {
-                        let r = row?;
-                        let item = if r.get::<i64, _>("removed") == 1 {
-                            SyncItem::Removed {
-                                name: r.get("name"),
-                                seq: r.get("seq"),
-                            }
-                        } else {
-                            SyncItem::Present(object_row(&r))
-                        };
-                        if tx.send(Ok(item)).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                }
-                conn.commit().await?;
-                let _ = tx.send(Ok(SyncItem::End { current })).await;
-                Ok::<(), StoreError>(())
-            }
-            .await;
-            if let Err(e) = result {
-                let _ = tx.send(Err(e)).await;
-            }
-        })
+        self.list_changes(collection_id, since, limit, with_data)
     }
 
     async fn purge_tombstones(&self, before: i64) -> StoreResult<u64> {
@@ -343,55 +227,13 @@ impl Objects for Db {
     }
 }
 
-/// Members (and, after a token, tombstones) stamped after `$2`, oldest first, at most `$3`,
-/// through the (collection_id, seq) indexes. An initial sync lists the members only.
-pub(super) fn changes_sql(
-    dialect: super::dialect::Dialect,
-    initial: bool,
-    with_data: bool,
-) -> String {
-    let blob = dialect.empty_blob();
-    let data = if with_data {
-        "data".to_string()
-    } else {
-        format!("{blob} AS data")
-    };
-    let members = format!(
-        "SELECT {META_COLS}, {data}, CAST(0 AS BIGINT) AS removed FROM objects \
-         WHERE collection_id = $1 AND seq > $2"
-    );
-    if initial {
-        return format!("{members} ORDER BY seq LIMIT $3");
-    }
-    format!(
-        "{members} UNION ALL SELECT name, '', '', CAST(0 AS BIGINT), seq, deleted_at, {blob}, \
-         CAST(1 AS BIGINT) FROM tombstones WHERE collection_id = $1 AND seq > $2 \
-         ORDER BY seq LIMIT $3"
-    )
-}
-
-/// Runs `produce` on its own task, feeding a bounded channel: the query advances only as fast
-/// as the consumer (usually a client reading a response) takes rows.
-pub(super) fn spawn_rows<T, F, Fut>(produce: F) -> RowStream<T>
-where
-    T: Send + 'static,
-    F: FnOnce(mpsc::Sender<StoreResult<T>>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(produce(tx));
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    })
-    .boxed()
-}
-
 #[cfg(test)]
 impl Db {
     /// The query plan of the incremental sync query (SQLite), for tests that prove it reads
     /// the indexes.
     pub async fn explain_changes(&self) -> StoreResult<Vec<String>> {
-        let sql = changes_sql(self.dialect, false, false);
+        use sqlx::Row;
+        let sql = super::listing::changes_sql(self.dialect, false, false);
         let rows = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
             .bind(1_i64)
             .bind(0_i64)

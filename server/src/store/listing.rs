@@ -1,0 +1,361 @@
+//! The reads that list many members: a whole collection (PROPFIND, queries), its change feed
+//! (`sync-collection`) and a multiget's named members. They read up to thousands of rows per
+//! request, so on SQLite they
+//! run on the driver's own connections ([`Db::listing`]) instead of through `Any`, which copies
+//! every value of every row into its own type first. Each query and each row mapping is written
+//! once, generic over the database; PostgreSQL runs the same code through `Any`.
+
+use super::db::Db;
+use super::dialect::{Dialect, like_escape, list};
+use super::{Narrow, Object, ObjectMeta, RowStream, StoreError, StoreResult, SyncItem};
+use futures_util::StreamExt;
+use kith_dav::filter::MatchType;
+use sqlx::{
+    AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type,
+};
+use tokio::sync::mpsc;
+
+pub(super) const META_COLS: &str = "name, etag, content_type, size, seq, modified_at";
+
+/// What a listing query binds, in order.
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+/// A row of `META_COLS, data`, read by position: a name lookup per column costs a hash, and
+/// listings read thousands of rows.
+pub(super) fn object_row<R: Row>(r: &R) -> Object
+where
+    usize: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Object {
+        meta: ObjectMeta {
+            name: r.get(0),
+            etag: r.get(1),
+            content_type: r.get(2),
+            size: r.get(3),
+            seq: r.get(4),
+            modified_at: r.get(5),
+        },
+        data: r.get(6),
+    }
+}
+
+fn bound<'q, DB: Database>(sql: String, args: Vec<Arg>) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
+    for<'a> String: Encode<'a, DB>,
+    for<'a> i64: Encode<'a, DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let mut q = sqlx::query::<DB>(AssertSqlSafe(sql));
+    for a in args {
+        q = match a {
+            Arg::Int(i) => q.bind(i),
+            Arg::Text(t) => q.bind(t),
+        };
+    }
+    q
+}
+
+/// The members of a collection (with their data if asked), narrowed by a time span or an
+/// indexed property.
+fn objects_query(
+    dialect: Dialect,
+    collection_id: i64,
+    with_data: bool,
+    narrow: Option<&Narrow>,
+) -> (String, Vec<Arg>) {
+    let data = if with_data {
+        "data".to_string()
+    } else {
+        format!("{} AS data", dialect.empty_blob())
+    };
+    // Storage order: reading rows in name order would jump around the table.
+    let base = format!("SELECT {META_COLS}, {data} FROM objects WHERE collection_id = $1");
+    match narrow {
+        None => (base, vec![Arg::Int(collection_id)]),
+        Some(Narrow::Span { start, end }) => (
+            format!("{base} AND last_end >= $2 AND first_start <= $3"),
+            vec![Arg::Int(collection_id), Arg::Int(*start), Arg::Int(*end)],
+        ),
+        Some(Narrow::Index(h)) => {
+            let needle = like_escape(&h.needle);
+            let (op, pattern) = match h.match_type {
+                MatchType::Equals => ("=", h.needle.clone()),
+                MatchType::Contains => ("LIKE", format!("%{needle}%")),
+                MatchType::StartsWith => ("LIKE", format!("{needle}%")),
+                MatchType::EndsWith => ("LIKE", format!("%{needle}")),
+            };
+            let escape = if op == "LIKE" { "ESCAPE '\\'" } else { "" };
+            (
+                format!(
+                    "{base} AND id IN (SELECT object_id FROM object_index WHERE collection_id = $1 \
+                     AND prop = $2 AND value {op} $3 {escape})"
+                ),
+                vec![
+                    Arg::Int(collection_id),
+                    Arg::Text(h.prop.clone()),
+                    Arg::Text(dialect.text_in(&pattern)),
+                ],
+            )
+        }
+    }
+}
+
+/// Members (and, after a token, tombstones) stamped after `$2`, oldest first, at most `$3`,
+/// through the (collection_id, seq) indexes. An initial sync lists the members only.
+pub(super) fn changes_sql(dialect: Dialect, initial: bool, with_data: bool) -> String {
+    let blob = dialect.empty_blob();
+    let data = if with_data {
+        "data".to_string()
+    } else {
+        format!("{blob} AS data")
+    };
+    let members = format!(
+        "SELECT {META_COLS}, {data}, CAST(0 AS BIGINT) AS removed FROM objects \
+         WHERE collection_id = $1 AND seq > $2"
+    );
+    if initial {
+        return format!("{members} ORDER BY seq LIMIT $3");
+    }
+    format!(
+        "{members} UNION ALL SELECT name, '', '', CAST(0 AS BIGINT), seq, deleted_at, {blob}, \
+         CAST(1 AS BIGINT) FROM tombstones WHERE collection_id = $1 AND seq > $2 \
+         ORDER BY seq LIMIT $3"
+    )
+}
+
+/// Sends the rows of a members query; `false` once the consumer went away.
+async fn send_objects<DB: Database>(
+    conn: &mut DB::Connection,
+    sql: String,
+    args: Vec<Arg>,
+    tx: &mpsc::Sender<StoreResult<Object>>,
+) -> StoreResult<()>
+where
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
+    for<'a> String: Encode<'a, DB>,
+    for<'a> i64: Encode<'a, DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let mut rows = bound::<DB>(sql, args).fetch(&mut *conn);
+    while let Some(row) = rows.next().await {
+        if tx.send(Ok(object_row(&row?))).await.is_err() {
+            break; // the consumer went away
+        }
+    }
+    Ok(())
+}
+
+/// Sends a collection's changes after `since`, then its current stamp, all read in the one
+/// transaction `conn` is in: a write committed in between can never be skipped by the
+/// returned token.
+async fn send_changes<DB: Database>(
+    conn: &mut DB::Connection,
+    dialect: Dialect,
+    collection_id: i64,
+    since: i64,
+    limit: Option<usize>,
+    with_data: bool,
+    tx: &mpsc::Sender<StoreResult<SyncItem>>,
+) -> StoreResult<()>
+where
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
+    for<'a> String: Encode<'a, DB>,
+    for<'a> i64: Encode<'a, DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let current: i64 = bound::<DB>(
+        "SELECT seq FROM collections WHERE id = $1".into(),
+        vec![Arg::Int(collection_id)],
+    )
+    .fetch_one(&mut *conn)
+    .await?
+    .get(0);
+    let args = vec![
+        Arg::Int(collection_id),
+        Arg::Int(since),
+        Arg::Int(limit.map_or(i64::MAX, |l| l as i64)),
+    ];
+    {
+        let mut rows =
+            bound::<DB>(changes_sql(dialect, since == 0, with_data), args).fetch(&mut *conn);
+        while let Some(row) = rows.next().await {
+            let r = row?;
+            let item = if r.get::<i64, _>(7) == 1 {
+                SyncItem::Removed {
+                    name: r.get(0),
+                    seq: r.get(4),
+                }
+            } else {
+                SyncItem::Present(object_row(&r))
+            };
+            if tx.send(Ok(item)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    let _ = tx.send(Ok(SyncItem::End { current })).await;
+    Ok(())
+}
+
+/// The members named `names` (a multiget), in chunks that stay under every backend's limit
+/// on bound values.
+async fn named<DB: Database>(
+    conn: &mut DB::Connection,
+    collection_id: i64,
+    names: &[String],
+) -> StoreResult<Vec<Object>>
+where
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
+    for<'a> String: Encode<'a, DB>,
+    for<'a> i64: Encode<'a, DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let mut out = Vec::with_capacity(names.len());
+    for chunk in names.chunks(500) {
+        let sql = format!(
+            "SELECT {META_COLS}, data FROM objects WHERE collection_id = $1 AND name IN ({})",
+            list(chunk.len(), 2)
+        );
+        let args = std::iter::once(Arg::Int(collection_id))
+            .chain(chunk.iter().map(|n| Arg::Text(n.clone())))
+            .collect();
+        let rows = bound::<DB>(sql, args).fetch_all(&mut *conn).await?;
+        out.extend(rows.iter().map(object_row));
+    }
+    Ok(out)
+}
+
+impl Db {
+    /// The members named `names`, those that exist.
+    pub(super) async fn list_named(
+        &self,
+        collection_id: i64,
+        names: &[String],
+    ) -> StoreResult<Vec<Object>> {
+        match &self.listing {
+            Some(pool) => {
+                named::<sqlx::Sqlite>(&mut *pool.acquire().await?, collection_id, names).await
+            }
+            None => {
+                named::<sqlx::Any>(&mut *self.reader.acquire().await?, collection_id, names).await
+            }
+        }
+    }
+
+    /// The members of a collection, streamed as the consumer takes them.
+    pub(super) fn list_objects(
+        &self,
+        collection_id: i64,
+        with_data: bool,
+        narrow: Option<Narrow>,
+    ) -> RowStream<Object> {
+        let (sql, args) = objects_query(self.dialect, collection_id, with_data, narrow.as_ref());
+        let (listing, reader) = (self.listing.clone(), self.reader.clone());
+        spawn_rows(move |tx| async move {
+            let done = match listing {
+                Some(pool) => match pool.acquire().await {
+                    Ok(mut c) => send_objects::<sqlx::Sqlite>(&mut c, sql, args, &tx).await,
+                    Err(e) => Err(e.into()),
+                },
+                None => match reader.acquire().await {
+                    Ok(mut c) => send_objects::<sqlx::Any>(&mut c, sql, args, &tx).await,
+                    Err(e) => Err(e.into()),
+                },
+            };
+            if let Err(e) = done {
+                let _ = tx.send(Err(e)).await;
+            }
+        })
+    }
+
+    /// A collection's change feed after `since`, ending with its current stamp.
+    pub(super) fn list_changes(
+        &self,
+        collection_id: i64,
+        since: i64,
+        limit: Option<usize>,
+        with_data: bool,
+    ) -> RowStream<SyncItem> {
+        let dialect = self.dialect;
+        let (listing, reader) = (self.listing.clone(), self.reader.clone());
+        spawn_rows(move |tx| async move {
+            let done = async {
+                match listing {
+                    Some(pool) => {
+                        let mut conn = pool.begin().await?;
+                        send_changes::<sqlx::Sqlite>(
+                            &mut conn,
+                            dialect,
+                            collection_id,
+                            since,
+                            limit,
+                            with_data,
+                            &tx,
+                        )
+                        .await?;
+                        conn.commit().await?;
+                    }
+                    None => {
+                        let mut conn = reader.begin().await?;
+                        dialect.snapshot(&mut conn).await?;
+                        send_changes::<sqlx::Any>(
+                            &mut conn,
+                            dialect,
+                            collection_id,
+                            since,
+                            limit,
+                            with_data,
+                            &tx,
+                        )
+                        .await?;
+                        conn.commit().await?;
+                    }
+                }
+                Ok::<(), StoreError>(())
+            }
+            .await;
+            if let Err(e) = done {
+                let _ = tx.send(Err(e)).await;
+            }
+        })
+    }
+}
+
+/// Runs `produce` on its own task, feeding a bounded channel: the query advances only as fast
+/// as the consumer (usually a client reading a response) takes rows.
+pub(super) fn spawn_rows<T, F, Fut>(produce: F) -> RowStream<T>
+where
+    T: Send + 'static,
+    F: FnOnce(mpsc::Sender<StoreResult<T>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(produce(tx));
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed()
+}

@@ -45,27 +45,6 @@ where
     }
 }
 
-fn bound<'q, DB: Database>(sql: String, args: Vec<Arg>) -> sqlx::query::Query<'q, DB, DB::Arguments>
-where
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
-    for<'a> String: Encode<'a, DB>,
-    for<'a> i64: Encode<'a, DB>,
-    usize: ColumnIndex<DB::Row>,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-{
-    let mut q = sqlx::query::<DB>(AssertSqlSafe(sql));
-    for a in args {
-        q = match a {
-            Arg::Int(i) => q.bind(i),
-            Arg::Text(t) => q.bind(t),
-        };
-    }
-    q
-}
-
 /// The members of a collection (with their data if asked), narrowed by a time span or an
 /// indexed property.
 fn objects_query(
@@ -134,44 +113,10 @@ pub(super) fn changes_sql(dialect: Dialect, initial: bool, with_data: bool) -> S
     )
 }
 
-/// Sends the rows of a members query; `false` once the consumer went away.
-async fn send_objects<DB: Database>(
-    conn: &mut DB::Connection,
-    sql: String,
-    args: Vec<Arg>,
-    tx: &mpsc::Sender<StoreResult<Object>>,
-) -> StoreResult<()>
-where
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
-    for<'a> String: Encode<'a, DB>,
-    for<'a> i64: Encode<'a, DB>,
-    usize: ColumnIndex<DB::Row>,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-{
-    let mut rows = bound::<DB>(sql, args).fetch(&mut *conn);
-    while let Some(row) = rows.next().await {
-        if tx.send(Ok(object_row(&row?))).await.is_err() {
-            break; // the consumer went away
-        }
-    }
-    Ok(())
-}
+/// The listing queries on database `DB`: every bound a query and its rows need, stated once.
+struct Rows<DB>(std::marker::PhantomData<DB>);
 
-/// Sends a collection's changes after `since`, then its current stamp, all read in the one
-/// transaction `conn` is in: a write committed in between can never be skipped by the
-/// returned token.
-async fn send_changes<DB: Database>(
-    conn: &mut DB::Connection,
-    dialect: Dialect,
-    collection_id: i64,
-    since: i64,
-    limit: Option<usize>,
-    with_data: bool,
-    tx: &mpsc::Sender<StoreResult<SyncItem>>,
-) -> StoreResult<()>
+impl<DB: Database> Rows<DB>
 where
     for<'r> String: Decode<'r, DB> + Type<DB>,
     for<'r> i64: Decode<'r, DB> + Type<DB>,
@@ -182,70 +127,100 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
 {
-    let current: i64 = bound::<DB>(
-        "SELECT seq FROM collections WHERE id = $1".into(),
-        vec![Arg::Int(collection_id)],
-    )
-    .fetch_one(&mut *conn)
-    .await?
-    .get(0);
-    let args = vec![
-        Arg::Int(collection_id),
-        Arg::Int(since),
-        Arg::Int(limit.map_or(i64::MAX, |l| l as i64)),
-    ];
-    {
-        let mut rows =
-            bound::<DB>(changes_sql(dialect, since == 0, with_data), args).fetch(&mut *conn);
-        while let Some(row) = rows.next().await {
-            let r = row?;
-            let item = if r.get::<i64, _>(7) == 1 {
-                SyncItem::Removed {
-                    name: r.get(0),
-                    seq: r.get(4),
-                }
-            } else {
-                SyncItem::Present(object_row(&r))
+    fn bound<'q>(sql: String, args: Vec<Arg>) -> sqlx::query::Query<'q, DB, DB::Arguments> {
+        let mut q = sqlx::query::<DB>(AssertSqlSafe(sql));
+        for a in args {
+            q = match a {
+                Arg::Int(i) => q.bind(i),
+                Arg::Text(t) => q.bind(t),
             };
-            if tx.send(Ok(item)).await.is_err() {
-                return Ok(());
+        }
+        q
+    }
+
+    /// Sends the rows of a members query, until the consumer goes away.
+    async fn send_objects(
+        conn: &mut DB::Connection,
+        sql: String,
+        args: Vec<Arg>,
+        tx: &mpsc::Sender<StoreResult<Object>>,
+    ) -> StoreResult<()> {
+        let mut rows = Self::bound(sql, args).fetch(&mut *conn);
+        while let Some(row) = rows.next().await {
+            if tx.send(Ok(object_row(&row?))).await.is_err() {
+                break; // the consumer went away
             }
         }
+        Ok(())
     }
-    let _ = tx.send(Ok(SyncItem::End { current })).await;
-    Ok(())
-}
 
-/// The members named `names` (a multiget), in chunks that stay under every backend's limit
-/// on bound values.
-async fn named<DB: Database>(
-    conn: &mut DB::Connection,
-    collection_id: i64,
-    names: &[String],
-) -> StoreResult<Vec<Object>>
-where
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
-    for<'a> String: Encode<'a, DB>,
-    for<'a> i64: Encode<'a, DB>,
-    usize: ColumnIndex<DB::Row>,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-{
-    let mut out = Vec::with_capacity(names.len());
-    for chunk in names.chunks(500) {
-        let sql = format!(
-            "SELECT {META_COLS}, data FROM objects WHERE collection_id = $1 AND name IN ({})",
-            list(chunk.len(), 2)
-        );
-        let args = std::iter::once(Arg::Int(collection_id))
-            .chain(chunk.iter().map(|n| Arg::Text(n.clone())))
-            .collect();
-        let rows = bound::<DB>(sql, args).fetch_all(&mut *conn).await?;
-        out.extend(rows.iter().map(object_row));
+    /// Sends a collection's changes after `since`, then its current stamp, all read in the one
+    /// transaction `conn` is in: a write committed in between can never be skipped by the
+    /// returned token.
+    async fn send_changes(
+        conn: &mut DB::Connection,
+        dialect: Dialect,
+        collection_id: i64,
+        since: i64,
+        limit: Option<usize>,
+        with_data: bool,
+        tx: &mpsc::Sender<StoreResult<SyncItem>>,
+    ) -> StoreResult<()> {
+        let current: i64 = Self::bound(
+            "SELECT seq FROM collections WHERE id = $1".into(),
+            vec![Arg::Int(collection_id)],
+        )
+        .fetch_one(&mut *conn)
+        .await?
+        .get(0);
+        let args = vec![
+            Arg::Int(collection_id),
+            Arg::Int(since),
+            Arg::Int(limit.map_or(i64::MAX, |l| l as i64)),
+        ];
+        {
+            let mut rows =
+                Self::bound(changes_sql(dialect, since == 0, with_data), args).fetch(&mut *conn);
+            while let Some(row) = rows.next().await {
+                let r = row?;
+                let item = if r.get::<i64, _>(7) == 1 {
+                    SyncItem::Removed {
+                        name: r.get(0),
+                        seq: r.get(4),
+                    }
+                } else {
+                    SyncItem::Present(object_row(&r))
+                };
+                if tx.send(Ok(item)).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        let _ = tx.send(Ok(SyncItem::End { current })).await;
+        Ok(())
     }
-    Ok(out)
+
+    /// The members named `names` (a multiget), in chunks that stay under every backend's limit
+    /// on bound values.
+    async fn named(
+        conn: &mut DB::Connection,
+        collection_id: i64,
+        names: &[String],
+    ) -> StoreResult<Vec<Object>> {
+        let mut out = Vec::with_capacity(names.len());
+        for chunk in names.chunks(500) {
+            let sql = format!(
+                "SELECT {META_COLS}, data FROM objects WHERE collection_id = $1 AND name IN ({})",
+                list(chunk.len(), 2)
+            );
+            let args = std::iter::once(Arg::Int(collection_id))
+                .chain(chunk.iter().map(|n| Arg::Text(n.clone())))
+                .collect();
+            let rows = Self::bound(sql, args).fetch_all(&mut *conn).await?;
+            out.extend(rows.iter().map(object_row));
+        }
+        Ok(out)
+    }
 }
 
 impl Db {
@@ -257,10 +232,11 @@ impl Db {
     ) -> StoreResult<Vec<Object>> {
         match &self.listing {
             Some(pool) => {
-                named::<sqlx::Sqlite>(&mut *pool.acquire().await?, collection_id, names).await
+                Rows::<sqlx::Sqlite>::named(&mut *pool.acquire().await?, collection_id, names).await
             }
             None => {
-                named::<sqlx::Any>(&mut *self.reader.acquire().await?, collection_id, names).await
+                Rows::<sqlx::Any>::named(&mut *self.reader.acquire().await?, collection_id, names)
+                    .await
             }
         }
     }
@@ -277,11 +253,11 @@ impl Db {
         spawn_rows(move |tx| async move {
             let done = match listing {
                 Some(pool) => match pool.acquire().await {
-                    Ok(mut c) => send_objects::<sqlx::Sqlite>(&mut c, sql, args, &tx).await,
+                    Ok(mut c) => Rows::<sqlx::Sqlite>::send_objects(&mut c, sql, args, &tx).await,
                     Err(e) => Err(e.into()),
                 },
                 None => match reader.acquire().await {
-                    Ok(mut c) => send_objects::<sqlx::Any>(&mut c, sql, args, &tx).await,
+                    Ok(mut c) => Rows::<sqlx::Any>::send_objects(&mut c, sql, args, &tx).await,
                     Err(e) => Err(e.into()),
                 },
             };
@@ -306,7 +282,7 @@ impl Db {
                 match listing {
                     Some(pool) => {
                         let mut conn = pool.begin().await?;
-                        send_changes::<sqlx::Sqlite>(
+                        Rows::<sqlx::Sqlite>::send_changes(
                             &mut conn,
                             dialect,
                             collection_id,
@@ -321,7 +297,7 @@ impl Db {
                     None => {
                         let mut conn = reader.begin().await?;
                         dialect.snapshot(&mut conn).await?;
-                        send_changes::<sqlx::Any>(
+                        Rows::<sqlx::Any>::send_changes(
                             &mut conn,
                             dialect,
                             collection_id,

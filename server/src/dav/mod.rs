@@ -34,7 +34,6 @@ const MAX_XML_BODY: usize = 1024 * 1024;
 pub struct Ctx {
     pub app: Arc<App>,
     pub principal: Principal,
-    pub client: Client,
     /// Every header the methods read, parsed once.
     pub headers: RequestHeaders,
     pub target: Target,
@@ -150,7 +149,7 @@ impl Ctx {
     fn render(&self) -> Render {
         Render {
             user: self.principal.user.clone(),
-            client: self.client,
+            client: self.headers.client,
             config: Arc::new(self.app.config.clone()),
         }
     }
@@ -275,7 +274,6 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
             request_path,
             app: app.clone(),
             principal,
-            client: headers.client,
             headers,
             target,
             path: path.clone(),

@@ -77,7 +77,7 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
         (obj.data, obj.meta.content_type.clone())
     } else {
         let stored = sniff_version(&obj.data);
-        let (body, version) = match wanted_version(ctx.client, ctx.headers.vcard_version) {
+        let (body, version) = match wanted_version(ctx.headers.client, ctx.headers.vcard_version) {
             Some(v) if Some(v) != stored => (convert(&obj.data, stored, v).into_owned(), Some(v)),
             _ => (obj.data, stored),
         };

@@ -513,11 +513,29 @@ async fn bad_files_and_requests_get_clear_errors() {
         ],
     );
     assert!(err.contains("no address book named \"nope\""), "{err}");
+    // A source reads one kind of file: another kind under its name is refused, naming both.
+    import(&s, &fixture("contacts.vcf"), &["--source", "people"]);
+    let err = kith_fails(
+        &s,
+        &[
+            "import",
+            &fixture("google.csv"),
+            "--user",
+            "admin",
+            "--source",
+            "people",
+        ],
+    );
+    assert!(
+        err.contains("source \"people\" reads vCard files, not Google CSV")
+            && err.contains("--source"),
+        "{err}"
+    );
     let err = kith_fails(&s, &["sync", "apply", "999"]);
     assert!(err.contains("there is no run 999"), "{err}");
     let err = kith_fails(&s, &["source", "show", "nope", "--user", "admin"]);
     assert!(err.contains("no source named \"nope\""), "{err}");
-    assert!(book(&s).await.is_empty());
+    assert_eq!(book(&s).await.len(), 3, "only the vCard file's cards");
 }
 
 #[tokio::test]

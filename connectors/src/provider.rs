@@ -75,7 +75,7 @@ impl SourceKind {
             SourceKind::File(Format::LinkedinCsv) => "LinkedIn CSV",
             SourceKind::File(Format::GoogleCsv) => "Google CSV",
             SourceKind::File(Format::OutlookCsv) => "Outlook CSV",
-            SourceKind::File(Format::Vcard) => "vCard file",
+            SourceKind::File(Format::Vcard) => "vCard",
         }
     }
 

@@ -45,6 +45,7 @@ pub fn words(e: SourceError) -> String {
         SourceError::RunUnderWay(_) => {
             format!("{e}; try again when it ends (`kith sync history` shows it)")
         }
+        SourceError::OtherKind { .. } => format!("{e}; name another source with --source"),
         SourceError::Store(e) => e.to_string(),
     }
 }

@@ -1,10 +1,10 @@
 //! `kith import`, `kith source` and `kith sync`: the command line of the reconcile engine.
 
-use super::lookup::{absolute, book_id, claim_source, move_book, source, user};
+use super::lookup::{absolute, book_id, claim_source, source, user};
 use super::report;
 use crate::cli::args::{ImportArgs, SourceCommand, SyncCommand};
 use crate::core::accounts::DEFAULT_BOOK;
-use crate::store::sources::{RunStatus, SourceKind, SourcePatch, Trigger};
+use crate::store::sources::{RunStatus, SourcePatch, Trigger};
 use crate::store::{Kind, Store, StoreError};
 use crate::sync::provenance::{self, Link};
 use crate::sync::{self, Options, Summary};
@@ -12,7 +12,6 @@ use crate::upstream::Upstreams;
 use kith_connectors::formats::{self, Format};
 use kith_connectors::plan::LinkState;
 use kith_connectors::record::Field;
-use kith_connectors::rules::Rules;
 use std::collections::HashMap;
 use std::io::IsTerminal;
 
@@ -49,55 +48,21 @@ pub async fn import(store: &dyn Store, up: &Upstreams, args: ImportArgs) -> CliR
         .source
         .clone()
         .unwrap_or_else(|| format.as_str().to_string());
-    let src = match store
-        .source_by_name(user.id, &name)
-        .await
-        .map_err(store_err)?
-    {
-        Some(s) => {
-            if s.kind != SourceKind::File(format) {
-                return Err(format!(
-                    "source {name:?} reads {} files, but {} is {format}; name another source with --source",
-                    s.kind,
-                    args.file.display()
-                ));
-            }
-            if let Some(b) = &args.book {
-                let id = book_id(store, &user, b).await?;
-                move_book(store, &s, id).await?;
-            }
-            store
-                .patch_source(s.id, SourcePatch::Location(location))
-                .await
-                .map_err(store_err)?;
-            store
-                .source(s.id)
-                .await
-                .map_err(store_err)?
-                .ok_or("the source vanished")?
-        }
-        None => {
-            let book = args.book.as_deref().unwrap_or(DEFAULT_BOOK);
-            let coll = book_id(store, &user, book).await?;
-            let rules = serde_json::to_string(&Rules::default()).unwrap_or_default();
-            let s = store
-                .create_source(
-                    user.id,
-                    &name,
-                    SourceKind::File(format),
-                    coll,
-                    Some(&location),
-                    &rules,
-                )
-                .await
-                .map_err(store_err)?;
-            eprintln!(
-                "created source {name:?} ({format}) for {} → book {book:?}",
-                user.name
-            );
-            s
-        }
+    let book = match &args.book {
+        Some(b) => Some(book_id(store, &user, b).await?),
+        None => None,
     };
+    let (src, created) =
+        crate::core::sources::file_source(store, &user, &name, format, location, book)
+            .await
+            .map_err(super::lookup::words)?;
+    if created {
+        eprintln!(
+            "created source {name:?} ({format}) for {} → book {:?}",
+            user.name,
+            args.book.as_deref().unwrap_or(DEFAULT_BOOK)
+        );
+    }
     let lease = if args.dry_run {
         None
     } else {

@@ -1,8 +1,10 @@
 //! Sources' bookkeeping that every front needs: finding the book a source feeds, pointing a
 //! source at another book, and claiming a source's run lease.
 
-use crate::store::sources::{Source, SourcePatch};
+use crate::store::sources::{Source, SourceKind, SourcePatch};
 use crate::store::{Kind, Store, StoreError, User};
+use kith_connectors::formats::Format;
+use kith_connectors::rules::Rules;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -14,6 +16,59 @@ pub enum SourceError {
     FeedsAnotherBook(String),
     #[error("a run of source {0} is under way on a server")]
     RunUnderWay(String),
+    /// A file import named a source that reads another kind.
+    #[error("source {name:?} reads {} files, not {}", kind.title(), SourceKind::File(*format).title())]
+    OtherKind {
+        name: String,
+        kind: SourceKind,
+        format: Format,
+    },
+}
+
+/// The source a file import feeds: `user`'s source `name`, created for files of `format`
+/// unless it exists, reading the file at `location` from now on. `book` moves an existing
+/// source (see [`move_book`]) and places a new one, which goes to the default book without it.
+/// Returns the source and whether it is new.
+pub async fn file_source(
+    store: &dyn Store,
+    user: &User,
+    name: &str,
+    format: Format,
+    location: String,
+    book: Option<i64>,
+) -> Result<(Source, bool), SourceError> {
+    let kind = SourceKind::File(format);
+    if let Some(s) = store.source_by_name(user.id, name).await? {
+        if s.kind != kind {
+            return Err(SourceError::OtherKind {
+                name: name.to_string(),
+                kind: s.kind,
+                format,
+            });
+        }
+        if let Some(id) = book {
+            move_book(store, &s, id).await?;
+        }
+        store
+            .patch_source(s.id, SourcePatch::Location(location.clone()))
+            .await?;
+        let collection_id = book.unwrap_or(s.collection_id);
+        let s = Source {
+            location: Some(location),
+            collection_id,
+            ..s
+        };
+        return Ok((s, false));
+    }
+    let coll = match book {
+        Some(id) => id,
+        None => book_id(store, user, super::accounts::DEFAULT_BOOK).await?,
+    };
+    let rules = serde_json::to_string(&Rules::default()).unwrap_or_default();
+    let s = store
+        .create_source(user.id, name, kind, coll, Some(&location), &rules)
+        .await?;
+    Ok((s, true))
 }
 
 /// The id of `user`'s address book named `book`.

@@ -113,6 +113,16 @@ pub(super) fn changes_sql(dialect: Dialect, initial: bool, with_data: bool) -> S
     )
 }
 
+/// What a change-feed read asks for.
+#[derive(Clone, Copy)]
+struct Feed {
+    dialect: Dialect,
+    collection_id: i64,
+    since: i64,
+    limit: Option<usize>,
+    with_data: bool,
+}
+
 /// The listing queries on database `DB`: every bound a query and its rows need, stated once.
 struct Rows<DB>(std::marker::PhantomData<DB>);
 
@@ -159,13 +169,16 @@ where
     /// returned token.
     async fn send_changes(
         conn: &mut DB::Connection,
-        dialect: Dialect,
-        collection_id: i64,
-        since: i64,
-        limit: Option<usize>,
-        with_data: bool,
+        feed: &Feed,
         tx: &mpsc::Sender<StoreResult<SyncItem>>,
     ) -> StoreResult<()> {
+        let Feed {
+            dialect,
+            collection_id,
+            since,
+            limit,
+            with_data,
+        } = *feed;
         let current: i64 = Self::bound(
             "SELECT seq FROM collections WHERE id = $1".into(),
             vec![Arg::Int(collection_id)],
@@ -275,38 +288,26 @@ impl Db {
         limit: Option<usize>,
         with_data: bool,
     ) -> RowStream<SyncItem> {
-        let dialect = self.dialect;
+        let feed = Feed {
+            dialect: self.dialect,
+            collection_id,
+            since,
+            limit,
+            with_data,
+        };
         let (listing, reader) = (self.listing.clone(), self.reader.clone());
         spawn_rows(move |tx| async move {
             let done = async {
                 match listing {
                     Some(pool) => {
                         let mut conn = pool.begin().await?;
-                        Rows::<sqlx::Sqlite>::send_changes(
-                            &mut conn,
-                            dialect,
-                            collection_id,
-                            since,
-                            limit,
-                            with_data,
-                            &tx,
-                        )
-                        .await?;
+                        Rows::<sqlx::Sqlite>::send_changes(&mut conn, &feed, &tx).await?;
                         conn.commit().await?;
                     }
                     None => {
                         let mut conn = reader.begin().await?;
-                        dialect.snapshot(&mut conn).await?;
-                        Rows::<sqlx::Any>::send_changes(
-                            &mut conn,
-                            dialect,
-                            collection_id,
-                            since,
-                            limit,
-                            with_data,
-                            &tx,
-                        )
-                        .await?;
+                        feed.dialect.snapshot(&mut conn).await?;
+                        Rows::<sqlx::Any>::send_changes(&mut conn, &feed, &tx).await?;
                         conn.commit().await?;
                     }
                 }

@@ -410,6 +410,7 @@ pub fn words(e: crate::core::sources::SourceError) -> String {
             "{e}; upload into the new book under another source name, or remove this source first"
         ),
         SourceError::RunUnderWay(_) => format!("{e}; try again when it ends (History shows it)"),
+        SourceError::OtherKind { .. } => format!("{e}. Import it under another name."),
         SourceError::Store(e) => e.to_string(),
     }
 }

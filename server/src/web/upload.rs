@@ -6,12 +6,10 @@ use super::Web;
 use super::form::Form;
 use super::page::{self, Nav};
 use crate::store::sources::SourceKind;
-use crate::store::sources::SourcePatch;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
 use kith_connectors::formats::{self, RowError};
-use kith_connectors::rules::Rules;
 use std::path::PathBuf;
 
 #[derive(Template)]
@@ -208,45 +206,10 @@ pub async fn import(web: &Web, form: &Form) -> Response {
             );
         }
     };
-    let existing = match store.source_by_name(user.id, &name).await {
-        Ok(s) => s,
-        Err(e) => return page::internal(web, e),
-    };
-    let result = match existing {
-        Some(s) if s.kind != SourceKind::File(format) => Err(format!(
-            "Source {name} reads {} files, but this file is {}. Import it under another name.",
-            s.kind.title(),
-            SourceKind::File(format).title()
-        )),
-        Some(s) => {
-            // A newer export of the same file: the source reads it from now on.
-            match crate::core::sources::move_book(store, &s, coll)
-                .await
-                .map_err(super::sources::words)
-            {
-                Err(msg) => Err(msg),
-                Ok(()) => store
-                    .patch_source(s.id, SourcePatch::Location(location))
-                    .await
-                    .map_err(|e| e.to_string()),
-            }
-        }
-        None => {
-            let rules = serde_json::to_string(&Rules::default()).unwrap_or_default();
-            store
-                .create_source(
-                    user.id,
-                    &name,
-                    SourceKind::File(format),
-                    coll,
-                    Some(&location),
-                    &rules,
-                )
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
-    };
+    let result =
+        crate::core::sources::file_source(store, user, &name, format, location, Some(coll))
+            .await
+            .map_err(super::sources::words);
     if let Err(msg) = result {
         return page::error_back(web, StatusCode::CONFLICT, "Not imported", &msg, "/sources");
     }

@@ -1,15 +1,24 @@
-//! Every client quirk Kith works around, each a named rule with a test. Rules that shape a
-//! response live here; two that shape the server's connection handling are named here and
-//! implemented in the server's DAV front, where the request is (see their entries).
+//! Every client quirk Kith works around, each a named rule with a test. This module is their
+//! index. Rules that shape a response live here. The rules that shape a recurrence expansion
+//! act on the parsed copy of an event, so they live in `ical::instances`, beside the code they
+//! change. Two rules shape the server's connection handling and are in the server's DAV front,
+//! where the request is.
 //!
-//! | rule | client | what Kith does |
-//! |---|---|---|
-//! | `apple-vcard3` | iOS/macOS Contacts | serves vCard 3.0 unless the request asks for a version |
-//! | `evolution-escaped-etag` | Evolution | reads `\"` in If-Match/If-None-Match as `"` |
-//! | `tbsync-permanent-redirect` | TbSync (Thunderbird) | answers `/.well-known/*` with 301, never 302 |
-//! | `latin1-without-charset` | old Outlook/Android exports | reads non-UTF-8 bytes as Latin-1 |
-//! | `report-depth-ignored` | Thunderbird | a REPORT's `Depth` is ignored (Thunderbird sends 1 on sync-collection): multiget and sync-collection name their own scope (server `dav/report.rs`) |
-//! | `drain-refused-body` | python-caldav, Apple | a request refused before its body was read has the body drained, so the connection stays open for the retry with credentials (server `dav/mod.rs`) |
+//! | rule | client | what Kith does | where, and its test |
+//! |---|---|---|---|
+//! | `apple-vcard3` | iOS/macOS Contacts | serves vCard 3.0 unless the request asks for a version | here; `tests::apple_vcard3` |
+//! | `evolution-escaped-etag` | Evolution | reads `\"` in If-Match/If-None-Match/If as `"` | here; `tests::evolution_escaped_etag` |
+//! | `tbsync-permanent-redirect` | TbSync (Thunderbird) | answers `/.well-known/*` with 301, never 302 | here; `tests::tbsync_permanent_redirect` |
+//! | `latin1-without-charset` | old Outlook/Android exports | reads non-UTF-8 bytes as Latin-1 | here; `tests::latin1_without_charset` |
+//! | `instant-without-end` | any (RFC 5545 §3.6.1 read literally) | a timed event with no DTEND or DURATION lasts zero seconds | `ical::instances`; `instants_and_endless_rules` |
+//! | `override-despite-sequence` | Apple, Thunderbird | an override replaces its occurrence whatever its SEQUENCE | `ical::instances`; `weekly_with_exdate_and_moved_override_across_dst` |
+//! | `exdate-as-date` | Outlook | a DATE EXDATE removes that day's occurrence of a timed series | `ical::instances`; `exdate_as_date_removes_the_day` |
+//! | `dtend-with-duration` | Thunderbird (Lightning) | DTEND wins over `DURATION:PT0S` | `ical::instances`; `lightning_dtend_with_zero_duration` |
+//! | `report-depth-ignored` | Thunderbird | a REPORT's `Depth` is ignored (Thunderbird sends 1 on sync-collection) | server `dav/report.rs`; e2e `quirks::report_depth_ignored` |
+//! | `drain-refused-body` | python-caldav, Apple | a request refused before its body was read has the body drained, so the connection stays open for the retry with credentials | server `dav/mod.rs`; e2e `quirks::drain_refused_body` |
+//!
+//! The end-to-end suite (`tests/quirks.rs`) has one test per rule of this module against the
+//! running server.
 
 use crate::vcard_version::Version;
 use std::borrow::Cow;

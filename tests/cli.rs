@@ -281,3 +281,39 @@ fn help_lists_the_commands() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("--listen") && text.contains("KITH_LISTEN"));
 }
+
+/// Output piped into a reader that stops early (`kith source list | head -1`) ends the command
+/// quietly, as Unix tools do: no panic, no backtrace.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let s = Server::start();
+    let vcf = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/sources/contacts.vcf"
+    );
+    let (ok, _, err) = kith_cli(s.dir.path(), &["import", vcf, "--user", "admin"], "");
+    assert!(ok, "{err}");
+    for args in [
+        &["source", "list", "--user", "admin"][..],
+        &["source", "show", "vcard", "--user", "admin"][..],
+    ] {
+        let mut cmd = Command::new(kith_bin());
+        if let Some(url) = database_for(s.dir.path()) {
+            cmd.env("KITH_DATABASE_URL", url);
+        }
+        let mut child = cmd
+            .args(args)
+            .arg("--data-dir")
+            .arg(s.dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command writes a line.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
+    }
+}

@@ -176,6 +176,9 @@ async fn a_provider_must_be_enabled_and_every_oauth_error_names_its_fix() {
         !g.ok(&["source", "list", "--user", "admin"])
             .contains("google")
     );
+    // The refused connection gave its grant back: no live token is left at Google.
+    let tokens = g.get(&format!("/_fake/tokens?account={ACCOUNT}")).await;
+    assert_eq!(tokens["live"], 0, "{tokens}");
 
     // A good consent connects; the state and code are single use.
     g.control("/_fake/consent", json!({"account": ACCOUNT}))

@@ -804,3 +804,30 @@ async fn inactivity_single_use_codes_and_503s() {
     assert_eq!(body["error_codes"][0], 54005, "{body}");
     m.run();
 }
+
+/// The CLI names the provider it connects, and the admin page shows the consent link as it is.
+#[tokio::test]
+async fn connecting_names_microsoft_and_the_admin_page_shows_the_consent_link() {
+    let m = M::start().await;
+    m.ok(&["provider", "enable", "m365"]);
+    let out = m.ok(&["source", "add", "m365", "--user", "admin"]);
+    assert!(
+        out.contains("connect a Microsoft 365 account")
+            && out.contains("When Microsoft 365 sends you back")
+            && !out.contains("Google"),
+        "{out}"
+    );
+    let cookie = m.s.web_session("admin", ADMIN_PW).await;
+    let page =
+        m.s.anon("GET", "/admin")
+            .header("cookie", &cookie)
+            .send()
+            .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text()
+            .contains("<code id=\"consent-url\">http://kith.test/oauth/m365/adminconsent</code>"),
+        "{}",
+        page.text()
+    );
+}

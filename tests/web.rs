@@ -713,6 +713,15 @@ async fn a_conflict_is_resolved_in_the_inbox_by_keeping_theirs() {
         "your edit wins the run"
     );
 
+    // The Overview points at the inbox instead of saying there is nothing to report.
+    b.go("/").await;
+    assert!(
+        b.read("#open-conflicts").await.contains("1 conflict"),
+        "{}",
+        b.text("main").await
+    );
+    assert!(!b.text("main").await.contains("Nothing to report"));
+
     // The inbox shows both values; keeping theirs writes LinkedIn's into the card.
     b.go("/conflicts").await;
     let item = b.read(".conflict").await;
@@ -729,6 +738,9 @@ async fn a_conflict_is_resolved_in_the_inbox_by_keeping_theirs() {
         b.find(".conflict").await.is_none(),
         "resolved conflicts leave the inbox"
     );
+    b.go("/").await;
+    b.wait("#books").await;
+    assert!(b.find("#open-conflicts").await.is_none());
     let after = download_book(&s).await;
     assert!(
         after[&name].1.contains("TITLE:Staff Engineer"),

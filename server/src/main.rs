@@ -27,12 +27,29 @@ use std::sync::Arc;
 /// A failure that ends the command, reported as one line that says what to do.
 type CliResult = Result<(), String>;
 
+/// A command whose output is piped into `head` ends quietly when the pipe closes, as Unix tools
+/// do. Rust ignores SIGPIPE, so `println!` would panic at the first write after the close. The
+/// server keeps ignoring it: a client that hangs up must not end the process.
+#[cfg(unix)]
+fn restore_sigpipe() {
+    // SAFETY: sets one signal's disposition back to the default, at start, before any other
+    // thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_sigpipe() {}
+
 fn main() -> ExitCode {
     let cli = cli::parse();
     // Tuned for a long-running server's steady RSS; one-shot commands (a 50,000-row import)
     // run faster on glibc's defaults.
     if matches!(cli.command, Command::Serve { .. }) {
         alloc::tune();
+    } else {
+        restore_sigpipe();
     }
     kith_connectors::observe::set_observer(metrics::upstream_call);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

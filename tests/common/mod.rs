@@ -249,6 +249,30 @@ impl Server {
         assert!(ok, "user add failed: {err}");
     }
 
+    /// Signs `user` in through the web's sign-in form, as a browser would, and returns the
+    /// session cookie (`kith_session=…`) for requests to the web pages.
+    pub async fn web_session(&self, user: &str, password: &str) -> String {
+        let r = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(self.url("/login"))
+            .header("cookie", "kith_login=t0k3n")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("user={user}&password={password}&token=t0k3n"))
+            .send()
+            .await
+            .unwrap();
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().ok())
+            .find(|c| c.starts_with("kith_session="))
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_else(|| panic!("no session for {user}: {}", r.status()))
+            .to_string()
+    }
+
     /// A request without credentials.
     pub fn anon(&self, method: &str, path: &str) -> Req<'_> {
         Req {

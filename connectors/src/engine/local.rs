@@ -214,9 +214,9 @@ impl Planner<'_, '_> {
                 }
             }
         }
-        if !self.rules.source.create {
-            return;
-        }
+        // Blocked creates are listed as skips with their reason, so a plan never drops them
+        // silently.
+        let blocked = !self.rules.source.create;
         // A card this source ever knew (unlinked after a delete there, ignored by a rule) is
         // not created in it again: deleting a contact in the source must stick.
         let known: HashSet<&str> = self
@@ -245,6 +245,16 @@ impl Planner<'_, '_> {
                 marker: None,
             };
             if self.filtered(&item).is_some() {
+                continue;
+            }
+            if blocked {
+                let mut o = op(Action::Skip, "", bc.record.display_name());
+                o.card = Some(name.clone());
+                o.notes.push(format!(
+                    "only in Kith: creating it in {} is blocked by the rules",
+                    self.source
+                ));
+                ops.push(o);
                 continue;
             }
             let want = (self.fit)(bc.record.project(self.fields));

@@ -314,6 +314,25 @@ fn two_way_sources_get_pushes_for_kith_edits_new_cards_and_allowed_deletes() {
     let edited = sim.cards[&lena].replace("TITLE:CTO", "TITLE:Founder");
     sim.cards.insert(lena.clone(), edited);
 
+    // With creates in the source blocked, the card is listed as a skip with the reason.
+    let mut no_create = two_way();
+    no_create.source.create = false;
+    let p = sim.plan(&linkedin(&[PRIYA, LENA]), &no_create);
+    assert_eq!(p.pushes(PushKind::Create), 0);
+    let skip = p
+        .ops
+        .iter()
+        .find(|o| o.card.as_deref() == Some("only.vcf"))
+        .expect("the blocked create is in the plan");
+    assert_eq!(skip.action, crate::plan::Action::Skip);
+    assert!(
+        skip.notes
+            .iter()
+            .any(|n| n.contains("blocked by the rules")),
+        "{:?}",
+        skip.notes
+    );
+
     let p = sim.plan(&linkedin(&[PRIYA, LENA]), &two_way());
     assert_eq!(p.pushes(PushKind::Create), 1, "{:#?}", p.ops);
     assert_eq!(p.pushes(PushKind::Update), 1);

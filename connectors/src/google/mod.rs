@@ -50,25 +50,44 @@ pub fn start(cfg: &Config, login_hint: Option<&str>) -> Result<Started, OAuthErr
 }
 
 /// Finishes an authorization: exchanges the code, checks that contacts were granted, and
-/// reads who signed in. The error is the message to show the user.
+/// reads who signed in. The error is the message to show the user. A connection refused after
+/// the exchange gives its grant back, so no live token is left at Google for a source that
+/// does not exist.
 pub async fn finish(cfg: &Config, code: &str, verifier: &str) -> Result<Tokens, String> {
     let http = oauth::http_client();
     let (mut tokens, id_token) = oauth::exchange(&cfg.app, &http, code, verifier)
         .await
         .map_err(|e| errors::oauth_message(&e, &cfg.app.client_id))?;
-    if !tokens.scope.split_whitespace().any(|s| s == CONTACTS_SCOPE) {
-        return Err("You did not allow Kith to see and manage your contacts (the Contacts box was unticked at Google). Connect again and tick it; without it Kith cannot sync.".into());
-    }
-    if tokens.refresh_token.is_none() {
-        return Err("Google issued no refresh token, so Kith could not sync in the background. Remove Kith under myaccount.google.com → Security → Third-party apps, then connect again.".into());
-    }
     let claims = id_token.as_deref().map(oauth::claims).unwrap_or_default();
     tokens.account = claims.email.unwrap_or_default();
     tokens.domain = claims.hd;
-    if tokens.account.is_empty() {
-        return Err("Google did not say which account signed in (the email permission is missing); connect again and allow it.".into());
+    match refusal(&tokens) {
+        None => Ok(tokens),
+        Some(why) => {
+            let _ = revoke(cfg, &tokens).await;
+            Err(why.into())
+        }
     }
-    Ok(tokens)
+}
+
+/// Why tokens from an exchange cannot make a source.
+fn refusal(tokens: &Tokens) -> Option<&'static str> {
+    if !tokens.scope.split_whitespace().any(|s| s == CONTACTS_SCOPE) {
+        return Some(
+            "You did not allow Kith to see and manage your contacts (the Contacts box was unticked at Google). Connect again and tick it; without it Kith cannot sync.",
+        );
+    }
+    if tokens.refresh_token.is_none() {
+        return Some(
+            "Google issued no refresh token, so Kith could not sync in the background. Remove Kith under myaccount.google.com → Security → Third-party apps, then connect again.",
+        );
+    }
+    if tokens.account.is_empty() {
+        return Some(
+            "Google did not say which account signed in (the email permission is missing); connect again and allow it.",
+        );
+    }
+    None
 }
 
 /// Revokes a refresh token at Google (on `kith source remove`); best effort.

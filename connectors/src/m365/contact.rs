@@ -130,15 +130,19 @@ pub fn fit(mut r: Record) -> Record {
     r
 }
 
-/// A Graph birthday (a UTC timestamp) as the date the user meant. It is read in the
-/// mailbox's time zone (UTC without one), and a time past noon counts as the next day:
-/// Outlook stores local midnight, and historical offsets (or a writer in another zone) can
-/// put that on the evening before.
+/// A Graph birthday (a UTC timestamp) as the date the user meant. Exchange itself stores a
+/// birthday at 11:59 UTC of the day, a time meant to be ignored: that date is the birthday.
+/// Otherwise it is read in the mailbox's time zone (UTC without one), and a time past noon
+/// counts as the next day: Outlook stores local midnight, and historical offsets (or a writer
+/// in another zone) can put that on the evening before.
 pub fn birthday_from(ts: &str, tz: Option<&calcard::common::timezone::Tz>) -> Option<Date> {
-    use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+    use chrono::{DateTime, NaiveDate, Timelike, Utc};
     let local = match DateTime::parse_from_rfc3339(ts) {
         Ok(t) => {
             let utc = t.with_timezone(&Utc);
+            if (utc.hour(), utc.minute()) == (11, 59) {
+                return date_of(utc.date_naive());
+            }
             match tz {
                 Some(tz) => utc.with_timezone(tz).naive_local(),
                 None => utc.naive_utc(),
@@ -153,6 +157,11 @@ pub fn birthday_from(ts: &str, tz: Option<&calcard::common::timezone::Tz>) -> Op
     } else {
         local.date()
     };
+    date_of(date)
+}
+
+fn date_of(date: chrono::NaiveDate) -> Option<Date> {
+    use chrono::Datelike;
     let year = Some(date.year()).filter(|y| *y != NO_YEAR_MARKER);
     Date::new(year, date.month() as u8, date.day() as u8)
 }
@@ -395,6 +404,16 @@ mod tests {
                 .canonical(),
             "1815-12-10"
         );
+        // Exchange's own 11:59 UTC: the date as written, in any mailbox zone (east of UTC it
+        // used to come out a day late).
+        for tz in [Some(&berlin), Some(&new_york), None] {
+            assert_eq!(
+                birthday_from("1938-04-08T11:59:00Z", tz)
+                    .unwrap()
+                    .canonical(),
+                "1938-04-08"
+            );
+        }
         // Without a zone: past noon UTC is the next day.
         assert_eq!(
             birthday_from("1974-07-21T22:00:00Z", None)

@@ -116,11 +116,12 @@ pub async fn add(
     let url = authorize::start(up, store, &u, provider, &name, &book, None)
         .await
         .map_err(|e| words(&e))?;
+    let title = Provider::parse(provider).map_or(provider, |p| p.title());
     println!(
-        "Open this address as {user_name} within 10 minutes to connect a Google account as source {name:?}:\n\n{url}\n"
+        "Open this address as {user_name} within 10 minutes to connect a {title} account as source {name:?}:\n\n{url}\n"
     );
     println!(
-        "When Google sends you back, Kith stores the authorization. Then preview the first sync with `kith sync plan {name} --user {user_name}`."
+        "When {title} sends you back, Kith stores the authorization. Then preview the first sync with `kith sync plan {name} --user {user_name}`."
     );
     Ok(())
 }

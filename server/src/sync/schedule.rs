@@ -12,27 +12,78 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// A source's time window: minutes of the day it opens and closes, and the zone they are in.
+struct Window {
+    start: u16,
+    end: u16,
+    zone: jiff::tz::TimeZone,
+}
+
+impl Window {
+    /// `None` when the source has no window (it may run at any time).
+    fn of(window: Option<&str>, tz: Option<&str>) -> Result<Option<Window>, String> {
+        let Some(w) = window else {
+            return Ok(None);
+        };
+        let (start, end) = parse_window(w).ok_or_else(|| format!("bad window {w:?}"))?;
+        let zone = match tz {
+            Some(name) => jiff::tz::TimeZone::get(name)
+                .map_err(|e| format!("unknown time zone {name:?}: {e}"))?,
+            None => jiff::tz::TimeZone::UTC,
+        };
+        Ok(Some(Window { start, end, zone }))
+    }
+
+    fn local(&self, ms: i64) -> Result<jiff::Zoned, String> {
+        Ok(jiff::Timestamp::from_millisecond(ms)
+            .map_err(|e| e.to_string())?
+            .to_zoned(self.zone.clone()))
+    }
+
+    fn contains(&self, minute: u16) -> bool {
+        if self.start <= self.end {
+            (self.start..self.end).contains(&minute)
+        } else {
+            minute >= self.start || minute < self.end
+        }
+    }
+}
+
 /// Whether `now_ms` falls in `window` (`HH:MM-HH:MM`) in time zone `tz`.
 pub fn in_window(window: Option<&str>, tz: Option<&str>, now_ms: i64) -> Result<bool, String> {
-    let Some(w) = window else {
+    let Some(w) = Window::of(window, tz)? else {
         return Ok(true);
     };
-    let (start, end) = parse_window(w).ok_or_else(|| format!("bad window {w:?}"))?;
-    let zone = match tz {
-        Some(name) => {
-            jiff::tz::TimeZone::get(name).map_err(|e| format!("unknown time zone {name:?}: {e}"))?
-        }
-        None => jiff::tz::TimeZone::UTC,
+    let now = w.local(now_ms)?;
+    Ok(w.contains(now.hour() as u16 * 60 + now.minute() as u16))
+}
+
+/// The first moment at or after `t_ms` inside `window` in `tz`: when a run due at `t_ms` will
+/// really start, which is what the Overview shows as the next run.
+pub fn next_open(window: Option<&str>, tz: Option<&str>, t_ms: i64) -> Result<i64, String> {
+    let Some(w) = Window::of(window, tz)? else {
+        return Ok(t_ms);
     };
-    let now = jiff::Timestamp::from_millisecond(now_ms)
-        .map_err(|e| e.to_string())?
-        .to_zoned(zone);
-    let minute = now.hour() as u16 * 60 + now.minute() as u16;
-    Ok(if start <= end {
-        (start..end).contains(&minute)
+    let t = w.local(t_ms)?;
+    let minute = t.hour() as u16 * 60 + t.minute() as u16;
+    if w.contains(minute) {
+        return Ok(t_ms);
+    }
+    // Outside the window: it opens at `start` today, or tomorrow once today's start is past.
+    let opens = t
+        .with()
+        .hour((w.start / 60) as i8)
+        .minute((w.start % 60) as i8)
+        .second(0)
+        .subsec_nanosecond(0)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let opens = if minute >= w.start {
+        opens.tomorrow().map_err(|e| e.to_string())?
     } else {
-        minute >= start || minute < end
-    })
+        opens
+    };
+    Ok(opens.timestamp().as_millisecond())
 }
 
 /// When the next run is due: the interval plus up to a tenth of it (at most 5 minutes) of
@@ -100,13 +151,26 @@ async fn run_scheduled(
         return;
     };
     let every = parse_interval(&rules.schedule.every).unwrap_or(86_400);
-    match in_window(
+    let (window, tz) = (
         rules.schedule.window.as_deref(),
         rules.schedule.timezone.as_deref(),
-        now,
-    ) {
+    );
+    // The next run as it will really start: inside the window.
+    let next = |due: i64| next_open(window, tz, due).unwrap_or(due);
+    match in_window(window, tz, now) {
         Ok(true) => {}
-        Ok(false) => return,
+        Ok(false) => {
+            let _ = store
+                .patch_source(
+                    source.id,
+                    SourcePatch::Schedule {
+                        last_run_at: None,
+                        next_run_at: Some(next(now)),
+                    },
+                )
+                .await;
+            return;
+        }
         Err(e) => {
             let _ = store
                 .add_event(
@@ -180,7 +244,7 @@ async fn run_scheduled(
             source.id,
             SourcePatch::Schedule {
                 last_run_at: Some(now),
-                next_run_at: Some(next_due(every, now_ms())),
+                next_run_at: Some(next(next_due(every, now_ms()))),
             },
         )
         .await;
@@ -245,5 +309,35 @@ mod tests {
         assert!(in_window(Some("08:00-20:00"), Some("Mars/Olympus"), t).is_err());
         let due = next_due(3600, 0);
         assert!((3_600_000..=3_900_000).contains(&due));
+    }
+
+    #[test]
+    fn the_next_run_waits_for_the_window() {
+        // 2026-01-15 07:30 UTC is 08:30 in Berlin.
+        let t = 1_768_462_200_000;
+        let hour = 3_600_000;
+        // Inside the window: as due.
+        assert_eq!(
+            next_open(Some("08:00-20:00"), Some("Europe/Berlin"), t),
+            Ok(t)
+        );
+        assert_eq!(next_open(None, None, t), Ok(t));
+        // Before it opens today (07:30 UTC, window 09:00-17:00 UTC): 09:00 today.
+        assert_eq!(
+            next_open(Some("09:00-17:00"), None, t),
+            Ok(t + hour + hour / 2)
+        );
+        // After today's window closed (01:00-07:00 UTC): 01:00 tomorrow.
+        assert_eq!(
+            next_open(Some("01:00-07:00"), None, t),
+            Ok(t - 6 * hour - hour / 2 + 24 * hour)
+        );
+        // A window across midnight, 22:00-06:00 Berlin: 22:00 Berlin is 21:00 UTC.
+        assert_eq!(
+            next_open(Some("22:00-06:00"), Some("Europe/Berlin"), t),
+            Ok(t + 13 * hour + hour / 2)
+        );
+        let opens = next_open(Some("22:00-06:00"), Some("Europe/Berlin"), t).unwrap();
+        assert!(in_window(Some("22:00-06:00"), Some("Europe/Berlin"), opens).unwrap());
     }
 }

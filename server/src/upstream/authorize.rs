@@ -65,12 +65,13 @@ pub fn error_message(up: &Upstreams, provider: &str, e: &OAuthError) -> String {
 }
 
 /// What a user whose organisation has not consented is told instead of a failing sign-in.
+/// The link a Microsoft tenant admin opens to consent for the organisation.
+pub fn admin_link(up: &Upstreams) -> Option<String> {
+    up.m365.as_ref().map(|m| m.admin_link.clone())
+}
+
 pub fn admin_path(up: &Upstreams) -> String {
-    let link = up
-        .m365
-        .as_ref()
-        .map(|m| m.admin_link.clone())
-        .unwrap_or_default();
+    let link = admin_link(up).unwrap_or_default();
     format!(
         "Your organisation's Microsoft 365 administrator must allow Kith once before anyone can connect. Send them this link: {link} (they sign in and grant access for the organisation). Then connect your account again."
     )
@@ -228,6 +229,8 @@ pub async fn finish(
                     .as_ref()
                     .is_some_and(|d| up.google_domains.contains(&d.to_lowercase()))
             {
+                // Refused after the exchange: the grant goes back, as in `google::finish`.
+                let _ = google::revoke(cfg, &tokens).await;
                 return Err(format!(
                     "{} is not an account of {}, the Google Workspace domains this server accepts. Sign in with your organisation's account.",
                     tokens.account,

@@ -118,11 +118,7 @@ async fn render(
                 })
                 .collect(),
             providers,
-            consent_url: format!(
-                "{}{}",
-                web.base_url(),
-                authorize::admin_path(&app.upstreams)
-            ),
+            consent_url: authorize::admin_link(&app.upstreams).unwrap_or_default(),
             tenants: authorize::consented_tenants(store).await,
             domains,
             backups_enabled: app.config.backup.enabled,

@@ -41,18 +41,8 @@ struct Dashboard {
     calendars: Vec<CollectionRow>,
     sources: Vec<SourceRow>,
     events: Vec<EventRow>,
-}
-
-/// A source's status as people read it.
-pub fn status_label(status: &str) -> &str {
-    match status {
-        "ok" | "" => "ok",
-        "running" => "running now",
-        "paused" => "paused by a guard",
-        "needs-reauth" => "needs re-authorization",
-        "failing" => "error",
-        other => other,
-    }
+    /// Conflicts and proposed merges waiting in the inbox.
+    open_conflicts: usize,
 }
 
 pub async fn dashboard(web: &Web) -> Response {
@@ -127,5 +117,6 @@ async fn build(web: &Web) -> Result<Dashboard, crate::store::StoreError> {
         calendars,
         sources,
         events,
+        open_conflicts: super::runs::open_conflicts(store, user.id).await?.len(),
     })
 }

@@ -194,3 +194,15 @@ pub fn when(ms: i64) -> String {
 pub fn when_opt(ms: Option<i64>) -> String {
     ms.map(when).unwrap_or_else(|| "never".into())
 }
+
+/// A source's status as people read it.
+pub fn status_label(status: &str) -> &str {
+    match status {
+        "ok" | "" => "ok",
+        "running" => "running now",
+        "paused" => "paused by a guard",
+        "needs-reauth" => "needs re-authorization",
+        "failing" => "error",
+        other => other,
+    }
+}

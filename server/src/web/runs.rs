@@ -324,20 +324,15 @@ struct Conflicts {
     notice: Option<String>,
 }
 
-/// The conflicts and proposed merges of each source's latest applied run: what the user
-/// should look at.
-pub async fn conflicts(web: &Web) -> Response {
-    let store = web.app.store.as_ref();
-    let sources = match store.sources(web.user().id).await {
-        Ok(s) => s,
-        Err(e) => return page::internal(web, e),
-    };
+/// The conflicts and proposed merges of each source's latest applied run that nobody has
+/// resolved yet: what the user should look at (the inbox, and the Overview's count).
+pub async fn open_conflicts(
+    store: &dyn crate::store::Store,
+    user_id: i64,
+) -> crate::store::StoreResult<Vec<ConflictView>> {
     let mut items = Vec::new();
-    for s in sources {
-        let runs = match store.runs(web.user().id, Some(s.id), 10).await {
-            Ok(r) => r,
-            Err(e) => return page::internal(web, e),
-        };
+    for s in store.sources(user_id).await? {
+        let runs = store.runs(user_id, Some(s.id), 10).await?;
         let Some(run) = runs.into_iter().find(|r| {
             r.kind == crate::store::states::RunKind::Sync
                 && r.status == crate::store::states::RunStatus::Applied
@@ -368,6 +363,15 @@ pub async fn conflicts(web: &Web) -> Response {
             });
         }
     }
+    Ok(items)
+}
+
+/// `/conflicts`: the inbox.
+pub async fn conflicts(web: &Web) -> Response {
+    let items = match open_conflicts(web.app.store.as_ref(), web.user().id).await {
+        Ok(i) => i,
+        Err(e) => return page::internal(web, e),
+    };
     let q = web.query();
     page::ok(&Conflicts {
         nav: web.nav("conflicts"),

@@ -2,7 +2,7 @@
 //! editor and runs, and removing a source.
 
 use super::form::Form;
-use super::overview::status_label;
+use super::page::status_label;
 use super::page::{self, Nav, when, when_opt};
 use super::{Web, seg};
 use crate::store::Kind;

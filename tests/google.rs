@@ -1089,3 +1089,32 @@ async fn scheduled_runs_count_upstream_calls_and_throttles() {
         "{metrics}"
     );
 }
+
+/// Issue 25's safe default: turning a source two-way writes nothing to Google that did not come
+/// from it. The LinkedIn imports in the same book are listed as skips with the reason, and
+/// reach Google only once creates are allowed.
+#[tokio::test]
+async fn two_way_creates_nothing_at_google_until_allowed() {
+    let g = G::start().await;
+    let csv = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/sources/linkedin-2024.csv"
+    );
+    g.ok(&["import", csv, "--user", "admin"]);
+    let imported = g.cards().await.len();
+    assert!(imported >= 5, "{imported}");
+    g.connect().await;
+    g.rules(&["--direction", "two-way"]);
+    let out = g.run();
+    assert_eq!(count(&out, "source-create"), 0, "{out}");
+    assert!(g.writes().await.is_empty(), "nothing was written to Google");
+    assert!(g.people().await.is_empty());
+    let plan = g.ok(&["sync", "plan", "google", "--user", "admin"]);
+    assert_eq!(count(&plan, "skip"), imported, "{plan}");
+    assert!(plan.contains("blocked by the rules"), "{plan}");
+
+    g.rules(&["--allow", "source:create"]);
+    let out = g.run();
+    assert_eq!(count(&out, "source-create"), imported, "{out}");
+    assert_eq!(g.people().await.len(), imported);
+}

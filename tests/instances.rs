@@ -163,8 +163,7 @@ async fn racing_if_match_writes_through_both_instances_have_one_winner_each() {
     // For each card, one write through A and one through B, both with the ETag they read.
     let mut tasks = Vec::new();
     for (i, etag) in etags.iter().enumerate() {
-        // Which side sends first alternates, so a loaded machine that serves requests in the
-        // order they were sent still splits the wins.
+        // Which side sends first alternates, so neither instance is always first.
         let mut sides = [("A", a.clone()), ("B", b.clone())];
         if i % 2 == 1 {
             sides.reverse();
@@ -198,9 +197,8 @@ async fn racing_if_match_writes_through_both_instances_have_one_winner_each() {
         let body = b.req("GET", &format!("{BOOK}r{i}.vcf")).send().await.text();
         assert!(body.contains(&format!("Written via {}", w[0])), "{body}");
     }
-    // Both sides won some races: the writes really were split across the instances.
-    let via_a = winners.values().filter(|w| w[0] == "A").count();
-    assert!(via_a > 0 && via_a < 100, "A won {via_a} of 100");
+    // Which side wins each race is up to the machine's scheduling (under load one side can win
+    // them all), so the split is not asserted; that every card has exactly one winner is.
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

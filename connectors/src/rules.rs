@@ -68,6 +68,18 @@ impl Default for Side {
     }
 }
 
+impl Side {
+    /// The source side's default: updates to contacts that came from it, nothing else. The
+    /// tools people trust never write to a source what did not come from it unless asked.
+    pub fn toward_source() -> Side {
+        Side {
+            create: false,
+            update: true,
+            delete: false,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -148,8 +160,10 @@ pub struct Rules {
     /// What runs may do to your Kith address book.
     #[serde(default)]
     pub kith: Side,
-    /// What runs may do to the source (API sources only; files are never written).
-    #[serde(default)]
+    /// What runs may do to the source (API sources only; files are never written). Creating
+    /// and deleting contacts there are off until the user allows them: a two-way source at
+    /// first only updates what came from it.
+    #[serde(default = "Side::toward_source")]
     pub source: Side,
     /// On by default: a contact that disappears from the source is unlinked, never deleted.
     #[serde(default = "yes")]
@@ -176,7 +190,7 @@ impl Default for Rules {
         Rules {
             direction: Direction::ImportOnly,
             kith: Side::default(),
-            source: Side::default(),
+            source: Side::toward_source(),
             delete_protection: true,
             ignore_domains: Vec::new(),
             scope: Vec::new(),

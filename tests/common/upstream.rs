@@ -174,8 +174,17 @@ impl Upstream {
         self.ok(&all);
     }
 
+    /// Two-way, with creating and deleting contacts in the source allowed (both are off by
+    /// default).
     pub fn two_way(&self) {
-        self.rules(&["--direction", "two-way"]);
+        self.rules(&[
+            "--direction",
+            "two-way",
+            "--allow",
+            "source:create",
+            "--allow",
+            "source:delete",
+        ]);
     }
 
     pub fn run(&self) -> String {

@@ -251,7 +251,7 @@ impl Planner<'_, '_> {
                 let mut o = op(Action::Skip, "", bc.record.display_name());
                 o.card = Some(name.clone());
                 o.notes.push(format!(
-                    "only in Kith: creating it in {} is blocked by the rules",
+                    "only in Kith: creating it in {} is blocked by the rules (allow creating in the source to send it)",
                     self.source
                 ));
                 ops.push(o);

@@ -283,9 +283,15 @@ fn a_row_that_fails_to_read_is_not_a_removal() {
     assert!(p.ops.is_empty(), "{:?}", p.ops);
 }
 
+/// Two-way, with creates and deletes in the source allowed (they are off by default).
 fn two_way() -> Rules {
     Rules {
         direction: crate::rules::Direction::TwoWay,
+        source: crate::rules::Side {
+            create: true,
+            update: true,
+            delete: true,
+        },
         ..Rules::default()
     }
 }

@@ -1104,6 +1104,11 @@ async fn two_way_creates_nothing_at_google_until_allowed() {
     let imported = g.cards().await.len();
     assert!(imported >= 5, "{imported}");
     g.connect().await;
+    // Automatic runs stay inside Google's quotas.
+    let (ok, _, err) = g.cli(&[
+        "source", "rules", "google", "--user", "admin", "--every", "1m",
+    ]);
+    assert!(!ok && err.contains("at most every 15 minutes"), "{err}");
     g.rules(&["--direction", "two-way"]);
     let out = g.run();
     assert_eq!(count(&out, "source-create"), 0, "{out}");

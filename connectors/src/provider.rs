@@ -38,6 +38,20 @@ impl Provider {
     pub fn parse(s: &str) -> Option<Provider> {
         Provider::ALL.into_iter().find(|p| p.id() == s)
     }
+
+    /// The shortest schedule interval for a source of this provider, in seconds, so automatic
+    /// runs stay far inside its quotas:
+    /// - Google: 15 minutes. The People API allows about 90 reads a minute per user, and the
+    ///   first page of a full sync has its own small fixed quota that an expired sync token
+    ///   spends again.
+    /// - Microsoft 365: 5 minutes. Graph allows 10,000 requests per 10 minutes per app and
+    ///   mailbox, shared with everything else the app does in that mailbox.
+    pub fn min_interval_secs(self) -> u64 {
+        match self {
+            Provider::Google => 15 * 60,
+            Provider::M365 => 5 * 60,
+        }
+    }
 }
 
 impl fmt::Display for Provider {

@@ -2,6 +2,7 @@
 //! delete protection, filters, field ownership and schedule. Stored as JSON in the database and
 //! written by users as TOML or CLI flags.
 
+use crate::provider::SourceKind;
 use crate::record::Field;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -211,6 +212,25 @@ impl Rules {
         self.kith.delete && !self.delete_protection
     }
 
+    /// Checks the rules make sense for a source of `kind`: [`Rules::validate`], and a schedule
+    /// no more frequent than the provider allows
+    /// ([`crate::provider::Provider::min_interval_secs`]).
+    pub fn validate_for(&self, kind: SourceKind) -> Result<(), String> {
+        self.validate(kind.writable())?;
+        if let (Some(p), Some(every)) = (kind.provider(), parse_interval(&self.schedule.every))
+            && every < p.min_interval_secs()
+        {
+            return Err(format!(
+                "{} sources run at most every {} minutes, to stay inside {}'s quotas; schedule interval {:?} is shorter",
+                p.title(),
+                p.min_interval_secs() / 60,
+                p.title(),
+                self.schedule.every
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the rules make sense; `writable` says whether the source can be written at all.
     pub fn validate(&self, writable: bool) -> Result<(), String> {
         if !writable && self.direction != Direction::ImportOnly {
@@ -265,6 +285,23 @@ mod tests {
             ..Rules::default()
         };
         assert!(two.validate(false).unwrap_err().contains("import-only"));
+        // Each provider has a shortest interval; files have none.
+        let mut often = Rules::default();
+        often.schedule.every = "1s".into();
+        let google = SourceKind::Account(crate::provider::Provider::Google);
+        assert!(
+            often
+                .validate_for(google)
+                .unwrap_err()
+                .contains("15 minutes")
+        );
+        assert!(
+            often
+                .validate_for(SourceKind::File(crate::formats::Format::Vcard))
+                .is_ok()
+        );
+        often.schedule.every = "15m".into();
+        assert!(often.validate_for(google).is_ok());
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<Rules>(&json).unwrap(), r);
     }

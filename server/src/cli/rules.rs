@@ -187,7 +187,7 @@ pub async fn rules(store: &dyn Store, a: RulesArgs) -> CliResult {
         }
         r.schedule.auto = on == "on";
     }
-    r.validate(s.kind.writable())?;
+    r.validate_for(s.kind)?;
     if let Some(b) = &a.book {
         let id = book_id(store, &user, b).await?;
         move_book(store, &s, id).await?;

@@ -150,7 +150,10 @@ async fn run_scheduled(
     let Ok(rules) = parse_rules(source) else {
         return;
     };
-    let every = parse_interval(&rules.schedule.every).unwrap_or(86_400);
+    // Rules stored before a provider's shortest interval existed still respect it.
+    let every = parse_interval(&rules.schedule.every)
+        .unwrap_or(86_400)
+        .max(source.kind.provider().map_or(0, |p| p.min_interval_secs()));
     let (window, tz) = (
         rules.schedule.window.as_deref(),
         rules.schedule.timezone.as_deref(),

@@ -340,7 +340,7 @@ pub async fn save_rules(web: &Web, name: &str, form: &Form) -> Response {
         );
         return refuse(msg, r, s).await;
     }
-    if let Err(msg) = r.validate(s.kind.writable()) {
+    if let Err(msg) = r.validate_for(s.kind) {
         return refuse(msg, r, s).await;
     }
     let store = web.app.store.as_ref();

@@ -164,3 +164,53 @@ async fn the_birthday_calendar_can_be_switched_off() {
         .await;
     assert!(!r.text().contains("birthdays"));
 }
+
+#[tokio::test]
+async fn linkedin_connection_dates_show_in_contact_apps_but_are_not_birthdays() {
+    let s = Server::start();
+    let (t0, _, _) = sync(&s, "").await;
+    let csv = s.dir.path().join("Connections.csv");
+    std::fs::write(
+        &csv,
+        "First Name,Last Name,URL,Email Address,Company,Position,Connected On\nSofia,Rossi,https://www.linkedin.com/in/sofiarossi,,Studio Rossi,Engineer,30 Nov 2020\n",
+    )
+    .unwrap();
+    let (ok, out, err) = kith_cli(
+        s.dir.path(),
+        &["import", csv.to_str().unwrap(), "--user", "admin"],
+        "",
+    );
+    assert!(ok, "{err}\n{out}");
+
+    // Apple Contacts reads 3.0: the date shows as a labelled date, and in the note elsewhere.
+    let book = download_book(&s).await;
+    let (name, _) = book.iter().next().expect("one card");
+    let r = s
+        .req("GET", &format!("{BOOK}{name}"))
+        .header("User-Agent", "iOS/17.4 (21E219) dataaccessd/1.0")
+        .send()
+        .await;
+    let card = r.text();
+    assert!(card.contains("VERSION:3.0"), "{card}");
+    let label = card
+        .lines()
+        .find(|l| l.ends_with("X-ABLabel:Connected on"))
+        .unwrap_or_else(|| panic!("no label in\n{card}"));
+    let group = label.split('.').next().unwrap();
+    assert!(
+        card.contains(&format!("{group}.X-ABDATE:2020-11-30")),
+        "{card}"
+    );
+    assert!(
+        card.contains("NOTE:Connected on LinkedIn: 2020-11-30"),
+        "{card}"
+    );
+    assert!(
+        card.contains("X-LINKEDIN-CONNECTED-ON:2020-11-30"),
+        "{card}"
+    );
+
+    // No birthday or anniversary event comes of it.
+    let (_, changed, _) = sync(&s, &t0).await;
+    assert!(changed.is_empty(), "{changed:?}");
+}

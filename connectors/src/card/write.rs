@@ -37,11 +37,12 @@ pub fn new_card(uid: &str, r: &Record) -> String {
         Field::Title,
         Field::Birthday,
         Field::Anniversary,
-        Field::Note,
         Field::ConnectedOn,
     ] {
         lines.extend(scalar_line(f, r, v));
     }
+    lines.extend(note_line(r.get(Field::Note), r.get(Field::ConnectedOn), v));
+    lines.extend(connected_label(r, 1));
     for f in [Field::Email, Field::Phone, Field::Url, Field::Address] {
         for (_, e) in r.elems(f) {
             lines.push(elem_line(f, e, v));
@@ -138,7 +139,6 @@ pub fn edit_card(text: &str, before: &Record, after: &Record) -> String {
         (Field::FullName, &["FN"][..]),
         (Field::Nickname, &["NICKNAME"][..]),
         (Field::Title, &["TITLE"][..]),
-        (Field::Note, &["NOTE"][..]),
         (Field::Birthday, &["BDAY"][..]),
         (Field::Anniversary, &["ANNIVERSARY", "X-ANNIVERSARY"][..]),
         (Field::ConnectedOn, &[CONNECTED_ON][..]),
@@ -146,6 +146,15 @@ pub fn edit_card(text: &str, before: &Record, after: &Record) -> String {
         if changed(f) {
             edit.replace(names, scalar_line(f, after, v));
         }
+    }
+    if changed(Field::Note) || changed(Field::ConnectedOn) {
+        let connected = after.get(Field::ConnectedOn);
+        edit.replace(&["NOTE"], note_line(after.get(Field::Note), connected, v));
+    }
+    if changed(Field::ConnectedOn) {
+        edit.remove_labelled(CONNECTED_LABEL);
+        let free = edit.free_item();
+        edit.append.extend(connected_label(after, free));
     }
     for (f, names) in [
         (Field::Email, &["EMAIL"][..]),
@@ -226,6 +235,35 @@ impl Edit<'_> {
         }
     }
 
+    /// Removes every group whose `X-ABLabel` is `label`.
+    fn remove_labelled(&mut self, label: &str) {
+        let groups: Vec<String> = self
+            .lines
+            .iter()
+            .filter(|l| {
+                l.name().1 == "X-ABLABEL"
+                    && l.text.split_once(':').map(|(_, v)| v.trim()) == Some(label)
+            })
+            .filter_map(|l| l.name().0.map(str::to_ascii_lowercase))
+            .collect();
+        for (i, l) in self.lines.iter().enumerate() {
+            if let (Some(g), _) = l.name()
+                && groups.contains(&g.to_ascii_lowercase())
+            {
+                self.out[i] = None;
+            }
+        }
+    }
+
+    /// The lowest `itemN` group number above every one the card uses.
+    fn free_item(&self) -> u32 {
+        let used = self.lines.iter().filter_map(|l| {
+            let g = l.name().0?.to_ascii_lowercase();
+            g.strip_prefix("item")?.parse::<u32>().ok()
+        });
+        used.max().unwrap_or(0) + 1
+    }
+
     fn finish(self) -> String {
         let end = self
             .lines
@@ -298,6 +336,47 @@ fn date_line(name: &str, value: &str, version: &str) -> Option<String> {
     })
 }
 
+/// Apple's label for the labelled date that shows LinkedIn's "Connected On" in Contacts.
+const CONNECTED_LABEL: &str = "Connected on";
+/// How the note says it, for clients that show no labelled dates.
+const CONNECTED_NOTE: &str = "Connected on LinkedIn: ";
+
+/// The note, with its "Connected on LinkedIn" line (if any) replaced by one for `connected`.
+fn note_line(note: Option<&str>, connected: Option<&str>, version: &str) -> Option<String> {
+    let mut kept: Vec<&str> = note
+        .unwrap_or("")
+        .split('\n')
+        .filter(|l| !l.starts_with(CONNECTED_NOTE))
+        .collect();
+    while kept.last().is_some_and(|l| l.trim().is_empty()) {
+        kept.pop();
+    }
+    let mut text = kept.join("\n");
+    if let Some(d) = connected.and_then(|c| Date::parse(c).ok().flatten()) {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(CONNECTED_NOTE);
+        text.push_str(&d.to_string());
+    }
+    (!text.is_empty()).then(|| format!("NOTE{}:{}", charset(version, &text), escape(&text)))
+}
+
+/// The labelled date Apple clients show for "Connected On" (group `item{n}`). Birthday
+/// calendars read BDAY and ANNIVERSARY only, so it never becomes an event.
+fn connected_label(r: &Record, n: u32) -> Vec<String> {
+    let Some(d) = r
+        .get(Field::ConnectedOn)
+        .and_then(|c| Date::parse(c).ok().flatten())
+    else {
+        return Vec::new();
+    };
+    vec![
+        format!("item{n}.X-ABDATE:{d}"),
+        format!("item{n}.X-ABLabel:{CONNECTED_LABEL}"),
+    ]
+}
+
 fn scalar_line(f: Field, r: &Record, version: &str) -> Option<String> {
     let value = r.get(f)?;
     let simple = |name: &str| format!("{name}{}:{}", charset(version, value), escape(value));
@@ -305,7 +384,6 @@ fn scalar_line(f: Field, r: &Record, version: &str) -> Option<String> {
         Field::FullName => simple("FN"),
         Field::Nickname => simple("NICKNAME"),
         Field::Title => simple("TITLE"),
-        Field::Note => simple("NOTE"),
         Field::Birthday => return date_line("BDAY", value, version),
         Field::Anniversary if version == "4.0" => return date_line("ANNIVERSARY", value, version),
         Field::Anniversary => return date_line("X-ANNIVERSARY", value, version),
@@ -387,6 +465,9 @@ mod tests {
         r.fill_full_name();
         let card = new_card("urn:uuid:1", &r);
         let back = read_card(card.as_bytes()).unwrap();
+        // The connection date also shows as a labelled date and in the note.
+        assert!(card.contains("item1.X-ABDATE:2024-03-12\r\nitem1.X-ABLabel:Connected on\r\n"));
+        r.set(Field::Note, "Connected on LinkedIn: 2024-03-12");
         assert_eq!(back.record, r, "{card}");
         assert_eq!(back.uid.as_deref(), Some("urn:uuid:1"));
     }
@@ -444,5 +525,29 @@ mod tests {
             "{out}"
         );
         assert_eq!(read_card(out.as_bytes()).unwrap().record, after);
+    }
+
+    #[test]
+    fn a_new_connection_date_replaces_its_label_and_note_line() {
+        let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:Jane Doe\r\nitem1.EMAIL:j@example.org\r\nitem1.X-ABLabel:school\r\nitem2.X-ABDATE:2020-01-01\r\nitem2.X-ABLabel:Connected on\r\nNOTE:Met at PyCon\\nConnected on LinkedIn: 2020-01-01\r\nX-LINKEDIN-CONNECTED-ON:2020-01-01\r\nEND:VCARD\r\n";
+        let before = read_card(card.as_bytes()).unwrap().record;
+        assert_eq!(
+            before.get(Field::Note),
+            Some("Met at PyCon\nConnected on LinkedIn: 2020-01-01")
+        );
+        let mut after = before.clone();
+        after.set(Field::ConnectedOn, "2021-05-06");
+        let out = edit_card(card, &before, &after);
+        assert!(out.contains("item1.X-ABLabel:school"), "{out}");
+        assert!(!out.contains("2020-01-01"), "{out}");
+        assert!(out.contains("item3.X-ABDATE:2021-05-06\r\nitem3.X-ABLabel:Connected on"));
+        assert!(out.contains("NOTE:Met at PyCon\\nConnected on LinkedIn: 2021-05-06\r\n"));
+        assert!(out.contains("X-LINKEDIN-CONNECTED-ON:2021-05-06"));
+        // The user's own note edit keeps the connection line.
+        let before = read_card(out.as_bytes()).unwrap().record;
+        let mut after = before.clone();
+        after.set(Field::Note, "Met at RustConf");
+        let out = edit_card(&out, &before, &after);
+        assert!(out.contains("NOTE:Met at RustConf\\nConnected on LinkedIn: 2021-05-06\r\n"));
     }
 }

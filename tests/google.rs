@@ -1123,3 +1123,63 @@ async fn two_way_creates_nothing_at_google_until_allowed() {
     assert_eq!(count(&out, "source-create"), imported, "{out}");
     assert_eq!(g.people().await.len(), imported);
 }
+
+/// Issue 25, bug 9: a narrower scope applies to contacts already linked, on the next run,
+/// though Google's change feed reports no change for them.
+#[tokio::test]
+async fn narrowing_the_scope_unlinks_contacts_outside_it_and_keeps_their_cards() {
+    let g = G::start().await;
+    let clients = g
+        .control(
+            "/_fake/groups",
+            json!({"account": ACCOUNT, "name": "Clients"}),
+        )
+        .await["resourceName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    g.seed(vec![
+        json!({
+            "names": [{"givenName": "Emmy", "familyName": "Noether"}],
+            "emailAddresses": [{"value": "emmy@algebra.example"}],
+            "memberships": [{"contactGroupMembership": {"contactGroupResourceName": clients}}]
+        }),
+        person("Ada", "Lovelace", "ada@engines.example"),
+        person("Grace", "Hopper", "grace@navy.example"),
+    ])
+    .await;
+    g.connect().await;
+    g.two_way();
+    let out = g.run();
+    assert_eq!(count(&out, "create"), 3, "{out}");
+
+    g.rules(&["--scope", "Clients"]);
+    let plan = g.ok(&["sync", "plan", "google", "--user", "admin"]);
+    assert_eq!(count(&plan, "unlink"), 2, "{plan}");
+    assert!(plan.contains("outside the scope (Clients)"), "{plan}");
+    assert!(plan.contains("the card stays in your book"), "{plan}");
+    g.run();
+    assert_eq!(g.cards().await.len(), 3, "no card is deleted");
+    let show = g.ok(&["source", "show", "google", "--user", "admin"]);
+    assert!(show.contains("Emmy Noether"), "{show}");
+    assert!(
+        !show.contains("Ada Lovelace"),
+        "Ada is no longer linked: {show}"
+    );
+
+    // An edit to an unlinked card stays in Kith; the next run has nothing to do.
+    g.clear_log().await;
+    let (name, etag, text) = g.card_named("Ada Lovelace").await;
+    g.put(
+        &name,
+        &etag,
+        &text.replace("FN:Ada Lovelace", "FN:Ada King"),
+    )
+    .await;
+    let out = g.run();
+    assert!(g.writes().await.is_empty(), "{out}");
+    assert_eq!(
+        find(&g.people().await, "Ada")["names"][0]["familyName"],
+        "Lovelace"
+    );
+}

@@ -165,6 +165,34 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
             None => plan.unchanged += 1,
         }
     }
+    if !full {
+        // A change feed lists only what changed; a rule narrowed since (scope, ignored
+        // domains) still applies to every linked contact, judged by what the source last said.
+        let removed: HashSet<&String> = fetched.removed.iter().collect();
+        let mut narrowed: Vec<(&String, &Mapping)> = state
+            .mappings
+            .iter()
+            .filter(|(id, m)| {
+                m.state == LinkState::Linked && !seen.contains(*id) && !removed.contains(id)
+            })
+            .collect();
+        narrowed.sort_by_key(|(id, _)| *id);
+        for (id, m) in narrowed {
+            let Some(base) = &m.base else { continue };
+            let probe = SourceItem {
+                id: id.clone(),
+                record: base.clone(),
+                line: 0,
+                raw: None,
+                etag: None,
+                marker: None,
+            };
+            if let Some(reason) = planner.filtered(&probe) {
+                plan.ops.push(planner.filtered_out(id, m, reason));
+                seen.insert(id.clone());
+            }
+        }
+    }
     if fetched.complete {
         let mut gone: Vec<&String> = if fetched.resync {
             Vec::new()
@@ -340,6 +368,28 @@ impl Planner<'_, '_> {
         None
     }
 
+    /// A linked contact that a rule added later filters out: unlinked and ignored from now
+    /// on, its card kept in the book (a rule never deletes what was imported).
+    fn filtered_out(&self, id: &str, m: &Mapping, reason: String) -> Op {
+        let name = m
+            .base
+            .as_ref()
+            .map(Record::display_name)
+            .unwrap_or_else(|| id.to_string());
+        let mut o = op(Action::Unlink, id, name);
+        o.card = m.card.clone();
+        o.expect_mapping = Mapping::fingerprint(Some(m));
+        o.mapping = Some(Mapping {
+            state: LinkState::Ignored,
+            ..m.clone()
+        });
+        o.notes.push(format!(
+            "{reason}: unlinked, and the card stays in your book without syncing with {}",
+            self.source
+        ));
+        o
+    }
+
     fn decide(
         &mut self,
         item: &SourceItem,
@@ -348,11 +398,11 @@ impl Planner<'_, '_> {
         name: String,
     ) -> Option<Op> {
         if let Some(reason) = self.filtered(item) {
-            if existing.is_some_and(|m| m.state == LinkState::Linked) {
-                // Already linked: a rule added later never removes what was imported.
-                let mut o = op(Action::Skip, &item.id, name);
-                o.notes
-                    .push(format!("{reason}; the linked card is left as it is"));
+            if let Some(m) = existing.filter(|m| m.state == LinkState::Linked) {
+                let mut o = self.filtered_out(&item.id, m, reason);
+                if let Some(mapping) = o.mapping.as_mut() {
+                    mapping.version = version.to_string();
+                }
                 return Some(o);
             }
             if existing.is_some_and(|m| m.state == LinkState::Ignored && m.version == version) {

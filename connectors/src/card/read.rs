@@ -18,6 +18,21 @@ pub struct CardRead {
 
 /// The X- property that holds LinkedIn's "Connected On" date.
 pub const CONNECTED_ON: &str = "X-LINKEDIN-CONNECTED-ON";
+/// The note line that shows it in clients without labelled dates. It is presentation, like
+/// the labelled date: written with the note, never read as part of it, so no source is sent it.
+pub const CONNECTED_NOTE: &str = "Connected on LinkedIn: ";
+
+/// A note without the "Connected on LinkedIn" line Kith added.
+pub(crate) fn without_connection_line(note: &str) -> String {
+    let mut kept: Vec<&str> = note
+        .split('\n')
+        .filter(|l| !l.starts_with(CONNECTED_NOTE))
+        .collect();
+    while kept.last().is_some_and(|l| l.trim().is_empty()) {
+        kept.pop();
+    }
+    kept.join("\n")
+}
 
 pub fn read_card(bytes: &[u8]) -> Result<CardRead, String> {
     let text = decode(bytes);
@@ -128,7 +143,7 @@ pub(crate) fn entry(e: &VCardEntry, r: &mut Record) {
             r.set(Field::Department, &joined(e, 1));
         }
         VCardProperty::Title => r.set(Field::Title, &joined(e, 0)),
-        VCardProperty::Note => r.set(Field::Note, &joined(e, 0)),
+        VCardProperty::Note => r.set(Field::Note, &without_connection_line(&joined(e, 0))),
         VCardProperty::Bday => {
             if let Some(d) = date(e) {
                 r.set(Field::Birthday, &d);

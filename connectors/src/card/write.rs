@@ -3,7 +3,7 @@
 //! removed or added, so photos, `X-` properties, groups and parameters survive untouched.
 
 use super::lines::{Line, escape, fold, unfold};
-use super::read::{CONNECTED_ON, read_line};
+use super::read::{CONNECTED_NOTE, CONNECTED_ON, read_line, without_connection_line};
 use crate::date::{Date, NO_YEAR_MARKER};
 use crate::record::{Elem, Field, Record};
 
@@ -338,20 +338,10 @@ fn date_line(name: &str, value: &str, version: &str) -> Option<String> {
 
 /// Apple's label for the labelled date that shows LinkedIn's "Connected On" in Contacts.
 const CONNECTED_LABEL: &str = "Connected on";
-/// How the note says it, for clients that show no labelled dates.
-const CONNECTED_NOTE: &str = "Connected on LinkedIn: ";
 
 /// The note, with its "Connected on LinkedIn" line (if any) replaced by one for `connected`.
 fn note_line(note: Option<&str>, connected: Option<&str>, version: &str) -> Option<String> {
-    let mut kept: Vec<&str> = note
-        .unwrap_or("")
-        .split('\n')
-        .filter(|l| !l.starts_with(CONNECTED_NOTE))
-        .collect();
-    while kept.last().is_some_and(|l| l.trim().is_empty()) {
-        kept.pop();
-    }
-    let mut text = kept.join("\n");
+    let mut text = without_connection_line(note.unwrap_or(""));
     if let Some(d) = connected.and_then(|c| Date::parse(c).ok().flatten()) {
         if !text.is_empty() {
             text.push('\n');
@@ -467,7 +457,7 @@ mod tests {
         let back = read_card(card.as_bytes()).unwrap();
         // The connection date also shows as a labelled date and in the note.
         assert!(card.contains("item1.X-ABDATE:2024-03-12\r\nitem1.X-ABLabel:Connected on\r\n"));
-        r.set(Field::Note, "Connected on LinkedIn: 2024-03-12");
+        assert!(card.contains("NOTE:Connected on LinkedIn: 2024-03-12\r\n"));
         assert_eq!(back.record, r, "{card}");
         assert_eq!(back.uid.as_deref(), Some("urn:uuid:1"));
     }
@@ -531,10 +521,7 @@ mod tests {
     fn a_new_connection_date_replaces_its_label_and_note_line() {
         let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:Jane Doe\r\nitem1.EMAIL:j@example.org\r\nitem1.X-ABLabel:school\r\nitem2.X-ABDATE:2020-01-01\r\nitem2.X-ABLabel:Connected on\r\nNOTE:Met at PyCon\\nConnected on LinkedIn: 2020-01-01\r\nX-LINKEDIN-CONNECTED-ON:2020-01-01\r\nEND:VCARD\r\n";
         let before = read_card(card.as_bytes()).unwrap().record;
-        assert_eq!(
-            before.get(Field::Note),
-            Some("Met at PyCon\nConnected on LinkedIn: 2020-01-01")
-        );
+        assert_eq!(before.get(Field::Note), Some("Met at PyCon"));
         let mut after = before.clone();
         after.set(Field::ConnectedOn, "2021-05-06");
         let out = edit_card(card, &before, &after);

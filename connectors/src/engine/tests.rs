@@ -387,3 +387,18 @@ fn two_way_sources_get_pushes_for_kith_edits_new_cards_and_allowed_deletes() {
         Some("Stripe, Inc.")
     );
 }
+
+#[test]
+fn a_rule_added_later_unlinks_what_it_filters_and_keeps_the_card() {
+    let mut sim = Sim::new();
+    let mut rules = Rules::default();
+    let p = sim.plan(&linkedin(&[ARJUN, LENA]), &rules);
+    sim.apply(&p);
+    rules.ignore_domains = vec!["example.com".into()];
+    let p = sim.plan(&linkedin(&[ARJUN, LENA]), &rules);
+    assert_eq!(p.count(Action::Unlink), 1, "{:?}", p.ops);
+    assert!(p.ops[0].notes[0].contains("the card stays in your book"));
+    sim.apply(&p);
+    assert_eq!(sim.cards.len(), 2);
+    assert!(sim.plan(&linkedin(&[ARJUN, LENA]), &rules).ops.is_empty());
+}

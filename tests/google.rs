@@ -1183,3 +1183,54 @@ async fn narrowing_the_scope_unlinks_contacts_outside_it_and_keeps_their_cards()
         "Lovelace"
     );
 }
+
+/// Contacts Kith creates at Google get the label the rules name, and the card gets it too.
+#[tokio::test]
+async fn creates_get_the_target_label() {
+    let g = G::start().await;
+    g.connect().await;
+    g.two_way();
+    g.rules(&["--target", "From Kith"]);
+    g.run();
+    let r = g
+        .s
+        .req("PUT", &format!("{BOOK}new.vcf"))
+        .vcard(b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:new\r\nFN:Alan Kay\r\nN:Kay;Alan;;;\r\nEMAIL:alan@parc.example\r\nEND:VCARD\r\n")
+        .send()
+        .await;
+    assert_eq!(r.status, 201);
+    g.run();
+    let log = g.log().await;
+    assert!(
+        log.iter()
+            .any(|e| e["method"] == "POST" && e["path"] == "/v1/contactGroups"),
+        "the label was made"
+    );
+    let people = g.people().await;
+    let before = find(&people, "Alan")["memberships"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(before > 0, "{people:?}");
+    g.run();
+    let (_, _, text) = g.card_named("Alan Kay").await;
+    assert!(
+        text.contains("From Kith"),
+        "the label reads back onto the card: {text}"
+    );
+    g.clear_log().await;
+    g.run();
+    assert!(g.writes().await.is_empty(), "and then nothing moves");
+    // A later edit in Kith keeps the label at Google.
+    let (name, etag, text) = g.card_named("Alan Kay").await;
+    g.put(&name, &etag, &text.replace("FN:Alan Kay", "FN:Alan C. Kay"))
+        .await;
+    g.run();
+    let people = g.people().await;
+    let alan = find(&people, "Alan");
+    assert_eq!(
+        alan["memberships"].as_array().unwrap().len(),
+        before,
+        "{alan}"
+    );
+}

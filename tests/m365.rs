@@ -831,3 +831,48 @@ async fn connecting_names_microsoft_and_the_admin_page_shows_the_consent_link() 
         page.text()
     );
 }
+
+/// Creates go to the folder the rules name, which must be one of the synced folders.
+#[tokio::test]
+async fn creates_go_to_the_target_folder() {
+    let m = M::start().await;
+    let clients = m
+        .control(
+            "/_fake/folders",
+            json!({"account": ACCOUNT, "name": "Clients"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    m.seed(vec![contact("Grace", "Hopper", "grace@navy.example")])
+        .await;
+    m.connect().await;
+    m.two_way();
+    let (ok, _, err) = m.cli(&[
+        "source", "rules", "m365", "--user", "admin", "--target", "Clients",
+    ]);
+    assert!(
+        !ok && err.contains("not one of the synced folders"),
+        "{err}"
+    );
+    m.rules(&[
+        "--folder", "default", "--folder", "Clients", "--target", "Clients",
+    ]);
+    let show = m.ok(&["source", "show", "m365", "--user", "admin"]);
+    assert!(show.contains("creates go to      Clients"), "{show}");
+    m.run();
+    m.s.req("PUT", &format!("{BOOK}new.vcf"))
+        .vcard(b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:new\r\nFN:Alan Kay\r\nN:Kay;Alan;;;\r\nEMAIL:alan@parc.example\r\nEND:VCARD\r\n")
+        .send()
+        .await;
+    m.run();
+    let all = m.contacts().await;
+    let alan = all
+        .iter()
+        .find(|c| c["givenName"] == "Alan")
+        .expect("created");
+    assert_eq!(alan["folder"], clients.as_str(), "{alan}");
+    let grace = all.iter().find(|c| c["givenName"] == "Grace").unwrap();
+    assert_eq!(grace["folder"], "default");
+}

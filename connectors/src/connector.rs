@@ -86,6 +86,12 @@ pub trait Connector: Send {
     fn fit(&self, record: Record) -> Record {
         record
     }
+    /// The label (category) every contact Kith creates in the source gets, where the
+    /// source's target for creates is a label rather than a folder. The card gets it too, so
+    /// both sides agree.
+    fn create_label(&self) -> Option<&str> {
+        None
+    }
     /// Finds a contact by the marker Kith stored with it: how a create whose answer was lost
     /// is found when the change feed does not carry the marker.
     async fn find(&mut self, _marker: &str) -> Result<Option<SourceItem>, ConnectorError> {

@@ -97,6 +97,9 @@ pub struct PlanInput<'a> {
     pub fields: &'a [Field],
     /// [`crate::connector::Connector::fit`]: what the source can hold of a record.
     pub fit: &'a dyn Fn(Record) -> Record,
+    /// [`crate::connector::Connector::create_label`]: the label cards created in the source
+    /// get, on both sides.
+    pub create_label: Option<&'a str>,
 }
 
 pub fn plan(input: PlanInput<'_>) -> Plan {
@@ -110,6 +113,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         accept_merges,
         fields,
         fit,
+        create_label,
     } = input;
     // Cards whose contact the feed reports removed are free for a contact arriving in the
     // same run: a contact moved (or re-created with a new id) keeps its card.
@@ -155,6 +159,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         accept_merges,
         fields,
         fit,
+        create_label,
         linked_cards,
         claimed: &mut claimed,
     };
@@ -278,6 +283,7 @@ struct Planner<'a, 'b> {
     accept_merges: bool,
     fields: &'a [Field],
     fit: &'a dyn Fn(Record) -> Record,
+    create_label: Option<&'a str>,
     linked_cards: HashSet<&'a str>,
     /// Cards matched by an item of this run: one card per remote contact.
     claimed: &'b mut HashSet<String>,

@@ -2,10 +2,13 @@
 //! delete protection, filters, field ownership and schedule. Stored as JSON in the database and
 //! written by users as TOML or CLI flags.
 
-use crate::provider::SourceKind;
+use crate::provider::{Provider, SourceKind};
 use crate::record::Field;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// Microsoft 365: the folder every mailbox has; tracked when the user picks none.
+pub const DEFAULT_FOLDER: &str = "default";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -179,6 +182,10 @@ pub struct Rules {
     /// Contacts folder); empty means the default folder only.
     #[serde(default)]
     pub folders: Vec<String>,
+    /// Where contacts Kith creates in the source go: a Microsoft 365 contact folder (one of
+    /// `folders`, or `default`) or a Google label. Unset: the first synced folder, no label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Field name → who wins a conflict on it (default: kith).
     #[serde(default)]
     pub fields: BTreeMap<String, Owner>,
@@ -196,6 +203,7 @@ impl Default for Rules {
             ignore_domains: Vec::new(),
             scope: Vec::new(),
             folders: Vec::new(),
+            target: None,
             fields: BTreeMap::new(),
             schedule: Schedule::default(),
         }
@@ -217,6 +225,35 @@ impl Rules {
     /// ([`crate::provider::Provider::min_interval_secs`]).
     pub fn validate_for(&self, kind: SourceKind) -> Result<(), String> {
         self.validate(kind.writable())?;
+        if let Some(t) = &self.target {
+            match kind.provider() {
+                None => {
+                    return Err(format!(
+                        "file sources are never written, so target {t:?} has no use; remove it"
+                    ));
+                }
+                Some(Provider::M365) => {
+                    let synced = |f: &str| {
+                        if self.folders.is_empty() {
+                            f.eq_ignore_ascii_case(DEFAULT_FOLDER)
+                        } else {
+                            self.folders.iter().any(|x| x.eq_ignore_ascii_case(f))
+                        }
+                    };
+                    if !synced(t) {
+                        return Err(format!(
+                            "target folder {t:?} is not one of the synced folders ({}); contacts created there would never be seen again, so add it to the folders first",
+                            if self.folders.is_empty() {
+                                DEFAULT_FOLDER.to_string()
+                            } else {
+                                self.folders.join(", ")
+                            }
+                        ));
+                    }
+                }
+                Some(Provider::Google) => {}
+            }
+        }
         if let (Some(p), Some(every)) = (kind.provider(), parse_interval(&self.schedule.every))
             && every < p.min_interval_secs()
         {

@@ -257,11 +257,28 @@ impl Planner<'_, '_> {
                 ops.push(o);
                 continue;
             }
-            let want = (self.fit)(bc.record.project(self.fields));
+            let mut card = bc.record.clone();
+            let label = self
+                .create_label
+                .filter(|l| !card.has_elem(Field::Category, &Field::Category.key(l)));
+            if let Some(l) = label {
+                card.add(Field::Category, l, None);
+            }
+            let want = (self.fit)(card.project(self.fields));
             let mut o = op(Action::Refresh, "", bc.record.display_name());
             o.card = Some(name.clone());
             o.notes
                 .push(format!("only in Kith: created in {}", self.source));
+            if let Some(l) = label {
+                // The card carries the label too: otherwise its next edit would take it off.
+                if self.rules.kith.update {
+                    o.card_text = Some(edit_card(&bc.text, &bc.record, &card));
+                    o.expect_etag = Some(bc.etag.clone());
+                    o.changes = crate::merge::diff(&bc.record, &card);
+                    o.notes
+                        .push(format!("labelled {l:?}, the target for creates"));
+                }
+            }
             // The remote id and version come from the source's answer when it is applied.
             o.mapping = Some(Mapping {
                 card: Some(name.clone()),

@@ -65,6 +65,7 @@ impl Sim {
             accept_merges: false,
             fields: &Field::ALL,
             fit: &|r| r,
+            create_label: None,
         });
         self.next = n;
         p

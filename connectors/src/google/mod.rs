@@ -111,6 +111,8 @@ pub async fn revoke(cfg: &Config, tokens: &Tokens) -> Result<(), String> {
 
 pub struct GoogleConnector {
     api: Api,
+    /// The label contacts Kith creates get; unset: only their own categories.
+    target: Option<String>,
     /// Contact groups: resource name → name, and lowercase name → resource name.
     groups: Option<(HashMap<String, String>, HashMap<String, String>)>,
 }
@@ -120,9 +122,11 @@ impl GoogleConnector {
         cfg: std::sync::Arc<Config>,
         tokens: Tokens,
         sink: std::sync::Arc<dyn TokenSink>,
+        target: Option<String>,
     ) -> Self {
         GoogleConnector {
             api: Api::new(cfg, tokens, sink),
+            target,
             groups: None,
         }
     }
@@ -239,6 +243,10 @@ impl GoogleConnector {
 
 #[async_trait]
 impl Connector for GoogleConnector {
+    fn create_label(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+
     fn fields(&self) -> &'static [Field] {
         &person::FIELDS
     }
@@ -456,7 +464,7 @@ mod tests {
             account: "a@example.org".into(),
             ..Tokens::default()
         };
-        let mut c = GoogleConnector::new(Arc::new(cfg), tokens, Arc::new(NoSink));
+        let mut c = GoogleConnector::new(Arc::new(cfg), tokens, Arc::new(NoSink), None);
         let first = c.changes(None).await.unwrap();
         assert!(first.full && first.resync && first.complete);
         assert_eq!(first.items.len(), 3);

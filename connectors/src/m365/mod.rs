@@ -29,8 +29,7 @@ pub const SCOPES: &[&str] = &[
     "email",
     CONTACTS_SCOPE,
 ];
-/// The folder every mailbox has; tracked when the user picks none.
-pub const DEFAULT_FOLDER: &str = "default";
+pub use crate::rules::DEFAULT_FOLDER;
 
 /// Where each tracked folder's delta resumes: the whole deltaLink, as Graph gave it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -111,6 +110,8 @@ pub struct GraphConnector {
     api: Api,
     /// Folder names to track (empty: the default folder).
     wanted: Vec<String>,
+    /// The folder (one of `wanted`) contacts Kith creates go to; unset: the first.
+    target: Option<String>,
     /// Tracked folders, resolved: key (`default` or the folder id) → display name.
     folders: Option<Vec<(String, String)>>,
     /// The mailbox's time zone, which birthdays are read in.
@@ -132,10 +133,12 @@ impl GraphConnector {
         tokens: Tokens,
         sink: Arc<dyn TokenSink>,
         folders: Vec<String>,
+        target: Option<String>,
     ) -> Self {
         GraphConnector {
             api: Api::new(cfg, tokens, sink),
             wanted: folders,
+            target,
             folders: None,
             tz: None,
             seen: HashMap::new(),
@@ -163,16 +166,21 @@ impl GraphConnector {
         self.tz.flatten()
     }
 
+    /// The folder names to track, in the order the user gave them.
+    fn wanted(&self) -> Vec<String> {
+        if self.wanted.is_empty() {
+            vec![DEFAULT_FOLDER.to_string()]
+        } else {
+            self.wanted.clone()
+        }
+    }
+
     /// The tracked folders: `default`, or the named ones by id.
     async fn folders(&mut self) -> Result<Vec<(String, String)>, ConnectorError> {
         if let Some(f) = &self.folders {
             return Ok(f.clone());
         }
-        let wanted: Vec<String> = if self.wanted.is_empty() {
-            vec![DEFAULT_FOLDER.to_string()]
-        } else {
-            self.wanted.clone()
-        };
+        let wanted = self.wanted();
         let mut all: Vec<(String, String)> = Vec::new();
         if wanted.iter().any(|w| w != DEFAULT_FOLDER) {
             let mut next = Some("/me/contactFolders?$top=100".to_string());
@@ -201,7 +209,7 @@ impl GraphConnector {
                 None => {
                     let names: Vec<&str> = all.iter().map(|(_, n)| n.as_str()).collect();
                     return Err(ConnectorError::Rejected(format!(
-                        "the mailbox has no contact folder named {w:?} (it has: default, {}); fix it with `kith source rules NAME --folder …`",
+                        "the mailbox has no contact folder named {w:?} (it has: default, {}); correct the folders in the source's rules",
                         names.join(", ")
                     )));
                 }
@@ -424,7 +432,13 @@ impl Connector for GraphConnector {
             json!([{ "id": contact::MARKER_PROP, "value": marker }]),
         );
         let folders = self.folders().await?;
-        let path = match folders.first() {
+        // `folders()` resolves the wanted names in order, so the target's place is its folder's.
+        let at = self
+            .target
+            .as_ref()
+            .and_then(|t| self.wanted().iter().position(|w| w.eq_ignore_ascii_case(t)))
+            .unwrap_or(0);
+        let path = match folders.get(at) {
             Some((id, _)) if id != DEFAULT_FOLDER => format!("/me/contactFolders/{id}/contacts"),
             _ => "/me/contacts".to_string(),
         };

@@ -330,6 +330,10 @@ pub struct RulesArgs {
     /// Contacts folder; `--folder all` clears the list, back to the default folder).
     #[arg(long, value_name = "NAME")]
     pub folder: Vec<String>,
+    /// Where contacts Kith creates in the source go: a Microsoft 365 folder (one of the synced
+    /// folders) or a Google label; `--target none` clears it (first folder, no label).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
     /// Who wins a conflict on a field: FIELD=source or FIELD=kith (repeatable).
     #[arg(long, value_name = "FIELD=OWNER")]
     pub field: Vec<String>,

@@ -48,6 +48,9 @@ pub fn rules_text(r: &Rules, applied_once: bool) -> String {
     if !r.folders.is_empty() {
         t.push_str(&format!("  folders            {}\n", r.folders.join(", ")));
     }
+    if let Some(target) = &r.target {
+        t.push_str(&format!("  creates go to      {target}\n"));
+    }
     for (f, o) in &r.fields {
         let o = match o {
             Owner::Kith => "kith",
@@ -148,6 +151,10 @@ pub async fn rules(store: &dyn Store, a: RulesArgs) -> CliResult {
                 r.folders.push(f.clone());
             }
         }
+    }
+    if let Some(t) = &a.target {
+        let t = t.trim();
+        r.target = (!t.is_empty() && t != "none").then(|| t.to_string());
     }
     for spec in &a.field {
         let (f, o) = spec

@@ -295,6 +295,7 @@ pub async fn run_source(
             accept_merges: opts.accept_merges,
             fields: conn.fields(),
             fit: &|r| conn.fit(r),
+            create_label: conn.create_label(),
         })
     });
     // The cards the source's writes concern: a write met with a stale version merges again.

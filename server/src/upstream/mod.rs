@@ -269,22 +269,28 @@ impl Upstreams {
             )));
         }
         let sink = self.saver(id, source.owner_id);
+        let rules: kith_connectors::rules::Rules =
+            serde_json::from_str(&source.rules).unwrap_or_default();
         match provider {
             Provider::Google => {
                 let cfg = self.google.clone().ok_or_else(unconfigured)?;
                 let tokens = self.source_tokens(store, source).await?;
-                Ok(Box::new(GoogleConnector::new(cfg, tokens, sink)))
+                Ok(Box::new(GoogleConnector::new(
+                    cfg,
+                    tokens,
+                    sink,
+                    rules.target,
+                )))
             }
             Provider::M365 => {
                 let cfg = self.m365.clone().ok_or_else(unconfigured)?;
                 let tokens = self.source_tokens(store, source).await?;
-                let rules: kith_connectors::rules::Rules =
-                    serde_json::from_str(&source.rules).unwrap_or_default();
                 Ok(Box::new(m365::GraphConnector::new(
                     cfg,
                     tokens,
                     sink,
                     rules.folders,
+                    rules.target,
                 )))
             }
         }

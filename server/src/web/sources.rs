@@ -298,6 +298,8 @@ fn rules_from(form: &Form, mut r: Rules) -> Result<Rules, String> {
         .collect();
     r.scope = list_field(form.get("scope"));
     r.folders = list_field(form.get("folders"));
+    let target = form.get("target").trim();
+    r.target = (!target.is_empty()).then(|| target.to_string());
     r.fields.clear();
     for (k, v) in &form.all {
         if k == "source_owns" {

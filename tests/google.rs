@@ -1234,3 +1234,54 @@ async fn creates_get_the_target_label() {
         "{alan}"
     );
 }
+
+/// Issue 25: an admin sets and rotates the app from the CLI (the secret from standard input,
+/// never shown again) and limits who may connect; a user outside the set is told who to ask,
+/// and a source of theirs stops syncing and keeps its contacts.
+#[tokio::test]
+async fn the_app_is_rotated_from_the_cli_and_only_allowed_users_connect() {
+    let g = G::start().await;
+    g.seed(vec![person("Ada", "Lovelace", "ada@engines.example")])
+        .await;
+    g.connect().await;
+    g.run();
+    assert_eq!(g.cards().await.len(), 1);
+    // A wrong secret breaks the next token refresh: the stored app overrides the config's.
+    let (ok, out, err) = g.cli_stdin(
+        &["provider", "set", "google", "--client-secret-stdin"],
+        "a-wrong-secret-value\n",
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("/oauth/google/callback"), "{out}");
+    let status = g.ok(&["provider", "status"]);
+    assert!(
+        status.contains("client secret: set (ends in …alue)"),
+        "{status}"
+    );
+    assert!(!status.contains("a-wrong-secret"), "{status}");
+    g.control("/_fake/clock", json!({"advance_secs": 3700}))
+        .await;
+    let (ok, _, _) = g.cli(&["sync", "run", "google", "--user", "admin"]);
+    assert!(!ok, "the wrong secret is used");
+    g.cli_stdin(
+        &["provider", "set", "google", "--client-secret-stdin"],
+        "fake-secret\n",
+    );
+
+    // Only ana may connect now.
+    let (ok, _, err) = g.cli(&["provider", "allow", "google", "--user", "nobody"]);
+    assert!(!ok && err.contains("nobody"), "{err}");
+    g.s.add_user("ana", "anas-password");
+    g.ok(&["provider", "allow", "google", "--user", "ana"]);
+    let (ok, _, err) = g.cli(&["source", "add", "google", "--user", "admin", "--name", "g2"]);
+    assert!(!ok && err.contains("ask an admin (admin)"), "{err}");
+    g.ok(&["source", "add", "google", "--user", "ana"]);
+    let (ok, _, err) = g.cli(&["sync", "run", "google", "--user", "admin"]);
+    assert!(
+        !ok && err.contains("no longer lets you connect Google"),
+        "{err}"
+    );
+    assert_eq!(g.cards().await.len(), 1, "what was synced stays");
+    g.ok(&["provider", "allow", "google", "--user", "all"]);
+    g.run();
+}

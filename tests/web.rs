@@ -906,3 +906,99 @@ async fn the_data_page_restores_from_the_trash_and_downloads_exports() {
     assert_eq!(anon.status(), 303);
     b.close().await;
 }
+
+/// Issue 25: an admin sets both providers' apps and who may connect on the admin page; the
+/// secret is never shown again; a user outside the allowed set is told who to ask; the app
+/// set in the browser is the one the connection uses.
+#[tokio::test]
+async fn an_admin_sets_provider_apps_and_who_may_connect_in_the_browser() {
+    let (google, _) = kith_fakes::google::spawn();
+    let (ms, _) = kith_fakes::m365::spawn();
+    // Only the providers' endpoints (here: the fakes) come from the config file.
+    let config = format!(
+        r#"[providers.google]
+auth_url = "{google}/o/oauth2/v2/auth"
+token_url = "{google}/token"
+revoke_url = "{google}/revoke"
+api_url = "{google}"
+retry_base = "40ms"
+
+[providers.m365]
+authority_url = "{ms}"
+graph_url = "{ms}/v1.0"
+"#
+    );
+    let g = Upstream::start(google.clone(), config, None, "google");
+    g.s.add_user("bob", "bobs-password");
+    g.control("/_fake/consent", json!({"account": "ada@example.org"}))
+        .await;
+    let b = admin_browser(&g.s, "provider_apps").await;
+    b.go("/admin").await;
+    assert!(b.text("#provider-google").await.contains("missing"));
+
+    for (id, client, secret) in [
+        (
+            "google",
+            "kith-test.apps.googleusercontent.com",
+            "fake-secret",
+        ),
+        (
+            "m365",
+            "11111111-2222-3333-4444-555555555555",
+            "fake-m365-secret-value",
+        ),
+    ] {
+        b.fill(&format!("#{id}-client-id"), client).await;
+        b.fill(&format!("#{id}-client-secret"), secret).await;
+        b.fill(&format!("#{id}-base"), &g.s.base).await;
+        b.click(&format!("#app-{id} button")).await;
+        let notice = b.read("#notice").await;
+        assert!(
+            notice.contains(&format!("{}/oauth/{id}/callback", g.s.base)),
+            "{notice}"
+        );
+    }
+    let page = b.text("main").await;
+    assert!(!page.contains("fake-secret"), "no secret is shown again");
+    assert!(page.contains("ends in …alue"), "{page}");
+    b.press("Enable Google").await;
+    b.wait("#notice").await;
+    assert!(b.text("#provider-google").await.contains("enabled"));
+    b.fill("#google-users", "admin").await;
+    b.press("Save who may connect Google").await;
+    assert!(
+        b.read("#notice")
+            .await
+            .contains("Only admin may now connect Google")
+    );
+    b.shot("admin-providers").await;
+    let status = g.ok(&["provider", "status"]);
+    assert!(status.contains("who may connect: admin"), "{status}");
+    assert!(!status.contains("fake-m365-secret-value"), "{status}");
+
+    // Bob is not in the set: the Sources page and the connect link say who to ask.
+    let bob = Browser::open(&g.s.base, "provider_apps-bob").await;
+    bob.sign_in("bob", "bobs-password").await;
+    bob.wait("#books").await;
+    bob.go("/sources").await;
+    bob.wait_heading("Sources").await;
+    let why = bob.text("#connect-google").await;
+    assert!(
+        why.contains("only to some users") && why.contains("Ask an admin (admin)"),
+        "{why}"
+    );
+    bob.go("/oauth/google/start?source=google").await;
+    assert!(
+        bob.text("main").await.contains("Ask an admin (admin)"),
+        "{}",
+        bob.text("main").await
+    );
+    bob.close().await;
+
+    // The admin connects: the app set in the browser is the one Google sees.
+    b.go("/sources").await;
+    b.press("Connect Google").await;
+    b.wait("#notice").await;
+    assert!(b.text("#notice").await.contains("ada@example.org"));
+    b.close().await;
+}

@@ -65,6 +65,12 @@ impl Upstream {
 
     /// The CLI with the server's config and database.
     pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        self.cli_stdin(args, "")
+    }
+
+    /// The CLI with `stdin` as its standard input.
+    pub fn cli_stdin(&self, args: &[&str], stdin: &str) -> (bool, String, String) {
+        use std::io::Write;
         let mut cmd = Command::new(kith_bin());
         if let Some(url) = self
             .db_url
@@ -73,13 +79,20 @@ impl Upstream {
         {
             cmd.env("KITH_DATABASE_URL", url);
         }
-        let out = cmd
+        let mut child = cmd
             .args(args)
             .arg("--data-dir")
             .arg(self.s.dir.path())
             .env("KITH_CONFIG", &self.config)
-            .output()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
+        if let Some(mut i) = child.stdin.take() {
+            let _ = i.write_all(stdin.as_bytes());
+        }
+        let out = child.wait_with_output().unwrap();
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -236,7 +236,7 @@ pub struct ImportArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ProviderCommand {
-    /// Let users connect accounts of a provider configured in [providers.NAME].
+    /// Let users connect accounts of a provider set up in [providers.NAME] or by `provider set`.
     Enable {
         #[arg(value_parser = ["google", "m365"])]
         provider: String,
@@ -248,6 +248,31 @@ pub enum ProviderCommand {
     },
     /// Show each provider: configured, enabled, and connected accounts.
     Status,
+    /// Set or rotate a provider's app (OAuth client). Stored sealed, it overrides the config
+    /// file. The secret is read from standard input, never from the command line.
+    Set {
+        #[arg(value_parser = ["google", "m365"])]
+        provider: String,
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Read the client secret from standard input (one line).
+        #[arg(long)]
+        client_secret_stdin: bool,
+        /// Microsoft 365: common, organizations, or your tenant's id or domain.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The server's public URL, which the provider sends users back to.
+        #[arg(long, value_name = "URL")]
+        redirect_base: Option<String>,
+    },
+    /// Choose who may connect accounts of a provider: user names, or `all`.
+    Allow {
+        #[arg(value_parser = ["google", "m365"])]
+        provider: String,
+        /// A user who may connect (repeatable); `--user all` opens it to everyone again.
+        #[arg(long = "user", value_name = "NAME", required = true)]
+        users: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

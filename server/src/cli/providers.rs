@@ -6,6 +6,7 @@ use crate::cli::args::ProviderCommand;
 use crate::store::Store;
 use crate::store::sources::SourcePatch;
 use crate::store::sources::{Provider, SourceKind};
+use crate::upstream::apps::masked;
 use crate::upstream::{Upstreams, authorize};
 
 type CliResult = Result<(), String>;
@@ -13,9 +14,9 @@ type CliResult = Result<(), String>;
 pub async fn provider(store: &dyn Store, up: &Upstreams, cmd: ProviderCommand) -> CliResult {
     match cmd {
         ProviderCommand::Enable { provider } => {
-            if !up.configured(&provider) {
+            if !up.apps().await.configured(&provider) {
                 return Err(format!(
-                    "{provider} is not configured: add [providers.{provider}] with client_id, client_secret and redirect_base to the config (see config/kith.example.toml), then enable it"
+                    "{provider} is not configured: set its app with `kith provider set {provider} --client-id ID --client-secret-stdin --redirect-base URL` (or add [providers.{provider}] to the config, see config/kith.example.toml), then enable it"
                 ));
             }
             Upstreams::set_enabled(store, &provider, true).await?;
@@ -31,62 +32,152 @@ pub async fn provider(store: &dyn Store, up: &Upstreams, cmd: ProviderCommand) -
             );
             Ok(())
         }
-        ProviderCommand::Status => {
-            for provider in Provider::ALL {
-                let p = provider.id();
-                let state = if up.enabled(store, p).await? {
-                    "enabled".to_string()
-                } else if up.configured(p) {
-                    format!("configured, not enabled (`kith provider enable {p}`)")
-                } else {
-                    format!("not configured ([providers.{p}] in the config)")
-                };
-                println!("{p}: {state}");
-                if let (Provider::Google, Some(g)) = (provider, &up.google) {
-                    println!("  client id: {}", g.app.client_id);
-                    println!(
-                        "  redirect URI (register it at Google): {}",
-                        g.app.redirect_url
-                    );
-                    if !up.google_domains.is_empty() {
-                        println!(
-                            "  accepted Workspace domains: {}",
-                            up.google_domains.join(", ")
-                        );
-                    }
+        ProviderCommand::Status => status(store, up).await,
+        ProviderCommand::Set {
+            provider,
+            client_id,
+            client_secret_stdin,
+            tenant,
+            redirect_base,
+        } => {
+            let p = parse(&provider)?;
+            let mut s = up.app_settings(p).await;
+            if let Some(id) = client_id {
+                s.client_id = Some(id.trim().to_string());
+            }
+            if client_secret_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map_err(|e| {
+                    format!("cannot read the client secret from standard input: {e}")
+                })?;
+                s.client_secret = Some(line.trim().to_string());
+            }
+            if let Some(t) = tenant {
+                if p != Provider::M365 {
+                    return Err("--tenant is for m365 only".into());
                 }
-                if let (Provider::M365, Some(m)) = (provider, &up.m365) {
-                    println!("  client id: {}", m.app.client_id);
-                    println!("  tenant: {}", up.m365_tenant);
-                    println!(
-                        "  redirect URIs (register both as Web): {} and {}/callback",
-                        m.app.redirect_url, m.admin_link
-                    );
-                    println!("  admin-consent link for tenant admins: {}", m.admin_link);
-                    let tenants = authorize::consented_tenants(store).await;
-                    if tenants.is_empty() {
-                        println!("  admin consent: none recorded yet");
-                    } else {
-                        println!("  admin consent given by tenants: {}", tenants.join(", "));
-                    }
+                s.tenant = Some(t.trim().to_string());
+            }
+            if let Some(b) = redirect_base {
+                s.redirect_base = Some(b.trim().trim_end_matches('/').to_string());
+            }
+            up.set_app_settings(p, &s)
+                .await
+                .map_err(|e| e.to_string())?;
+            let apps = up.apps().await;
+            match apps.redirect_url(p) {
+                Some(url) => println!(
+                    "{} app saved (sealed). Register this redirect URI with {}: {url}",
+                    p.title(),
+                    p.title()
+                ),
+                None => println!(
+                    "{} app saved (sealed); it still needs a client id and a redirect base before users can connect",
+                    p.title()
+                ),
+            }
+            Ok(())
+        }
+        ProviderCommand::Allow { provider, users } => {
+            let p = parse(&provider)?;
+            let mut s = up.app_settings(p).await;
+            s.allowed_users.clear();
+            if !users.iter().any(|u| u == "all") {
+                for name in &users {
+                    s.allowed_users.push(user(store, name).await?.id);
                 }
-                for u in store.list_users().await.map_err(|e| e.to_string())? {
-                    for s in store.sources(u.id).await.map_err(|e| e.to_string())? {
-                        if s.kind == SourceKind::Account(provider) {
-                            println!(
-                                "  {} / {}: {} ({})",
-                                u.name,
-                                s.name,
-                                s.location.as_deref().unwrap_or("-"),
-                                s.status
-                            );
-                        }
-                    }
-                }
+            }
+            up.set_app_settings(p, &s)
+                .await
+                .map_err(|e| e.to_string())?;
+            if s.allowed_users.is_empty() {
+                println!("every user may now connect {}", p.title());
+            } else {
+                println!(
+                    "only {} may now connect {}; sources of other users stop syncing and keep their contacts",
+                    users.join(", "),
+                    p.title()
+                );
             }
             Ok(())
         }
     }
+}
+
+fn parse(provider: &str) -> Result<Provider, String> {
+    Provider::parse(provider)
+        .ok_or_else(|| format!("unknown provider {provider:?}; use google or m365"))
+}
+
+async fn status(store: &dyn Store, up: &Upstreams) -> CliResult {
+    let apps = up.apps().await;
+    let users = store.list_users().await.map_err(|e| e.to_string())?;
+    for provider in Provider::ALL {
+        let p = provider.id();
+        let state = if up.enabled(store, p).await? {
+            "enabled".to_string()
+        } else if apps.configured(p) {
+            format!("configured, not enabled (`kith provider enable {p}`)")
+        } else {
+            format!("not configured (`kith provider set {p} …` or [providers.{p}] in the config)")
+        };
+        println!("{p}: {state}");
+        if let (Provider::Google, Some(g)) = (provider, &apps.google) {
+            println!("  client id: {}", g.app.client_id);
+            println!("  client secret: {}", masked(&g.app.client_secret));
+            println!(
+                "  redirect URI (register it at Google): {}",
+                g.app.redirect_url
+            );
+            if !up.google_domains.is_empty() {
+                println!(
+                    "  accepted Workspace domains: {}",
+                    up.google_domains.join(", ")
+                );
+            }
+        }
+        if let (Provider::M365, Some(m)) = (provider, &apps.m365) {
+            println!("  client id: {}", m.app.client_id);
+            println!("  client secret: {}", masked(&m.app.client_secret));
+            println!("  tenant: {}", apps.m365_tenant);
+            println!(
+                "  redirect URIs (register both as Web): {} and {}/callback",
+                m.app.redirect_url, m.admin_link
+            );
+            println!("  admin-consent link for tenant admins: {}", m.admin_link);
+            let tenants = authorize::consented_tenants(store).await;
+            if tenants.is_empty() {
+                println!("  admin consent: none recorded yet");
+            } else {
+                println!("  admin consent given by tenants: {}", tenants.join(", "));
+            }
+        }
+        let allowed = apps.allowed(provider);
+        if allowed.is_empty() {
+            println!("  who may connect: every user");
+        } else {
+            let names: Vec<&str> = users
+                .iter()
+                .filter(|u| allowed.contains(&u.id))
+                .map(|u| u.name.as_str())
+                .collect();
+            println!("  who may connect: {}", names.join(", "));
+        }
+        for u in &users {
+            for s in store.sources(u.id).await.map_err(|e| e.to_string())? {
+                if s.kind == SourceKind::Account(provider) {
+                    println!(
+                        "  {} / {}: {} ({})",
+                        u.name,
+                        s.name,
+                        s.location.as_deref().unwrap_or("-"),
+                        s.status
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Prints the URL that connects a user's account (a CLI-only setup).
@@ -174,8 +265,9 @@ pub fn words(e: &authorize::AuthorizeError) -> String {
             "{p} is not enabled on this server. A Kith admin enables it with `kith provider enable {p}` (or on the admin page)."
         ),
         NotSetUp(p) => format!(
-            "{p} is not set up on this server. A Kith admin must add the [providers.{p}] section (client id and secret) to the config and run `kith provider enable {p}`."
+            "{p} is not set up on this server. A Kith admin sets its app with `kith provider set {p}` (or on the admin page) and runs `kith provider enable {p}`."
         ),
+        NotAllowed { .. } => e.to_string(),
         Refused(m) => m.clone(),
     }
 }

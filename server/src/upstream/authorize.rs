@@ -4,7 +4,8 @@
 //! the organisations (tenants) whose admin let everyone use Kith.
 
 use super::Upstreams;
-use crate::store::sources::{SourceKind, SourcePatch, SourceStatus};
+use super::apps::Apps;
+use crate::store::sources::{Provider, SourceKind, SourcePatch, SourceStatus};
 use crate::store::{Store, User};
 use kith_connectors::oauth::{OAuthError, Tokens};
 use kith_connectors::rules::Rules;
@@ -56,8 +57,8 @@ pub async fn consented(store: &dyn Store, tenant: &str) -> bool {
 }
 
 /// The plain-language message for a provider's OAuth error.
-pub fn error_message(up: &Upstreams, provider: &str, e: &OAuthError) -> String {
-    match (provider, &up.google, &up.m365) {
+pub fn error_message(apps: &Apps, provider: &str, e: &OAuthError) -> String {
+    match (provider, &apps.google, &apps.m365) {
         ("google", Some(g), _) => google::errors::oauth_message(e, &g.app.client_id),
         ("m365", _, Some(m)) => m365::errors::oauth_message(e, &m.app.client_id, &m.admin_link),
         _ => format!("{provider} refused the authorization ({e})"),
@@ -66,12 +67,12 @@ pub fn error_message(up: &Upstreams, provider: &str, e: &OAuthError) -> String {
 
 /// What a user whose organisation has not consented is told instead of a failing sign-in.
 /// The link a Microsoft tenant admin opens to consent for the organisation.
-pub fn admin_link(up: &Upstreams) -> Option<String> {
-    up.m365.as_ref().map(|m| m.admin_link.clone())
+pub fn admin_link(apps: &Apps) -> Option<String> {
+    apps.m365.as_ref().map(|m| m.admin_link.clone())
 }
 
-pub fn admin_path(up: &Upstreams) -> String {
-    let link = admin_link(up).unwrap_or_default();
+pub fn admin_path(apps: &Apps) -> String {
+    let link = admin_link(apps).unwrap_or_default();
     format!(
         "Your organisation's Microsoft 365 administrator must allow Kith once before anyone can connect. Send them this link: {link} (they sign in and grant access for the organisation). Then connect your account again."
     )
@@ -124,21 +125,23 @@ pub async fn start(
     book: &str,
     binding: Option<&str>,
 ) -> Result<String, AuthorizeError> {
+    let apps = up.apps().await;
     if !up.enabled(store, provider).await? {
-        return Err(not_enabled(up, provider));
+        return Err(not_enabled(&apps, provider));
     }
-    let started = match (provider, &up.google, &up.m365) {
+    allowed(store, &apps, provider, user).await?;
+    let started = match (provider, &apps.google, &apps.m365) {
         ("google", Some(cfg), _) => google::start(cfg, None),
         ("m365", _, Some(cfg)) => {
             // One organisation that has not consented: its users would only meet AADSTS65001.
-            if single_tenant(&up.m365_tenant) && !consented(store, &up.m365_tenant).await {
-                return Err(admin_path(up).into());
+            if single_tenant(&apps.m365_tenant) && !consented(store, &apps.m365_tenant).await {
+                return Err(admin_path(&apps).into());
             }
             m365::start(cfg, None)
         }
-        _ => return Err(not_enabled(up, provider)),
+        _ => return Err(not_enabled(&apps, provider)),
     }
-    .map_err(|e| error_message(up, provider, &e))?;
+    .map_err(|e| error_message(&apps, provider, &e))?;
     let pending = Pending {
         user_id: user.id,
         user: user.name.clone(),
@@ -163,6 +166,11 @@ pub enum AuthorizeError {
     /// The config has no `[providers.X]` section with a client id and secret.
     #[error("{0} is not set up on this server")]
     NotSetUp(String),
+    /// The admin limited who may connect the provider, and this user is not among them.
+    #[error(
+        "{provider} is open only to the users an admin chose; ask an admin ({admins}) to add you"
+    )]
+    NotAllowed { provider: String, admins: String },
     /// Anything else, already worded for the user.
     #[error("{0}")]
     Refused(String),
@@ -180,12 +188,39 @@ impl From<&str> for AuthorizeError {
     }
 }
 
-pub fn not_enabled(up: &Upstreams, provider: &str) -> AuthorizeError {
-    if up.configured(provider) {
+pub fn not_enabled(apps: &Apps, provider: &str) -> AuthorizeError {
+    if apps.configured(provider) {
         AuthorizeError::NotEnabled(provider.to_string())
     } else {
         AuthorizeError::NotSetUp(provider.to_string())
     }
+}
+
+/// Refuses a user outside the set the admin allowed to connect `provider`, naming who to ask.
+async fn allowed(
+    store: &dyn Store,
+    apps: &Apps,
+    provider: &str,
+    user: &User,
+) -> Result<(), AuthorizeError> {
+    let Some(p) = Provider::parse(provider) else {
+        return Ok(());
+    };
+    if apps.allows(p, user.id) {
+        return Ok(());
+    }
+    let admins: Vec<String> = store
+        .list_users()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|u| u.is_admin && u.disabled_at.is_none())
+        .map(|u| u.name)
+        .collect();
+    Err(AuthorizeError::NotAllowed {
+        provider: p.title().to_string(),
+        admins: admins.join(", "),
+    })
 }
 
 /// Spends a pending authorization the provider refused, so its state cannot be used again.
@@ -220,7 +255,8 @@ pub async fn finish(
         return Err("This authorization was started in another browser or session. Start the connection again from here.".into());
     }
     let provider = pending.provider.as_str();
-    let (tokens, domain) = match (provider, &up.google, &up.m365) {
+    let apps = up.apps().await;
+    let (tokens, domain) = match (provider, &apps.google, &apps.m365) {
         ("google", Some(cfg), _) => {
             let tokens = google::finish(cfg, code, &pending.verifier).await?;
             if !up.google_domains.is_empty()
@@ -247,7 +283,7 @@ pub async fn finish(
                 .await
                 .map_err(|e| match e.code.as_str() {
                     "scope" => format!("You did not allow everything Kith needs ({}). Connect again and accept the permissions (contacts, and staying signed in).", e.description),
-                    _ => error_message(up, provider, &e),
+                    _ => error_message(&apps, provider, &e),
                 })?;
             // A work account's own domain: its colleagues are in the organisation's directory.
             let domain = done
@@ -257,7 +293,7 @@ pub async fn finish(
                 .map(|(_, d)| d.to_lowercase());
             (done.tokens, domain)
         }
-        _ => return Err(not_enabled(up, provider)),
+        _ => return Err(not_enabled(&apps, provider)),
     };
     let user = store
         .user_by_name(&pending.user)
@@ -265,6 +301,13 @@ pub async fn finish(
         .map_err(|e| e.to_string())?
         .filter(|u| u.id == pending.user_id)
         .ok_or("the user who started this authorization no longer exists")?;
+    if let Err(e) = allowed(store, &apps, provider, &user).await {
+        // The admin changed the set while the user was at the provider: the grant goes back.
+        if let ("google", Some(cfg)) = (provider, &apps.google) {
+            let _ = google::revoke(cfg, &tokens).await;
+        }
+        return Err(e);
+    }
     up.save_tokens(store, provider, user.id, &tokens).await?;
     let created = connect_source(store, &user, &pending, &tokens, domain).await?;
     tracing::info!(user = %user.name, source = %pending.source, account = %tokens.account, provider, "account connected");
@@ -340,10 +383,14 @@ async fn connect_source(
 
 /// Where a tenant admin grants consent for everyone: Microsoft's admin-consent page.
 pub async fn admin_start(up: &Upstreams, store: &dyn Store) -> Result<String, AuthorizeError> {
+    let apps = up.apps().await;
     if !up.enabled(store, "m365").await? {
-        return Err(not_enabled(up, "m365"));
+        return Err(not_enabled(&apps, "m365"));
     }
-    let cfg = up.m365.as_ref().ok_or_else(|| not_enabled(up, "m365"))?;
+    let cfg = apps
+        .m365
+        .as_ref()
+        .ok_or_else(|| not_enabled(&apps, "m365"))?;
     let state = hex(&rand::random::<[u8; 24]>());
     let pending = Pending {
         provider: "m365".into(),
@@ -352,8 +399,8 @@ pub async fn admin_start(up: &Upstreams, store: &dyn Store) -> Result<String, Au
     };
     seal_pending(up, store, &state, None, &pending).await?;
     // A multi-tenant app lets the admin's own organisation answer.
-    let tenant = if single_tenant(&up.m365_tenant) {
-        up.m365_tenant.as_str()
+    let tenant = if single_tenant(&apps.m365_tenant) {
+        apps.m365_tenant.as_str()
     } else {
         "organizations"
     };

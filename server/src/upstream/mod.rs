@@ -1,6 +1,7 @@
 //! Upstream accounts: which providers the admin enabled, users' sealed OAuth tokens, pending
 //! authorizations, and the connector a source of each kind runs with.
 
+pub mod apps;
 pub mod authorize;
 pub mod seal;
 
@@ -9,21 +10,18 @@ use crate::store::Store;
 use crate::store::sources::{Provider, Source, SourceKind};
 use async_trait::async_trait;
 use kith_connectors::connector::{Connector, ConnectorError, FileConnector};
-use kith_connectors::google::{self, GoogleConnector};
+use kith_connectors::google::GoogleConnector;
 use kith_connectors::m365;
-use kith_connectors::oauth::{App as OAuthApp, Tokens};
+use kith_connectors::oauth::Tokens;
 use seal::Sealer;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// What the server knows about upstream providers.
 pub struct Upstreams {
-    pub google: Option<Arc<google::Config>>,
+    /// The config file's `[providers]`; [`apps::Apps`] overlays what an admin set.
+    config: crate::config::ProvidersSection,
     pub google_domains: Vec<String>,
-    pub m365: Option<Arc<m365::Config>>,
-    /// The tenant users sign in through (`common`, `organizations` or one tenant), and the
-    /// authority that hosts it.
-    pub m365_tenant: String,
+    /// The authority that hosts Microsoft's sign-in.
     pub m365_authority: String,
     pub sealer: Sealer,
     /// Where refreshed tokens are sealed the moment a connector gets them.
@@ -70,64 +68,20 @@ async fn token_key(config: &Config, store: &dyn Store) -> Result<[u8; 32], Strin
 impl Upstreams {
     pub async fn load(config: &Config, store: Arc<dyn Store>) -> Result<Upstreams, String> {
         let sealer = Sealer::new(&token_key(config, store.as_ref()).await?);
-        let google = match &config.providers.google {
-            Some(g) => {
-                let base = g.redirect_base.trim_end_matches('/');
-                Some(Arc::new(google::Config {
-                    app: OAuthApp {
-                        client_id: g.client_id.clone(),
-                        client_secret: g.client_secret.clone(),
-                        auth_url: g.auth_url.clone(),
-                        token_url: g.token_url.clone(),
-                        redirect_url: format!("{base}/oauth/google/callback"),
-                    },
-                    api_url: g.api_url.trim_end_matches('/').to_string(),
-                    revoke_url: g.revoke_url.clone(),
-                    page_size: g.page_size,
-                    retry_base: Duration::from_millis(
-                        g.retry_base_ms().map_err(|e| e.to_string())?,
-                    ),
-                    max_retries: 6,
-                    wait_scale: config.providers.wait_scale,
-                }))
-            }
-            None => None,
-        };
+        // Bad durations are the config file's mistakes: reported when it is loaded.
+        if let Some(g) = &config.providers.google {
+            g.retry_base_ms().map_err(|e| e.to_string())?;
+        }
         let m = config.providers.m365.clone().unwrap_or_default();
-        let m365 = match &config.providers.m365 {
-            Some(m) => {
-                let base = m.redirect_base.trim_end_matches('/');
-                let authority = m.authority_url.trim_end_matches('/');
-                Some(Arc::new(m365::Config {
-                    app: OAuthApp {
-                        client_id: m.client_id.clone(),
-                        client_secret: m.client_secret.clone(),
-                        auth_url: format!("{authority}/{}/oauth2/v2.0/authorize", m.tenant),
-                        token_url: format!("{authority}/{}/oauth2/v2.0/token", m.tenant),
-                        redirect_url: format!("{base}/oauth/m365/callback"),
-                    },
-                    graph_url: m.graph_url.trim_end_matches('/').to_string(),
-                    admin_link: format!("{base}/oauth/m365/adminconsent"),
-                    page_size: m.page_size,
-                    retry_base: Duration::from_millis(
-                        m.retry_base_ms().map_err(|e| e.to_string())?,
-                    ),
-                    max_retries: 6,
-                    wait_scale: config.providers.wait_scale,
-                }))
-            }
-            None => None,
-        };
+        m.retry_base_ms().map_err(|e| e.to_string())?;
         Ok(Upstreams {
-            google,
+            config: config.providers.clone(),
             google_domains: config
                 .providers
                 .google
                 .as_ref()
                 .map(|g| g.allowed_domains.iter().map(|d| d.to_lowercase()).collect())
                 .unwrap_or_default(),
-            m365,
-            m365_tenant: m.tenant,
             m365_authority: m.authority_url.trim_end_matches('/').to_string(),
             sealer,
             store,
@@ -141,21 +95,7 @@ impl Upstreams {
             .await
             .map_err(|e| e.to_string())?
             .is_some_and(|v| v == b"enabled");
-        Ok(on && self.configured(provider))
-    }
-
-    pub fn configured(&self, provider: &str) -> bool {
-        match provider {
-            "google" => self
-                .google
-                .as_ref()
-                .is_some_and(|g| !g.app.client_id.is_empty()),
-            "m365" => self
-                .m365
-                .as_ref()
-                .is_some_and(|m| !m.app.client_id.is_empty()),
-            _ => false,
-        }
+        Ok(on && self.apps().await.configured(provider))
     }
 
     pub async fn set_enabled(store: &dyn Store, provider: &str, on: bool) -> Result<(), String> {
@@ -260,8 +200,14 @@ impl Upstreams {
                 "{title} is not configured on this server ([providers.{id}]); ask the Kith admin"
             ))
         };
-        if !self.configured(id) {
+        let apps = self.apps().await;
+        if !apps.configured(id) {
             return Err(unconfigured());
+        }
+        if !apps.allows(provider, source.owner_id) {
+            return Err(ConnectorError::Unavailable(format!(
+                "the Kith admin no longer lets you connect {title}; ask them to allow you again (what was synced stays)"
+            )));
         }
         if !self.enabled(store, id).await.unwrap_or(false) {
             return Err(ConnectorError::Unavailable(format!(
@@ -273,7 +219,7 @@ impl Upstreams {
             serde_json::from_str(&source.rules).unwrap_or_default();
         match provider {
             Provider::Google => {
-                let cfg = self.google.clone().ok_or_else(unconfigured)?;
+                let cfg = apps.google.clone().ok_or_else(unconfigured)?;
                 let tokens = self.source_tokens(store, source).await?;
                 Ok(Box::new(GoogleConnector::new(
                     cfg,
@@ -283,7 +229,7 @@ impl Upstreams {
                 )))
             }
             Provider::M365 => {
-                let cfg = self.m365.clone().ok_or_else(unconfigured)?;
+                let cfg = apps.m365.clone().ok_or_else(unconfigured)?;
                 let tokens = self.source_tokens(store, source).await?;
                 Ok(Box::new(m365::GraphConnector::new(
                     cfg,
@@ -339,7 +285,7 @@ impl Upstreams {
         let mut refused = None;
         if let (Ok(Some(t)), Some(cfg)) = (
             self.tokens(store, "google", s.owner_id, &account).await,
-            &self.google,
+            &self.apps().await.google,
         ) && let Err(e) = kith_connectors::google::revoke(cfg, &t).await
         {
             refused = Some(e.to_string());

@@ -5,7 +5,8 @@
 use super::Web;
 use super::form::Form;
 use super::page::{self, Nav, when};
-use crate::upstream::{Upstreams, authorize};
+use super::providers::ProviderRow;
+use crate::upstream::authorize;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -19,13 +20,6 @@ pub struct UserRow {
     pub disabled: bool,
     pub created: String,
     pub me: bool,
-}
-
-pub struct ProviderRow {
-    pub id: &'static str,
-    pub title: &'static str,
-    pub configured: bool,
-    pub enabled: bool,
 }
 
 pub struct Health {
@@ -66,15 +60,7 @@ async fn render(
         Ok(u) => u,
         Err(e) => return page::internal(web, e),
     };
-    let mut providers = Vec::new();
-    for (id, title) in [("google", "Google"), ("m365", "Microsoft 365")] {
-        providers.push(ProviderRow {
-            id,
-            title,
-            configured: app.upstreams.configured(id),
-            enabled: app.upstreams.enabled(store, id).await.unwrap_or(false),
-        });
-    }
+    let providers = super::providers::rows(web).await;
     let domains = store
         .setting(OWN_DOMAINS)
         .await
@@ -118,7 +104,7 @@ async fn render(
                 })
                 .collect(),
             providers,
-            consent_url: authorize::admin_link(&app.upstreams).unwrap_or_default(),
+            consent_url: authorize::admin_link(&app.upstreams.apps().await).unwrap_or_default(),
             tenants: authorize::consented_tenants(store).await,
             domains,
             backups_enabled: app.config.backup.enabled,
@@ -161,6 +147,9 @@ pub async fn act(web: &Web, action: &str, form: &Form) -> Response {
 }
 
 async fn run(web: &Web, action: &str, form: &Form) -> Result<Option<String>, String> {
+    if let Some(done) = super::providers::act(web, action, form).await {
+        return done.map(Some);
+    }
     let store = web.app.store.as_ref();
     let e = |e: crate::store::StoreError| e.to_string();
     let target = || async {
@@ -246,28 +235,6 @@ async fn run(web: &Web, action: &str, form: &Form) -> Result<Option<String>, Str
                     "is now"
                 } else {
                     "is no longer"
-                }
-            )
-        }
-        "provider" => {
-            let p = form.get("provider");
-            if crate::store::sources::Provider::parse(p).is_none() {
-                return Ok(None);
-            }
-            let on = form.get("on") == "1";
-            if on && !web.app.upstreams.configured(p) {
-                return Err(super::oauth::authorize_words(&authorize::not_enabled(
-                    &web.app.upstreams,
-                    p,
-                )));
-            }
-            Upstreams::set_enabled(store, p, on).await?;
-            format!(
-                "{p} is {}.",
-                if on {
-                    "enabled: users can connect their accounts on their Sources page"
-                } else {
-                    "disabled: no new connections; connected sources keep what they synced"
                 }
             )
         }

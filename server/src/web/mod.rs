@@ -15,6 +15,7 @@ mod oauth;
 mod oidc;
 mod overview;
 mod page;
+mod providers;
 mod runs;
 pub mod session;
 mod sources;

@@ -73,13 +73,11 @@ pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http:
     {
         Ok(url) => {
             let mut r = redirect(&url);
-            let secure = [
-                app.upstreams.google.as_ref().map(|g| &g.app.redirect_url),
-                app.upstreams.m365.as_ref().map(|m| &m.app.redirect_url),
-            ]
-            .into_iter()
-            .flatten()
-            .any(|u| u.starts_with("https://"));
+            let apps = app.upstreams.apps().await;
+            let secure = crate::store::sources::Provider::ALL
+                .into_iter()
+                .filter_map(|p| apps.redirect_url(p))
+                .any(|u| u.starts_with("https://"));
             let c = format!(
                 "{COOKIE}={binding}; Path=/oauth; Max-Age=600; HttpOnly; SameSite=Lax{}",
                 if secure { "; Secure" } else { "" }
@@ -105,7 +103,10 @@ pub fn authorize_words(e: &authorize::AuthorizeError) -> String {
             format!("{p} is not enabled on this server. A Kith admin enables it on the admin page.")
         }
         NotSetUp(p) => format!(
-            "{p} is not set up on this server. A Kith admin must add the [providers.{p}] section (client id and secret) to the config, then enable it on the admin page."
+            "{p} is not set up on this server. A Kith admin sets its client id, secret and public URL on the admin page, then enables it there."
+        ),
+        NotAllowed { provider, admins } => format!(
+            "Your Kith admin has opened {provider} only to some users, and you are not one of them yet. Ask an admin ({admins}) to add you on the admin page."
         ),
         Refused(m) => m.clone(),
     }
@@ -166,7 +167,7 @@ async fn admin_callback(app: &App, uri: &axum::http::Uri) -> Response {
         return page(
             StatusCode::BAD_REQUEST,
             "Admin consent was not given",
-            &authorize::error_message(&app.upstreams, "m365", &e),
+            &authorize::error_message(&app.upstreams.apps().await, "m365", &e),
         );
     }
     if !q
@@ -221,7 +222,7 @@ pub async fn callback(
         return page(
             StatusCode::BAD_REQUEST,
             &format!("{name} was not connected"),
-            &authorize::error_message(&app.upstreams, provider, &e),
+            &authorize::error_message(&app.upstreams.apps().await, provider, &e),
         );
     }
     let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {

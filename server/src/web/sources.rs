@@ -51,25 +51,32 @@ async fn providers(web: &Web) -> Vec<Provider> {
         .filter(|u| u.is_admin && u.disabled_at.is_none())
         .map(|u| u.name)
         .collect();
+    let apps = app.upstreams.apps().await;
     let mut out = Vec::new();
-    for (id, title) in [("google", "Google"), ("m365", "Microsoft 365")] {
+    for p in crate::store::sources::Provider::ALL {
+        let (id, title) = (p.id(), p.title());
         let enabled = app
             .upstreams
             .enabled(app.store.as_ref(), id)
             .await
             .unwrap_or(false);
-        let why_not = if enabled {
-            String::new()
-        } else {
-            let mut m = super::oauth::authorize_words(&crate::upstream::authorize::not_enabled(
-                &app.upstreams,
-                id,
-            ));
+        let allowed = apps.allows(p, web.user().id);
+        let why_not = if !enabled {
+            let mut m =
+                super::oauth::authorize_words(&crate::upstream::authorize::not_enabled(&apps, id));
             if !admins.is_empty() {
                 m.push_str(&format!(" Admins here: {}.", admins.join(", ")));
             }
             m
+        } else if !allowed {
+            super::oauth::authorize_words(&crate::upstream::authorize::AuthorizeError::NotAllowed {
+                provider: title.to_string(),
+                admins: admins.join(", "),
+            })
+        } else {
+            String::new()
         };
+        let enabled = enabled && allowed;
         out.push(Provider {
             id,
             title,

@@ -16,6 +16,7 @@ mod instances;
 mod isolation;
 mod m365;
 mod migrate;
+mod notify;
 mod operations;
 mod quirks;
 mod reports;

@@ -8,3 +8,4 @@ mod common;
 pub mod google;
 pub mod m365;
 pub mod oidc;
+pub mod sinks;

@@ -12,6 +12,7 @@ pub struct App {
     pub auth: Authenticator,
     pub config: Config,
     pub upstreams: Arc<Upstreams>,
+    pub notifier: Arc<crate::sync::notify::Notifier>,
 }
 
 /// The user (and device) a response was served to, set by a front for the access log.

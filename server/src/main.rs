@@ -121,9 +121,14 @@ async fn serve(config: Config) -> CliResult {
 
     // Checked when the config was resolved.
     let lease_ms = config.database.lease_ms().unwrap_or(60_000);
+    let notifier = Arc::new(sync::notify::Notifier::new(
+        config.smtp.clone(),
+        &config.web.public_url,
+    ));
     let scheduler = sync::schedule::spawn(
         store.clone(),
         upstreams.clone(),
+        notifier.clone(),
         config.sync.scheduler_tick(),
         lease_ms,
     );
@@ -142,6 +147,7 @@ async fn serve(config: Config) -> CliResult {
         auth: core::auth::Authenticator::new(key),
         config: config.clone(),
         upstreams,
+        notifier,
     });
     tracing::info!(data_dir = %config.data_dir.display(), "data directory");
     // Scripts and the tests read this line to learn the port (useful with --listen ...:0).

@@ -69,6 +69,9 @@ pub enum Command {
     /// state.
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Mail or webhook notifications of automatic runs: on failure, guard trip or changes.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// Plan, apply, review and undo source runs.
     #[command(subcommand)]
     Sync(SyncCommand),
@@ -232,6 +235,34 @@ pub struct ImportArgs {
     /// Link contacts that match an existing card only by name and company.
     #[arg(long)]
     pub accept_merges: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Show a user's notification settings.
+    Show {
+        #[arg(long)]
+        user: String,
+    },
+    /// Change a user's notification settings; options not given keep their value.
+    Set {
+        #[arg(long)]
+        user: String,
+        /// Where mail goes (`none` turns mail off); needs [smtp] in the config.
+        #[arg(long, value_name = "ADDRESS")]
+        email: Option<String>,
+        /// A URL that gets a JSON POST per notification (`none` turns it off).
+        #[arg(long, value_name = "URL")]
+        webhook: Option<String>,
+        /// When to notify, comma-separated: failure, guard, changes (or `none`).
+        #[arg(long, value_name = "OCCASIONS")]
+        on: Option<String>,
+    },
+    /// Send a test notification on every channel the user set.
+    Test {
+        #[arg(long)]
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

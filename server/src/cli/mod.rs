@@ -8,6 +8,7 @@ mod copy_db;
 mod export;
 mod healthcheck;
 mod lookup;
+mod notify;
 mod providers;
 mod report;
 mod rules;
@@ -78,6 +79,10 @@ pub async fn run(command: Command, config: &Config) -> CliResult {
         Command::Provider(cmd) => {
             let (store, up) = with_upstreams().await?;
             providers::provider(store.as_ref(), &up, cmd).await
+        }
+        Command::Notify(cmd) => {
+            let (store, up) = with_upstreams().await?;
+            notify::command(store.as_ref(), &up, &config, cmd).await
         }
         Command::Sync(cmd) => {
             let (store, up) = with_upstreams().await?;

@@ -2,9 +2,11 @@
 //! flags (clap reads both, flags first).
 
 mod providers;
+mod smtp;
 
 pub use providers::*;
 use serde::Deserialize;
+pub use smtp::SmtpSection;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -46,6 +48,8 @@ pub struct FileConfig {
     pub providers: ProvidersSection,
     #[serde(default)]
     pub web: WebSection,
+    /// Where notification mail goes out; unset: mail notifications are off.
+    pub smtp: Option<SmtpSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -245,6 +249,7 @@ pub struct Config {
     pub database: DatabaseSection,
     pub providers: ProvidersSection,
     pub web: WebSection,
+    pub smtp: Option<SmtpSection>,
 }
 
 impl Config {
@@ -356,6 +361,14 @@ pub fn resolve(
             });
         }
     }
+    if let Some(m) = file.smtp.as_mut() {
+        if let Ok(p) = std::env::var("KITH_SMTP_PASSWORD")
+            && !p.is_empty()
+        {
+            m.password = p;
+        }
+        m.check()?;
+    }
     if let Some(g) = file.providers.google.as_mut() {
         if let Ok(s) = std::env::var("KITH_GOOGLE_CLIENT_SECRET")
             && !s.is_empty()
@@ -404,6 +417,7 @@ pub fn resolve(
         database: file.database,
         providers: file.providers,
         web: file.web,
+        smtp: file.smtp,
     })
 }
 

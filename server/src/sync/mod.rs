@@ -2,6 +2,7 @@
 //! one store transaction, and undo it. Used by the CLI and by the scheduler inside `kith serve`.
 
 mod apply;
+pub mod notify;
 pub mod provenance;
 pub mod schedule;
 

@@ -3,6 +3,7 @@
 //! user's time zone, and one run at a time. With several instances on one database, each
 //! run is claimed with a lease, so a source runs on exactly one instance at a time.
 
+use super::notify::{Notice, Notifier, Occasion};
 use super::{Options, parse_rules, run_source};
 use crate::store::sources::{RunStatus, Source, SourcePatch, SourceStatus, Trigger};
 use crate::store::{Store, now_ms};
@@ -98,7 +99,13 @@ fn next_due(interval_secs: u64, now: i64) -> i64 {
     now + (interval_secs * 1000 + jitter) as i64
 }
 
-async fn tick(store: &Arc<dyn Store>, up: &Upstreams, lease_ms: i64, stop: &watch::Receiver<bool>) {
+async fn tick(
+    store: &Arc<dyn Store>,
+    up: &Upstreams,
+    notifier: &Notifier,
+    lease_ms: i64,
+    stop: &watch::Receiver<bool>,
+) {
     let sources = match store.scheduled_sources().await {
         Ok(s) => s,
         Err(e) => {
@@ -125,7 +132,14 @@ async fn tick(store: &Arc<dyn Store>, up: &Upstreams, lease_ms: i64, stop: &watc
             && due(&fresh, now_ms())
         {
             crate::core::lease::failpoint("sync-claimed").await;
-            run_scheduled(store.as_ref(), up, &fresh, now, &lease).await;
+            let notice = run_scheduled(store.as_ref(), up, &fresh, now, &lease).await;
+            // A source that keeps failing is told of once, not on every retry.
+            let repeated = |n: &Notice| {
+                n.occasion == Occasion::Failure && fresh.status == SourceStatus::Failing
+            };
+            if let Some(n) = notice.filter(|n| !repeated(n)) {
+                notify(store.as_ref(), up, notifier, &fresh, n).await;
+            }
         }
         lease.release().await;
     }
@@ -140,15 +154,37 @@ fn due(source: &Source, now: i64) -> bool {
     ) && source.next_run_at.is_none_or(|t| t <= now)
 }
 
+/// Tells the source's owner, if they asked to hear of this.
+async fn notify(
+    store: &dyn Store,
+    up: &Upstreams,
+    notifier: &Notifier,
+    source: &Source,
+    n: Notice,
+) {
+    let user = match store.list_users().await {
+        Ok(users) => users
+            .into_iter()
+            .find(|u| u.id == source.owner_id)
+            .map(|u| u.name),
+        Err(_) => None,
+    };
+    let Some(user) = user else { return };
+    notifier
+        .notify(store, up, source.owner_id, Notice { user, ..n })
+        .await;
+}
+
+/// Runs one due source; what its owner may want to hear of it.
 async fn run_scheduled(
     store: &dyn Store,
     up: &Upstreams,
     source: &Source,
     now: i64,
     lease: &crate::core::lease::Held,
-) {
+) -> Option<Notice> {
     let Ok(rules) = parse_rules(source) else {
-        return;
+        return None;
     };
     // Rules stored before a provider's shortest interval existed still respect it.
     let every = parse_interval(&rules.schedule.every)
@@ -172,7 +208,7 @@ async fn run_scheduled(
                     },
                 )
                 .await;
-            return;
+            return None;
         }
         Err(e) => {
             let _ = store
@@ -195,11 +231,11 @@ async fn run_scheduled(
                     },
                 )
                 .await;
-            return;
+            return None;
         }
     }
     if lease.lost() {
-        return;
+        return None;
     }
     let opts = Options {
         dry_run: false,
@@ -208,24 +244,49 @@ async fn run_scheduled(
         trigger: Trigger::Schedule,
         progress: super::quiet,
     };
-    match run_source(store, up, source, opts).await {
+    let notice = |occasion, run, message| Notice {
+        occasion,
+        user: String::new(),
+        source: Some(source.name.clone()),
+        run,
+        message,
+    };
+    let outcome = match run_source(store, up, source, opts).await {
         Ok(o) => {
             crate::metrics::sync_run(o.status.as_str());
             tracing::info!(source = %source.name, run = o.run_id, status = %o.status, "scheduled run finished");
             if o.status == RunStatus::Applied && !o.ops.is_empty() {
+                let counts: Vec<String> = o
+                    .summary
+                    .counts
+                    .iter()
+                    .map(|(k, v)| format!("{v} {k}"))
+                    .collect();
+                let msg = format!(
+                    "run {} of {} applied {} changes ({})",
+                    o.run_id,
+                    source.name,
+                    o.ops.len(),
+                    counts.join(", ")
+                );
                 let _ = store
-                    .add_event(
-                        source.owner_id,
-                        Some(source.id),
-                        "info",
-                        &format!(
-                            "run {} of {} applied {} changes",
-                            o.run_id,
-                            source.name,
-                            o.ops.len()
-                        ),
-                    )
+                    .add_event(source.owner_id, Some(source.id), "info", &msg)
                     .await;
+                Some(notice(Occasion::Changes, Some(o.run_id), msg))
+            } else if o.status == RunStatus::Paused {
+                let why: Vec<&str> = o.summary.trips.iter().map(|t| t.message.as_str()).collect();
+                Some(notice(
+                    Occasion::Guard,
+                    Some(o.run_id),
+                    format!(
+                        "run {} of {} was paused by a guard: {}. Nothing was applied; review the run and apply it if it is what you want.",
+                        o.run_id,
+                        source.name,
+                        why.join("; ")
+                    ),
+                ))
+            } else {
+                None
             }
         }
         Err(e) => {
@@ -240,8 +301,13 @@ async fn run_scheduled(
                     &format!("scheduled run of {} failed: {e}", source.name),
                 )
                 .await;
+            Some(notice(
+                Occasion::Failure,
+                None,
+                format!("the scheduled run of {} failed: {e}", source.name),
+            ))
         }
-    }
+    };
     let _ = store
         .patch_source(
             source.id,
@@ -251,6 +317,7 @@ async fn run_scheduled(
             },
         )
         .await;
+    outcome
 }
 
 /// The running scheduler, for a graceful shutdown.
@@ -276,6 +343,7 @@ impl Scheduler {
 pub fn spawn(
     store: Arc<dyn Store>,
     up: Arc<Upstreams>,
+    notifier: Arc<Notifier>,
     every: Duration,
     lease_ms: i64,
 ) -> Scheduler {
@@ -288,7 +356,7 @@ pub fn spawn(
                 _ = timer.tick() => {}
                 _ = stopped.changed() => return,
             }
-            tick(&store, &up, lease_ms, &stopped).await;
+            tick(&store, &up, &notifier, lease_ms, &stopped).await;
             if *stopped.borrow() {
                 return;
             }

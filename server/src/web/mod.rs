@@ -11,6 +11,7 @@ mod download;
 mod form;
 pub use form::form_urlencoded;
 mod login;
+mod notifications;
 mod oauth;
 mod oidc;
 mod overview;
@@ -38,6 +39,7 @@ const SECTIONS: &[&str] = &[
     "history",
     "conflicts",
     "devices",
+    "notifications",
     "data",
     "admin",
     "assets",
@@ -181,6 +183,7 @@ async fn get_page(web: &Web, path: &str) -> Response {
         ["history"] => runs::history(web).await,
         ["conflicts"] => runs::conflicts(web).await,
         ["devices"] => devices::list(web).await,
+        ["notifications"] => notifications::show(web).await,
         ["devices", "setup", client] => devices::setup(web, client).await,
         ["data"] => data::show(web).await,
         ["data", "export", kind, name] => data::export(web, kind, name).await,
@@ -203,6 +206,8 @@ async fn post(web: &Web, path: &str, form: form::Form) -> Response {
         ["runs", id, "apply"] => runs::apply(web, id, &form).await,
         ["runs", id, "undo"] => runs::undo(web, id).await,
         ["conflicts", "resolve"] => conflicts::resolve(web, &form).await,
+        ["notifications"] => notifications::save(web, &form).await,
+        ["notifications", "test"] => notifications::test(web).await,
         ["devices", "passwords"] => devices::create(web, &form).await,
         ["devices", "revoke"] => devices::revoke(web, &form).await,
         ["devices", "profile"] => devices::profile(web, &form).await,

@@ -317,3 +317,42 @@ fn a_closed_pipe_ends_a_command_quietly() {
         assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
     }
 }
+
+#[tokio::test]
+async fn groups_are_made_filled_and_removed_from_the_cli() {
+    let s = Server::start();
+    s.add_user("ana", "anas-password");
+    let run = |args: &[&str]| kith_cli(s.dir.path(), args, "");
+    let (ok, _, err) = run(&["group", "add", "not ok!"]);
+    assert!(
+        !ok && err.contains("invalid group name \"not ok!\""),
+        "{err}"
+    );
+    let (ok, out, _) = run(&["group", "list"]);
+    assert!(ok && out.contains("no groups yet"), "{out}");
+    assert!(run(&["group", "add", "recruiting"]).0);
+    let (ok, _, err) = run(&["group", "add", "recruiting"]);
+    assert!(!ok && err.contains("recruiting"), "{err}");
+    let (ok, out, _) = run(&[
+        "group",
+        "members",
+        "recruiting",
+        "--add",
+        "ana",
+        "--add",
+        "admin",
+    ]);
+    assert!(ok && out.trim() == "recruiting: admin, ana", "{out}");
+    let (ok, _, err) = run(&["group", "members", "recruiting", "--add", "nobody"]);
+    assert!(!ok && err.contains("no user named \"nobody\""), "{err}");
+    let (ok, out, _) = run(&["group", "members", "recruiting", "--remove", "admin"]);
+    assert!(ok && out.trim() == "recruiting: ana", "{out}");
+    assert!(run(&["group", "remove", "recruiting"]).0);
+    let (ok, _, err) = run(&["group", "members", "recruiting"]);
+    assert!(
+        !ok && err.contains("no group named \"recruiting\""),
+        "{err}"
+    );
+    // Ana is a user as before.
+    assert!(run(&["user", "list"]).1.contains("ana"));
+}

@@ -760,7 +760,7 @@ async fn single_sign_on_signs_in_an_existing_user_and_explains_refusals() {
     std::fs::write(
         &path,
         format!(
-            "[web.oidc]\nissuer = \"{issuer}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\nlabel = \"Example ID\"\n",
+            "[web.oidc]\nissuer = \"{issuer}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\nlabel = \"Example ID\"\ngroups_claim = \"groups\"\n",
             kith_fakes::oidc::CLIENT_ID,
             kith_fakes::oidc::CLIENT_SECRET
         ),
@@ -780,8 +780,11 @@ async fn single_sign_on_signs_in_an_existing_user_and_explains_refusals() {
             assert!(r.status().is_success());
         }
     };
-    person(json!({"sub": "1001", "preferred_username": "alice", "email": "alice@example.org"}))
-        .await;
+    person(
+        json!({"sub": "1001", "preferred_username": "alice", "email": "alice@example.org",
+                  "groups": ["recruiting", "not a group name!"]}),
+    )
+    .await;
     let b = Browser::open(&s.base, "sso").await;
     b.go("/history").await;
     assert_eq!(b.read("#sso").await, "Sign in with Example ID");
@@ -790,6 +793,9 @@ async fn single_sign_on_signs_in_an_existing_user_and_explains_refusals() {
     b.wait("#history, main p.muted").await;
     assert_eq!(b.path().await, "/history", "back where the user was going");
     assert_eq!(b.read(".who").await, "alice");
+    // The provider's groups claim made her a member (a name Kith cannot use is left out).
+    let (ok, groups, _) = kith_cli(s.dir.path(), &["group", "list"], "");
+    assert!(ok && groups.trim() == "recruiting: alice", "{groups}");
 
     // Someone the provider knows but Kith does not: told what to do, not signed in.
     b.press("Sign out").await;
@@ -945,7 +951,7 @@ graph_url = "{ms}/v1.0"
         (
             "m365",
             "11111111-2222-3333-4444-555555555555",
-            "fake-m365-secret-value",
+            "an-old-m365-secret-value",
         ),
     ] {
         b.fill(&format!("#{id}-client-id"), client).await;
@@ -964,17 +970,39 @@ graph_url = "{ms}/v1.0"
     b.press("Enable Google").await;
     b.wait("#notice").await;
     assert!(b.text("#provider-google").await.contains("enabled"));
-    b.fill("#google-users", "admin").await;
+    // A group, with admin in it, is the only one allowed to connect Google.
+    b.fill("#new-group", "recruiting").await;
+    b.press("Create group").await;
+    assert!(b.read("#notice").await.contains("Group recruiting made"));
+    b.wait("#group-member").await;
+    b.press("Add to group").await;
+    assert!(
+        b.read("#notice")
+            .await
+            .contains("Members of recruiting: admin.")
+    );
+    b.fill("#google-groups", "sales").await;
+    b.press("Save who may connect Google").await;
+    assert!(
+        b.read("#admin-error")
+            .await
+            .contains("no group named \"sales\"")
+    );
+    b.fill("#google-groups", "recruiting").await;
     b.press("Save who may connect Google").await;
     assert!(
         b.read("#notice")
             .await
-            .contains("Only admin may now connect Google")
+            .contains("Only the members of recruiting may now connect Google")
     );
     b.shot("admin-providers").await;
     let status = g.ok(&["provider", "status"]);
-    assert!(status.contains("who may connect: admin"), "{status}");
-    assert!(!status.contains("fake-m365-secret-value"), "{status}");
+    assert!(
+        status.contains("who may connect: group recruiting"),
+        "{status}"
+    );
+    assert!(g.ok(&["group", "list"]).contains("recruiting: admin"));
+    assert!(!status.contains("an-old-m365-secret-value"), "{status}");
 
     // Bob is not in the set: the Sources page and the connect link say who to ask.
     let bob = Browser::open(&g.s.base, "provider_apps-bob").await;
@@ -1000,5 +1028,44 @@ graph_url = "{ms}/v1.0"
     b.press("Connect Google").await;
     b.wait("#notice").await;
     assert!(b.text("#notice").await.contains("ada@example.org"));
+
+    // And the Microsoft 365 app set in the browser is the one Microsoft sees.
+    for (path, body) in [
+        (
+            "/_fake/user",
+            json!({"account": "ada@contoso.example", "tenant": "contoso"}),
+        ),
+        ("/_fake/signin", json!({"account": "ada@contoso.example"})),
+    ] {
+        let r = g
+            .http
+            .post(format!("{ms}{path}"))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    b.go("/admin").await;
+    b.press("Enable Microsoft 365").await;
+    b.wait("#notice").await;
+    b.go("/sources").await;
+    b.press("Connect Microsoft 365").await;
+    // The secret typed first is not the app's: Microsoft says so, and the page says what to do.
+    b.wait_heading("Microsoft 365 was not connected").await;
+    assert!(b.text("main").await.contains("enter it on the admin page"));
+    b.go("/admin").await;
+    b.fill("#m365-client-secret", "fake-m365-secret").await;
+    b.click("#app-m365 button").await;
+    assert!(b.read("#notice").await.contains("with the new secret"));
+    assert!(b.text("#app-m365").await.contains("ends in …cret"));
+    b.go("/sources").await;
+    b.press("Connect Microsoft 365").await;
+    b.wait("#notice").await;
+    assert!(
+        b.text("#notice").await.contains("ada@contoso.example"),
+        "{}",
+        b.text("main").await
+    );
     b.close().await;
 }

@@ -14,7 +14,7 @@ pub fn oauth_message(e: &OAuthError, client_id: &str) -> String {
         "access_denied" => "You declined access at Google, so nothing was connected. Kith needs access to your contacts: start the connection again and choose Allow.".into(),
         "invalid_grant" => "Google no longer accepts Kith's authorization: it was revoked in your Google account, went unused for six months, or the app is in Testing mode (where authorizations end after seven days). Your contacts already in Kith are kept. Connect the account again to resume syncing.".into(),
         "invalid_client" | "unauthorized_client" => format!(
-            "Google does not accept Kith's OAuth client ({}). The Kith admin must check [providers.google] client_id and client_secret.",
+            "Google does not accept Kith's OAuth client ({}). The Kith admin must check the Google client id and secret (on the admin page, or [providers.google] in the config).",
             e.description
         ),
         "redirect_uri_mismatch" => "Google refused the redirect address. The Kith admin must add <redirect_base>/oauth/google/callback to the OAuth client's authorized redirect URIs.".into(),

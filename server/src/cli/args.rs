@@ -59,6 +59,9 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Groups of users: who may connect a provider, and (later) who a share reaches.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Import a LinkedIn, Google or Outlook CSV export or a vCard file into a user's book, or
     /// an iCalendar file into a calendar.
     Import(ImportArgs),
@@ -238,6 +241,26 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Make a group.
+    Add { name: String },
+    /// Every group with its members.
+    List,
+    /// Delete a group; its members stay users.
+    Remove { name: String },
+    /// Show a group's members, adding or removing some first.
+    Members {
+        name: String,
+        /// A user to add (repeatable).
+        #[arg(long, value_name = "USER")]
+        add: Vec<String>,
+        /// A user to remove (repeatable).
+        #[arg(long, value_name = "USER")]
+        remove: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum NotifyCommand {
     /// Show a user's notification settings.
     Show {
@@ -301,8 +324,11 @@ pub enum ProviderCommand {
         #[arg(value_parser = ["google", "m365"])]
         provider: String,
         /// A user who may connect (repeatable); `--user all` opens it to everyone again.
-        #[arg(long = "user", value_name = "NAME", required = true)]
+        #[arg(long = "user", value_name = "NAME")]
         users: Vec<String>,
+        /// A group whose members may connect (repeatable; see `kith group`).
+        #[arg(long = "group", value_name = "NAME")]
+        groups: Vec<String>,
     },
 }
 

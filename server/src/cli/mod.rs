@@ -6,6 +6,7 @@ mod backup;
 mod calendar_import;
 mod copy_db;
 mod export;
+mod groups;
 mod healthcheck;
 mod lookup;
 mod notify;
@@ -65,6 +66,7 @@ pub async fn run(command: Command, config: &Config) -> CliResult {
         Command::Healthcheck { url } => healthcheck::run(url.as_deref(), config.listen),
         Command::MigrateDb { from, to } => copy_db::run(&from, &to).await,
         Command::User(cmd) => users::command(&config, cmd).await,
+        Command::Group(cmd) => groups::command(store::open(&config).await?.as_ref(), cmd).await,
         Command::Import(args) if calendar_import::is_calendar(&args) => {
             calendar_import::run(store::open(&config).await?.as_ref(), &config, args).await
         }

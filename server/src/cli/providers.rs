@@ -78,24 +78,43 @@ pub async fn provider(store: &dyn Store, up: &Upstreams, cmd: ProviderCommand) -
             }
             Ok(())
         }
-        ProviderCommand::Allow { provider, users } => {
+        ProviderCommand::Allow {
+            provider,
+            users,
+            groups,
+        } => {
+            if users.is_empty() && groups.is_empty() {
+                return Err(
+                    "name who may connect: --user NAME, --group NAME, or --user all".into(),
+                );
+            }
             let p = parse(&provider)?;
             let mut s = up.app_settings(p).await;
             s.allowed_users.clear();
-            if !users.iter().any(|u| u == "all") {
+            s.allowed_groups.clear();
+            let everyone = users.iter().any(|u| u == "all");
+            if !everyone {
                 for name in &users {
                     s.allowed_users.push(user(store, name).await?.id);
+                }
+                for name in &groups {
+                    let g = crate::core::groups::find(store, name)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    s.allowed_groups.push(g.id);
                 }
             }
             up.set_app_settings(p, &s)
                 .await
                 .map_err(|e| e.to_string())?;
-            if s.allowed_users.is_empty() {
+            if everyone {
                 println!("every user may now connect {}", p.title());
             } else {
+                let mut who = users.clone();
+                who.extend(groups.iter().map(|g| format!("the members of group {g}")));
                 println!(
                     "only {} may now connect {}; sources of other users stop syncing and keep their contacts",
-                    users.join(", "),
+                    who.join(", "),
                     p.title()
                 );
             }
@@ -153,15 +172,13 @@ async fn status(store: &dyn Store, up: &Upstreams) -> CliResult {
             }
         }
         let allowed = apps.allowed(provider);
-        if allowed.is_empty() {
+        if allowed.everyone() {
             println!("  who may connect: every user");
         } else {
-            let names: Vec<&str> = users
-                .iter()
-                .filter(|u| allowed.contains(&u.id))
-                .map(|u| u.name.as_str())
-                .collect();
-            println!("  who may connect: {}", names.join(", "));
+            let (users, groups) = allowed.names(store).await;
+            let mut who = users;
+            who.extend(groups.iter().map(|g| format!("group {g}")));
+            println!("  who may connect: {}", who.join(", "));
         }
         for u in &users {
             for s in store.sources(u.id).await.map_err(|e| e.to_string())? {

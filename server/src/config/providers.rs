@@ -33,6 +33,10 @@ pub struct OidcSection {
     /// admin creates users first.
     #[serde(default)]
     pub create_users: bool,
+    /// A claim listing the user's groups (e.g. `groups`): each sign-in makes the user's
+    /// memberships from it match, groups made as needed; what an admin added stays.
+    #[serde(default)]
+    pub groups_claim: Option<String>,
     /// The button's words: "Sign in with LABEL".
     #[serde(default = "default_oidc_label")]
     pub label: String,
@@ -54,6 +58,7 @@ impl std::fmt::Debug for OidcSection {
             .field("client_secret", &"[redacted]")
             .field("username_claim", &self.username_claim)
             .field("create_users", &self.create_users)
+            .field("groups_claim", &self.groups_claim)
             .finish()
     }
 }

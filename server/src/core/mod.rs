@@ -10,6 +10,7 @@ pub mod backup;
 pub mod birthdays;
 pub mod calendar_import;
 pub mod export;
+pub mod groups;
 pub mod lease;
 pub mod maintenance;
 pub mod objects;

@@ -1,10 +1,13 @@
 //! The store's contract, run against both backends: each aggregate trait must behave the same
 //! on SQLite and on PostgreSQL. Each check takes a fresh, migrated store.
 
+use super::groups::Via;
 use super::sources::{
     ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, NewRun, SourcePatch,
 };
-use super::{Accounts, Collections, Leases, Objects, Sessions, Settings, Sources, Versions};
+use super::{
+    Accounts, Collections, Groups, Leases, Objects, Sessions, Settings, Sources, Versions,
+};
 use super::{
     Actor, CollectionPatch, Db, DeleteOutcome, Kind, Narrow, NewObject, PutOutcome, Store,
     SyncItem, now_ms,
@@ -47,6 +50,7 @@ on_both_backends!(
     incremental_sync_reads_only_changes,
     readiness_requires_every_migration,
     writes_keep_the_replaced_versions_with_their_authors,
+    groups_and_claimed_memberships,
 );
 
 const ACTOR: fn() -> Actor = || Actor::Command("contract test".into());
@@ -913,3 +917,52 @@ async fn sqlite_changes_use_the_indexes() {
 
 const LINKEDIN: crate::store::sources::SourceKind =
     crate::store::sources::SourceKind::File(kith_connectors::formats::Format::LinkedinCsv);
+
+async fn groups_and_claimed_memberships(store: &Db) {
+    let ana = store.create_user("ana", "h").await.unwrap();
+    let bob = store.create_user("bob", "h").await.unwrap();
+    let team = store.create_group("recruiting").await.unwrap();
+    assert!(
+        store.create_group("recruiting").await.is_err(),
+        "names are unique"
+    );
+    store.add_member(team.id, ana.id, Via::Admin).await.unwrap();
+    store.add_member(team.id, ana.id, Via::Admin).await.unwrap();
+    let names = |v: Vec<crate::store::User>| v.into_iter().map(|u| u.name).collect::<Vec<_>>();
+    assert_eq!(names(store.members(team.id).await.unwrap()), ["ana"]);
+
+    // A claim adds groups (made as needed) and replaces only what a claim added.
+    store
+        .set_claimed_groups(bob.id, &["recruiting".into(), "sales".into()])
+        .await
+        .unwrap();
+    let of = |u| async move {
+        store
+            .groups_of(u)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| g.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of(bob.id).await, ["recruiting", "sales"]);
+    store
+        .set_claimed_groups(bob.id, &["sales".into()])
+        .await
+        .unwrap();
+    assert_eq!(of(bob.id).await, ["sales"]);
+    store.set_claimed_groups(ana.id, &[]).await.unwrap();
+    assert_eq!(
+        of(ana.id).await,
+        ["recruiting"],
+        "the admin's membership stays"
+    );
+
+    assert!(store.remove_member(team.id, ana.id).await.unwrap());
+    assert!(!store.remove_member(team.id, ana.id).await.unwrap());
+    let sales = store.group_by_name("sales").await.unwrap().unwrap();
+    store.delete_group(sales.id).await.unwrap();
+    assert!(of(bob.id).await.is_empty());
+    store.delete_user(bob.id).await.unwrap();
+    assert_eq!(store.groups().await.unwrap().len(), 1);
+}

@@ -29,6 +29,8 @@ const TABLES: &[&str] = &[
     "settings",
     "sealed",
     "web_sessions",
+    "groups",
+    "group_members",
 ];
 const SKIPPED: &[&str] = &["leases", "_sqlx_migrations"];
 

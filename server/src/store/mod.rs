@@ -9,6 +9,7 @@ mod contract_tests;
 pub mod copy;
 mod db;
 mod dialect;
+pub mod groups;
 mod leases;
 mod listing;
 mod objects;
@@ -28,6 +29,7 @@ mod writes;
 pub use accounts::Accounts;
 pub use collections::Collections;
 pub use db::Db;
+pub use groups::Groups;
 pub use leases::Leases;
 pub use objects::Objects;
 pub use open::{open, prepare_data_dir};
@@ -211,7 +213,17 @@ pub enum CollectionPatch {
 /// both backends.
 #[async_trait]
 pub trait Store:
-    Accounts + Collections + Objects + Sources + Versions + Leases + Settings + Sessions + Send + Sync
+    Accounts
+    + Collections
+    + Groups
+    + Objects
+    + Sources
+    + Versions
+    + Leases
+    + Settings
+    + Sessions
+    + Send
+    + Sync
 {
     /// Succeeds when the database answers and every migration this build knows is applied.
     async fn ready(&self) -> StoreResult<()>;

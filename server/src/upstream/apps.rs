@@ -20,9 +20,13 @@ pub struct AppSettings {
     pub tenant: Option<String>,
     /// The server's public base URL, which the provider sends users back to.
     pub redirect_base: Option<String>,
-    /// The users who may connect an account (their ids); empty: every user.
+    /// The users who may connect an account (their ids); with `allowed_groups` empty too:
+    /// every user.
     #[serde(default)]
     pub allowed_users: Vec<i64>,
+    /// The groups whose members may connect an account (their ids).
+    #[serde(default)]
+    pub allowed_groups: Vec<i64>,
 }
 
 /// Why an admin's change to a provider app was refused.
@@ -46,8 +50,47 @@ pub struct Apps {
     pub m365: Option<Arc<m365::Config>>,
     /// The tenant Microsoft 365 users sign in through.
     pub m365_tenant: String,
-    google_allowed: Vec<i64>,
-    m365_allowed: Vec<i64>,
+    google_allowed: Allowed,
+    m365_allowed: Allowed,
+}
+
+/// Who may connect a provider: these users and the members of these groups; nobody listed
+/// means everyone.
+#[derive(Default, Clone)]
+pub struct Allowed {
+    pub users: Vec<i64>,
+    pub groups: Vec<i64>,
+}
+
+impl Allowed {
+    pub fn everyone(&self) -> bool {
+        self.users.is_empty() && self.groups.is_empty()
+    }
+
+    /// The allowed users' and groups' names, for the admin pages.
+    pub async fn names(&self, store: &dyn crate::store::Store) -> (Vec<String>, Vec<String>) {
+        let users = store.list_users().await.unwrap_or_default();
+        let groups = store.groups().await.unwrap_or_default();
+        (
+            users
+                .into_iter()
+                .filter(|u| self.users.contains(&u.id))
+                .map(|u| u.name)
+                .collect(),
+            groups
+                .into_iter()
+                .filter(|g| self.groups.contains(&g.id))
+                .map(|g| g.name)
+                .collect(),
+        )
+    }
+
+    /// Whether `user`, in `groups`, may connect.
+    pub fn admits(&self, user: i64, groups: &[i64]) -> bool {
+        self.everyone()
+            || self.users.contains(&user)
+            || groups.iter().any(|g| self.groups.contains(g))
+    }
 }
 
 impl Apps {
@@ -60,17 +103,17 @@ impl Apps {
         }
     }
 
-    /// The users allowed to connect `provider`; empty: everyone.
-    pub fn allowed(&self, provider: Provider) -> &[i64] {
+    /// Who may connect `provider`.
+    pub fn allowed(&self, provider: Provider) -> &Allowed {
         match provider {
             Provider::Google => &self.google_allowed,
             Provider::M365 => &self.m365_allowed,
         }
     }
 
-    pub fn allows(&self, provider: Provider, user: i64) -> bool {
-        let a = self.allowed(provider);
-        a.is_empty() || a.contains(&user)
+    /// Whether `user`, a member of `groups`, may connect `provider`.
+    pub fn allows(&self, provider: Provider, user: i64, groups: &[i64]) -> bool {
+        self.allowed(provider).admits(user, groups)
     }
 
     pub fn redirect_url(&self, provider: Provider) -> Option<&str> {
@@ -199,8 +242,14 @@ impl Upstreams {
             google: google_app(&google_section, &g, scale).map(Arc::new),
             m365: m365_app(&m365_section, &m, scale).map(Arc::new),
             m365_tenant: pick(&m.tenant, &m365_section.tenant),
-            google_allowed: g.allowed_users,
-            m365_allowed: m.allowed_users,
+            google_allowed: Allowed {
+                users: g.allowed_users,
+                groups: g.allowed_groups,
+            },
+            m365_allowed: Allowed {
+                users: m.allowed_users,
+                groups: m.allowed_groups,
+            },
         }
     }
 }

@@ -206,7 +206,10 @@ async fn allowed(
     let Some(p) = Provider::parse(provider) else {
         return Ok(());
     };
-    if apps.allows(p, user.id) {
+    let groups = crate::core::groups::ids_of(store, user.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    if apps.allows(p, user.id, &groups) {
         return Ok(());
     }
     let admins: Vec<String> = store

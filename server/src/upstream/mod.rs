@@ -204,7 +204,10 @@ impl Upstreams {
         if !apps.configured(id) {
             return Err(unconfigured());
         }
-        if !apps.allows(provider, source.owner_id) {
+        let groups = crate::core::groups::ids_of(store, source.owner_id)
+            .await
+            .unwrap_or_default();
+        if !apps.allows(provider, source.owner_id, &groups) {
             return Err(ConnectorError::Unavailable(format!(
                 "the Kith admin no longer lets you connect {title}; ask them to allow you again (what was synced stays)"
             )));

@@ -36,6 +36,7 @@ struct Admin {
     nav: Nav,
     users: Vec<UserRow>,
     providers: Vec<ProviderRow>,
+    groups: Vec<super::groups::GroupRow>,
     consent_url: String,
     tenants: Vec<String>,
     domains: String,
@@ -61,6 +62,7 @@ async fn render(
         Err(e) => return page::internal(web, e),
     };
     let providers = super::providers::rows(web).await;
+    let groups = super::groups::rows(web).await;
     let domains = store
         .setting(OWN_DOMAINS)
         .await
@@ -104,6 +106,7 @@ async fn render(
                 })
                 .collect(),
             providers,
+            groups,
             consent_url: authorize::admin_link(&app.upstreams.apps().await).unwrap_or_default(),
             tenants: authorize::consented_tenants(store).await,
             domains,
@@ -148,6 +151,9 @@ pub async fn act(web: &Web, action: &str, form: &Form) -> Response {
 
 async fn run(web: &Web, action: &str, form: &Form) -> Result<Option<String>, String> {
     if let Some(done) = super::providers::act(web, action, form).await {
+        return done.map(Some);
+    }
+    if let Some(done) = super::groups::act(web, action, form).await {
         return done.map(Some);
     }
     let store = web.app.store.as_ref();

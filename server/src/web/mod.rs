@@ -9,6 +9,7 @@ mod data;
 mod devices;
 mod download;
 mod form;
+mod groups;
 pub use form::form_urlencoded;
 mod login;
 mod notifications;

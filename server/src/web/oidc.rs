@@ -190,7 +190,7 @@ async fn callback(
             ),
         );
     }
-    let claim = match identity(app, cfg, headers, q, &pending).await {
+    let (claim, groups) = match identity(app, cfg, headers, q, &pending).await {
         Ok(c) => c,
         Err(msg) => return refused(app, headers, &next, msg),
     };
@@ -224,17 +224,47 @@ async fn callback(
             "This account is disabled. Ask a Kith admin to enable it again.".into(),
         );
     }
+    if let Some(groups) = groups {
+        // The provider's word on groups replaces what it said at the last sign-in.
+        if let Err(e) = app.store.set_claimed_groups(user.id, &groups).await {
+            tracing::warn!(user = %user.name, error = %e, "groups from the sign-in claim not recorded");
+        }
+    }
     login::signed_in(app, headers, user.id, &next).await
 }
 
-/// Exchanges the code and returns the verified ID token's user-name claim.
+/// The group names in the verified ID token's `claim` (a list of strings, or one string);
+/// names Kith cannot use as group names are left out.
+fn claimed_groups(id_token: &str, claim: &str) -> Vec<String> {
+    use base64::Engine;
+    let payload = id_token.split('.').nth(1).unwrap_or("");
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload) else {
+        return Vec::new();
+    };
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let names: Vec<String> = match &v[claim] {
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        serde_json::Value::String(s) => vec![s.clone()],
+        _ => Vec::new(),
+    };
+    names
+        .into_iter()
+        .filter(|n| crate::core::accounts::valid_user_name(n))
+        .collect()
+}
+
+/// Exchanges the code and returns the verified ID token's user-name claim, and its groups when
+/// `groups_claim` is set.
 async fn identity(
     app: &App,
     cfg: &OidcSection,
     headers: &HeaderMap,
     q: &std::collections::HashMap<String, String>,
     pending: &Pending,
-) -> Result<String, String> {
+) -> Result<(String, Option<Vec<String>>), String> {
     let code = q
         .get("code")
         .filter(|c| !c.is_empty())
@@ -261,10 +291,17 @@ async fn identity(
         "email" => claims.email().map(|e| e.as_str().to_string()),
         _ => claims.preferred_username().map(|u| u.as_str().to_string()),
     };
-    value.ok_or_else(|| {
+    let name = value.ok_or_else(|| {
         format!(
             "The provider's ID token has no {} claim; set web.oidc.username_claim to a claim it sends.",
             cfg.username_claim
         )
-    })
+    })?;
+    // The token's signature, issuer, audience, expiry and nonce were checked just above, so
+    // its payload can be read for a claim the library's typed claims do not carry.
+    let groups = cfg
+        .groups_claim
+        .as_deref()
+        .map(|c| claimed_groups(&id_token.to_string(), c));
+    Ok((name, groups))
 }

@@ -21,23 +21,19 @@ pub struct ProviderRow {
     pub redirect_base: String,
     /// The URI to register with the provider, once there is a public URL.
     pub redirect_url: Option<String>,
-    /// Who may connect, comma-separated; empty: every user.
+    /// Who may connect, comma-separated; with `groups` empty too: every user.
     pub allowed: String,
+    pub groups: String,
 }
 
 pub async fn rows(web: &Web) -> Vec<ProviderRow> {
     let up = &web.app.upstreams;
     let store = web.app.store.as_ref();
     let apps = up.apps().await;
-    let users = store.list_users().await.unwrap_or_default();
     let mut out = Vec::new();
     for p in Provider::ALL {
         let view = up.app_view(p).await;
-        let allowed: Vec<&str> = users
-            .iter()
-            .filter(|u| apps.allowed(p).contains(&u.id))
-            .map(|u| u.name.as_str())
-            .collect();
+        let (allowed, groups) = apps.allowed(p).names(store).await;
         out.push(ProviderRow {
             id: p.id(),
             title: p.title(),
@@ -49,6 +45,7 @@ pub async fn rows(web: &Web) -> Vec<ProviderRow> {
             redirect_base: view.redirect_base,
             redirect_url: apps.redirect_url(p).map(str::to_string),
             allowed: allowed.join(", "),
+            groups: groups.join(", "),
         });
     }
     out
@@ -65,7 +62,7 @@ pub async fn act(web: &Web, action: &str, form: &Form) -> Option<Result<String, 
     Some(match action {
         "provider" => enable(up, store, p, form.get("on") == "1").await,
         "provider-app" => set_app(up, p, form).await,
-        _ => allow(up, store, p, form.get("users")).await,
+        _ => allow(up, store, p, form.get("users"), form.get("groups")).await,
     })
 }
 
@@ -141,16 +138,14 @@ async fn allow(
     up: &Upstreams,
     store: &dyn Store,
     p: Provider,
-    names: &str,
+    users: &str,
+    groups: &str,
 ) -> Result<String, String> {
     let mut s = up.app_settings(p).await;
     s.allowed_users.clear();
-    let names: Vec<&str> = names
-        .split([',', '\n'])
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .collect();
-    for name in &names {
+    s.allowed_groups.clear();
+    let (users, groups) = (list(users), list(groups));
+    for name in &users {
         let u = store
             .user_by_name(name)
             .await
@@ -158,16 +153,31 @@ async fn allow(
             .ok_or_else(|| format!("there is no user {name:?}; create them first"))?;
         s.allowed_users.push(u.id);
     }
+    for name in &groups {
+        let g = crate::core::groups::find(store, name)
+            .await
+            .map_err(|e| format!("{e}; make it under Groups first"))?;
+        s.allowed_groups.push(g.id);
+    }
     up.set_app_settings(p, &s)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(if names.is_empty() {
+    let mut who: Vec<String> = users.iter().map(|u| u.to_string()).collect();
+    who.extend(groups.iter().map(|g| format!("the members of {g}")));
+    Ok(if who.is_empty() {
         format!("Every user may now connect {}.", p.title())
     } else {
         format!(
             "Only {} may now connect {}. Other users' sources stop syncing and keep their contacts.",
-            names.join(", "),
+            who.join(", "),
             p.title()
         )
     })
+}
+
+fn list(v: &str) -> Vec<&str> {
+    v.split([',', '\n'])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect()
 }

@@ -52,6 +52,9 @@ async fn providers(web: &Web) -> Vec<Provider> {
         .map(|u| u.name)
         .collect();
     let apps = app.upstreams.apps().await;
+    let groups = crate::core::groups::ids_of(app.store.as_ref(), web.user().id)
+        .await
+        .unwrap_or_default();
     let mut out = Vec::new();
     for p in crate::store::sources::Provider::ALL {
         let (id, title) = (p.id(), p.title());
@@ -60,7 +63,7 @@ async fn providers(web: &Web) -> Vec<Provider> {
             .enabled(app.store.as_ref(), id)
             .await
             .unwrap_or(false);
-        let allowed = apps.allows(p, web.user().id);
+        let allowed = apps.allows(p, web.user().id, &groups);
         let why_not = if !enabled {
             let mut m =
                 super::oauth::authorize_words(&crate::upstream::authorize::not_enabled(&apps, id));

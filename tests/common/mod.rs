@@ -152,7 +152,20 @@ impl Server {
     }
 
     pub fn start_in(dir: tempfile::TempDir, extra_env: &[(&str, &str)]) -> Server {
-        let mut cmd = Command::new(kith_bin());
+        // KITH_TEST_DATA_CAP=BYTES runs the server under `prlimit --data`: a memory cap, so a
+        // request that would exhaust memory ends the process instead of the machine's RAM.
+        let cap = extra_env
+            .iter()
+            .find(|(k, _)| *k == "KITH_TEST_DATA_CAP")
+            .map(|(_, v)| v.to_string());
+        let mut cmd = match &cap {
+            Some(bytes) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--data={bytes}")).arg(kith_bin());
+                c
+            }
+            None => Command::new(kith_bin()),
+        };
         cmd.arg("serve");
         // A test that must know the address before the server starts (a redirect URL in its
         // config) passes KITH_LISTEN; the others get any free port.
@@ -170,7 +183,7 @@ impl Server {
         if !own_db && let Some(url) = database_for(dir.path()) {
             cmd.env("KITH_DATABASE_URL", url);
         }
-        for (k, v) in extra_env {
+        for (k, v) in extra_env.iter().filter(|(k, _)| *k != "KITH_TEST_DATA_CAP") {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn kith serve");

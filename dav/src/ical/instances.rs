@@ -74,20 +74,24 @@ pub fn expand(ical: &ICalendar, tz: Tz, until: Option<i64>, limit: usize) -> Exp
     if expanded.events.len() >= limit {
         unbounded = true;
     }
-    let mut overridden = Vec::new();
-    let mut recurring = Vec::new();
+    // By component, and by the start they replace: lookups stay constant-time however many
+    // overrides an object has.
+    let mut overridden = std::collections::HashMap::new();
+    let mut replaced = std::collections::HashSet::new();
+    let mut recurring = std::collections::HashSet::new();
     for (i, c) in copy.components.iter().enumerate() {
         if !c.component_type.has_time_ranges() {
             continue;
         }
         if c.is_recurrent() {
-            recurring.push(i as u32);
+            recurring.insert(i as u32);
         }
         if let Some(e) = c.property(&ICalendarProperty::RecurrenceId)
             && let Some(ICalendarValue::PartialDateTime(dt)) = e.values.first()
             && let Some(at) = dt.to_date_time_with_tz(resolver.resolve_or_default(e.tz_id()))
         {
-            overridden.push((i as u32, at));
+            overridden.insert(i as u32, at);
+            replaced.insert(at.timestamp());
         }
     }
     let mut instances = Vec::with_capacity(expanded.events.len());
@@ -112,15 +116,12 @@ pub fn expand(ical: &ICalendar, tz: Tz, until: Option<i64>, limit: usize) -> Exp
                 }
             }
         };
-        let own_rid = overridden
-            .iter()
-            .find(|(c, _)| *c == ev.comp_id)
-            .map(|(_, r)| *r);
+        let own_rid = overridden.get(&ev.comp_id).copied();
         let rid = match own_rid {
             Some(r) => Some(r),
             None if recurring.contains(&ev.comp_id) => {
                 // An occurrence that an override replaces is not an instance of the master.
-                if overridden.iter().any(|(_, r)| *r == ev.start) {
+                if replaced.contains(&ev.start.timestamp()) {
                     continue;
                 }
                 Some(ev.start)
@@ -135,6 +136,14 @@ pub fn expand(ical: &ICalendar, tz: Tz, until: Option<i64>, limit: usize) -> Exp
         });
     }
     instances.sort_by_key(|i| (i.start_ts(), i.comp));
+    // A recurrence set is a set: an RDATE equal to DTSTART (or to a rule's date) is one
+    // instance, not two (RFC 5545 §3.8.5.2).
+    instances.dedup_by_key(|i| (i.start_ts(), i.comp));
+    // RDATEs are instances calcard does not count against the limit.
+    if instances.len() > limit {
+        instances.truncate(limit);
+        unbounded = true;
+    }
     Expansion {
         instances,
         unbounded,

@@ -49,45 +49,107 @@ fn copy_tree(src: &ICalendar, id: u32, out: &mut Vec<ICalendarComponent>) -> u32
     new_id
 }
 
+/// Expanded calendar data larger than this is refused rather than built: an object with
+/// thousands of instances, each carrying hundreds of alarms, would otherwise fill memory.
+pub const MAX_EXPANDED_BYTES: usize = 8 << 20;
+
+/// Expanding the object would produce more than [`MAX_EXPANDED_BYTES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge;
+
 /// The object with its recurrence set expanded to the instances overlapping `[s, e)`: one
 /// component per instance with RECURRENCE-ID, times in UTC, and no rules (RFC 4791 §9.6.5).
-pub fn expanded(obj: &CalObject, tz: Tz, s: i64, e: i64, limit: usize) -> String {
+/// Written instance by instance, without the recurrence properties: the work is linear in the
+/// output, however many RDATEs or EXDATEs the object has.
+pub fn expanded(obj: &CalObject, tz: Tz, s: i64, e: i64, limit: usize) -> Result<String, TooLarge> {
     let src = &obj.ical;
     let ex = expand(src, tz, Some(e), limit);
-    let mut comps = vec![ICalendarComponent {
-        component_type: ICalendarComponentType::VCalendar,
-        entries: src.components[0].entries.clone(),
-        component_ids: Vec::new(),
-    }];
-    for inst in ex.instances.iter().filter(|i| i.overlaps(s, e)) {
-        let id = copy_tree(src, inst.comp, &mut comps);
-        let all_day = src
-            .component_by_id(inst.comp)
-            .and_then(|c| date_time(c, &ICalendarProperty::Dtstart))
-            .is_some_and(|d| !d.has_time());
-        retime(&mut comps[id as usize], inst, all_day);
-        comps[0].component_ids.push(id);
+    let mut out = String::from("BEGIN:VCALENDAR\r\n");
+    for entry in &src.components[0].entries {
+        let _ = entry.write_to(&mut out);
     }
-    ICalendar { components: comps }.to_string()
+    for inst in ex.instances.iter().filter(|i| i.overlaps(s, e)) {
+        let Some(c) = src.component_by_id(inst.comp) else {
+            continue;
+        };
+        let all_day = date_time(c, &ICalendarProperty::Dtstart).is_some_and(|d| !d.has_time());
+        write_instance(src, c, inst, all_day, &mut out);
+        if out.len() > MAX_EXPANDED_BYTES {
+            return Err(TooLarge);
+        }
+    }
+    out.push_str("END:VCALENDAR\r\n");
+    Ok(out)
 }
 
-/// Gives an instance's copy its own times, in UTC (all-day instances keep DATE values).
-fn retime(c: &mut ICalendarComponent, inst: &Instance, all_day: bool) {
+/// The properties an instance does not repeat: its own times replace them.
+fn recurrence_prop(name: &ICalendarProperty) -> bool {
     use ICalendarProperty as P;
-    c.entries.retain(|e| {
-        !matches!(
-            e.name,
-            P::Dtstart
-                | P::Dtend
-                | P::Duration
-                | P::Rrule
-                | P::Rdate
-                | P::Exdate
-                | P::Exrule
-                | P::RecurrenceId
-                | P::Due
-        )
-    });
+    matches!(
+        name,
+        P::Dtstart
+            | P::Dtend
+            | P::Duration
+            | P::Rrule
+            | P::Rdate
+            | P::Exdate
+            | P::Exrule
+            | P::RecurrenceId
+            | P::Due
+    )
+}
+
+/// One instance of `c`: its other properties, its own times in UTC (all-day instances keep
+/// DATE values), and its sub-components (alarms) as they are.
+fn write_instance(
+    src: &ICalendar,
+    c: &ICalendarComponent,
+    inst: &Instance,
+    all_day: bool,
+    out: &mut String,
+) {
+    let name = c.component_type.as_str();
+    out.push_str("BEGIN:");
+    out.push_str(name);
+    out.push_str("\r\n");
+    for entry in c.entries.iter().filter(|e| !recurrence_prop(&e.name)) {
+        let _ = entry.write_to(out);
+    }
+    for entry in instance_times(c, inst, all_day) {
+        let _ = entry.write_to(out);
+    }
+    for child in &c.component_ids {
+        if let Some(sub) = src.component_by_id(*child) {
+            write_tree(src, sub, out);
+        }
+    }
+    out.push_str("END:");
+    out.push_str(name);
+    out.push_str("\r\n");
+}
+
+/// A component and its sub-components, as they are.
+fn write_tree(src: &ICalendar, c: &ICalendarComponent, out: &mut String) {
+    let name = c.component_type.as_str();
+    out.push_str("BEGIN:");
+    out.push_str(name);
+    out.push_str("\r\n");
+    for entry in &c.entries {
+        let _ = entry.write_to(out);
+    }
+    for child in &c.component_ids {
+        if let Some(sub) = src.component_by_id(*child) {
+            write_tree(src, sub, out);
+        }
+    }
+    out.push_str("END:");
+    out.push_str(name);
+    out.push_str("\r\n");
+}
+
+/// An instance's DTSTART, DTEND (DUE for a VTODO) and RECURRENCE-ID.
+fn instance_times(c: &ICalendarComponent, inst: &Instance, all_day: bool) -> Vec<ICalendarEntry> {
+    use ICalendarProperty as P;
     let value = |t: &chrono::DateTime<Tz>| {
         if all_day {
             let d = t.naive_local().date();
@@ -117,13 +179,14 @@ fn retime(c: &mut ICalendarComponent, inst: &Instance, all_day: bool) {
         }
         e
     };
-    c.entries.push(timed(P::Dtstart, &inst.start));
+    let mut out = vec![timed(P::Dtstart, &inst.start)];
     if inst.end_ts() > inst.start_ts() {
-        c.entries.push(timed(end_prop, &inst.end));
+        out.push(timed(end_prop, &inst.end));
     }
     if let Some(rid) = &inst.rid {
-        c.entries.push(timed(P::RecurrenceId, rid));
+        out.push(timed(P::RecurrenceId, rid));
     }
+    out
 }
 
 /// The object limited to the master and the overrides with an instance in `[s, e)`
@@ -131,15 +194,18 @@ fn retime(c: &mut ICalendarComponent, inst: &Instance, all_day: bool) {
 pub fn limited(obj: &CalObject, tz: Tz, s: i64, e: i64, limit: usize) -> Option<String> {
     let src = &obj.ical;
     let ex = expand(src, tz, Some(e), limit);
-    let keep = |id: u32, c: &ICalendarComponent| {
-        !c.is_recurrence_override()
-            || ex.instances.iter().any(|i| {
-                i.comp == id
-                    && (i.overlaps(s, e)
-                        || i.rid
-                            .is_some_and(|r| r.timestamp() >= s && r.timestamp() < e))
-            })
-    };
+    // The components with an instance in range, found in one pass over the instances.
+    let shown: std::collections::HashSet<u32> = ex
+        .instances
+        .iter()
+        .filter(|i| {
+            i.overlaps(s, e)
+                || i.rid
+                    .is_some_and(|r| r.timestamp() >= s && r.timestamp() < e)
+        })
+        .map(|i| i.comp)
+        .collect();
+    let keep = |id: u32, c: &ICalendarComponent| !c.is_recurrence_override() || shown.contains(&id);
     let top = &src.components[0].component_ids;
     if top
         .iter()
@@ -257,7 +323,7 @@ mod tests {
         let o = parse_calendar(SERIES.as_bytes()).unwrap();
         let s = parse_utc("20240102T000000Z").unwrap();
         let e = parse_utc("20240105T000000Z").unwrap();
-        let text = expanded(&o, Tz::UTC, s, e, 100);
+        let text = expanded(&o, Tz::UTC, s, e, 100).unwrap();
         assert_eq!(text.matches("BEGIN:VEVENT").count(), 3, "{text}");
         assert!(!text.contains("RRULE"));
         assert!(text.contains("RECURRENCE-ID:20240104T100000Z"), "{text}");
@@ -275,7 +341,7 @@ mod tests {
         let o = parse_calendar(text.as_bytes()).unwrap();
         let s = parse_utc("20270101T000000Z").unwrap();
         let e = parse_utc("20280101T000000Z").unwrap();
-        let out = expanded(&o, Tz::UTC, s, e, 1000);
+        let out = expanded(&o, Tz::UTC, s, e, 1000).unwrap();
         assert!(out.contains("DTSTART;VALUE=DATE:20270102"), "{out}");
         assert!(out.contains("RECURRENCE-ID;VALUE=DATE:20270102"), "{out}");
     }

@@ -19,19 +19,28 @@ pub fn zone(config: &Config, cal: &Collection) -> Tz {
 }
 
 /// The content of `<cal:calendar-data>` for one stored object: the stored bytes, or the
-/// expanded or limited set the request asked for.
-pub fn calendar_data_xml(r: &Render, zone: Tz, data: &[u8], select: &PropSelection) -> String {
+/// expanded or limited set the request asked for. An expansion too large to build is refused
+/// ([`render::TooLarge`]); the response then says 507 for this property.
+pub fn calendar_data_xml(
+    r: &Render,
+    zone: Tz,
+    data: &[u8],
+    select: &PropSelection,
+) -> Result<String, render::TooLarge> {
     let req = &select.calendar_data;
     let limit = r.config.caldav.max_instances;
     let computed = match (req.expand, req.limit_recurrence_set) {
         (None, None) => None,
-        (expand, limit_set) => parse_calendar(data).ok().and_then(|obj| match expand {
-            Some((s, e)) => Some(render::expanded(&obj, zone, s, e, limit)),
-            None => limit_set.and_then(|(s, e)| render::limited(&obj, zone, s, e, limit)),
-        }),
+        (expand, limit_set) => match parse_calendar(data) {
+            Err(_) => None,
+            Ok(obj) => match expand {
+                Some((s, e)) => Some(render::expanded(&obj, zone, s, e, limit)?),
+                None => limit_set.and_then(|(s, e)| render::limited(&obj, zone, s, e, limit)),
+            },
+        },
     };
-    match computed {
+    Ok(match computed {
         Some(text) => escape(&text).into_owned(),
         None => escape(&String::from_utf8_lossy(data)).into_owned(),
-    }
+    })
 }

@@ -176,16 +176,27 @@ pub fn member_response(
     select: &PropSelection,
 ) {
     let kind = coll.kind;
+    let mut too_large = false;
     let mut extra = |name: &Name| match kind {
         Kind::Addressbook if name.is(CARDDAV, "address-data") => {
             Some(data.map(|d| object::address_data_xml(r.client, d, select)))
         }
-        Kind::Calendar if name.is(CALDAV, "calendar-data") => {
-            Some(data.map(|d| calendar::calendar_data_xml(r, zone, d, select)))
-        }
+        Kind::Calendar if name.is(CALDAV, "calendar-data") => Some(data.and_then(|d| {
+            calendar::calendar_data_xml(r, zone, d, select)
+                .map_err(|_| too_large = true)
+                .ok()
+        })),
         _ => None,
     };
-    let (f, m) = collect(&r.prop_ctx(), &Resource::Member(meta), select, &mut extra);
+    let (f, mut m) = collect(&r.prop_ctx(), &Resource::Member(meta), select, &mut extra);
+    if too_large {
+        // Not missing: too large to expand here (RFC 4918 §11.5's 507 for this property).
+        let name = Name::new(CALDAV, "calendar-data");
+        for (_, names) in m.iter_mut() {
+            names.retain(|n| *n != name);
+        }
+        m.push((507, vec![name]));
+    }
     ms.response(
         &member_href(kind, &r.user.name, &coll.name, &meta.name),
         &f,

@@ -143,8 +143,12 @@ async fn multiget(
     hrefs: &[String],
 ) -> Response {
     // Each href resolves to a member of this book, or is answered 404 as the client sent it.
+    // An href named twice is answered once: the response grows with the distinct members, not
+    // with how often a request repeats one.
+    let mut seen = std::collections::HashSet::new();
     let resolved: Vec<(&str, Option<String>)> = hrefs
         .iter()
+        .filter(|href| seen.insert(href.as_str()))
         .map(|href| {
             let name = match resolve(href_path(href)) {
                 Target::Member(k, u, b, c)
@@ -156,6 +160,12 @@ async fn multiget(
             };
             (href.as_str(), name)
         })
+        .collect();
+    // Two spellings of one member's href are one member too.
+    let mut members = std::collections::HashSet::new();
+    let resolved: Vec<(&str, Option<String>)> = resolved
+        .into_iter()
+        .filter(|(_, n)| n.as_ref().is_none_or(|n| members.insert(n.clone())))
         .collect();
     let names: Vec<String> = resolved.iter().filter_map(|(_, n)| n.clone()).collect();
     let objects = match ctx.app.store.objects_by_name(book.id, &names).await {

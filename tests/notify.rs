@@ -205,8 +205,15 @@ async fn the_notifications_page_saves_and_sends_a_test() {
     );
     b.fill("#webhook", &format!("{hooks_url}/ok")).await;
     b.press("Save").await;
+    // The answer page, not the one the button was on, before the next press.
+    assert_eq!(b.read("#notice").await, "Saved.");
     b.press("Send a test").await;
-    assert!(b.read("#notice").await.contains("mail and webhook"));
+    // The page still shows "Saved." until the test's answer arrives.
+    let deadline = std::time::Instant::now() + WAIT;
+    while !b.read("#notice").await.contains("mail and webhook") {
+        assert!(std::time::Instant::now() < deadline, "no test notice");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(hooks.wait_for(2, WAIT).len(), 2);
     b.shot("notifications").await;
     b.close().await;

@@ -11,6 +11,7 @@ mod crud;
 mod discovery;
 mod exports;
 mod google;
+mod hardening;
 mod history;
 mod instances;
 mod isolation;

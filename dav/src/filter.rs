@@ -15,6 +15,9 @@ pub enum FilterError {
     Invalid(String),
 }
 
+/// The longest text a `text-match` may search for.
+pub const MAX_TEXT_MATCH: usize = 1000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Collation {
     UnicodeCasemap,
@@ -86,6 +89,13 @@ impl TextMatch {
     /// Parses a text-match whose collation defaults to `default` (CalDAV's is
     /// `i;ascii-casemap`, CardDAV's `i;unicode-casemap`).
     pub fn parse_with(el: &Element, default: &str) -> Result<TextMatch, FilterError> {
+        // No name, address or note search needs more; a longer one only makes work (and
+        // SQLite refuses LIKE patterns past 50,000 bytes).
+        if el.text.chars().count() > MAX_TEXT_MATCH {
+            return Err(FilterError::Invalid(format!(
+                "a text-match is limited to {MAX_TEXT_MATCH} characters"
+            )));
+        }
         let collation = match el.attr("collation").unwrap_or(default) {
             "i;unicode-casemap" => Collation::UnicodeCasemap,
             "i;ascii-casemap" => Collation::AsciiCasemap,

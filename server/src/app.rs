@@ -15,6 +15,15 @@ pub struct App {
     pub notifier: Arc<crate::sync::notify::Notifier>,
 }
 
+/// The address a connection came from, set on each request by the listener.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub std::net::IpAddr);
+
+/// The client's address for throttling: the peer, or the client a proxy on this host names.
+pub fn client_ip(peer: Option<&Peer>, forwarded_for: Option<&str>) -> Option<std::net::IpAddr> {
+    crate::core::throttle::client_ip(peer.map(|p| p.0), forwarded_for)
+}
+
 /// The user (and device) a response was served to, set by a front for the access log.
 #[derive(Clone)]
 pub struct LoggedUser(pub String);

@@ -10,6 +10,7 @@ mod cli;
 mod config;
 mod core;
 mod dav;
+mod listen;
 mod metrics;
 mod router;
 mod secrets;
@@ -152,15 +153,14 @@ async fn serve(config: Config) -> CliResult {
     tracing::info!(data_dir = %config.data_dir.display(), "data directory");
     // Scripts and the tests read this line to learn the port (useful with --listen ...:0).
     println!("kith: listening on http://{addr}/");
-    // TCP_NODELAY: a DAV response is often written as headers plus a small body; Nagle's
-    // algorithm with the client's delayed ACK would hold the second write for ~40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router::router(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    listen::serve(
+        listener,
+        router::router(app),
+        &config.limits,
+        shutdown_signal(),
+        std::time::Duration::from_secs(30),
+    )
+    .await;
     // In-flight requests are done; let a sync run under way finish and release its lease, so
     // another instance need not wait for the lease to lapse.
     scheduler.stop(std::time::Duration::from_secs(30)).await;

@@ -80,7 +80,13 @@ pub async fn command(config: &Config, cmd: UserCommand) -> CliResult {
             s.set_password(user.id, &hash)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("password changed for {name}");
+            // Whoever knew the old password may hold a browser session: it ends too.
+            s.delete_web_sessions(user.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "password changed for {name}; their browser sessions ended (app passwords keep working)"
+            );
         }
         UserCommand::Remove { name } => {
             let user = accounts::require_user(s, &name).await.map_err(err)?;

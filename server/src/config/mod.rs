@@ -196,6 +196,56 @@ impl SyncSection {
 pub struct ServerSection {
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub limits: ConnectionLimits,
+}
+
+/// `[server.limits]`: what one client, or many slow ones, may hold of the server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionLimits {
+    /// Most connections served at once; more wait in the listen queue.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers (and, between requests, how
+    /// long a kept-alive connection may sit idle).
+    pub header_timeout: String,
+    /// Longest pause while a request body arrives.
+    pub body_timeout: String,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 4096,
+            header_timeout: "30s".into(),
+            body_timeout: "60s".into(),
+        }
+    }
+}
+
+impl ConnectionLimits {
+    pub fn header_timeout(&self) -> std::time::Duration {
+        let ms =
+            duration_ms("server.limits.header_timeout", &self.header_timeout).unwrap_or(30_000);
+        std::time::Duration::from_millis(ms as u64)
+    }
+
+    pub fn body_timeout(&self) -> std::time::Duration {
+        let ms = duration_ms("server.limits.body_timeout", &self.body_timeout).unwrap_or(60_000);
+        std::time::Duration::from_millis(ms as u64)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        duration_ms("server.limits.header_timeout", &self.header_timeout)?;
+        duration_ms("server.limits.body_timeout", &self.body_timeout)?;
+        if self.max_connections == 0 {
+            return Err(ConfigError::Value {
+                key: "server.limits.max_connections".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -250,6 +300,7 @@ pub struct Config {
     pub providers: ProvidersSection,
     pub web: WebSection,
     pub smtp: Option<SmtpSection>,
+    pub limits: ConnectionLimits,
 }
 
 impl Config {
@@ -343,6 +394,7 @@ pub fn resolve(
         });
     }
     file.database.lease_ms()?;
+    file.server.limits.check()?;
     if let Ok(k) = std::env::var("KITH_TOKEN_KEY")
         && !k.is_empty()
     {
@@ -418,6 +470,7 @@ pub fn resolve(
         providers: file.providers,
         web: file.web,
         smtp: file.smtp,
+        limits: file.server.limits,
     })
 }
 

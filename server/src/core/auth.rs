@@ -3,12 +3,15 @@
 //! Clients send the password on every request. App passwords are checked with a keyed BLAKE3
 //! hash. An account password is checked with argon2 once, then remembered (as a keyed hash of
 //! the credentials, together with the password hash it was checked against) so later requests
-//! skip argon2; changing the password invalidates the entry at once.
+//! skip argon2; changing the password invalidates the entry at once. Checks that do run argon2
+//! go through [`Throttle`]: a few at a time, counted per user and address before they run.
 
-use crate::core::accounts::{app_password_hash, verify_password};
+use crate::core::accounts::app_password_hash;
+use crate::core::throttle::{Throttle, Wait};
 use crate::store::{Store, StoreError, User};
 use base64::Engine;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -23,6 +26,9 @@ pub enum AuthError {
     Malformed,
     #[error("wrong user name or password")]
     Rejected,
+    /// Too many wrong passwords lately for this user from this address (or from the address).
+    #[error("too many failed sign-ins; wait {} s", .0.secs())]
+    Throttled(Wait),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -38,6 +44,8 @@ pub struct Principal {
 pub struct Authenticator {
     key: [u8; 32],
     cache: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+    /// Shared with the web sign-in form.
+    pub throttle: Throttle,
 }
 
 /// Splits a `Basic` Authorization header into user name and password.
@@ -56,9 +64,12 @@ pub fn parse_basic(header: &str) -> Result<(String, String), AuthError> {
 
 impl Authenticator {
     pub fn new(key: [u8; 32]) -> Self {
+        // As many argon2 checks at once as there are cores: more only queue in memory.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Authenticator {
             key,
             cache: Mutex::new(HashMap::new()),
+            throttle: Throttle::new(cores),
         }
     }
 
@@ -76,15 +87,22 @@ impl Authenticator {
         *h.finalize().as_bytes()
     }
 
+    /// The principal of a request from `ip` with the Authorization `header`.
     pub async fn authenticate(
         &self,
         store: &dyn Store,
         header: Option<&str>,
+        ip: Option<IpAddr>,
     ) -> Result<Principal, AuthError> {
         let header = header.ok_or(AuthError::Missing)?;
         let (name, pass) = parse_basic(header)?;
         let presented = app_password_hash(&self.key, &pass);
         let Some((user, app)) = store.user_for_login(&name, &presented).await? else {
+            // An unknown name costs what a known one does.
+            self.throttle
+                .begin(&name, ip)
+                .map_err(AuthError::Throttled)?;
+            self.throttle.verify(pass, None).await;
             return Err(AuthError::Rejected);
         };
         // A disabled account keeps its data but signs in nowhere, with any password.
@@ -115,14 +133,17 @@ impl Authenticator {
             return Ok(Principal { user, device: None });
         }
 
-        let phc = user.password_hash.clone();
-        // argon2 is deliberately slow; keep it off the async worker threads.
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pass, &phc))
+        self.throttle
+            .begin(&name, ip)
+            .map_err(AuthError::Throttled)?;
+        if !self
+            .throttle
+            .verify(pass, Some(user.password_hash.clone()))
             .await
-            .unwrap_or(false);
-        if !ok {
+        {
             return Err(AuthError::Rejected);
         }
+        self.throttle.succeeded(&name, ip);
         if let Ok(mut c) = self.cache.lock() {
             if c.len() >= CACHE_MAX {
                 c.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);

@@ -15,4 +15,5 @@ pub mod lease;
 pub mod maintenance;
 pub mod objects;
 pub mod sources;
+pub mod throttle;
 pub mod versions;

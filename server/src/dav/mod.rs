@@ -223,9 +223,15 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let ip = crate::app::client_ip(
+        req.extensions().get::<crate::app::Peer>(),
+        req.headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok()),
+    );
     let principal = match app
         .auth
-        .authenticate(app.store.as_ref(), auth.as_deref())
+        .authenticate(app.store.as_ref(), auth.as_deref(), ip)
         .await
     {
         Ok(p) => p,
@@ -238,6 +244,20 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
         Err(AuthError::Rejected) => {
             tracing::info!(%path, "authentication failed");
             return drained(req, unauthorized("Wrong user name or password")).await;
+        }
+        Err(AuthError::Throttled(wait)) => {
+            tracing::info!(%path, "authentication throttled");
+            let mut r = respond::text(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many wrong passwords lately; try again in {} s. App passwords keep working.",
+                    wait.secs()
+                ),
+            );
+            if let Ok(v) = HeaderValue::from_str(&wait.secs().to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return drained(req, r).await;
         }
         Err(AuthError::Store(e)) => return respond::internal(e),
     };

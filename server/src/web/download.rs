@@ -39,7 +39,18 @@ pub async fn handle(app: &Arc<App>, req: Request, path: &str) -> Result<Response
             user: session.user,
             device: None,
         },
-        None => match basic(app, req.headers().get(header::AUTHORIZATION).cloned()).await {
+        None => match basic(
+            app,
+            req.headers().get(header::AUTHORIZATION).cloned(),
+            crate::app::client_ip(
+                req.extensions().get::<crate::app::Peer>(),
+                req.headers()
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok()),
+            ),
+        )
+        .await
+        {
             Ok(p) => p,
             Err(r) => return Ok(r),
         },
@@ -59,10 +70,23 @@ pub async fn handle(app: &Arc<App>, req: Request, path: &str) -> Result<Response
 }
 
 /// The principal of a request with Basic credentials, or the 401 that asks for them.
-async fn basic(app: &App, auth: Option<HeaderValue>) -> Result<Principal, Response> {
+async fn basic(
+    app: &App,
+    auth: Option<HeaderValue>,
+    ip: Option<std::net::IpAddr>,
+) -> Result<Principal, Response> {
     let auth = auth.as_ref().and_then(|v| v.to_str().ok());
-    let msg = match app.auth.authenticate(app.store.as_ref(), auth).await {
+    let msg = match app.auth.authenticate(app.store.as_ref(), auth, ip).await {
         Ok(p) => return Ok(p),
+        Err(AuthError::Throttled(w)) => {
+            return Err(text(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many wrong passwords lately; try again in {} s.",
+                    w.secs()
+                ),
+            ));
+        }
         Err(AuthError::Missing) => "Authentication required",
         Err(AuthError::Malformed) => "Use HTTP Basic authentication",
         Err(AuthError::Rejected) => "Wrong user name or password",

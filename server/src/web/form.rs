@@ -65,9 +65,17 @@ pub async fn read(web: &Web, body: Body) -> Result<Form, axum::response::Respons
             )
         };
         let req = req.map(|b| axum::body::Body::new(http_body_util::Limited::new(b, MAX_UPLOAD)));
-        let mut parts = Multipart::from_request(req, &())
-            .await
-            .map_err(|_| too_big())?;
+        // Multipart applies axum's default 2 MB limit unless told otherwise; the limit here is
+        // MAX_UPLOAD, enforced by `Limited` above.
+        let extract = tower::service_fn(|req: axum::http::Request<axum::body::Body>| async move {
+            Multipart::from_request(req, &()).await
+        });
+        let mut parts = tower::ServiceExt::oneshot(
+            tower::Layer::layer(&axum::extract::DefaultBodyLimit::disable(), extract),
+            req,
+        )
+        .await
+        .map_err(|_| too_big())?;
         loop {
             match parts.next_field().await {
                 Ok(Some(field)) => {

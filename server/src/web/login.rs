@@ -106,7 +106,14 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
             "The sign-in form expired or came from another site (CSRF check). Sign in again on this page.".into(),
         );
     }
-    if let Err(minutes) = session::may_try(&name) {
+    let ip = crate::app::client_ip(
+        parts.extensions.get::<crate::app::Peer>(),
+        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+    );
+    let throttle = &app.auth.throttle;
+    // Counted before the password is checked, so parallel tries cannot slip past the limit.
+    if let Err(wait) = throttle.begin(&name, ip) {
+        let minutes = wait.secs().div_ceil(60);
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
@@ -115,26 +122,26 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
         );
     }
     let wrong = || {
-        session::failed(&name);
         tracing::info!(user = %name, "web sign-in failed");
         refuse(
             StatusCode::UNAUTHORIZED,
             "Wrong user name or password.".into(),
         )
     };
+    let password = get("password").to_string();
     let user = match app.store.user_by_name(&name).await {
         Ok(Some(u)) => u,
-        Ok(None) => return wrong(),
+        Ok(None) => {
+            // An unknown name costs what a known one does.
+            throttle.verify(password, None).await;
+            return wrong();
+        }
         Err(e) => return unavailable(e),
     };
-    let password = get("password").to_string();
-    let phc = user.password_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || {
-        crate::core::accounts::verify_password(&password, &phc)
-    })
-    .await
-    .unwrap_or(false);
-    if !ok {
+    if !throttle
+        .verify(password, Some(user.password_hash.clone()))
+        .await
+    {
         return wrong();
     }
     if user.disabled_at.is_some() {
@@ -143,7 +150,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
             "This account is disabled. Ask a Kith admin to enable it again.".into(),
         );
     }
-    session::succeeded(&name);
+    throttle.succeeded(&name, ip);
     signed_in(app, &headers, user.id, &next).await
 }
 

@@ -1,23 +1,16 @@
 //! Browser sessions: a random token in an HttpOnly cookie, stored in the database by its hash
-//! (so every instance knows it), a synchronizer token that every form must echo (CSRF), and a
-//! limit on failed sign-ins per account.
+//! (so every instance knows it), and a synchronizer token that every form must echo (CSRF).
+//! Failed sign-ins are limited by [`crate::core::throttle`], as for DAV.
 
 use crate::app::App;
 use crate::store::{WebSession, now_ms};
 use axum::http::{HeaderMap, HeaderValue, header};
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
-use std::time::{Duration, Instant};
 
 pub const COOKIE: &str = "kith_session";
 /// Before sign-in there is no session to hold the CSRF token, so the sign-in form uses a
 /// double-submit cookie instead.
 pub const LOGIN_COOKIE: &str = "kith_login";
 const LIFETIME_MS: i64 = 14 * 86_400_000;
-
-/// Failed sign-ins allowed per account within [`WINDOW`] before sign-in is refused.
-const MAX_FAILURES: u32 = 5;
-const WINDOW: Duration = Duration::from_secs(15 * 60);
 
 pub fn random_token() -> String {
     hex(&rand::random::<[u8; 32]>())
@@ -106,41 +99,6 @@ pub fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-static FAILURES: LazyLock<Mutex<HashMap<String, (u32, Instant)>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// `Err(minutes)` while `user` has had too many failed sign-ins lately.
-pub fn may_try(user: &str) -> Result<(), u64> {
-    let map = FAILURES.lock().unwrap_or_else(|e| e.into_inner());
-    match map.get(&user.to_lowercase()) {
-        Some((n, since)) if *n >= MAX_FAILURES && since.elapsed() < WINDOW => {
-            Err((WINDOW - since.elapsed()).as_secs() / 60 + 1)
-        }
-        _ => Ok(()),
-    }
-}
-
-pub fn failed(user: &str) {
-    let mut map = FAILURES.lock().unwrap_or_else(|e| e.into_inner());
-    if map.len() > 100_000 {
-        map.retain(|_, (_, since)| since.elapsed() < WINDOW);
-    }
-    let e = map
-        .entry(user.to_lowercase())
-        .or_insert((0, Instant::now()));
-    if e.1.elapsed() >= WINDOW {
-        *e = (0, Instant::now());
-    }
-    e.0 += 1;
-}
-
-pub fn succeeded(user: &str) {
-    FAILURES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&user.to_lowercase());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,17 +108,5 @@ mod tests {
         assert!(same("abc", "abc"));
         assert!(!same("abc", "abd"));
         assert!(!same("abc", "ab"));
-    }
-
-    #[test]
-    fn five_failures_lock_the_account_for_a_while() {
-        let who = "throttle-test-user";
-        for _ in 0..MAX_FAILURES {
-            assert!(may_try(who).is_ok());
-            failed(who);
-        }
-        assert!(may_try(who).is_err());
-        succeeded(who);
-        assert!(may_try(who).is_ok());
     }
 }

@@ -1,0 +1,226 @@
+//! Issue 26: no request and no client can take the server down or lock its users out.
+
+use crate::common::*;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+const CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
+
+/// A server with `config` as its config file.
+fn start_with_config(config: &str) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kith.toml");
+    std::fs::write(&path, config).unwrap();
+    let s = Server::start_with(&[("KITH_CONFIG", path.to_str().unwrap())]);
+    (s, dir)
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_throttled_but_app_passwords_keep_working() {
+    let s = Server::start();
+    let (ok, token, err) = kith_cli(
+        s.dir.path(),
+        &["user", "app-password", "add", "admin", "--label", "phone"],
+        "",
+    );
+    assert!(ok, "{err}");
+    let token = token.trim().to_string();
+    let status = |user: &str, pw: &str| {
+        let r = s.req("PROPFIND", BOOK).auth(user, pw).header("depth", "0");
+        async move {
+            let r = r.send().await;
+            (r.status.as_u16(), r.header("retry-after"))
+        }
+    };
+    // 60 wrong passwords at once: each is counted before it is checked, so only five are.
+    let tries: Vec<_> = (0..60)
+        .map(|i| status("admin", if i % 2 == 0 { "nope" } else { "wrong" }))
+        .collect();
+    let answers = futures_util::future::join_all(tries).await;
+    let checked = answers.iter().filter(|(c, _)| *c == 401).count();
+    let refused = answers.iter().filter(|(c, _)| *c == 429).count();
+    assert_eq!((checked, refused), (5, 55), "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .filter(|(c, _)| *c == 429)
+            .all(|(_, r)| r.is_some()),
+        "Retry-After"
+    );
+    // From this address, even the right password waits; the phone's app password does not.
+    assert_eq!(status("admin", ADMIN_PW).await.0, 429);
+    assert_eq!(status("admin", &token).await.0, 207);
+    // An unknown name is throttled the same way as a known one.
+    for _ in 0..5 {
+        assert_eq!(status("ghost", "x").await.0, 401);
+    }
+    assert_eq!(status("ghost", "x").await.0, 429);
+}
+
+#[tokio::test]
+async fn a_password_change_from_the_cli_ends_browser_sessions() {
+    let s = Server::start();
+    let cookie = s.web_session("admin", ADMIN_PW).await;
+    let page = |c: String| {
+        let url = s.url("/sources");
+        async move {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(url)
+                .header("cookie", c)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(page(cookie.clone()).await, 200);
+    let (ok, out, err) = kith_cli(
+        s.dir.path(),
+        &["user", "passwd", "admin", "--password-stdin"],
+        "a-new-password\n",
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("browser sessions ended"), "{out}");
+    assert_eq!(page(cookie).await, 303, "signed out");
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_do_not_starve_others() {
+    let (s, _conf) = start_with_config(
+        "[server.limits]\nmax_connections = 3\nheader_timeout = \"1s\"\nbody_timeout = \"1s\"\n",
+    );
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // Three clients that never finish their headers take every slot.
+    let mut slow: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            c
+        })
+        .collect();
+    // A normal client is served once the slow ones are cut off.
+    let r = s.anon("GET", "/healthz").send().await;
+    assert_eq!(r.status, 200);
+    for c in &mut slow {
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = Vec::new();
+        // The server closes the connection (perhaps after a 408): the read ends.
+        let n = c.read_to_end(&mut buf);
+        assert!(n.is_ok(), "the slow connection was not closed: {n:?}");
+    }
+    // A body that stops arriving is cut off too.
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.write_all(
+        format!(
+            "PUT {BOOK}x.vcf HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\nContent-Type: text/vcard\r\nContent-Length: 1000\r\n\r\nBEGIN:VCARD\r\n",
+            base64_basic("admin", ADMIN_PW)
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = Vec::new();
+    assert!(c.read_to_end(&mut buf).is_ok());
+    assert!(!String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 201"));
+    // A fresh connection: the pooled one sat idle past the 1 s limit and was closed.
+    let r = reqwest::Client::new()
+        .get(s.url(&format!("{BOOK}x.vcf")))
+        .basic_auth("admin", Some(ADMIN_PW))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404, "nothing half-written was stored");
+}
+
+fn base64_basic(user: &str, pw: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = format!("{user}:{pw}").into_bytes();
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, x)| acc | (u32::from(*x) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_huge_text_match_is_refused_with_its_precondition() {
+    let s = Server::start();
+    let needle = "a".repeat(50_000);
+    let r = s
+        .req("REPORT", BOOK)
+        .header("depth", "1")
+        .xml(&format!(
+            r#"<c:addressbook-query xmlns:d="DAV:" xmlns:c="{CARDDAV}"><d:prop><d:getetag/></d:prop><c:filter><c:prop-filter name="FN"><c:text-match>{needle}</c:text-match></c:prop-filter></c:filter></c:addressbook-query>"#
+        ))
+        .send()
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("supported-filter"));
+    assert!(r.text().contains("limited to 1000 characters"));
+}
+
+#[tokio::test]
+async fn uploads_up_to_the_documented_size_are_read() {
+    let s = Server::start();
+    let cookie = s.web_session("admin", ADMIN_PW).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(s.url("/sources"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a form token")
+        .to_string();
+    // About 3 MB of LinkedIn rows: over axum's 2 MB default, well under the 50 MB documented.
+    let mut csv =
+        String::from("First Name,Last Name,URL,Email Address,Company,Position,Connected On\n");
+    let mut i = 0;
+    while csv.len() < 3 << 20 {
+        csv.push_str(&format!(
+            "Person{i},Test,https://www.linkedin.com/in/person-{i},,Company {i},Engineer,01 Jan 2024\n"
+        ));
+        i += 1;
+    }
+    let b = "kithboundary42";
+    let body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"Connections.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{b}--\r\n"
+    );
+    let r = http
+        .post(s.url("/sources/upload"))
+        .header("cookie", &cookie)
+        .header("content-type", format!("multipart/form-data; boundary={b}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, 200, "{}", &text[..text.len().min(2000)]);
+    assert!(text.contains(&format!("{i}")), "the rows were counted");
+}

@@ -224,3 +224,59 @@ async fn uploads_up_to_the_documented_size_are_read() {
     assert_eq!(status, 200, "{}", &text[..text.len().min(2000)]);
     assert!(text.contains(&format!("{i}")), "the rows were counted");
 }
+
+#[tokio::test]
+async fn collections_and_their_properties_have_quotas() {
+    let (s, _conf) = start_with_config(
+        "[dav]\nmax_collections = 4\nmax_property_size = 1024\nmax_properties_size = 3000\n",
+    );
+    let book = "/dav/addressbooks/admin/";
+    // The defaults are three (contacts, personal, tasks); one more fits.
+    let r = s.req("MKCOL", &format!("{book}work/")).send().await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = s.req("MKCOL", &format!("{book}more/")).send().await;
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert!(r.text().contains("quota-not-exceeded"));
+
+    let set = |value: String| {
+        let body = format!(
+            r#"<d:propertyupdate xmlns:d="DAV:" xmlns:x="urn:example"><d:set><d:prop><x:note>{value}</x:note></d:prop></d:set></d:propertyupdate>"#
+        );
+        let r = s.req("PROPPATCH", &format!("{book}work/")).xml(&body);
+        async move { r.send().await }
+    };
+    let r = set("a".repeat(2000)).await;
+    assert_eq!(r.status, 207);
+    assert!(
+        r.text().contains("507 Insufficient Storage"),
+        "{}",
+        r.text()
+    );
+    assert!(set("a".repeat(900)).await.text().contains("200 OK"));
+    // Three of them would pass the collection's total.
+    let three: String = ["a", "b", "c"]
+        .iter()
+        .map(|n| format!("<x:{n}>{}</x:{n}>", n.to_uppercase().repeat(900)))
+        .collect();
+    let body = format!(
+        r#"<d:propertyupdate xmlns:d="DAV:" xmlns:x="urn:example"><d:set><d:prop>{three}</d:prop></d:set></d:propertyupdate>"#
+    );
+    let r = s
+        .req("PROPPATCH", &format!("{book}work/"))
+        .xml(&body)
+        .send()
+        .await;
+    assert!(
+        r.text().contains("507 Insufficient Storage"),
+        "{}",
+        r.text()
+    );
+    // Nothing of a refused PROPPATCH was applied.
+    let r = s
+        .req("PROPFIND", &format!("{book}work/"))
+        .header("depth", "0")
+        .xml(r#"<d:propfind xmlns:d="DAV:" xmlns:x="urn:example"><d:prop><x:a/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert!(r.text().contains("404 Not Found"), "{}", r.text());
+}

@@ -255,6 +255,12 @@ pub struct DavSection {
     pub max_resource_size: usize,
     /// How long removed members are remembered for sync-collection, in days.
     pub tombstone_retention_days: u32,
+    /// Most address books and calendars one user may have.
+    pub max_collections: usize,
+    /// Largest value of one property a client sets on a collection (bytes of XML).
+    pub max_property_size: usize,
+    /// Largest total of the properties clients set on one collection (bytes of XML).
+    pub max_properties_size: usize,
 }
 
 impl Default for DavSection {
@@ -262,6 +268,9 @@ impl Default for DavSection {
         DavSection {
             max_resource_size: 1024 * 1024,
             tombstone_retention_days: 90,
+            max_collections: 200,
+            max_property_size: 16 * 1024,
+            max_properties_size: 64 * 1024,
         }
     }
 }

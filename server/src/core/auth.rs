@@ -12,7 +12,7 @@ use crate::store::{Store, StoreError, User};
 use base64::Engine;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const CACHE_TTL: Duration = Duration::from_secs(15 * 60);
@@ -44,6 +44,8 @@ pub struct Principal {
 pub struct Authenticator {
     key: [u8; 32],
     cache: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+    /// Checks under way, by credential.
+    gates: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     /// Shared with the web sign-in form.
     pub throttle: Throttle,
 }
@@ -69,6 +71,7 @@ impl Authenticator {
         Authenticator {
             key,
             cache: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
             throttle: Throttle::new(cores),
         }
     }
@@ -123,18 +126,50 @@ impl Authenticator {
         }
 
         let key = self.cache_key(&name, &pass);
-        let cached = self
-            .cache
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&key).cloned())
-            .is_some_and(|(phc, at)| phc == user.password_hash && at.elapsed() < CACHE_TTL);
-        if cached {
+        if self.cached(&key, &user) {
             return Ok(Principal { user, device: None });
         }
+        // One check per credential at a time: a device's burst of parallel requests with the
+        // right password waits for the first check and is then answered from the cache, rather
+        // than being counted as a burst of attempts.
+        let gate = self.gate(key);
+        let _turn = gate.lock().await;
+        let result = self.check(user, &name, pass, key, ip).await;
+        if let Ok(mut g) = self.gates.lock()
+            && Arc::strong_count(&gate) <= 2
+        {
+            g.remove(&key);
+        }
+        result
+    }
 
+    fn gate(&self, key: [u8; 32]) -> Arc<tokio::sync::Mutex<()>> {
+        let mut g = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        g.entry(key).or_default().clone()
+    }
+
+    fn cached(&self, key: &[u8; 32], user: &User) -> bool {
+        self.cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(key).cloned())
+            .is_some_and(|(phc, at)| phc == user.password_hash && at.elapsed() < CACHE_TTL)
+    }
+
+    /// The argon2 check of an account password, throttled; remembered when right.
+    async fn check(
+        &self,
+        user: User,
+        name: &str,
+        pass: String,
+        key: [u8; 32],
+        ip: Option<IpAddr>,
+    ) -> Result<Principal, AuthError> {
+        if self.cached(&key, &user) {
+            return Ok(Principal { user, device: None });
+        }
         self.throttle
-            .begin(&name, ip)
+            .begin(name, ip)
             .map_err(AuthError::Throttled)?;
         if !self
             .throttle
@@ -143,7 +178,7 @@ impl Authenticator {
         {
             return Err(AuthError::Rejected);
         }
-        self.throttle.succeeded(&name, ip);
+        self.throttle.succeeded(name, ip);
         if let Ok(mut c) = self.cache.lock() {
             if c.len() >= CACHE_MAX {
                 c.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);

@@ -45,6 +45,54 @@ fn patch_for(name: &Name, value: Option<&Element>, creating: bool) -> Option<Col
     })
 }
 
+/// What a patch stores, in bytes: the measure of the property quotas.
+fn patch_size(p: &CollectionPatch) -> usize {
+    match p {
+        CollectionPatch::Dead { ns, name, xml } => {
+            ns.len() + name.len() + xml.as_ref().map_or(0, String::len)
+        }
+        CollectionPatch::DisplayName(t)
+        | CollectionPatch::Description(t)
+        | CollectionPatch::Timezone(t) => t.as_ref().map_or(0, String::len),
+        CollectionPatch::Components(c) => c.iter().map(String::len).sum(),
+    }
+}
+
+/// The properties of `sets` (name and patch) too large to keep: each beyond
+/// `dav.max_property_size`, or all the dead ones when they would take the collection's dead
+/// properties (`existing`, less those replaced) past `dav.max_properties_size`.
+fn too_large(
+    ctx: &Ctx,
+    sets: &[(Name, CollectionPatch)],
+    existing: &[(String, String, String)],
+) -> Vec<Name> {
+    let limits = &ctx.app.config.dav;
+    let mut out: Vec<Name> = sets
+        .iter()
+        .filter(|(_, p)| patch_size(p) > limits.max_property_size)
+        .map(|(n, _)| n.clone())
+        .collect();
+    let kept: usize = existing
+        .iter()
+        .filter(|(ns, name, _)| !sets.iter().any(|(n, _)| n.ns == *ns && n.local == *name))
+        .map(|(ns, name, xml)| ns.len() + name.len() + xml.len())
+        .sum();
+    let dead = |p: &CollectionPatch| matches!(p, CollectionPatch::Dead { .. });
+    let added: usize = sets
+        .iter()
+        .filter(|(_, p)| dead(p))
+        .map(|(_, p)| patch_size(p))
+        .sum();
+    if kept + added > limits.max_properties_size {
+        for (n, p) in sets {
+            if dead(p) && !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+    }
+    out
+}
+
 /// The component names in a `supported-calendar-component-set`, if all are supported.
 fn components(el: &Element) -> Option<Vec<String>> {
     let mut out = Vec::new();
@@ -117,15 +165,42 @@ pub async fn mkcol(ctx: &Ctx, body: &[u8], mkcalendar: bool) -> Response {
         return respond::condition(StatusCode::FORBIDDEN, DAV, "valid-resourcetype", what);
     }
     let mut patches = Vec::new();
+    let mut named = Vec::new();
     let mut refused = Vec::new();
     for (pname, el) in &spec.props {
         match patch_for(pname, Some(el), true) {
-            Some(p) => patches.push(p),
+            Some(p) => {
+                named.push((pname.clone(), p.clone()));
+                patches.push(p);
+            }
             None => refused.push(pname.clone()),
         }
     }
     if !refused.is_empty() {
-        return mkcol_failure(&spec, &refused, mkcalendar);
+        return mkcol_failure(&spec, &refused, 403, mkcalendar);
+    }
+    let big = too_large(ctx, &named, &[]);
+    if !big.is_empty() {
+        // RFC 4918 §9.2.1: no room to record the property.
+        return mkcol_failure(&spec, &big, 507, mkcalendar);
+    }
+    let user = ctx.principal.user.id;
+    let mut owned = 0;
+    for k in [Kind::Addressbook, Kind::Calendar] {
+        match ctx.app.store.collections(user, k).await {
+            Ok(c) => owned += c.len(),
+            Err(e) => return respond::internal(e),
+        }
+    }
+    if owned >= ctx.app.config.dav.max_collections {
+        return respond::condition(
+            StatusCode::INSUFFICIENT_STORAGE,
+            DAV,
+            "quota-not-exceeded",
+            &format!(
+                "You have {owned} address books and calendars, the most this server allows; delete one first"
+            ),
+        );
     }
     if kind == Kind::Calendar
         && !patches
@@ -161,7 +236,7 @@ pub async fn mkcol(ctx: &Ctx, body: &[u8], mkcalendar: bool) -> Response {
 
 /// RFC 5689 §3 and RFC 4791 §5.3.1: the whole request fails; refused properties get 403, the
 /// others 424.
-fn mkcol_failure(spec: &Mkcol, refused: &[Name], mkcalendar: bool) -> Response {
+fn mkcol_failure(spec: &Mkcol, refused: &[Name], code: u16, mkcalendar: bool) -> Response {
     let others: Vec<Name> = spec
         .props
         .iter()
@@ -176,7 +251,7 @@ fn mkcol_failure(spec: &Mkcol, refused: &[Name], mkcalendar: bool) -> Response {
     let mut body = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<{root}");
     body.push_str(kith_dav::names::ROOT_XMLNS);
     body.push('>');
-    for (code, names) in [(403u16, refused.to_vec()), (424, others)] {
+    for (code, names) in [(code, refused.to_vec()), (424, others)] {
         if names.is_empty() {
             continue;
         }
@@ -232,6 +307,7 @@ pub async fn proppatch(ctx: &Ctx, body: &[u8]) -> Response {
         return respond::multistatus(ms.finish());
     };
     let mut patches = Vec::new();
+    let mut named = Vec::new();
     let mut refused = Vec::new();
     for op in &ops {
         let (n, v) = match op {
@@ -239,14 +315,26 @@ pub async fn proppatch(ctx: &Ctx, body: &[u8]) -> Response {
             PatchOp::Remove(n) => (n, None),
         };
         match patch_for(n, v, false) {
-            Some(p) => patches.push(p),
+            Some(p) => {
+                named.push((n.clone(), p.clone()));
+                patches.push(p);
+            }
             None => refused.push(n.clone()),
         }
     }
+    // PROPPATCH is atomic (RFC 4918 §9.2): a refused property means nothing is applied.
+    let mut code = 403;
+    if refused.is_empty() {
+        let existing = match ctx.app.store.dead_props(book.id).await {
+            Ok(d) => d,
+            Err(e) => return respond::internal(e),
+        };
+        refused = too_large(ctx, &named, &existing);
+        code = 507;
+    }
     if !refused.is_empty() {
-        // PROPPATCH is atomic (RFC 4918 §9.2): nothing is applied.
         let others: Vec<Name> = names.into_iter().filter(|n| !refused.contains(n)).collect();
-        ms.response(&href, &[], &[(403, refused), (424, others)]);
+        ms.response(&href, &[], &[(code, refused), (424, others)]);
         return respond::multistatus(ms.finish());
     }
     if let Err(e) = ctx.app.store.patch_collection(book.id, &patches).await {

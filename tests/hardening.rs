@@ -280,3 +280,56 @@ async fn collections_and_their_properties_have_quotas() {
         .await;
     assert!(r.text().contains("404 Not Found"), "{}", r.text());
 }
+
+/// kill -9 of `kith import` while it applies: the run is never reported applied without its
+/// changes, and the next import does not wait for the dead process's lease.
+#[tokio::test]
+async fn a_killed_import_leaves_no_false_applied_run_and_no_stuck_lease() {
+    use std::io::BufRead;
+    let s = Server::start();
+    let csv = s.dir.path().join("Connections.csv");
+    let mut text =
+        String::from("First Name,Last Name,URL,Email Address,Company,Position,Connected On\n");
+    for i in 0..300 {
+        text.push_str(&format!(
+            "P{i},Test,https://www.linkedin.com/in/p-{i},,Co,Engineer,01 Jan 2024\n"
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let file = csv.to_str().unwrap();
+    let mut cmd = std::process::Command::new(kith_bin());
+    if let Some(url) = database_for(s.dir.path()) {
+        cmd.env("KITH_DATABASE_URL", url);
+    }
+    let mut child = cmd
+        .args(["import", file, "--user", "admin", "--data-dir"])
+        .arg(s.dir.path())
+        .env("KITH_FAILPOINT", "sync-applying")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Readiness: the process says when it is about to apply.
+    let out = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(out).lines();
+    loop {
+        let line = lines.next().expect("the import ended early").unwrap();
+        if line.contains("failpoint sync-applying") {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let (_, history, _) = kith_cli(s.dir.path(), &["sync", "history", "--user", "admin"], "");
+    assert!(history.contains("applying"), "{history}");
+    assert!(!history.contains("applied"), "no false applied: {history}");
+    assert!(download_book(&s).await.is_empty(), "nothing was written");
+
+    // The next import starts at once and applies everything.
+    let (ok, out, err) = kith_cli(s.dir.path(), &["import", file, "--user", "admin"], "");
+    assert!(ok, "{err}\n{out}");
+    assert_eq!(download_book(&s).await.len(), 300);
+    let (_, history, _) = kith_cli(s.dir.path(), &["sync", "history", "--user", "admin"], "");
+    assert!(history.contains("failed"), "{history}");
+    assert!(history.contains("applied"), "{history}");
+}

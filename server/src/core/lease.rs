@@ -8,10 +8,51 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// This process's name in lease rows.
+/// This process's name in lease rows: `host/pid-random`, so a process on the same host can
+/// tell that a holder has died ([`holder_is_gone`]).
 pub fn instance_id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| format!("{}-{:08x}", std::process::id(), rand::random::<u32>()))
+    ID.get_or_init(|| {
+        format!(
+            "{}/{}-{:08x}",
+            host_name(),
+            std::process::id(),
+            rand::random::<u32>()
+        )
+    })
+}
+
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    if ok {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        String::new()
+    }
+}
+
+/// Whether the lease holder `holder` is a process of this host that no longer runs: its lease
+/// can be taken over at once instead of waiting for it to lapse.
+pub fn holder_is_gone(holder: &str) -> bool {
+    let Some((host, rest)) = holder.split_once('/') else {
+        return false;
+    };
+    if host != host_name() {
+        return false;
+    }
+    let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+        return false;
+    };
+    if pid <= 0 || pid == std::process::id() as i32 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    !alive
 }
 
 /// A claimed lease, renewed in the background until released or dropped.

@@ -107,13 +107,18 @@ pub async fn move_book(
 /// server instance runs the same source. Returns the lease's name, for release.
 pub async fn claim(store: &dyn Store, id: i64, name: &str) -> Result<String, SourceError> {
     let lease = format!("source:{id}");
-    // Ten minutes: a command that dies holds the source no longer than that.
-    if store
-        .try_lease(&lease, super::lease::instance_id(), 600_000)
-        .await?
-    {
-        Ok(lease)
-    } else {
-        Err(SourceError::RunUnderWay(name.to_string()))
+    let me = super::lease::instance_id();
+    // Ten minutes: a command on another host that dies holds the source no longer than that;
+    // one on this host is known to be gone at once.
+    if store.try_lease(&lease, me, 600_000).await? {
+        return Ok(lease);
     }
+    if let Some(holder) = store.lease_holder(&lease).await?
+        && super::lease::holder_is_gone(&holder)
+        && store.take_lease(&lease, &holder, me, 600_000).await?
+    {
+        tracing::info!(lease = %lease, %holder, "took over the lease of a process that is gone");
+        return Ok(lease);
+    }
+    Err(SourceError::RunUnderWay(name.to_string()))
 }

@@ -9,6 +9,16 @@ pub trait Leases: Send + Sync {
     /// it, false while another instance's lease is unexpired.
     async fn try_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> StoreResult<bool>;
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
+    /// Who holds lease `name`, expired or not.
+    async fn lease_holder(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Takes lease `name` over from `from` (only if `from` still holds it).
+    async fn take_lease(
+        &self,
+        name: &str,
+        from: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<bool>;
     /// The unexpired leases whose names start with `prefix` (what is running now).
     async fn live_leases(&self, prefix: &str) -> StoreResult<Vec<String>>;
 }
@@ -29,6 +39,34 @@ impl Leases for Db {
         .fetch_optional(&self.writer)
         .await?;
         Ok(row.is_some())
+    }
+
+    async fn lease_holder(&self, name: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT holder FROM leases WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        from: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE leases SET holder = $1, expires_at = $2 WHERE name = $3 AND holder = $4",
+        )
+        .bind(holder)
+        .bind(now_ms() + ttl_ms)
+        .bind(name)
+        .bind(from)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {

@@ -63,6 +63,9 @@ text_enum! {
     /// Where a run is in its life.
     RunStatus {
         Planned = "planned",
+        /// Planned and being applied at once: its operations are written in the apply's own
+        /// transaction. A run still in this state after its process is gone applied nothing.
+        Applying = "applying",
         /// A guard tripped; it is applied only when forced.
         Paused = "paused",
         Applied = "applied",

@@ -272,6 +272,14 @@ pub async fn apply_run(
                 "run {run_id} was already applied"
             )));
         }
+        RunStatus::Applying => {
+            // The caller holds the source's lease: the process that was applying it is gone.
+            let why = "interrupted: the process stopped while applying it, so nothing of it was applied; run the source again";
+            store
+                .set_run_status(run_id, RunStatus::Failed, Some(why))
+                .await?;
+            return Err(SyncError::Refused(format!("run {run_id} was {why}")));
+        }
         other => {
             return Err(SyncError::NotApplicable {
                 run: run_id,

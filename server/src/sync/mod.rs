@@ -238,6 +238,22 @@ fn new_uid() -> String {
     )
 }
 
+/// Marks the source's runs that a process stopped while applying as failed: their operations
+/// were to be written in the apply's transaction, which never committed. The caller holds the
+/// source's lease, so no other process is applying them.
+async fn interrupted(store: &dyn Store, source: &Source) -> SyncResult<()> {
+    for run in store.runs(source.owner_id, Some(source.id), 20).await? {
+        if run.status == RunStatus::Applying {
+            let why = "interrupted: the process stopped while applying it, so nothing of it was applied; the next run plans again";
+            store
+                .set_run_status(run.id, RunStatus::Failed, Some(why))
+                .await?;
+            tracing::warn!(source = %source.name, run = run.id, "a run interrupted while applying was marked failed");
+        }
+    }
+    Ok(())
+}
+
 /// Reads the source, plans, stores the plan, and applies it unless told not to or a guard
 /// tripped.
 pub async fn run_source(
@@ -247,6 +263,7 @@ pub async fn run_source(
     opts: Options,
 ) -> SyncResult<Outcome> {
     let mut rules = parse_rules(source)?;
+    interrupted(store, source).await?;
     // The organisation's own domains (admin page) apply to every source: colleagues are not
     // contacts to import.
     if let Some(v) = store.setting(OWN_DOMAINS_SETTING).await? {
@@ -309,13 +326,15 @@ pub async fn run_source(
     let mut summary = Summary::of(source, &plan);
     summary.cursor = cursor;
     let tripped = !plan.trips.is_empty() && !opts.force;
+    let apply_now = !tripped && !opts.dry_run;
     let status = if tripped {
         RunStatus::Paused
+    } else if apply_now {
+        RunStatus::Applying
     } else {
         RunStatus::Planned
     };
     (opts.progress)(&format!("saving the plan ({} operations)…", plan.ops.len()));
-    let apply_now = !tripped && !opts.dry_run;
     let ops: Vec<String> = plan
         .ops
         .iter_mut()
@@ -360,6 +379,7 @@ pub async fn run_source(
     };
     if apply_now {
         (opts.progress)(&format!("applying {} operations…", outcome.ops.len()));
+        crate::core::lease::failpoint("sync-applying").await;
         let writes = Writes {
             conn: conn.as_mut(),
             rules: &rules,

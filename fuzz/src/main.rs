@@ -144,7 +144,7 @@ fn main() {
                 break;
             }
             // Keep some mutants as parents: runs wander further from the seeds.
-            if runs % 16 == 0 && queue.len() < 256 {
+            if runs.is_multiple_of(16) && queue.len() < 256 {
                 queue.push(input);
             }
             runs += 1;

@@ -6,18 +6,22 @@ use std::time::Duration;
 
 const CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
 
+/// Each server here runs under a 512 MiB memory cap (`prlimit --data`): an attack that once
+/// exhausted memory now ends the process instead of passing.
+const CAP: (&str, &str) = ("KITH_TEST_DATA_CAP", "536870912");
+
 /// A server with `config` as its config file.
 fn start_with_config(config: &str) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kith.toml");
     std::fs::write(&path, config).unwrap();
-    let s = Server::start_with(&[("KITH_CONFIG", path.to_str().unwrap())]);
+    let s = Server::start_with(&[("KITH_CONFIG", path.to_str().unwrap()), CAP]);
     (s, dir)
 }
 
 #[tokio::test]
 async fn wrong_passwords_are_throttled_but_app_passwords_keep_working() {
-    let s = Server::start();
+    let s = Server::start_with(&[CAP]);
     let (ok, token, err) = kith_cli(
         s.dir.path(),
         &["user", "app-password", "add", "admin", "--label", "phone"],
@@ -55,6 +59,7 @@ async fn wrong_passwords_are_throttled_but_app_passwords_keep_working() {
         assert_eq!(status("ghost", "x").await.0, 401);
     }
     assert_eq!(status("ghost", "x").await.0, 429);
+    assert_eq!(s.anon("GET", "/healthz").send().await.status, 200);
 }
 
 #[tokio::test]
@@ -332,4 +337,75 @@ async fn a_killed_import_leaves_no_false_applied_run_and_no_stuck_lease() {
     let (_, history, _) = kith_cli(s.dir.path(), &["sync", "history", "--user", "admin"], "");
     assert!(history.contains("failed"), "{history}");
     assert!(history.contains("applied"), "{history}");
+}
+
+/// kill -9 of the server while a scheduled run applies: every acknowledged write is there after
+/// the restart, the interrupted run is never reported applied, and the next run applies.
+#[tokio::test]
+async fn a_server_killed_while_applying_loses_no_acknowledged_write() {
+    let conf = tempfile::tempdir().unwrap();
+    let config = conf.path().join("kith.toml");
+    std::fs::write(&config, "[sync]\nscheduler_tick_secs = 1\n").unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let s = Server::start_with(&[
+        ("KITH_CONFIG", config.as_str()),
+        ("KITH_FAILPOINT", "sync-applying"),
+    ]);
+    let r = s
+        .req("PUT", &format!("{BOOK}kept.vcf"))
+        .vcard(b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:kept\r\nFN:Kept\r\nEND:VCARD\r\n")
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "acknowledged");
+    let csv = conf.path().join("Connections.csv");
+    let rows = |n: usize| {
+        let mut t =
+            String::from("First Name,Last Name,URL,Email Address,Company,Position,Connected On\n");
+        for i in 0..n {
+            t.push_str(&format!(
+                "P{i},Test,https://www.linkedin.com/in/p-{i},,Co,Engineer,01 Jan 2024\n"
+            ));
+        }
+        t
+    };
+    std::fs::write(&csv, rows(3)).unwrap();
+    let file = csv.to_str().unwrap();
+    let cli = |args: &[&str]| {
+        let (ok, out, err) = kith_cli(s.dir.path(), args, "");
+        assert!(ok, "{args:?}: {err}\n{out}");
+        out
+    };
+    cli(&["import", file, "--user", "admin"]);
+    cli(&[
+        "source",
+        "rules",
+        "linkedin-csv",
+        "--user",
+        "admin",
+        "--auto",
+        "on",
+        "--every",
+        "1s",
+    ]);
+    std::fs::write(&csv, rows(10)).unwrap();
+    // Readiness: the server says when its scheduled run is about to apply; then it dies.
+    s.wait_for_line("kith: failpoint sync-applying");
+    let s = s.restart(&[("KITH_CONFIG", config.as_str())]);
+    let r = s.req("GET", &format!("{BOOK}kept.vcf")).send().await;
+    assert_eq!(r.status, 200, "the acknowledged write survived");
+    // The next scheduled run marks the interrupted one failed and applies the file.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if download_book(&s).await.len() == 11 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no run applied the file"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, history, _) = kith_cli(s.dir.path(), &["sync", "history", "--user", "admin"], "");
+    assert!(history.contains("failed"), "{history}");
+    assert!(!history.contains("applying"), "{history}");
 }

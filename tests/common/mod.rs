@@ -242,6 +242,15 @@ impl Server {
         self.child.wait().is_ok_and(|s| s.success())
     }
 
+    /// Kills the server (SIGKILL) and starts it again on the same data directory (and
+    /// database) with `extra_env`.
+    pub fn restart(mut self, extra_env: &[(&str, &str)]) -> Server {
+        self.stop();
+        // The old value's Drop then only finds an empty stand-in directory.
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Server::start_in(dir, extra_env)
+    }
+
     /// Stops the server (as SIGKILL would), keeping its data directory.
     pub fn stop(&mut self) {
         let _ = self.child.kill();

@@ -67,7 +67,19 @@ pub struct Held {
 pub async fn claim(store: &Arc<dyn Store>, name: &str, ttl_ms: i64) -> Option<Held> {
     match store.try_lease(name, instance_id(), ttl_ms).await {
         Ok(true) => {}
-        Ok(false) => return None,
+        Ok(false) => {
+            // A holder on this host that is gone (killed) need not be waited out.
+            let holder = store.lease_holder(name).await.ok().flatten()?;
+            if !holder_is_gone(&holder)
+                || !store
+                    .take_lease(name, &holder, instance_id(), ttl_ms)
+                    .await
+                    .unwrap_or(false)
+            {
+                return None;
+            }
+            tracing::info!(lease = name, %holder, "took over the lease of a process that is gone");
+        }
         Err(e) => {
             tracing::warn!(lease = name, error = %e, "cannot claim a lease");
             return None;

@@ -210,7 +210,15 @@ async fn the_notifications_page_saves_and_sends_a_test() {
     b.press("Send a test").await;
     // The page still shows "Saved." until the test's answer arrives.
     let deadline = std::time::Instant::now() + WAIT;
-    while !b.read("#notice").await.contains("mail and webhook") {
+    loop {
+        // The old page may go stale while it is read: that is a "not yet".
+        let text = match b.find("#notice").await {
+            Some(el) => el.text().await.unwrap_or_default(),
+            None => String::new(),
+        };
+        if text.contains("mail and webhook") {
+            break;
+        }
         assert!(std::time::Instant::now() < deadline, "no test notice");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

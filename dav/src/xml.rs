@@ -246,33 +246,65 @@ pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// [`escape`], appending to `out`.
+/// [`escape`], appending to `out`. Characters XML 1.0 cannot carry at all, escaped or not
+/// (control characters but TAB, LF and CR, and U+FFFE and U+FFFF), become U+FFFD: one card
+/// stored with such a byte must not make a whole multistatus unreadable.
 pub fn escape_into(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let entity = match b {
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'&' => "&amp;",
-            b'"' => "&quot;",
-            b'\'' => "&apos;",
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (entity, width) = match b {
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'&' => ("&amp;", 1),
+            b'"' => ("&quot;", 1),
+            b'\'' => ("&apos;", 1),
             // A bare CR would be normalised away by the client's XML parser; vCards need it.
-            b'\r' => "&#13;",
-            _ => continue,
+            b'\r' => ("&#13;", 1),
+            b'\t' | b'\n' => {
+                i += 1;
+                continue;
+            }
+            0..=0x1f => ("\u{fffd}", 1),
+            // U+FFFE and U+FFFF (EF BF BE, EF BF BF) are not XML characters.
+            0xef if bytes.get(i + 1) == Some(&0xbf)
+                && matches!(bytes.get(i + 2), Some(0xbe | 0xbf)) =>
+            {
+                ("\u{fffd}", 3)
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.push_str(&s[start..i]);
         out.push_str(entity);
-        start = i + 1;
+        i += width;
+        start = i;
     }
     out.push_str(&s[start..]);
 }
 
 fn needs_escape(b: u8) -> bool {
-    matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'' | b'\r')
+    matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'' | b'\r' | 0xef)
+        || (b < 0x20 && b != b'\t' && b != b'\n')
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn characters_xml_cannot_carry_become_replacement_characters() {
+        let s = "a\u{7}b\u{0}c\td\ne\rf\u{fffe}g\u{ff61}h\u{7f}";
+        let out = super::escape(s);
+        assert_eq!(
+            out,
+            "a\u{fffd}b\u{fffd}c\td\ne&#13;f\u{fffd}g\u{ff61}h\u{7f}"
+        );
+        assert!(super::parse(format!("<x>{out}</x>").as_bytes()).is_ok());
+    }
+
     use super::*;
 
     #[test]

@@ -50,6 +50,21 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
             "Only iCalendar 2.0 (text/calendar) can be stored in a calendar",
         );
     }
+    if let Some((byte, line)) = control_character(&body) {
+        // Stored, it would break every client's multistatus that carries it.
+        let (ns, cond, what) = match kind {
+            Kind::Addressbook => (CARDDAV, "valid-address-data", "vCard"),
+            Kind::Calendar => (CALDAV, "valid-calendar-data", "iCalendar"),
+        };
+        return respond::condition(
+            StatusCode::FORBIDDEN,
+            ns,
+            cond,
+            &format!(
+                "line {line} holds the control character 0x{byte:02X}, which {what} and XML cannot carry; remove it"
+            ),
+        );
+    }
     let etag = etag_for(&body);
     let prepared = match prepare(&ctx.app.config, &coll, name, Vec::from(body), etag) {
         Ok(p) => p,
@@ -62,6 +77,15 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         .put_object(coll.id, &prepared.as_new(), &check, &ctx.actor())
         .await;
     put_response(ctx, &coll, outcome, &prepared.etag, &prepared.uid)
+}
+
+/// The first control character other than TAB, LF and CR, with its line (from 1).
+fn control_character(body: &[u8]) -> Option<(u8, usize)> {
+    let at = body
+        .iter()
+        .position(|b| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))?;
+    let line = body[..at].iter().filter(|b| **b == b'\n').count() + 1;
+    Some((body[at], line))
 }
 
 /// Bytes that cannot be stored, answered with the precondition of RFC 6352 §6.3.2.1 or

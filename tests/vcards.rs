@@ -271,3 +271,38 @@ async fn control_characters_are_refused_and_never_break_a_multistatus() {
     .text;
     assert!(data.contains("ding\u{fffd}dong"), "{data}");
 }
+
+/// Issue 24: an Apple client reading a 4.0 card, and a 4.0 client reading an iPhone's, see the
+/// same dates the card holds.
+#[tokio::test]
+async fn dates_survive_conversion_for_apple_and_4_0_clients() {
+    let s = Server::start();
+    let v4 = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:d4\r\nFN:Four\r\nBDAY;VALUE=DATE:1963-09-21\r\nANNIVERSARY:19900512T100000Z\r\nNOTE:Grüße\r\nEND:VCARD\r\n";
+    let ios = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:d3\r\nFN:Three\r\nBDAY;X-APPLE-OMIT-YEAR=1604:1604-03-15\r\nEND:VCARD\r\n";
+    for (name, body) in [("d4.vcf", v4), ("d3.vcf", ios)] {
+        let r = s
+            .req("PUT", &format!("{BOOK}{name}"))
+            .vcard(body.as_bytes())
+            .send()
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    let get = |name: &str, accept: &str, ua: &str| {
+        let r = s
+            .req("GET", &format!("{BOOK}{name}"))
+            .header("accept", accept)
+            .header("user-agent", ua);
+        async move { r.send().await.text() }
+    };
+    let apple = get("d4.vcf", "text/vcard", "iOS/17.4 (21E219) dataaccessd/1.0").await;
+    assert!(apple.contains("VERSION:3.0"), "{apple}");
+    assert!(
+        apple.contains("BDAY:1963-09-21\r\n"),
+        "the day is kept: {apple}"
+    );
+    assert!(apple.contains("1990-05-12T10:00:00Z"), "{apple}");
+    assert!(!apple.to_uppercase().contains("CHARSET"), "{apple}");
+    let four = get("d3.vcf", "text/vcard; version=4.0", "DAVx5/4.4").await;
+    assert!(four.contains("VERSION:4.0"), "{four}");
+    assert!(four.contains("BDAY:--0315\r\n"), "no year 1604: {four}");
+}

@@ -13,5 +13,6 @@ pub mod names;
 pub mod quirks;
 pub mod request;
 pub mod vcard;
+pub mod vcard_dates;
 pub mod vcard_version;
 pub mod xml;

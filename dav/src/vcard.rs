@@ -220,7 +220,7 @@ pub fn convert<'a>(bytes: &'a [u8], info_version: Option<Version>, want: Version
     if card.write_to(&mut out, target).is_err() {
         return Cow::Borrowed(bytes);
     }
-    Cow::Owned(out.into_bytes())
+    Cow::Owned(crate::vcard_dates::repair(&text, &out, want).into_bytes())
 }
 
 /// Reads the VERSION line of stored bytes without a full parse (cheap, for GET negotiation).

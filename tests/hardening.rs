@@ -409,3 +409,27 @@ async fn a_server_killed_while_applying_loses_no_acknowledged_write() {
     assert!(history.contains("failed"), "{history}");
     assert!(!history.contains("applying"), "{history}");
 }
+
+#[tokio::test]
+async fn a_byte_quota_refuses_what_would_pass_it_and_counts_replacements_once() {
+    let (s, _conf) = start_with_config("[dav]\nmax_bytes_per_user = 2000\n");
+    let card = |uid: &str, pad: usize| {
+        format!(
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{}\r\nEND:VCARD\r\n",
+            "x".repeat(pad)
+        )
+    };
+    let put = |name: &str, body: String| {
+        let r = s
+            .req("PUT", &format!("{BOOK}{name}"))
+            .vcard(body.as_bytes());
+        async move { r.send().await }
+    };
+    assert_eq!(put("a.vcf", card("a", 900)).await.status, 201);
+    // Replacing a card counts its new size, not both.
+    assert_eq!(put("a.vcf", card("a", 950)).await.status, 204);
+    let r = put("b.vcf", card("b", 1200)).await;
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert!(r.text().contains("quota-not-exceeded"));
+    assert_eq!(put("b.vcf", card("b", 500)).await.status, 201);
+}

@@ -73,7 +73,13 @@ async fn round_trip(s: &Server, files: &[PathBuf]) -> (usize, usize) {
         let data = std::fs::read(f).unwrap();
         for (ci, body) in split_cards(&data).into_iter().enumerate() {
             let name = format!("f{fi}-c{ci}.vcf");
-            let parses = kith_dav::vcard::parse_card(&body).is_ok();
+            // A card with two UIDs parses, but RFC 6350 allows one: refused (issue 24).
+            let uids = String::from_utf8_lossy(&body)
+                .lines()
+                .filter(|l| l.to_ascii_uppercase().starts_with("UID"))
+                .filter(|l| matches!(l.as_bytes().get(3), Some(b':' | b';')))
+                .count();
+            let parses = kith_dav::vcard::parse_card(&body).is_ok() && uids < 2;
             let mut r = s
                 .req("PUT", &format!("{book}{name}"))
                 .vcard(&body)
@@ -305,4 +311,44 @@ async fn dates_survive_conversion_for_apple_and_4_0_clients() {
     let four = get("d3.vcf", "text/vcard; version=4.0", "DAVx5/4.4").await;
     assert!(four.contains("VERSION:4.0"), "{four}");
     assert!(four.contains("BDAY:--0315\r\n"), "no year 1604: {four}");
+}
+
+/// Issue 24: what RFC 6350, 6352 and 4918 refuse is refused with its precondition or 400, and
+/// the edges clients probe are answered.
+#[tokio::test]
+async fn cards_the_rfcs_refuse_and_protocol_edges() {
+    let s = Server::start();
+    let put = |name: &str, body: &str| {
+        let r = s
+            .req("PUT", &format!("{BOOK}{name}"))
+            .vcard(body.as_bytes());
+        async move { r.send().await }
+    };
+    let r = put(
+        "two.vcf",
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nUID:b\r\nFN:Two\r\nEND:VCARD\r\n",
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("valid-address-data") && r.text().contains("more than one UID"));
+
+    let r = s
+        .req("PROPFIND", BOOK)
+        .header("depth", "0")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:allprop/><d:propname/></d:propfind>"#)
+        .send()
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    let r = s.anon("GET", "/.well-known/carddav/").send().await;
+    assert_eq!(r.status, 301);
+
+    let r = s
+        .req("REPORT", "/dav/addressbooks/admin/")
+        .header("depth", "1")
+        .xml(r#"<c:addressbook-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/></d:prop></c:addressbook-query>"#)
+        .send()
+        .await;
+    assert_eq!(r.status, 207, "{}", r.text());
+    assert!(responses(&r.xml()).is_empty());
 }

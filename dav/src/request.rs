@@ -143,6 +143,16 @@ pub fn parse_propfind(body: &[u8]) -> Result<PropSelection, RequestError> {
             "propfind needs prop, allprop or propname".into(),
         ));
     }
+    // RFC 4918 §14.20: one of the three (allprop may bring an include).
+    let asks = ["prop", "allprop", "propname"]
+        .iter()
+        .filter(|n| root.child(DAV, n).is_some())
+        .count();
+    if asks > 1 {
+        return Err(RequestError::Invalid(
+            "a propfind asks for one of prop, allprop and propname, not several".into(),
+        ));
+    }
     parse_prop_selection(&root)
 }
 

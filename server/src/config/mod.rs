@@ -261,6 +261,8 @@ pub struct DavSection {
     pub max_property_size: usize,
     /// Largest total of the properties clients set on one collection (bytes of XML).
     pub max_properties_size: usize,
+    /// Most bytes of cards and events one user may store over DAV; 0: no limit.
+    pub max_bytes_per_user: u64,
 }
 
 impl Default for DavSection {
@@ -271,6 +273,7 @@ impl Default for DavSection {
             max_collections: 200,
             max_property_size: 16 * 1024,
             max_properties_size: 64 * 1024,
+            max_bytes_per_user: 0,
         }
     }
 }

@@ -200,12 +200,8 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
 
-    if matches!(
-        path.as_str(),
-        "/.well-known/carddav" | "/.well-known/caldav"
-    ) || path.ends_with("/.well-known/carddav")
-        || path.ends_with("/.well-known/caldav")
-    {
+    let bare = path.trim_end_matches('/');
+    if bare.ends_with("/.well-known/carddav") || bare.ends_with("/.well-known/caldav") {
         let code = StatusCode::from_u16(kith_dav::quirks::WELL_KNOWN_REDIRECT)
             .unwrap_or(StatusCode::MOVED_PERMANENTLY);
         let mut r = respond::status(code);

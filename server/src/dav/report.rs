@@ -78,6 +78,16 @@ pub async fn report(ctx: &Ctx, body: &[u8]) -> Response {
             _ => {}
         }
     }
+    // A query on a home holds no objects of its own: an empty answer (RFC 6352 §8.6 and
+    // RFC 4791 §7.8 leave the home's members out).
+    if matches!(ctx.target, Target::Home(..))
+        && matches!(
+            report,
+            Report::AddressbookQuery { .. } | Report::CalendarQuery { .. }
+        )
+    {
+        return respond::multistatus(Multistatus::new().finish());
+    }
     let Target::Collection(kind, _, name) = &ctx.target else {
         return respond::condition(
             StatusCode::FORBIDDEN,

@@ -65,6 +65,34 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
             ),
         );
     }
+    if kind == Kind::Addressbook
+        && let Some(why) = card_shape(&body)
+    {
+        let (cond, text) = why;
+        return respond::condition(StatusCode::FORBIDDEN, CARDDAV, cond, text);
+    }
+    let quota = ctx.app.config.dav.max_bytes_per_user;
+    if quota > 0 {
+        let used = match ctx
+            .app
+            .store
+            .bytes_used(ctx.principal.user.id, coll.id, name)
+            .await
+        {
+            Ok(u) => u.max(0) as u64,
+            Err(e) => return respond::internal(e),
+        };
+        if used + body.len() as u64 > quota {
+            return respond::condition(
+                StatusCode::INSUFFICIENT_STORAGE,
+                DAV,
+                "quota-not-exceeded",
+                &format!(
+                    "your cards and events take {used} of the {quota} bytes this server allows you; delete some first"
+                ),
+            );
+        }
+    }
     let etag = etag_for(&body);
     let prepared = match prepare(&ctx.app.config, &coll, name, Vec::from(body), etag) {
         Ok(p) => p,
@@ -77,6 +105,23 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         .put_object(coll.id, &prepared.as_new(), &check, &ctx.actor())
         .await;
     put_response(ctx, &coll, outcome, &prepared.etag, &prepared.uid)
+}
+
+/// What RFC 6350 refuses in a card's shape, checked on the bytes: a second UID (the property
+/// is at most once in a card, and the book's uniqueness rests on it).
+fn card_shape(body: &[u8]) -> Option<(&'static str, &'static str)> {
+    let uids = body
+        .split(|b| *b == b'\n')
+        .filter(|line| {
+            line.get(..4)
+                .map(<[u8]>::to_ascii_uppercase)
+                .is_some_and(|h| h == b"UID:" || h == b"UID;")
+        })
+        .count();
+    (uids > 1).then_some((
+        "valid-address-data",
+        "the card has more than one UID; a vCard has at most one",
+    ))
 }
 
 /// The first control character other than TAB, LF and CR, with its line (from 1).

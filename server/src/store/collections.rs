@@ -63,6 +63,9 @@ pub trait Collections: Send + Sync {
     async fn dead_props(&self, id: i64) -> StoreResult<Vec<(String, String, String)>>;
     /// How many members each of a user's collections has: collection id → count.
     async fn member_counts(&self, owner_id: i64) -> StoreResult<Vec<(i64, i64)>>;
+    /// Bytes a user's cards and events take, leaving out member `name` of `collection_id`
+    /// (the one a PUT replaces).
+    async fn bytes_used(&self, owner_id: i64, collection_id: i64, name: &str) -> StoreResult<i64>;
 }
 
 #[async_trait]
@@ -234,6 +237,19 @@ impl Collections for Db {
         )
         .bind(owner_id)
         .fetch_all(&self.reader)
+        .await?)
+    }
+
+    async fn bytes_used(&self, owner_id: i64, collection_id: i64, name: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(o.size), 0) AS BIGINT) FROM objects o \
+             JOIN collections c ON c.id = o.collection_id \
+             WHERE c.owner_id = $1 AND NOT (o.collection_id = $2 AND o.name = $3)",
+        )
+        .bind(owner_id)
+        .bind(collection_id)
+        .bind(name)
+        .fetch_one(&self.reader)
         .await?)
     }
 }

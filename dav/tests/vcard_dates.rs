@@ -1,0 +1,89 @@
+//! The date conversion rules of `kith_dav::vcard_dates`, each through the public conversion
+//! a GET or REPORT uses.
+
+use kith_dav::vcard::{convert, sniff_version};
+use kith_dav::vcard_version::Version;
+fn to(card: &str, want: Version) -> String {
+    let from = sniff_version(card.as_bytes());
+    String::from_utf8(convert(card.as_bytes(), from, want).into_owned()).unwrap()
+}
+
+fn card(version: &str, lines: &str) -> String {
+    format!("BEGIN:VCARD\r\nVERSION:{version}\r\nUID:u\r\nFN:A\r\n{lines}END:VCARD\r\n")
+}
+
+#[test]
+fn date_forms_keep_the_day_both_ways() {
+    let v4 = card(
+        "4.0",
+        "BDAY;VALUE=DATE:1963-09-21\r\nANNIVERSARY:19900512\r\n",
+    );
+    let v3 = to(&v4, Version::V3);
+    assert!(v3.contains("BDAY:1963-09-21\r\n"), "{v3}");
+    assert!(
+        v3.contains("X-ANNIVERSARY:1990-05-12\r\n") || v3.contains("ANNIVERSARY:1990-05-12\r\n"),
+        "{v3}"
+    );
+    let back = to(&v3, Version::V4);
+    assert!(back.contains("BDAY:19630921\r\n"), "{back}");
+}
+
+#[test]
+fn date_times_keep_their_time() {
+    let v4 = card("4.0", "BDAY:19630921T100000Z\r\n");
+    let v3 = to(&v4, Version::V3);
+    assert!(
+        v3.contains("BDAY;VALUE=date-time:1963-09-21T10:00:00Z\r\n"),
+        "{v3}"
+    );
+    let back = to(&v3, Version::V4);
+    assert!(back.contains("BDAY:19630921T100000Z\r\n"), "{back}");
+}
+
+#[test]
+fn no_year_is_apples_1604_in_3_and_dashes_in_4() {
+    let ios = card("3.0", "BDAY;X-APPLE-OMIT-YEAR=1604:1604-03-15\r\n");
+    let v4 = to(&ios, Version::V4);
+    assert!(v4.contains("BDAY:--0315\r\n"), "{v4}");
+    assert!(!v4.contains("1604"), "{v4}");
+    let v3 = to(&v4, Version::V3);
+    assert!(
+        v3.contains("BDAY;X-APPLE-OMIT-YEAR=1604:1604-03-15\r\n"),
+        "{v3}"
+    );
+    let dashes = card("3.0", "BDAY:--09-21\r\n");
+    assert!(to(&dashes, Version::V4).contains("BDAY:--0921\r\n"));
+}
+
+#[test]
+fn apples_labelled_dates_convert_too() {
+    let ios = card(
+        "3.0",
+        "item1.X-ABDATE;type=pref:2020-11-30\r\nitem1.X-ABLabel:Connected on\r\n",
+    );
+    let v4 = to(&ios, Version::V4);
+    assert!(
+        v4.contains("item1.X-ABDATE;type=pref:20201130\r\n")
+            || v4.contains("item1.X-ABDATE;TYPE=pref:20201130\r\n"),
+        "{v4}"
+    );
+    assert!(
+        v4.contains("X-ABLabel:Connected on") || v4.contains("X-ABLABEL:Connected on"),
+        "{v4}"
+    );
+}
+
+#[test]
+fn no_charset_in_3() {
+    let v4 = card("4.0", "NOTE:Grüße\r\n");
+    let v3 = to(&v4, Version::V3);
+    assert!(!v3.to_ascii_uppercase().contains("CHARSET"), "{v3}");
+    assert!(v3.contains("Grüße"), "{v3}");
+}
+
+#[test]
+fn unreadable_dates_are_left_alone() {
+    let v4 = card("4.0", "BDAY;VALUE=text:circa 1800\r\n");
+    let v3 = to(&v4, Version::V3);
+    assert!(v3.contains("circa 1800"), "{v3}");
+}

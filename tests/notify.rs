@@ -209,19 +209,7 @@ async fn the_notifications_page_saves_and_sends_a_test() {
     assert_eq!(b.read("#notice").await, "Saved.");
     b.press("Send a test").await;
     // The page still shows "Saved." until the test's answer arrives.
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        // The old page may go stale while it is read: that is a "not yet".
-        let text = match b.find("#notice").await {
-            Some(el) => el.text().await.unwrap_or_default(),
-            None => String::new(),
-        };
-        if text.contains("mail and webhook") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no test notice");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    b.wait_text("#notice", "mail and webhook").await;
     assert_eq!(hooks.wait_for(2, WAIT).len(), 2);
     b.shot("notifications").await;
     b.close().await;

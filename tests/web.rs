@@ -958,43 +958,33 @@ graph_url = "{ms}/v1.0"
         b.fill(&format!("#{id}-client-secret"), secret).await;
         b.fill(&format!("#{id}-base"), &g.s.base).await;
         b.click(&format!("#app-{id} button")).await;
-        let notice = b.read("#notice").await;
-        assert!(
-            notice.contains(&format!("{}/oauth/{id}/callback", g.s.base)),
-            "{notice}"
-        );
+        b.wait_text("#notice", &format!("{}/oauth/{id}/callback", g.s.base))
+            .await;
     }
     let page = b.text("main").await;
     assert!(!page.contains("fake-secret"), "no secret is shown again");
     assert!(page.contains("ends in …alue"), "{page}");
     b.press("Enable Google").await;
-    b.wait("#notice").await;
+    b.wait_text("#notice", "Google is enabled").await;
     assert!(b.text("#provider-google").await.contains("enabled"));
     // A group, with admin in it, is the only one allowed to connect Google.
     b.fill("#new-group", "recruiting").await;
     b.press("Create group").await;
-    assert!(b.read("#notice").await.contains("Group recruiting made"));
-    b.wait("#group-member").await;
+    b.wait_text("#notice", "Group recruiting made").await;
     b.press("Add to group").await;
-    assert!(
-        b.read("#notice")
-            .await
-            .contains("Members of recruiting: admin.")
-    );
+    b.wait_text("#notice", "Members of recruiting: admin.")
+        .await;
     b.fill("#google-groups", "sales").await;
     b.press("Save who may connect Google").await;
-    assert!(
-        b.read("#admin-error")
-            .await
-            .contains("no group named \"sales\"")
-    );
+    b.wait_text("#admin-error", "no group named \"sales\"")
+        .await;
     b.fill("#google-groups", "recruiting").await;
     b.press("Save who may connect Google").await;
-    assert!(
-        b.read("#notice")
-            .await
-            .contains("Only the members of recruiting may now connect Google")
-    );
+    b.wait_text(
+        "#notice",
+        "Only the members of recruiting may now connect Google",
+    )
+    .await;
     b.shot("admin-providers").await;
     let status = g.ok(&["provider", "status"]);
     assert!(

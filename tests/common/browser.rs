@@ -161,6 +161,29 @@ impl Browser {
         self.wait(css).await.text().await.unwrap()
     }
 
+    /// Waits (up to 20 s) until an element's text contains `needle`, and returns the text:
+    /// after a form posts, the old page (with an element of the same id) may still be there,
+    /// or go stale while it is read.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = match self.find(css).await {
+                Some(el) => el.text().await.unwrap_or_default(),
+                None => String::new(),
+            };
+            if text.contains(needle) {
+                return text;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!(
+                    "{css} never said {needle:?} on {}; it says {text:?}",
+                    self.path().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn find(&self, css: &str) -> Option<Element> {
         self.c.find(Locator::Css(css)).await.ok()
     }

@@ -73,7 +73,7 @@ pub fn expanded(obj: &CalObject, tz: Tz, s: i64, e: i64, limit: usize) -> Result
             continue;
         };
         let all_day = date_time(c, &ICalendarProperty::Dtstart).is_some_and(|d| !d.has_time());
-        write_instance(src, c, inst, all_day, &mut out);
+        write_instance(src, c, Some((inst, all_day)), &mut out);
         if out.len() > MAX_EXPANDED_BYTES {
             return Err(TooLarge);
         }
@@ -99,47 +99,32 @@ fn recurrence_prop(name: &ICalendarProperty) -> bool {
     )
 }
 
-/// One instance of `c`: its other properties, its own times in UTC (all-day instances keep
-/// DATE values), and its sub-components (alarms) as they are.
+/// Component `c` with its sub-components (alarms) as they are; for an instance, without its
+/// recurrence properties and with the instance's own times in UTC (all-day instances keep DATE
+/// values).
 fn write_instance(
     src: &ICalendar,
     c: &ICalendarComponent,
-    inst: &Instance,
-    all_day: bool,
+    inst: Option<(&Instance, bool)>,
     out: &mut String,
 ) {
     let name = c.component_type.as_str();
     out.push_str("BEGIN:");
     out.push_str(name);
     out.push_str("\r\n");
-    for entry in c.entries.iter().filter(|e| !recurrence_prop(&e.name)) {
-        let _ = entry.write_to(out);
-    }
-    for entry in instance_times(c, inst, all_day) {
-        let _ = entry.write_to(out);
-    }
-    for child in &c.component_ids {
-        if let Some(sub) = src.component_by_id(*child) {
-            write_tree(src, sub, out);
+    for entry in &c.entries {
+        if inst.is_none() || !recurrence_prop(&entry.name) {
+            let _ = entry.write_to(out);
         }
     }
-    out.push_str("END:");
-    out.push_str(name);
-    out.push_str("\r\n");
-}
-
-/// A component and its sub-components, as they are.
-fn write_tree(src: &ICalendar, c: &ICalendarComponent, out: &mut String) {
-    let name = c.component_type.as_str();
-    out.push_str("BEGIN:");
-    out.push_str(name);
-    out.push_str("\r\n");
-    for entry in &c.entries {
-        let _ = entry.write_to(out);
+    if let Some((i, all_day)) = inst {
+        for entry in instance_times(c, i, all_day) {
+            let _ = entry.write_to(out);
+        }
     }
     for child in &c.component_ids {
         if let Some(sub) = src.component_by_id(*child) {
-            write_tree(src, sub, out);
+            write_instance(src, sub, None, out);
         }
     }
     out.push_str("END:");

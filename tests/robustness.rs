@@ -203,3 +203,43 @@ fn chrono_like(t: i64) -> String {
         secs % 60
     )
 }
+
+/// A multiget naming more members than one batch is answered whole and in order, missing
+/// members with 404.
+#[tokio::test]
+async fn a_large_multiget_is_streamed_in_batches() {
+    let s = Server::start();
+    for i in 0..450 {
+        let r = s
+            .req("PUT", &format!("{BOOK}m{i}.vcf"))
+            .vcard(
+                format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:m{i}\r\nFN:M {i}\r\nEND:VCARD\r\n")
+                    .as_bytes(),
+            )
+            .send()
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    let mut hrefs: Vec<String> = (0..450).map(|i| format!("{BOOK}m{i}.vcf")).collect();
+    hrefs.insert(10, format!("{BOOK}gone-1.vcf"));
+    hrefs.insert(300, format!("{BOOK}gone-2.vcf"));
+    let body: String = hrefs
+        .iter()
+        .map(|h| format!("<d:href>{h}</d:href>"))
+        .collect();
+    let r = s
+        .req("REPORT", BOOK)
+        .xml(&format!(
+            r#"<c:addressbook-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><c:address-data/></d:prop>{body}</c:addressbook-multiget>"#
+        ))
+        .send()
+        .await;
+    assert_eq!(r.status, 207);
+    let ms = r.xml();
+    let got = responses(&ms);
+    assert_eq!(got.len(), 452);
+    let order: Vec<&str> = got.iter().map(|(h, _)| h.as_str()).collect();
+    assert_eq!(order, hrefs.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(r.text().matches("404 Not Found").count() == 2);
+    assert!(r.text().contains("FN:M 449"));
+}

@@ -177,26 +177,49 @@ async fn multiget(
         .into_iter()
         .filter(|(_, n)| n.as_ref().is_none_or(|n| members.insert(n.clone())))
         .collect();
-    let names: Vec<String> = resolved.iter().filter_map(|(_, n)| n.clone()).collect();
-    let objects = match ctx.app.store.objects_by_name(book.id, &names).await {
-        Ok(o) => o,
-        Err(e) => return respond::internal(e),
-    };
-    let by_name: HashMap<&str, &Object> =
-        objects.iter().map(|o| (o.meta.name.as_str(), o)).collect();
-    let render = ctx.render();
-    let zone = calendar::zone(&ctx.app.config, book);
-    let mut ms = Multistatus::new();
-    for (href, name) in &resolved {
-        match name.as_deref().and_then(|n| by_name.get(n)) {
-            Some(o) => {
-                member_response(&render, &mut ms, book, zone, &o.meta, Some(&o.data), select)
+    let resolved: Vec<(String, Option<String>)> = resolved
+        .into_iter()
+        .map(|(h, n)| (h.to_string(), n))
+        .collect();
+    let (render, select, book) = (ctx.render(), select.clone(), book.clone());
+    let zone = calendar::zone(&ctx.app.config, &book);
+    let store = ctx.app.store.clone();
+    // Streamed in batches: however many members a request names, only one batch of their
+    // data is in memory at a time.
+    stream::multistatus(Multistatus::new(), move |mut w| async move {
+        for batch in resolved.chunks(MULTIGET_BATCH) {
+            let names: Vec<String> = batch.iter().filter_map(|(_, n)| n.clone()).collect();
+            let objects = match store.objects_by_name(book.id, &names).await {
+                Ok(o) => o,
+                Err(e) => return w.fail(e).await,
+            };
+            let by_name: HashMap<&str, &Object> =
+                objects.iter().map(|o| (o.meta.name.as_str(), o)).collect();
+            for (href, name) in batch {
+                match name.as_deref().and_then(|n| by_name.get(n)) {
+                    Some(o) => member_response(
+                        &render,
+                        &mut w.ms,
+                        &book,
+                        zone,
+                        &o.meta,
+                        Some(&o.data),
+                        &select,
+                    ),
+                    None => w.ms.status_response(href, 404),
+                }
+                if !w.flush_if_full().await {
+                    return;
+                }
             }
-            None => ms.status_response(href, 404),
         }
-    }
-    respond::multistatus(ms.finish())
+        w.finish().await;
+    })
+    .await
 }
+
+/// Members a multiget reads from the store at once.
+const MULTIGET_BATCH: usize = 200;
 
 async fn query(
     ctx: &Ctx,

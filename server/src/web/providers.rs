@@ -72,9 +72,10 @@ async fn enable(
     p: Provider,
     on: bool,
 ) -> Result<String, String> {
-    if on && !up.apps().await.configured(p.id()) {
+    let apps = up.apps().await;
+    if on && !apps.configured(p.id()) {
         return Err(super::oauth::authorize_words(&authorize::not_enabled(
-            &up.apps().await,
+            &apps,
             p.id(),
         )));
     }

@@ -19,6 +19,7 @@ mod m365;
 mod migrate;
 mod notify;
 mod operations;
+mod partial;
 mod quirks;
 mod reports;
 mod robustness;

@@ -3,6 +3,7 @@
 use crate::filter::{Filter, FilterError};
 use crate::ical::filter::{CalFilter, parse_utc};
 use crate::names::{CALDAV, CARDDAV, DAV, Name};
+use crate::partial::{CompSelect, PropSelect};
 use crate::vcard::Version;
 use crate::xml::{Element, XmlError, parse};
 
@@ -35,6 +36,8 @@ pub struct PropSelection {
     pub props: PropRequest,
     /// The version asked for with `<card:address-data version="…">`.
     pub address_data_version: Option<Version>,
+    /// The properties `<card:address-data>` names (RFC 6352 §10.4); `None`: the whole card.
+    pub address_data_select: Option<CompSelect>,
     pub calendar_data: CalendarDataRequest,
 }
 
@@ -43,6 +46,39 @@ pub struct PropSelection {
 pub struct CalendarDataRequest {
     pub expand: Option<(i64, i64)>,
     pub limit_recurrence_set: Option<(i64, i64)>,
+    /// The `<cal:comp>` selection (RFC 4791 §9.6.1); `None`: the whole object.
+    pub select: Option<CompSelect>,
+}
+
+/// The selection of one `<cal:comp>` (or of `<card:address-data>`, whose component is the
+/// card) from its `prop`/`allprop` and `comp`/`allcomp` children. An element with none of them
+/// selects the whole component, as RFC 4791's example (§7.8.1) does with
+/// `<C:comp name="VTIMEZONE"/>`; otherwise the lists say exactly what is returned.
+fn comp_select(el: &Element, ns: &str, name: String) -> CompSelect {
+    let has = |local: &str| el.child(ns, local).is_some();
+    if !(has("prop") || has("allprop") || has("comp") || has("allcomp")) {
+        return CompSelect {
+            name,
+            props: None,
+            comps: None,
+        };
+    }
+    let props = (!has("allprop")).then(|| {
+        el.children_named(ns, "prop")
+            .filter_map(|p| {
+                Some(PropSelect {
+                    name: p.attr("name")?.to_string(),
+                    novalue: p.attr("novalue") == Some("yes"),
+                })
+            })
+            .collect()
+    });
+    let comps = (!has("allcomp")).then(|| {
+        el.children_named(ns, "comp")
+            .filter_map(|c| Some(comp_select(c, ns, c.attr("name")?.to_string())))
+            .collect()
+    });
+    CompSelect { name, props, comps }
 }
 
 fn utc_range(el: &Element) -> Result<(i64, i64), RequestError> {
@@ -76,6 +112,7 @@ impl PropSelection {
 
 fn parse_prop_selection(parent: &Element) -> Result<PropSelection, RequestError> {
     let mut address_data_version = None;
+    let mut address_data_select = None;
     let mut calendar_data = CalendarDataRequest::default();
     let props = if parent.child(DAV, "propname").is_some() {
         PropRequest::PropName
@@ -100,12 +137,19 @@ fn parse_prop_selection(parent: &Element) -> Result<PropSelection, RequestError>
                     RequestError::Invalid(format!("unsupported address-data version {v:?}"))
                 })?);
             }
+            if c.is(CARDDAV, "address-data") && c.child(CARDDAV, "prop").is_some() {
+                address_data_select = Some(comp_select(c, CARDDAV, "VCARD".into()));
+            }
             if c.is(CALDAV, "calendar-data") {
                 if let Some(x) = c.child(CALDAV, "expand") {
                     calendar_data.expand = Some(utc_range(x)?);
                 }
                 if let Some(x) = c.child(CALDAV, "limit-recurrence-set") {
                     calendar_data.limit_recurrence_set = Some(utc_range(x)?);
+                }
+                if let Some(x) = c.child(CALDAV, "comp") {
+                    let name = x.attr("name").unwrap_or("VCALENDAR").to_string();
+                    calendar_data.select = Some(comp_select(x, CALDAV, name));
                 }
             }
             names.push(Name::new(&c.ns, &c.name));
@@ -119,6 +163,7 @@ fn parse_prop_selection(parent: &Element) -> Result<PropSelection, RequestError>
     Ok(PropSelection {
         props,
         address_data_version,
+        address_data_select,
         calendar_data,
     })
 }
@@ -131,6 +176,7 @@ pub fn parse_propfind(body: &[u8]) -> Result<PropSelection, RequestError> {
                 include: Vec::new(),
             },
             address_data_version: None,
+            address_data_select: None,
             calendar_data: CalendarDataRequest::default(),
         });
     }

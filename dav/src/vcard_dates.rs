@@ -11,6 +11,7 @@
 //!
 //! A date Kith cannot read (free text such as "circa 1800") is left as calcard wrote it.
 
+use crate::lines::{fold, split, unfold};
 use crate::vcard_version::Version;
 
 /// Apple's stand-in year for "no year".
@@ -126,26 +127,6 @@ fn write(m: &Moment, want: Version) -> (String, String) {
 }
 
 /// A content line split as `(group, NAME, params, value)`, params with their leading `;`.
-fn split(line: &str) -> Option<(Option<&str>, String, &str, &str)> {
-    let mut quoted = false;
-    let colon = line.char_indices().find_map(|(i, c)| match c {
-        '"' => {
-            quoted = !quoted;
-            None
-        }
-        ':' if !quoted => Some(i),
-        _ => None,
-    })?;
-    let (head, value) = (&line[..colon], &line[colon + 1..]);
-    let name_end = head.find(';').unwrap_or(head.len());
-    let (full_name, params) = (&head[..name_end], &head[name_end..]);
-    let (group, name) = match full_name.split_once('.') {
-        Some((g, n)) => (Some(g), n),
-        None => (None, full_name),
-    };
-    Some((group, name.to_ascii_uppercase(), params, value))
-}
-
 /// `params` without the named ones (case-insensitive), keeping the rest in order.
 fn without(params: &str, names: &[&str]) -> String {
     let mut out = String::new();
@@ -164,35 +145,6 @@ fn param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
         let (k, v) = p.split_once('=')?;
         k.eq_ignore_ascii_case(name).then_some(v.trim_matches('"'))
     })
-}
-
-fn unfold(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for raw in text.split('\n') {
-        let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        match (raw.strip_prefix([' ', '\t']), out.last_mut()) {
-            (Some(rest), Some(last)) => last.push_str(rest),
-            _ => out.push(raw.to_string()),
-        }
-    }
-    while out.last().is_some_and(String::is_empty) {
-        out.pop();
-    }
-    out
-}
-
-/// Folds a line at 75 octets, on character boundaries (RFC 6350 §3.2).
-fn fold(line: &str, out: &mut String) {
-    let mut width = 0;
-    for c in line.chars() {
-        if width + c.len_utf8() > 75 {
-            out.push_str("\r\n ");
-            width = 1;
-        }
-        out.push(c);
-        width += c.len_utf8();
-    }
-    out.push_str("\r\n");
 }
 
 /// `converted` (calcard's conversion of `original` to `want`) with the rules above applied.

@@ -189,7 +189,14 @@ impl CalFilter {
     }
 
     pub fn matches(&self, obj: &CalObject, tz: Tz, limit: usize) -> bool {
-        let ev = Eval::new(obj, tz, limit, self.latest_end());
+        // An alarm can fire before its instance starts, so a filter on alarm times expands
+        // past its own end (up to the instance limit).
+        let until = if self.root.has_alarm_range() {
+            None
+        } else {
+            self.latest_end()
+        };
+        let ev = Eval::new(obj, tz, limit, until);
         ev.comp(0, &self.root)
     }
 }
@@ -395,14 +402,39 @@ impl<'a> Eval<'a> {
                             .into_text()
                             .is_some_and(|v| v.eq_ignore_ascii_case("END"))
                 });
+                let at = |start: i64, end: i64| if from_end { end } else { start } + delta;
+                if let Some((start, end)) = self.single_todo(parent) {
+                    return fires(at(start, end));
+                }
                 self.expansion()
                     .instances
                     .iter()
                     .filter(|i| i.comp == parent)
-                    .any(|i| fires(if from_end { i.end_ts() } else { i.start_ts() } + delta))
+                    .any(|i| fires(at(i.start_ts(), i.end_ts())))
             }
             _ => false,
         }
+    }
+
+    /// The start and end an alarm of a VTODO without recurrence is relative to: a to-do may
+    /// have only a DUE (RFC 5545 §3.6.2), and then both are the DUE, which the expansion, built
+    /// on DTSTART, does not give.
+    fn single_todo(&self, id: u32) -> Option<(i64, i64)> {
+        use ICalendarProperty as P;
+        let c = self.ical.component_by_id(id)?;
+        if c.component_type != ICalendarComponentType::VTodo || c.is_recurrent() {
+            return None;
+        }
+        let start = self.ts(c, P::Dtstart);
+        let due = self.ts(c, P::Due);
+        let duration = c
+            .property(&P::Duration)
+            .and_then(|d| match d.values.first() {
+                Some(ICalendarValue::Duration(d)) => d.to_time_delta().map(|d| d.num_seconds()),
+                _ => None,
+            });
+        let start = start.or(due)?;
+        Some((start, due.unwrap_or(start + duration.unwrap_or(0))))
     }
 
     fn prop(&self, c: &ICalendarComponent, f: &PropFilter) -> bool {
@@ -539,6 +571,38 @@ mod tests {
         assert!(m(
             r#"<C:prop-filter name="UID"><C:text-match collation="i;octet">e</C:text-match></C:prop-filter>"#
         ));
+    }
+
+    #[test]
+    fn todo_alarms_fire_relative_to_start_or_due() {
+        let alarm = |start: &str, trigger: &str| {
+            obj(&format!(
+                "BEGIN:VTODO\r\nUID:t\r\nDTSTAMP:20240101T000000Z\r\n{start}DUE:20240110T100000Z\r\n\
+BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\n{trigger}\r\nEND:VALARM\r\nEND:VTODO\r\n"
+            ))
+        };
+        let in_range = |o: &CalObject, s: &str, e: &str| {
+            filter(&format!(
+                r#"<C:comp-filter name="VTODO"><C:comp-filter name="VALARM"><C:time-range start="{s}" end="{e}"/></C:comp-filter></C:comp-filter>"#
+            ))
+            .matches(o, Tz::UTC, 100)
+        };
+        let due_only = alarm("", "TRIGGER;RELATED=END:-PT15M");
+        assert!(in_range(&due_only, "20240110T094000Z", "20240110T095000Z"));
+        assert!(!in_range(&due_only, "20240110T095000Z", "20240110T100000Z"));
+        let started = alarm("DTSTART:20240109T100000Z\r\n", "TRIGGER:-PT30M");
+        assert!(in_range(&started, "20240109T092000Z", "20240109T094000Z"));
+        let end = alarm("DTSTART:20240109T100000Z\r\n", "TRIGGER;RELATED=END:PT0S");
+        assert!(in_range(&end, "20240110T095900Z", "20240110T100100Z"));
+        // An alarm an hour before a start just after the range's end still fires in it.
+        let later = obj(
+            "BEGIN:VEVENT\r\nUID:e\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240110T103000Z\r\n\
+RRULE:FREQ=DAILY\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT1H\r\nEND:VALARM\r\nEND:VEVENT\r\n",
+        );
+        assert!(filter(
+            r#"<C:comp-filter name="VEVENT"><C:comp-filter name="VALARM"><C:time-range start="20240112T090000Z" end="20240112T100000Z"/></C:comp-filter></C:comp-filter>"#
+        )
+        .matches(&later, Tz::UTC, 100));
     }
 
     #[test]

@@ -82,14 +82,15 @@ pub fn expanded(obj: &CalObject, tz: Tz, s: i64, e: i64, limit: usize) -> Result
     Ok(out)
 }
 
-/// The properties an instance does not repeat: its own times replace them.
+/// The properties an instance does not repeat: its own times replace them. DURATION stays:
+/// it holds for every instance, and a client that wrote it expects it back (RFC 4791 §9.6.5
+/// only asks for DTSTART and RECURRENCE-ID in UTC).
 fn recurrence_prop(name: &ICalendarProperty) -> bool {
     use ICalendarProperty as P;
     matches!(
         name,
         P::Dtstart
             | P::Dtend
-            | P::Duration
             | P::Rrule
             | P::Rdate
             | P::Exdate
@@ -165,7 +166,8 @@ fn instance_times(c: &ICalendarComponent, inst: &Instance, all_day: bool) -> Vec
         e
     };
     let mut out = vec![timed(P::Dtstart, &inst.start)];
-    if inst.end_ts() > inst.start_ts() {
+    let has_duration = c.entries.iter().any(|e| e.name == P::Duration);
+    if inst.end_ts() > inst.start_ts() && !has_duration {
         out.push(timed(end_prop, &inst.end));
     }
     if let Some(rid) = &inst.rid {
@@ -314,6 +316,25 @@ mod tests {
         assert!(text.contains("RECURRENCE-ID:20240104T100000Z"), "{text}");
         assert!(text.contains("DTSTART:20240104T120000Z"), "{text}");
         assert!(text.contains("DTSTART:20240102T100000Z"), "{text}");
+    }
+
+    #[test]
+    fn instances_keep_their_duration() {
+        let text = concat!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:d\r\n",
+            "DTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\nDURATION:PT90M\r\n",
+            "RRULE:FREQ=DAILY;COUNT=3\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+        let o = parse_calendar(text.as_bytes()).unwrap();
+        let s = parse_utc("20240101T000000Z").unwrap();
+        let e = parse_utc("20240110T000000Z").unwrap();
+        let out = expanded(&o, Tz::UTC, s, e, 100).unwrap();
+        assert_eq!(
+            out.matches("DURATION:PT1H30M").count() + out.matches("DURATION:PT90M").count(),
+            3,
+            "{out}"
+        );
+        assert!(!out.contains("DTEND"), "{out}");
     }
 
     #[test]

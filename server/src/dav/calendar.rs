@@ -39,8 +39,12 @@ pub fn calendar_data_xml(
             },
         },
     };
-    Ok(match computed {
-        Some(text) => escape(&text).into_owned(),
-        None => escape(&String::from_utf8_lossy(data)).into_owned(),
+    let text = match computed {
+        Some(text) => std::borrow::Cow::Owned(text),
+        None => String::from_utf8_lossy(data),
+    };
+    Ok(match &req.select {
+        Some(sel) => escape(&kith_dav::partial::select(&text, sel)).into_owned(),
+        None => escape(&text).into_owned(),
     })
 }

@@ -38,7 +38,11 @@ pub fn address_data_xml(client: Client, data: &[u8], select: &PropSelection) -> 
         Some(v) if Some(v) != stored => convert(data, stored, v),
         _ => std::borrow::Cow::Borrowed(data),
     };
-    escape(&String::from_utf8_lossy(&bytes)).into_owned()
+    let text = String::from_utf8_lossy(&bytes);
+    match &select.address_data_select {
+        Some(sel) => escape(&kith_dav::partial::select(&text, sel)).into_owned(),
+        None => escape(&text).into_owned(),
+    }
 }
 
 pub async fn get(ctx: &Ctx, head: bool) -> Response {

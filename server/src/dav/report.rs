@@ -7,7 +7,7 @@ use super::paths::{Target, collection_href, href_path, member_href, resolve};
 use super::propfind::member_response;
 use super::props::parse_sync_token;
 use super::{Ctx, calendar, respond, stream};
-use crate::store::{Collection, Kind, Narrow, Object, SyncItem};
+use crate::store::{Collection, Kind, Narrow, Object, RowStream, SyncItem};
 use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::StreamExt;
@@ -88,18 +88,39 @@ pub async fn report(ctx: &Ctx, body: &[u8]) -> Response {
     {
         return respond::multistatus(Multistatus::new().finish());
     }
-    let Target::Collection(kind, _, name) = &ctx.target else {
-        return respond::condition(
-            StatusCode::FORBIDDEN,
-            DAV,
-            "supported-report",
-            "Reports run on an address book or a calendar",
-        );
+    // A query on one object answers for that object alone (RFC 6352 §8.6, RFC 4791 §7.8:
+    // the Request-URI may name an object resource); a multiget there reads its collection.
+    let (kind, name, only) = match &ctx.target {
+        Target::Collection(kind, _, name) => (kind, name, None),
+        Target::Member(kind, _, name, member)
+            if !matches!(
+                report,
+                Report::SyncCollection { .. } | Report::FreeBusyQuery { .. }
+            ) =>
+        {
+            (kind, name, Some(member.as_str()))
+        }
+        _ => {
+            return respond::condition(
+                StatusCode::FORBIDDEN,
+                DAV,
+                "supported-report",
+                "Reports run on an address book or a calendar",
+            );
+        }
     };
     let coll = match ctx.collection(*kind, name).await {
         Ok(Some(b)) => b,
         Ok(None) => return respond::not_found(),
         Err(r) => return r,
+    };
+    let only = match only {
+        None => None,
+        Some(member) => match ctx.app.store.object(coll.id, member).await {
+            Ok(Some(o)) => Some(o),
+            Ok(None) => return respond::not_found(),
+            Err(e) => return respond::internal(e),
+        },
     };
     let unsupported = || {
         respond::condition(
@@ -121,7 +142,7 @@ pub async fn report(ctx: &Ctx, body: &[u8]) -> Response {
                 limit,
             },
             Kind::Addressbook,
-        ) => query(ctx, &coll, &select, &filter, limit).await,
+        ) => query(ctx, &coll, only, &select, &filter, limit).await,
         (
             Report::CalendarQuery {
                 select,
@@ -129,7 +150,7 @@ pub async fn report(ctx: &Ctx, body: &[u8]) -> Response {
                 timezone,
             },
             Kind::Calendar,
-        ) => calendar_query(ctx, &coll, &select, &filter, timezone.as_deref()).await,
+        ) => calendar_query(ctx, &coll, only, &select, &filter, timezone.as_deref()).await,
         (Report::FreeBusyQuery { start, end }, Kind::Calendar) => {
             free_busy(ctx, &coll, start, end).await
         }
@@ -221,17 +242,28 @@ async fn multiget(
 /// Members a multiget reads from the store at once.
 const MULTIGET_BATCH: usize = 200;
 
+/// The objects a query reads: the collection's, narrowed, or only the member it was sent to.
+fn rows(
+    ctx: &Ctx,
+    coll: &Collection,
+    only: Option<Object>,
+    narrow: Option<Narrow>,
+) -> RowStream<Object> {
+    match only {
+        Some(o) => futures_util::stream::once(async move { Ok(o) }).boxed(),
+        None => ctx.app.store.objects(coll.id, true, narrow),
+    }
+}
+
 async fn query(
     ctx: &Ctx,
     book: &Collection,
+    only: Option<Object>,
     select: &PropSelection,
     filter: &Filter,
     limit: Option<usize>,
 ) -> Response {
-    let mut rows = ctx
-        .app
-        .store
-        .objects(book.id, true, filter.index_hint().map(Narrow::Index));
+    let mut rows = rows(ctx, book, only, filter.index_hint().map(Narrow::Index));
     let (render, select, filter) = (ctx.render(), select.clone(), filter.clone());
     let book_href = collection_href(book.kind, ctx.user_name(), &book.name);
     let book = book.clone();
@@ -366,6 +398,7 @@ async fn sync_collection(
 async fn calendar_query(
     ctx: &Ctx,
     cal: &Collection,
+    only: Option<Object>,
     select: &PropSelection,
     filter: &CalFilter,
     timezone: Option<&str>,
@@ -388,7 +421,7 @@ async fn calendar_query(
         start: tr.start,
         end: tr.end,
     });
-    let mut rows = ctx.app.store.objects(cal.id, true, narrow);
+    let mut rows = rows(ctx, cal, only, narrow);
     let (render, select, filter, cal) = (ctx.render(), select.clone(), filter.clone(), cal.clone());
     let limit = ctx.app.config.caldav.max_instances;
     stream::multistatus(Multistatus::new(), move |mut w| async move {

@@ -309,6 +309,22 @@ async fn every_precondition() {
     .await;
     assert_eq!(cond(&r), "no-uid-conflict");
     assert!(r.text().contains("/dav/calendars/admin/personal/p.ics"));
+    // Overwriting an object with another UID is the same precondition (RFC 4791 §5.3.2.1).
+    let r = put(&s, &path, &event("changed", "DTSTART:20240101T100000Z\r\n")).await;
+    assert_eq!(cond(&r), "no-uid-conflict");
+    assert!(r.text().contains("UID dup"), "{}", r.text());
+    // A rule or RECURRENCE-ID that cannot be read would leave the series undefined.
+    for bad in [
+        "DTSTART:20240101T100000Z\r\nRRULE:FREQ=SOMETIMES\r\n",
+        "DTSTART:20240101T100000Z\r\nRECURRENCE-ID:tomorrow\r\n",
+    ] {
+        let r = put(&s, &format!("{PERSONAL}bad.ics"), &event("bad", bad)).await;
+        assert_eq!(
+            (r.status.as_u16(), cond(&r).as_str()),
+            (403, "valid-calendar-data"),
+            "{bad}"
+        );
+    }
     let big = event(
         "big",
         &format!(

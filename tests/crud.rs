@@ -87,7 +87,8 @@ async fn put_get_head_delete_with_strong_etags() {
 #[tokio::test]
 async fn cards_without_uid_are_stored_as_they_came() {
     let s = Server::start();
-    let body = b"BEGIN:VCARD\r\nVERSION:2.1\r\nN:Doe;Jane\r\nTEL;CELL:+1 555 0100\r\nEND:VCARD\r\n";
+    let body =
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;Jane\r\nTEL;TYPE=CELL:+1 555 0100\r\nEND:VCARD\r\n";
     for name in ["a.vcf", "b.vcf"] {
         let r = s
             .req("PUT", &format!("{BOOK}{name}"))

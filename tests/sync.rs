@@ -270,7 +270,7 @@ async fn rename_is_seen_by_sync() {
         .send()
         .await;
     // A card without UID, which the book keys by its name.
-    let no_uid = b"BEGIN:VCARD\r\nVERSION:2.1\r\nN:Doe;Jane\r\nEND:VCARD\r\n";
+    let no_uid = b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;Jane\r\nEND:VCARD\r\n";
     s.req("PUT", &href(2)).vcard(no_uid).send().await;
     let before = sync(&s, "", None).await;
     for (from, to) in [(1, 11), (2, 12)] {

@@ -73,13 +73,13 @@ async fn round_trip(s: &Server, files: &[PathBuf]) -> (usize, usize) {
         let data = std::fs::read(f).unwrap();
         for (ci, body) in split_cards(&data).into_iter().enumerate() {
             let name = format!("f{fi}-c{ci}.vcf");
-            // A card with two UIDs parses, but RFC 6350 allows one: refused (issue 24).
-            let uids = String::from_utf8_lossy(&body)
-                .lines()
-                .filter(|l| l.to_ascii_uppercase().starts_with("UID"))
-                .filter(|l| matches!(l.as_bytes().get(3), Some(b':' | b';')))
-                .count();
-            let parses = kith_dav::vcard::parse_card(&body).is_ok() && uids < 2;
+            // Cards that parse but would break another client are refused (issue 24): two
+            // UIDs, vCard 2.1, control characters, bytes that are not UTF-8.
+            use kith_dav::bytes;
+            let parses = kith_dav::vcard::parse_card(&body).is_ok()
+                && !bytes::several_uids(&body)
+                && !bytes::is_vcard_21(&body)
+                && bytes::unstorable(&body).is_none();
             let mut r = s
                 .req("PUT", &format!("{book}{name}"))
                 .vcard(&body)
@@ -144,8 +144,10 @@ async fn own_fixtures_round_trip() {
     let s = Server::start();
     let files = vcf_files(&fixtures());
     let (stored, refused) = round_trip(&s, &files).await;
-    assert_eq!(stored, 9);
-    assert_eq!(refused, 1, "the invalid-* fixture");
+    assert_eq!(stored, 7);
+    // The invalid-* fixture, and two exports CardDAV does not carry: Outlook's vCard 2.1 and a
+    // Latin-1 file (an import converts both).
+    assert_eq!(refused, 3);
 }
 
 /// The shared real-world corpus, when present (it is in CI).
@@ -162,7 +164,9 @@ async fn shared_corpus_round_trips() {
     eprintln!(
         "corpus: {stored} cards stored byte-identical, {refused} refused with a precondition"
     );
-    assert!(stored >= 190, "only {stored} corpus cards stored");
+    // About 40 corpus cards are vCard 2.1 phone and Outlook exports or not UTF-8: an import
+    // converts those; over CardDAV they are refused (issue 24).
+    assert!(stored >= 150, "only {stored} corpus cards stored");
 }
 
 #[test]
@@ -332,6 +336,43 @@ async fn cards_the_rfcs_refuse_and_protocol_edges() {
     assert_eq!(r.status, 403);
     assert!(r.text().contains("valid-address-data") && r.text().contains("more than one UID"));
 
+    // Latin-1 bytes: refused with the line, so GET and REPORT can never disagree about them.
+    let r = s
+        .req("PUT", &format!("{BOOK}latin.vcf"))
+        .vcard(b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:l1\r\nFN:Ren\xe9\r\nEND:VCARD\r\n")
+        .send()
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(error_condition(&r).1, "valid-address-data");
+    assert!(
+        r.text().contains("line 4") && r.text().contains("0xE9"),
+        "{}",
+        r.text()
+    );
+
+    let r = put(
+        "old.vcf",
+        "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:o1\r\nN:Doe;Jane\r\nEND:VCARD\r\n",
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(error_condition(&r).1, "supported-address-data");
+    assert!(r.text().contains("3.0 or 4.0"), "{}", r.text());
+
+    // A PUT may not give an existing card another UID; the answer names the card.
+    assert_eq!(put("same.vcf", &card_text("s1", "Same")).await.status, 201);
+    let r = put("same.vcf", &card_text("s2", "Same")).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        error_condition(&r),
+        (CARD_NS.to_string(), "no-uid-conflict".to_string())
+    );
+    assert!(r.text().contains(&format!("{BOOK}same.vcf")) && r.text().contains("s1"));
+    assert_eq!(
+        put("same.vcf", &card_text("s1", "Same 2")).await.status,
+        204
+    );
+
     let r = s
         .req("PROPFIND", BOOK)
         .header("depth", "0")
@@ -351,4 +392,8 @@ async fn cards_the_rfcs_refuse_and_protocol_edges() {
         .await;
     assert_eq!(r.status, 207, "{}", r.text());
     assert!(responses(&r.xml()).is_empty());
+}
+
+fn card_text(uid: &str, fn_: &str) -> String {
+    String::from_utf8(card(uid, fn_)).unwrap()
 }

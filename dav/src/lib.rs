@@ -3,6 +3,7 @@
 //! evaluating query filters.
 //! It knows nothing about storage; the server crate supplies the data.
 
+pub mod bytes;
 pub mod filter;
 pub mod headers;
 pub mod href;

@@ -161,6 +161,9 @@ pub fn parse_calendar(bytes: &[u8]) -> Result<CalObject, CalError> {
             }
             _ => uid = Some(this.to_string()),
         }
+        if let Some(bad) = unreadable_recurrence(c) {
+            return Err(CalError::Invalid(bad));
+        }
         match c.property(&ICalendarProperty::RecurrenceId) {
             None => masters += 1,
             Some(rid) => {
@@ -192,6 +195,41 @@ pub fn parse_calendar(bytes: &[u8]) -> Result<CalObject, CalError> {
     })
 }
 
+/// A recurrence property calcard could not read, described; stored, it would leave the
+/// object's instances undefined, so every client and query would see a different series.
+/// calcard keeps such a value as plain text.
+fn unreadable_recurrence(c: &ICalendarComponent) -> Option<String> {
+    use calcard::icalendar::ICalendarValue as V;
+    c.entries.iter().find_map(|e| {
+        let ok = match e.name {
+            ICalendarProperty::Rrule | ICalendarProperty::Exrule => {
+                e.values.iter().all(|v| matches!(v, V::RecurrenceRule(_)))
+            }
+            ICalendarProperty::RecurrenceId => {
+                e.values.iter().all(|v| matches!(v, V::PartialDateTime(_)))
+            }
+            _ => true,
+        };
+        (!ok).then(|| {
+            let text: Vec<String> = e
+                .values
+                .iter()
+                .filter_map(|v| v.clone().into_text().map(|t| t.into_owned()))
+                .collect();
+            format!(
+                "{} {:?} is not a valid {}",
+                e.name.as_str(),
+                text.join(","),
+                if e.name == ICalendarProperty::RecurrenceId {
+                    "date or date-time"
+                } else {
+                    "recurrence rule (RFC 5545 §3.3.10)"
+                }
+            )
+        })
+    })
+}
+
 /// The time zone a calendar-timezone property names (a VCALENDAR with one VTIMEZONE), or the
 /// IANA zone name itself.
 pub fn calendar_zone(text: &str) -> Option<calcard::common::timezone::Tz> {
@@ -210,6 +248,30 @@ mod tests {
 
     fn event(extra: &str) -> String {
         format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{extra}END:VCALENDAR\r\n")
+    }
+
+    #[test]
+    fn unreadable_recurrence_is_refused() {
+        for (extra, says) in [
+            (
+                "RRULE:FREQ=FOO\r\n",
+                "RRULE \"FREQ=FOO\" is not a valid recurrence rule",
+            ),
+            ("RRULE:FREQ=DAILY;COUNT=x\r\n", "COUNT=x"),
+            (
+                "RECURRENCE-ID:notadate\r\n",
+                "is not a valid date or date-time",
+            ),
+        ] {
+            let ev = format!(
+                "BEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\n{extra}END:VEVENT\r\n"
+            );
+            let e = parse_calendar(event(&ev).as_bytes()).unwrap_err();
+            assert_eq!(e.precondition(), "valid-calendar-data");
+            assert!(e.to_string().contains(says), "{e}");
+        }
+        let ok = "BEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,TU;UNTIL=20240301T000000Z\r\nEND:VEVENT\r\n";
+        assert!(parse_calendar(event(ok).as_bytes()).is_ok());
     }
 
     const EV: &str = "BEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\nEND:VEVENT\r\n";

@@ -185,7 +185,7 @@ async fn write_card(
             .await?
         {
             PutOutcome::Created | PutOutcome::Updated | PutOutcome::PreconditionFailed => {}
-            PutOutcome::UidConflict(_) => {}
+            PutOutcome::UidConflict(_) | PutOutcome::UidChanged(_) => {}
         }
     }
     Ok(())

@@ -104,6 +104,10 @@ pub async fn import(
             PutOutcome::UidConflict(other) => out
                 .problems
                 .push(format!("UID {}: {other} already has it", piece.uid)),
+            PutOutcome::UidChanged(old) => out.problems.push(format!(
+                "UID {}: {resource} holds UID {old}, which an import does not replace",
+                piece.uid
+            )),
         }
     }
     Ok(out)

@@ -86,18 +86,18 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
         Ok(PutOutcome::PreconditionFailed) => {
             return respond::status(StatusCode::PRECONDITION_FAILED);
         }
-        Ok(PutOutcome::UidConflict(_)) => {
+        Ok(outcome @ (PutOutcome::UidConflict(_) | PutOutcome::UidChanged(_))) => {
             let ns = if kind == Kind::Calendar {
                 CALDAV
             } else {
                 CARDDAV
             };
-            return respond::condition(
-                StatusCode::FORBIDDEN,
-                ns,
-                "no-uid-conflict",
-                "The destination collection already has an object with this UID",
-            );
+            let why = if matches!(outcome, PutOutcome::UidChanged(_)) {
+                "The destination holds an object with another UID, which an overwrite may not replace"
+            } else {
+                "The destination collection already has an object with this UID"
+            };
+            return respond::condition(StatusCode::FORBIDDEN, ns, "no-uid-conflict", why);
         }
         Err(e) => return respond::internal(e),
     };

@@ -10,6 +10,7 @@ use crate::store::{Collection, Kind, PutOutcome, StoreResult, etag_for};
 use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use kith_dav::bytes::{self, Unstorable};
 use kith_dav::names::{CALDAV, CARDDAV, DAV};
 use kith_dav::vcard::CardError;
 use kith_dav::xml::escape;
@@ -50,26 +51,8 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
             "Only iCalendar 2.0 (text/calendar) can be stored in a calendar",
         );
     }
-    if let Some((byte, line)) = control_character(&body) {
-        // Stored, it would break every client's multistatus that carries it.
-        let (ns, cond, what) = match kind {
-            Kind::Addressbook => (CARDDAV, "valid-address-data", "vCard"),
-            Kind::Calendar => (CALDAV, "valid-calendar-data", "iCalendar"),
-        };
-        return respond::condition(
-            StatusCode::FORBIDDEN,
-            ns,
-            cond,
-            &format!(
-                "line {line} holds the control character 0x{byte:02X}, which {what} and XML cannot carry; remove it"
-            ),
-        );
-    }
-    if kind == Kind::Addressbook
-        && let Some(why) = card_shape(&body)
-    {
-        let (cond, text) = why;
-        return respond::condition(StatusCode::FORBIDDEN, CARDDAV, cond, text);
+    if let Some(refusal) = unstorable(kind, &body) {
+        return refusal;
     }
     let quota = ctx.app.config.dav.max_bytes_per_user;
     if quota > 0 {
@@ -107,30 +90,50 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
     put_response(ctx, &coll, outcome, &prepared.etag, &prepared.uid)
 }
 
-/// What RFC 6350 refuses in a card's shape, checked on the bytes: a second UID (the property
-/// is at most once in a card, and the book's uniqueness rests on it).
-fn card_shape(body: &[u8]) -> Option<(&'static str, &'static str)> {
-    let uids = body
-        .split(|b| *b == b'\n')
-        .filter(|line| {
-            line.get(..4)
-                .map(<[u8]>::to_ascii_uppercase)
-                .is_some_and(|h| h == b"UID:" || h == b"UID;")
-        })
-        .count();
-    (uids > 1).then_some((
-        "valid-address-data",
-        "the card has more than one UID; a vCard has at most one",
-    ))
-}
-
-/// The first control character other than TAB, LF and CR, with its line (from 1).
-fn control_character(body: &[u8]) -> Option<(u8, usize)> {
-    let at = body
-        .iter()
-        .position(|b| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))?;
-    let line = body[..at].iter().filter(|b| **b == b'\n').count() + 1;
-    Some((body[at], line))
+/// Refuses bytes that would break another client once stored, naming the line: control
+/// characters and non-UTF-8 bytes in any object; in a card, a second UID or vCard 2.1.
+fn unstorable(kind: Kind, body: &[u8]) -> Option<Response> {
+    let (ns, cond, what) = match kind {
+        Kind::Addressbook => (CARDDAV, "valid-address-data", "vCard"),
+        Kind::Calendar => (CALDAV, "valid-calendar-data", "iCalendar"),
+    };
+    let refuse =
+        |cond: &str, text: &str| Some(respond::condition(StatusCode::FORBIDDEN, ns, cond, text));
+    match bytes::unstorable(body) {
+        Some(Unstorable::Control { byte, line }) => {
+            return refuse(
+                cond,
+                &format!(
+                    "line {line} holds the control character 0x{byte:02X}, which {what} and XML cannot carry; remove it"
+                ),
+            );
+        }
+        Some(Unstorable::NotUtf8 { byte, line }) => {
+            return refuse(
+                cond,
+                &format!(
+                    "line {line} holds the byte 0x{byte:02X}, which is not UTF-8; save the {what} as UTF-8 and send it again"
+                ),
+            );
+        }
+        None => {}
+    }
+    if kind != Kind::Addressbook {
+        return None;
+    }
+    if bytes::several_uids(body) {
+        return refuse(
+            cond,
+            "the card has more than one UID; a vCard has at most one",
+        );
+    }
+    if bytes::is_vcard_21(body) {
+        return refuse(
+            "supported-address-data",
+            "vCard 2.1 cannot be stored over CardDAV; send vCard 3.0 or 4.0 (importing a 2.1 file converts it to 3.0)",
+        );
+    }
+    None
 }
 
 /// Bytes that cannot be stored, answered with the precondition of RFC 6352 §6.3.2.1 or
@@ -246,18 +249,34 @@ pub fn put_response(
         ),
         Ok(PutOutcome::UidConflict(other)) => {
             let href = member_href(coll.kind, ctx.user_name(), &coll.name, &other);
-            let ns = match coll.kind {
-                Kind::Addressbook => CARDDAV,
-                Kind::Calendar => kith_dav::names::CALDAV,
-            };
-            respond::condition_with(
-                StatusCode::FORBIDDEN,
-                ns,
-                "no-uid-conflict",
-                &format!("<d:href>{}</d:href>", escape(&href)),
+            uid_conflict(
+                coll.kind,
+                &href,
                 &format!("Another object in this collection ({href}) already has UID {uid}"),
             )
         }
+        Ok(PutOutcome::UidChanged(old)) => uid_conflict(
+            coll.kind,
+            &ctx.path,
+            &format!(
+                "This object has UID {old}; a PUT may not change it. Keep UID {old}, or store the new UID as a new object and delete this one"
+            ),
+        ),
         Err(e) => respond::internal(e),
     }
+}
+
+/// 403 `no-uid-conflict` naming the object that holds the UID (RFC 4791 §5.3.2.1).
+fn uid_conflict(kind: Kind, href: &str, why: &str) -> Response {
+    let ns = match kind {
+        Kind::Addressbook => CARDDAV,
+        Kind::Calendar => CALDAV,
+    };
+    respond::condition_with(
+        StatusCode::FORBIDDEN,
+        ns,
+        "no-uid-conflict",
+        &format!("<d:href>{}</d:href>", escape(href)),
+        why,
+    )
 }

@@ -379,6 +379,17 @@ async fn objects_and_changes(store: &Db) {
         put(store, id, "a.vcf", "A", &card("A", "Ann 2")).await,
         PutOutcome::Updated
     );
+    assert_eq!(
+        put(store, id, "a.vcf", "Z", &card("Z", "Zed")).await,
+        PutOutcome::UidChanged("A".into()),
+        "{backend}: a member keeps its UID"
+    );
+    // A card keyed by its name may gain a UID (and keeps it).
+    assert_eq!(
+        put(store, id, "c.vcf", "C", &card("C", "C")).await,
+        PutOutcome::Updated,
+        "{backend}: a UID-less card may gain one"
+    );
     let a = store.object(id, "a.vcf").await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&a.data).contains("Ann 2"));
     let mut names: Vec<String> = store

@@ -185,6 +185,8 @@ pub enum PutOutcome {
     PreconditionFailed,
     /// Another member of the collection already has this UID.
     UidConflict(String),
+    /// The member exists with another UID (given), which a write may not replace.
+    UidChanged(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

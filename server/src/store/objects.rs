@@ -101,6 +101,12 @@ impl Objects for Db {
         if let Some(other) = Self::uid_holder(&mut tx, collection_id, obj.uid, obj.name).await? {
             return Ok(PutOutcome::UidConflict(other));
         }
+        if let Some((id, _)) = &current
+            && let Some(old) = Self::stored_uid(&mut tx, *id).await?
+            && uid_changed(&old, obj.uid)
+        {
+            return Ok(PutOutcome::UidChanged(old));
+        }
         let seq = Self::next_seq(&mut tx, collection_id).await?;
         let existing = current.map(|(id, _)| id);
         Self::store_object(&mut tx, collection_id, existing, obj, seq, actor).await?;
@@ -242,4 +248,13 @@ impl Db {
             .await?;
         Ok(rows.iter().map(|r| r.get::<String, _>("detail")).collect())
     }
+}
+
+/// Whether a write replaces a member's UID with another (RFC 4791 §5.3.2.1 and RFC 6352
+/// §6.3.2.1 refuse it). A card stored without a UID is keyed by its name (see
+/// [`super::effective_uid`]): giving it a UID, or dropping the one it has, is not a change of
+/// identity a client could trip over, so only two real UIDs that differ count.
+fn uid_changed(old: &str, new: &str) -> bool {
+    let keyed_by_name = |u: &str| u.starts_with("\0name:");
+    old != new && !keyed_by_name(old) && !keyed_by_name(new)
 }

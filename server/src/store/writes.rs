@@ -126,6 +126,15 @@ impl Db {
         )
     }
 
+    /// The UID member `id` is stored with.
+    pub(super) async fn stored_uid(tx: &mut Tx<'_>, id: i64) -> StoreResult<Option<String>> {
+        let uid: Option<String> = sqlx::query_scalar("SELECT uid FROM objects WHERE id = $1")
+            .bind(id)
+            .fetch_optional(tx.c())
+            .await?;
+        Ok(uid.map(|u| tx.dialect.text_out(u)))
+    }
+
     pub(super) async fn uid_holder(
         tx: &mut Tx<'_>,
         collection_id: i64,

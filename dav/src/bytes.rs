@@ -1,0 +1,107 @@
+//! Checks on the raw bytes of a PUT body, before any parsing: what would break another client
+//! if stored (RFC 6352 §6.3.2.1, RFC 4791 §5.3.2.1). Each answer names the line, from 1, so the
+//! refusal can say where to look.
+
+/// Something in a body that Kith refuses to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unstorable {
+    /// A control character other than TAB, LF and CR: XML cannot carry it.
+    Control { byte: u8, line: usize },
+    /// Bytes that are not UTF-8, which vCard 4.0, iCalendar and CardDAV's XML require.
+    NotUtf8 { byte: u8, line: usize },
+}
+
+fn line_of(body: &[u8], at: usize) -> usize {
+    body[..at].iter().filter(|b| **b == b'\n').count() + 1
+}
+
+/// The first byte of `body` that Kith will not store, if any.
+pub fn unstorable(body: &[u8]) -> Option<Unstorable> {
+    let control = body
+        .iter()
+        .position(|b| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        .map(|at| Unstorable::Control {
+            byte: body[at],
+            line: line_of(body, at),
+        });
+    let bad = std::str::from_utf8(body).err().map(|e| {
+        let at = e.valid_up_to();
+        Unstorable::NotUtf8 {
+            byte: body[at],
+            line: line_of(body, at),
+        }
+    });
+    match (control, bad) {
+        (
+            Some(c @ Unstorable::Control { line: a, .. }),
+            Some(Unstorable::NotUtf8 { line: b, .. }),
+        ) if a <= b => Some(c),
+        (_, Some(b)) => Some(b),
+        (c, None) => c,
+    }
+}
+
+/// Lines (as bytes, without their end) whose property name, ignoring a group and case, is
+/// `name`.
+fn lines_named<'a>(body: &'a [u8], name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    body.split(|b| *b == b'\n').filter(move |line| {
+        let end = line
+            .iter()
+            .position(|b| matches!(b, b':' | b';'))
+            .unwrap_or(line.len());
+        let full = &line[..end];
+        let bare = full
+            .iter()
+            .rposition(|b| *b == b'.')
+            .map_or(full, |dot| &full[dot + 1..]);
+        bare.eq_ignore_ascii_case(name)
+    })
+}
+
+/// Whether a card has more than one UID (RFC 6350 allows at most one, and the book's
+/// uniqueness rests on it).
+pub fn several_uids(card: &[u8]) -> bool {
+    lines_named(card, b"UID").count() > 1
+}
+
+/// Whether a card says it is vCard 2.1, which CardDAV does not carry (RFC 6352 §5.1 names 3.0,
+/// and 4.0 is the current version).
+pub fn is_vcard_21(card: &[u8]) -> bool {
+    lines_named(card, b"VERSION").any(|l| {
+        let value = l.splitn(2, |b| *b == b':').nth(1).unwrap_or(b"");
+        value.trim_ascii() == b"2.1"
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_and_bad_utf8_are_found_with_their_line() {
+        assert_eq!(unstorable(b"BEGIN:VCARD\r\nNOTE:tab\tok\r\n"), None);
+        assert_eq!(
+            unstorable(b"BEGIN:VCARD\r\nNOTE:bell\x07\r\n"),
+            Some(Unstorable::Control { byte: 7, line: 2 })
+        );
+        assert_eq!(
+            unstorable(b"BEGIN:VCARD\r\nFN:Ren\xe9\r\nNOTE:\x07\r\n"),
+            Some(Unstorable::NotUtf8 {
+                byte: 0xe9,
+                line: 2
+            })
+        );
+        assert_eq!(unstorable("FN:Müller\r\n".as_bytes()), None);
+    }
+
+    #[test]
+    fn uids_and_versions_are_read_by_name() {
+        assert!(several_uids(b"UID:a\r\nitem1.uid;X=1:b\r\n"));
+        assert!(!several_uids(b"UID:a\r\nX-UID:b\r\nNOTE:UID:c\r\n"));
+        assert!(is_vcard_21(b"BEGIN:VCARD\r\nVERSION:2.1\r\n"));
+        assert!(is_vcard_21(b"BEGIN:VCARD\nversion: 2.1 \n"));
+        assert!(!is_vcard_21(
+            b"BEGIN:VCARD\r\nVERSION:3.0\r\nNOTE:VERSION:2.1\r\n"
+        ));
+    }
+}

@@ -236,8 +236,9 @@ async fn thunderbird_extended_dates_survive_storage() {
     assert!(r.text().contains("BDAY:1963-09-21"));
 }
 
-/// Issue 24: a raw control character is refused on PUT with the precondition and its line; a
-/// card stored with one by another route (an import) still yields well-formed XML.
+/// Issue 24: a raw control character is refused on PUT with the precondition and its line; an
+/// import removes it and says so; a row stored with one by an older Kith still yields
+/// well-formed XML, and `kith repair` mends it so GET and REPORT agree.
 #[tokio::test]
 async fn control_characters_are_refused_and_never_break_a_multistatus() {
     let s = Server::start();
@@ -254,32 +255,55 @@ async fn control_characters_are_refused_and_never_break_a_multistatus() {
 
     let file = s.dir.path().join("bell.vcf");
     std::fs::write(&file, bell).unwrap();
-    let (ok, _, err) = kith_cli(
+    let (ok, out, err) = kith_cli(
         s.dir.path(),
         &["import", file.to_str().unwrap(), "--user", "admin"],
         "",
     );
     assert!(ok, "{err}");
-    let r = s
-        .req("REPORT", BOOK)
-        .xml(&sync_report(
-            "",
-            None,
-            r#"<d:getetag/><c:address-data xmlns:c="urn:ietf:params:xml:ns:carddav"/>"#,
-        ))
-        .send()
-        .await;
-    assert_eq!(r.status, 207);
-    // Parses (r.xml() fails on malformed XML), with the byte replaced.
-    let ms = r.xml();
-    let data = &prop(
-        responses(&ms)[0].1,
-        "urn:ietf:params:xml:ns:carddav",
-        "address-data",
-    )
-    .unwrap()
-    .text;
-    assert!(data.contains("ding\u{fffd}dong"), "{data}");
+    assert!(out.contains("1 control characters removed"), "{out}");
+    let book = download_book(&s).await;
+    let (name, (_, text)) = book.iter().next().unwrap();
+    assert!(text.contains("NOTE:dingdong\r\n"), "{text}");
+
+    // An older Kith stored the bell as sent.
+    let old = bell.replace("UID:bell", "UID:bell\r\nUID:second");
+    store_raw(s.dir.path(), name, old.as_bytes()).await;
+    let address_data = || async {
+        let r = s
+            .req("REPORT", BOOK)
+            .xml(&sync_report(
+                "",
+                None,
+                r#"<d:getetag/><c:address-data xmlns:c="urn:ietf:params:xml:ns:carddav"/>"#,
+            ))
+            .send()
+            .await;
+        assert_eq!(r.status, 207);
+        // Parses (r.xml() fails on malformed XML).
+        let ms = r.xml();
+        prop(responses(&ms)[0].1, CARD_NS, "address-data")
+            .unwrap()
+            .text
+            .clone()
+    };
+    assert!(address_data().await.contains("ding\u{fffd}dong"));
+
+    let (ok, out, err) = kith_cli(s.dir.path(), &["repair", "--dry-run"], "");
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("admin book contacts: {name}: control characters removed (line 6); the second and later UIDs removed")),
+        "{out}"
+    );
+    assert!(out.contains("1 objects need repair"), "{out}");
+    let (ok, out, err) = kith_cli(s.dir.path(), &["repair"], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("1 objects repaired"), "{out}");
+    let got = s.req("GET", &format!("{BOOK}{name}")).send().await.text();
+    assert_eq!(got, bell.replace('\u{7}', ""));
+    assert_eq!(address_data().await, got, "GET and REPORT agree");
+    let (_, out, _) = kith_cli(s.dir.path(), &["repair"], "");
+    assert!(out.contains("0 objects repaired"), "{out}");
 }
 
 /// Issue 24: an Apple client reading a 4.0 card, and a 4.0 client reading an iPhone's, see the

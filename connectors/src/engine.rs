@@ -1,7 +1,7 @@
 //! Planning a run: match, merge, filter, find removals, then check the guards. Pure: the
 //! caller loads the book and the mapping table, and stores and applies the plan.
 
-use crate::card::{edit_card, new_card, upgrade_21, with_uid};
+use crate::card::{edit_card, is_21, new_card, upgrade_21, with_uid, without_controls};
 use crate::connector::Fetched;
 use crate::formats::SourceItem;
 use crate::merge::{Merged, Other, diff, pull, same};

@@ -24,13 +24,7 @@ pub fn unstorable(body: &[u8]) -> Option<Unstorable> {
             byte: body[at],
             line: line_of(body, at),
         });
-    let bad = std::str::from_utf8(body).err().map(|e| {
-        let at = e.valid_up_to();
-        Unstorable::NotUtf8 {
-            byte: body[at],
-            line: line_of(body, at),
-        }
-    });
+    let bad = unstorable_utf8(body);
     match (control, bad) {
         (
             Some(c @ Unstorable::Control { line: a, .. }),
@@ -73,6 +67,90 @@ pub fn is_vcard_21(card: &[u8]) -> bool {
     })
 }
 
+/// Windows-1252's characters for 0x80..=0x9F (where it differs from Latin-1); the five bytes
+/// it leaves undefined keep their Latin-1 code points.
+const CP1252_HIGH: [char; 32] = [
+    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}',
+    '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+];
+
+/// `body` made storable, with a sentence for each kind of change, or `None` when it already
+/// is: bytes that are not UTF-8 are read as Windows-1252 (what Outlook and old phones write),
+/// and control characters other than TAB, LF and CR are removed. For rows stored before Kith
+/// refused such bytes, and for imported files.
+pub fn repaired(body: &[u8]) -> Option<(String, Vec<String>)> {
+    unstorable(body)?;
+    let mut notes = Vec::new();
+    let text = match std::str::from_utf8(body) {
+        Ok(t) => t.to_string(),
+        Err(_) => {
+            if let Some(Unstorable::NotUtf8 { line, .. }) = unstorable_utf8(body) {
+                notes.push(format!(
+                    "bytes that are not UTF-8 (from line {line}) were read as Windows-1252"
+                ));
+            }
+            body.iter()
+                .map(|&b| match b {
+                    0x80..=0x9F => CP1252_HIGH[usize::from(b - 0x80)],
+                    _ => char::from(b),
+                })
+                .collect()
+        }
+    };
+    let mut lines = Vec::new();
+    let mut line = 1;
+    let clean: String = text
+        .chars()
+        .filter(|c| {
+            if *c == '\n' {
+                line += 1;
+            }
+            let control = (*c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r');
+            if control && lines.last() != Some(&line) {
+                lines.push(line);
+            }
+            !control
+        })
+        .collect();
+    if !lines.is_empty() {
+        let list: Vec<String> = lines.iter().map(usize::to_string).collect();
+        notes.push(format!(
+            "control characters removed (line {})",
+            list.join(", ")
+        ));
+    }
+    Some((clean, notes))
+}
+
+fn unstorable_utf8(body: &[u8]) -> Option<Unstorable> {
+    std::str::from_utf8(body).err().map(|e| {
+        let at = e.valid_up_to();
+        Unstorable::NotUtf8 {
+            byte: body[at],
+            line: line_of(body, at),
+        }
+    })
+}
+
+/// A card without its second and later UID lines, or `None` when it has at most one.
+pub fn without_extra_uids(card: &str) -> Option<String> {
+    if !several_uids(card.as_bytes()) {
+        return None;
+    }
+    let mut seen = false;
+    let mut out = String::with_capacity(card.len());
+    for line in card.split_inclusive('\n') {
+        if lines_named(line.as_bytes(), b"UID").next().is_some() {
+            if seen {
+                continue;
+            }
+            seen = true;
+        }
+        out.push_str(line);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +181,24 @@ mod tests {
         assert!(!is_vcard_21(
             b"BEGIN:VCARD\r\nVERSION:3.0\r\nNOTE:VERSION:2.1\r\n"
         ));
+    }
+
+    #[test]
+    fn repair_reads_windows_1252_and_drops_control_characters() {
+        assert_eq!(repaired(b"FN:ok\r\n"), None);
+        let (text, notes) = repaired(b"FN:Ren\xe9 \x93Q\x94\r\nNOTE:a\x07b\x01\r\n").unwrap();
+        assert_eq!(text, "FN:René “Q”\r\nNOTE:ab\r\n");
+        assert_eq!(
+            notes,
+            [
+                "bytes that are not UTF-8 (from line 1) were read as Windows-1252",
+                "control characters removed (line 2)"
+            ]
+        );
+        assert_eq!(
+            without_extra_uids("UID:a\r\nFN:x\r\nUID:b\r\n").as_deref(),
+            Some("UID:a\r\nFN:x\r\n")
+        );
+        assert_eq!(without_extra_uids("UID:a\r\n"), None);
     }
 }

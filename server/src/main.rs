@@ -119,6 +119,15 @@ async fn serve(config: Config) -> CliResult {
     let upstreams = Arc::new(upstream::Upstreams::load(&config, store.clone()).await?);
 
     core::maintenance::spawn(store.clone(), config.clone());
+    {
+        // Once per database: rows stored before Kith refused what breaks clients.
+        let (store, config) = (store.clone(), config.clone());
+        tokio::spawn(async move {
+            if let Err(e) = core::repair::once(store.as_ref(), &config).await {
+                tracing::error!(error = %e, "the repair of stored objects failed; it runs again at the next start");
+            }
+        });
+    }
 
     // Checked when the config was resolved.
     let lease_ms = config.database.lease_ms().unwrap_or(60_000);

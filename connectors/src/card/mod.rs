@@ -7,4 +7,4 @@ mod read;
 mod write;
 
 pub use read::{CardRead, read_card};
-pub use write::{edit_card, new_card, upgrade_21, with_uid};
+pub use write::{edit_card, is_21, new_card, upgrade_21, with_uid, without_controls};

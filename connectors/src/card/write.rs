@@ -57,13 +57,28 @@ pub fn new_card(uid: &str, r: &Record) -> String {
     out
 }
 
+/// `text` without control characters other than TAB, LF and CR (no vCard value may hold
+/// one, and XML cannot carry it), and how many were removed.
+pub fn without_controls(text: &str) -> (String, usize) {
+    let is_control = |c: &char| (*c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r');
+    let removed = text.chars().filter(is_control).count();
+    if removed == 0 {
+        return (text.to_string(), 0);
+    }
+    (text.chars().filter(|c| !is_control(c)).collect(), removed)
+}
+
+/// Whether a card says it is vCard 2.1.
+pub fn is_21(text: &str) -> bool {
+    unfold(text)
+        .iter()
+        .any(|l| l.name().1 == "VERSION" && l.text.trim_end().ends_with("2.1"))
+}
+
 /// A vCard 2.1 card (quoted-printable, charsets, bare TYPEs, as old Outlook and phones
 /// export) rewritten as 3.0, which every CardDAV client reads; other versions as they are.
 pub fn upgrade_21(text: &str) -> String {
-    let is_21 = unfold(text)
-        .iter()
-        .any(|l| l.name().1 == "VERSION" && l.text.trim_end().ends_with("2.1"));
-    if !is_21 {
+    if !is_21(text) {
         return text.to_string();
     }
     let mut parser = calcard::Parser::new(text);

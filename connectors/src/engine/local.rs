@@ -133,7 +133,17 @@ impl Planner<'_, '_> {
                     _ => {}
                 }
                 o.verbatim = true;
-                with_uid(&upgrade_21(raw), &uid)
+                // Repaired as a CardDAV PUT would require, saying what changed.
+                let (raw, removed) = without_controls(raw);
+                if removed > 0 {
+                    o.notes.push(format!(
+                        "{removed} control characters removed from the card (XML cannot carry them)"
+                    ));
+                }
+                if is_21(&raw) {
+                    o.notes.push("vCard 2.1 converted to 3.0".into());
+                }
+                with_uid(&upgrade_21(&raw), &uid)
             }
             None => new_card(&uid, &item.record),
         };

@@ -98,6 +98,14 @@ pub enum Command {
     /// Whole-book operations: rewind a book or calendar to a point in time.
     #[command(subcommand)]
     Book(BookCommand),
+    /// Repair objects stored before Kith refused what breaks clients: bytes that are not
+    /// UTF-8, control characters, a card's second UID, vCard 2.1. The server runs this once
+    /// by itself; each repaired object keeps its old bytes in its history.
+    Repair {
+        /// List what would be repaired, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Which of a user's collections a command works on.

@@ -11,6 +11,7 @@ mod healthcheck;
 mod lookup;
 mod notify;
 mod providers;
+mod repair;
 mod report;
 mod rules;
 mod sources;
@@ -106,6 +107,9 @@ pub async fn run(command: Command, config: &Config) -> CliResult {
                 &user,
             )
             .await
+        }
+        Command::Repair { dry_run } => {
+            repair::run(store::open(&config).await?.as_ref(), &config, dry_run).await
         }
         Command::Book(cmd) => {
             versions::book(store::open(&config).await?.as_ref(), &config, cmd).await

@@ -98,15 +98,25 @@ fn print_outcome(o: &sync::Outcome, dry_run: bool) {
     if dry_run || o.status == RunStatus::Paused {
         report::ops(&mut out, "Operations", &o.ops, 200);
     } else {
-        // What needs the user's attention: kept conflicts and proposed merges.
+        // What needs the user's attention: kept conflicts, proposed merges, and cards of the
+        // file that were repaired on the way in.
         let notable: Vec<_> = o
             .ops
             .iter()
-            .filter(|op| op.conflict || op.action == kith_connectors::plan::Action::Propose)
+            .filter(|op| {
+                op.conflict
+                    || op.action == kith_connectors::plan::Action::Propose
+                    || (op.verbatim && !op.notes.is_empty())
+            })
             .cloned()
             .collect();
         if !notable.is_empty() {
-            report::ops(&mut out, "Conflicts and proposed merges", &notable, 50);
+            report::ops(
+                &mut out,
+                "Conflicts, proposed merges and repaired cards",
+                &notable,
+                50,
+            );
         }
     }
     match o.status {

@@ -14,6 +14,7 @@ pub mod groups;
 pub mod lease;
 pub mod maintenance;
 pub mod objects;
+pub mod repair;
 pub mod sources;
 pub mod throttle;
 pub mod versions;

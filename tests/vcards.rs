@@ -341,6 +341,46 @@ async fn dates_survive_conversion_for_apple_and_4_0_clients() {
     assert!(four.contains("BDAY:--0315\r\n"), "no year 1604: {four}");
 }
 
+/// Issue 24: an iPhone's group is a group to a 4.0 client (KIND:group, MEMBER), and a 4.0
+/// client's group is one to the iPhone.
+#[tokio::test]
+async fn groups_cross_between_apple_and_4_0_clients() {
+    let s = Server::start();
+    let apple = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:team\r\nFN:Team\r\nN:Team;;;;\r\nX-ADDRESSBOOKSERVER-KIND:group\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:ann\r\nEND:VCARD\r\n";
+    let four = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:family\r\nFN:Family\r\nKIND:group\r\nMEMBER:urn:uuid:bob\r\nEND:VCARD\r\n";
+    for (name, body) in [("team.vcf", apple), ("family.vcf", four)] {
+        let r = s
+            .req("PUT", &format!("{BOOK}{name}"))
+            .vcard(body.as_bytes())
+            .send()
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    let davx5 = s
+        .req("GET", &format!("{BOOK}team.vcf"))
+        .header("accept", "text/vcard; version=4.0")
+        .send()
+        .await
+        .text();
+    assert!(
+        davx5.contains("\r\nKIND:group\r\nMEMBER:urn:uuid:ann\r\n"),
+        "{davx5}"
+    );
+    let ios = s
+        .req("GET", &format!("{BOOK}family.vcf"))
+        .header("user-agent", "iOS/17.4 (21E219) dataaccessd/1.0")
+        .send()
+        .await
+        .text();
+    assert!(ios.contains("VERSION:3.0"), "{ios}");
+    assert!(
+        ios.contains(
+            "\r\nX-ADDRESSBOOKSERVER-KIND:group\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:bob\r\n"
+        ),
+        "{ios}"
+    );
+}
+
 /// Issue 24: what RFC 6350, 6352 and 4918 refuse is refused with its precondition or 400, and
 /// the edges clients probe are answered.
 #[tokio::test]

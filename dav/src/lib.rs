@@ -17,5 +17,6 @@ pub mod quirks;
 pub mod request;
 pub mod vcard;
 pub mod vcard_dates;
+pub mod vcard_groups;
 pub mod vcard_version;
 pub mod xml;

@@ -220,7 +220,8 @@ pub fn convert<'a>(bytes: &'a [u8], info_version: Option<Version>, want: Version
     if card.write_to(&mut out, target).is_err() {
         return Cow::Borrowed(bytes);
     }
-    Cow::Owned(crate::vcard_dates::repair(&text, &out, want).into_bytes())
+    let dated = crate::vcard_dates::repair(&text, &out, want);
+    Cow::Owned(crate::vcard_groups::rewrite(&dated, want).into_bytes())
 }
 
 /// Reads the VERSION line of stored bytes without a full parse (cheap, for GET negotiation).

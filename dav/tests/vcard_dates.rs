@@ -1,4 +1,4 @@
-//! The date conversion rules of `kith_dav::vcard_dates`, each through the public conversion
+//! The conversion rules of `kith_dav::vcard_dates` and `kith_dav::vcard_groups`, each through the public conversion
 //! a GET or REPORT uses.
 
 use kith_dav::vcard::{convert, sniff_version};
@@ -86,4 +86,39 @@ fn unreadable_dates_are_left_alone() {
     let v4 = card("4.0", "BDAY;VALUE=text:circa 1800\r\n");
     let v3 = to(&v4, Version::V3);
     assert!(v3.contains("circa 1800"), "{v3}");
+}
+
+/// Rule `apple-groups`: an Apple group reaches 4.0 clients as KIND:group with MEMBERs, a 4.0
+/// group reaches Apple as X-ADDRESSBOOKSERVER-*, and each comes back to what it was.
+#[test]
+fn apple_groups_and_4_0_groups_convert_both_ways() {
+    let apple = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:g\r\nFN:Team\r\nN:Team;;;;\r\nX-ADDRESSBOOKSERVER-KIND:group\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:a\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:b\r\nEND:VCARD\r\n";
+    let four =
+        String::from_utf8(convert(apple.as_bytes(), Some(Version::V3), Version::V4).into_owned())
+            .unwrap();
+    assert!(four.contains("\r\nKIND:group\r\n"), "{four}");
+    assert!(
+        four.contains("\r\nMEMBER:urn:uuid:a\r\nMEMBER:urn:uuid:b\r\n"),
+        "{four}"
+    );
+    assert!(!four.contains("X-ADDRESSBOOKSERVER"), "{four}");
+    let back = convert(four.as_bytes(), Some(Version::V4), Version::V3);
+    assert_eq!(String::from_utf8_lossy(&back), apple);
+
+    let v4 = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:g\r\nFN:Team\r\nKIND:group\r\nMEMBER:urn:uuid:a\r\nMEMBER;PID=1.1:mailto:x@example.org\r\nEND:VCARD\r\n";
+    let three =
+        String::from_utf8(convert(v4.as_bytes(), Some(Version::V4), Version::V3).into_owned())
+            .unwrap();
+    assert!(
+        three.contains("\r\nX-ADDRESSBOOKSERVER-KIND:group\r\n"),
+        "{three}"
+    );
+    assert!(three.contains("\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:a\r\nX-ADDRESSBOOKSERVER-MEMBER:mailto:x@example.org\r\n"), "{three}");
+    assert!(
+        !three.contains("\r\nKIND") && !three.contains("\r\nMEMBER"),
+        "{three}"
+    );
+    // The documented canonical form: PID, which 3.0 lacks, is not brought back.
+    let again = convert(three.as_bytes(), Some(Version::V3), Version::V4);
+    assert_eq!(String::from_utf8_lossy(&again), v4.replace(";PID=1.1", ""));
 }

@@ -74,6 +74,17 @@ const CP1252_HIGH: [char; 32] = [
     '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
 ];
 
+/// `bytes` read as Windows-1252, a superset of Latin-1.
+pub fn windows_1252(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0x9F => CP1252_HIGH[usize::from(b - 0x80)],
+            _ => char::from(b),
+        })
+        .collect()
+}
+
 /// `body` made storable, with a sentence for each kind of change, or `None` when it already
 /// is: bytes that are not UTF-8 are read as Windows-1252 (what Outlook and old phones write),
 /// and control characters other than TAB, LF and CR are removed. For rows stored before Kith
@@ -89,12 +100,7 @@ pub fn repaired(body: &[u8]) -> Option<(String, Vec<String>)> {
                     "bytes that are not UTF-8 (from line {line}) were read as Windows-1252"
                 ));
             }
-            body.iter()
-                .map(|&b| match b {
-                    0x80..=0x9F => CP1252_HIGH[usize::from(b - 0x80)],
-                    _ => char::from(b),
-                })
-                .collect()
+            windows_1252(body)
         }
     };
     let mut lines = Vec::new();

@@ -9,12 +9,13 @@
 //! | `apple-vcard3` | iOS/macOS Contacts | serves vCard 3.0 unless the request asks for a version | here; `tests::apple_vcard3` |
 //! | `evolution-escaped-etag` | Evolution | reads `\"` in If-Match/If-None-Match/If as `"` | here; `tests::evolution_escaped_etag` |
 //! | `tbsync-permanent-redirect` | TbSync (Thunderbird) | answers `/.well-known/*` with 301, never 302 | here; `tests::tbsync_permanent_redirect` |
-//! | `latin1-without-charset` | old Outlook/Android exports | reads non-UTF-8 bytes as Latin-1 | here; `tests::latin1_without_charset` |
+//! | `latin1-without-charset` | old Outlook/Android exports | reads non-UTF-8 bytes as Windows-1252 in imports and old rows; a PUT of them is refused with the line | here; `tests::latin1_without_charset` |
 //! | `instant-without-end` | any (RFC 5545 §3.6.1 read literally) | a timed event with no DTEND or DURATION lasts zero seconds | `ical::instances`; `instants_and_endless_rules` |
 //! | `override-despite-sequence` | Apple, Thunderbird | an override replaces its occurrence whatever its SEQUENCE | `ical::instances`; `weekly_with_exdate_and_moved_override_across_dst` |
 //! | `exdate-as-date` | Outlook | a DATE EXDATE removes that day's occurrence of a timed series | `ical::instances`; `exdate_as_date_removes_the_day` |
 //! | `dtend-with-duration` | Thunderbird (Lightning) | DTEND wins over `DURATION:PT0S` | `ical::instances`; `lightning_dtend_with_zero_duration` |
 //! | `report-depth-ignored` | Thunderbird | a REPORT's `Depth` is ignored (Thunderbird sends 1 on sync-collection) | server `dav/report.rs`; e2e `quirks::report_depth_ignored` |
+//! | `propfind-missing-depth` | scripts and older libraries that omit Depth | a PROPFIND without Depth is answered as Depth 1, not refused as the infinity RFC 4918 reads it as (an explicit `Depth: infinity` is 403 `propfind-finite-depth`) | server `dav/propfind.rs`; e2e `quirks::propfind_missing_depth` |
 //! | `drain-refused-body` | python-caldav, Apple | a request refused before its body was read has the body drained, so the connection stays open for the retry with credentials | server `dav/mod.rs`; e2e `quirks::drain_refused_body` |
 //!
 //! The end-to-end suite (`tests/quirks.rs`) has one test per rule of this module against the
@@ -113,12 +114,13 @@ pub fn unescape_etag_quotes(header: &str) -> Cow<'_, str> {
 pub const WELL_KNOWN_REDIRECT: u16 = 301;
 
 /// Rule `latin1-without-charset`: old Outlook and Android exports carry Windows-1252 bytes
-/// without a CHARSET. Bytes that are not UTF-8 are read byte-for-byte as Latin-1. Only the
-/// parsed copy is decoded; the stored bytes stay as they came.
+/// without a CHARSET. Bytes that are not UTF-8 are read as Windows-1252 (a superset of
+/// Latin-1). A PUT of such bytes is refused (see [`crate::bytes`]); this reads imported files
+/// and rows stored before that refusal.
 pub fn decode_text(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
+        Err(_) => Cow::Owned(crate::bytes::windows_1252(bytes)),
     }
 }
 

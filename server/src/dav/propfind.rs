@@ -4,12 +4,13 @@ use super::paths::{Target, collection_href, home_href, homes_href, member_href, 
 use super::props::{Resource, collect};
 use super::{Ctx, Render, calendar, object, respond, stream};
 use crate::store::{Collection, Kind, ObjectMeta};
+use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::StreamExt;
 use kith_dav::headers::Depth;
 use kith_dav::ical::Tz;
 use kith_dav::multistatus::Multistatus;
-use kith_dav::names::{CALDAV, CARDDAV, Name};
+use kith_dav::names::{CALDAV, CARDDAV, DAV, Name};
 use kith_dav::request::{PropSelection, parse_propfind};
 
 pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
@@ -17,10 +18,20 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
         Ok(s) => s,
         Err(e) => return respond::bad_request(&format!("Invalid PROPFIND body: {e}")),
     };
-    // Depth infinity is treated as 1: Kith's tree is shallow and no client needs more.
-    let depth = match ctx.headers.depth(Depth::Infinity) {
+    // Depth infinity would list every card of every book in one answer: refused, as RFC 4918
+    // §9.1 allows. A request without Depth gets a Depth 1 listing (rule
+    // `propfind-missing-depth` in `kith_dav::quirks`).
+    let depth = match ctx.headers.depth(Depth::One) {
         Ok(Depth::Zero) => 0,
-        Ok(_) => 1,
+        Ok(Depth::One) => 1,
+        Ok(Depth::Infinity) => {
+            return respond::condition(
+                StatusCode::FORBIDDEN,
+                DAV,
+                "propfind-finite-depth",
+                "PROPFIND with Depth: infinity is not supported; send Depth: 0 or 1",
+            );
+        }
         Err(e) => return respond::bad_request(&e.to_string()),
     };
     let prefer = ctx.headers.prefer;

@@ -10,6 +10,7 @@ mod cli;
 mod crud;
 mod discovery;
 mod exports;
+mod generated;
 mod google;
 mod hardening;
 mod history;

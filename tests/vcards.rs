@@ -292,7 +292,7 @@ async fn control_characters_are_refused_and_never_break_a_multistatus() {
     let (ok, out, err) = kith_cli(s.dir.path(), &["repair", "--dry-run"], "");
     assert!(ok, "{err}");
     assert!(
-        out.contains(&format!("admin book contacts: {name}: control characters removed (line 6); the second and later UIDs removed")),
+        out.contains(&format!("admin book contacts: {name}: control characters or U+FFFE/U+FFFF removed (line 6); the second and later UIDs removed")),
         "{out}"
     );
     assert!(out.contains("1 objects need repair"), "{out}");

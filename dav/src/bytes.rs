@@ -9,6 +9,8 @@ pub enum Unstorable {
     Control { byte: u8, line: usize },
     /// Bytes that are not UTF-8, which vCard 4.0, iCalendar and CardDAV's XML require.
     NotUtf8 { byte: u8, line: usize },
+    /// U+FFFE or U+FFFF: UTF-8, but not characters XML can carry.
+    NonCharacter { code: u32, line: usize },
 }
 
 fn line_of(body: &[u8], at: usize) -> usize {
@@ -25,14 +27,22 @@ pub fn unstorable(body: &[u8]) -> Option<Unstorable> {
             line: line_of(body, at),
         });
     let bad = unstorable_utf8(body);
-    match (control, bad) {
-        (
-            Some(c @ Unstorable::Control { line: a, .. }),
-            Some(Unstorable::NotUtf8 { line: b, .. }),
-        ) if a <= b => Some(c),
-        (_, Some(b)) => Some(b),
-        (c, None) => c,
-    }
+    let nonchar = body
+        .windows(3)
+        .position(|w| w[0] == 0xef && w[1] == 0xbf && matches!(w[2], 0xbe | 0xbf))
+        .map(|at| Unstorable::NonCharacter {
+            code: 0xfffe + u32::from(body[at + 2] - 0xbe),
+            line: line_of(body, at),
+        });
+    // The first problem in the body, by line.
+    [control, bad, nonchar]
+        .into_iter()
+        .flatten()
+        .min_by_key(|u| match u {
+            Unstorable::Control { line, .. }
+            | Unstorable::NotUtf8 { line, .. }
+            | Unstorable::NonCharacter { line, .. } => *line,
+        })
 }
 
 /// Lines (as bytes, without their end) whose property name, ignoring a group and case, is
@@ -111,7 +121,8 @@ pub fn repaired(body: &[u8]) -> Option<(String, Vec<String>)> {
             if *c == '\n' {
                 line += 1;
             }
-            let control = (*c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r');
+            let control = ((*c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+                || matches!(c, '\u{fffe}' | '\u{ffff}');
             if control && lines.last() != Some(&line) {
                 lines.push(line);
             }
@@ -121,7 +132,7 @@ pub fn repaired(body: &[u8]) -> Option<(String, Vec<String>)> {
     if !lines.is_empty() {
         let list: Vec<String> = lines.iter().map(usize::to_string).collect();
         notes.push(format!(
-            "control characters removed (line {})",
+            "control characters or U+FFFE/U+FFFF removed (line {})",
             list.join(", ")
         ));
     }
@@ -176,6 +187,13 @@ mod tests {
             })
         );
         assert_eq!(unstorable("FN:Müller\r\n".as_bytes()), None);
+        assert_eq!(
+            unstorable("FN:a\r\nNOTE:\u{ffff}\r\n".as_bytes()),
+            Some(Unstorable::NonCharacter {
+                code: 0xffff,
+                line: 2
+            })
+        );
     }
 
     #[test]
@@ -198,7 +216,7 @@ mod tests {
             notes,
             [
                 "bytes that are not UTF-8 (from line 1) were read as Windows-1252",
-                "control characters removed (line 2)"
+                "control characters or U+FFFE/U+FFFF removed (line 2)"
             ]
         );
         assert_eq!(

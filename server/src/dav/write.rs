@@ -116,6 +116,14 @@ fn unstorable(kind: Kind, body: &[u8]) -> Option<Response> {
                 ),
             );
         }
+        Some(Unstorable::NonCharacter { code, line }) => {
+            return refuse(
+                cond,
+                &format!(
+                    "line {line} holds U+{code:04X}, which is not a character XML can carry; remove it"
+                ),
+            );
+        }
         None => {}
     }
     if kind != Kind::Addressbook {

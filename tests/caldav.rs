@@ -276,7 +276,7 @@ async fn every_precondition() {
     .await;
     assert_eq!(
         (r.status.as_u16(), cond(&r).as_str()),
-        (403, "valid-calendar-data")
+        (403, "valid-calendar-object-resource")
     );
     let two = ics(
         "BEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\nEND:VEVENT\r\n",

@@ -122,3 +122,47 @@ fn apple_groups_and_4_0_groups_convert_both_ways() {
     let again = convert(three.as_bytes(), Some(Version::V3), Version::V4);
     assert_eq!(String::from_utf8_lossy(&again), v4.replace(";PID=1.1", ""));
 }
+
+/// Every rule round-trips: a card converted to the other version and back is byte-equal to
+/// the original when the original is in its version's canonical form (4.0 basic dates, 3.0
+/// extended dates, Apple's no-year form in 3.0, parameter names and VALUE in upper case), and
+/// reaches that canonical form otherwise.
+#[test]
+fn every_rule_round_trips_to_the_original_or_its_canonical_form() {
+    let canonical_4 = [
+        "BDAY:19630921\r\n",
+        "BDAY:19630921T100000Z\r\n",
+        "BDAY:--0315\r\n",
+        "ANNIVERSARY:19900512\r\n",
+        "item1.X-ABDATE:20200101\r\nitem1.X-ABLabel:_$!<Anniversary>!$_\r\n",
+        "BDAY;VALUE=TEXT:circa 1800\r\n",
+    ];
+    for lines in canonical_4 {
+        let original = card("4.0", lines);
+        let there = to(&original, Version::V3);
+        assert_eq!(to(&there, Version::V4), original, "via {there}");
+    }
+    let canonical_3 = [
+        "BDAY:1963-09-21\r\n",
+        "BDAY;X-APPLE-OMIT-YEAR=1604:1604-03-15\r\n",
+        "X-ANNIVERSARY:1990-05-12\r\n",
+        "item1.X-ABDATE;TYPE=pref:2020-01-01\r\nitem1.X-ABLabel:_$!<Anniversary>!$_\r\n",
+    ];
+    for lines in canonical_3 {
+        let original = card("3.0", lines);
+        let there = to(&original, Version::V4);
+        assert_eq!(to(&there, Version::V3), original, "via {there}");
+    }
+    // Not canonical: 4.0 with an extended date comes back in the basic form, 3.0 with a basic
+    // date in the extended form; the date itself never changes.
+    let extended_4 = card("4.0", "BDAY;VALUE=DATE:1963-09-21\r\n");
+    assert_eq!(
+        to(&to(&extended_4, Version::V3), Version::V4),
+        card("4.0", "BDAY:19630921\r\n")
+    );
+    let basic_3 = card("3.0", "BDAY:19630921\r\n");
+    assert_eq!(
+        to(&to(&basic_3, Version::V4), Version::V3),
+        card("3.0", "BDAY:1963-09-21\r\n")
+    );
+}

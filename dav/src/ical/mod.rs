@@ -37,7 +37,8 @@ pub enum CalError {
 impl CalError {
     pub fn precondition(&self) -> &'static str {
         match self {
-            CalError::Resource(_) => "valid-calendar-object-resource",
+            // RFC 4791 §5.3.2.1 names METHOD among the restrictions of §4.1.
+            CalError::Resource(_) | CalError::Method => "valid-calendar-object-resource",
             _ => "valid-calendar-data",
         }
     }

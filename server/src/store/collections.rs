@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 const COLLECTION_COLS: &str = "id, kind, name, displayname, description, seq, horizon, modified_at, \
      components, timezone, derived";
-fn collection_row(r: &AnyRow) -> Collection {
+pub(super) fn collection_row(r: &AnyRow) -> Collection {
     let components: Option<String> = r.get("components");
     Collection {
         id: r.get("id"),

@@ -6,7 +6,8 @@ use super::sources::{
     ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, NewRun, SourcePatch,
 };
 use super::{
-    Accounts, Collections, Groups, Leases, Objects, Sessions, Settings, Sources, Versions,
+    Accounts, Collections, Groups, Leases, Objects, Sessions, Settings, Shares, Sources,
+    Versions,
 };
 use super::{
     Actor, CollectionPatch, Db, DeleteOutcome, Kind, Narrow, NewObject, PutOutcome, Store,
@@ -51,6 +52,7 @@ on_both_backends!(
     readiness_requires_every_migration,
     writes_keep_the_replaced_versions_with_their_authors,
     groups_and_claimed_memberships,
+    shares_direct_and_through_groups,
 );
 
 const ACTOR: fn() -> Actor = || Actor::Command("contract test".into());
@@ -976,4 +978,63 @@ async fn groups_and_claimed_memberships(store: &Db) {
     assert!(of(bob.id).await.is_empty());
     store.delete_user(bob.id).await.unwrap();
     assert_eq!(store.groups().await.unwrap().len(), 1);
+}
+
+async fn shares_direct_and_through_groups(store: &Db) {
+    use super::shares::Grantee;
+    let ann = store.create_user("ann", "h").await.unwrap();
+    let bob = store.create_user("bob", "h").await.unwrap();
+    let cat = store.create_user("cat", "h").await.unwrap();
+    let book = store
+        .create_collection(ann.id, Kind::Addressbook, "clients", &[])
+        .await
+        .unwrap();
+    let team = store.create_group("team").await.unwrap();
+    store.add_member(team.id, cat.id, Via::Admin).await.unwrap();
+    store.add_member(team.id, bob.id, Via::Admin).await.unwrap();
+
+    store.put_share(book.id, Grantee::User(bob.id), false).await.unwrap();
+    store.put_share(book.id, Grantee::Group(team.id), false).await.unwrap();
+    let seen = |u| async move {
+        store
+            .shared_with(u, Kind::Addressbook)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.owner_name, s.collection.name, s.writable, s.hidden))
+            .collect::<Vec<_>>()
+    };
+    let ro = ("ann".to_string(), "clients".to_string(), false, false);
+    assert_eq!(seen(bob.id).await, [ro.clone()], "one row for two grants");
+    assert_eq!(seen(cat.id).await, [ro.clone()]);
+    assert!(seen(ann.id).await.is_empty(), "an owner's own book is not shared with her");
+    assert!(store.shared_with(bob.id, Kind::Calendar).await.unwrap().is_empty());
+
+    // The widest grant wins; changing a share keeps one row.
+    store.put_share(book.id, Grantee::Group(team.id), true).await.unwrap();
+    assert!(seen(bob.id).await[0].2, "writable through the group");
+    let shares = store.shares_of(book.id).await.unwrap();
+    let list: Vec<_> = shares
+        .iter()
+        .map(|s| (s.grantee_name.as_str(), s.writable))
+        .collect();
+    assert_eq!(list, [("bob", false), ("team", true)]);
+
+    store.set_share_hidden(bob.id, book.id, true).await.unwrap();
+    assert!(seen(bob.id).await[0].3, "hidden for bob");
+    assert!(!seen(cat.id).await[0].3, "not for cat");
+    store.set_share_hidden(bob.id, book.id, false).await.unwrap();
+
+    // Leaving the group leaves the direct share; removing it ends access.
+    store.remove_member(team.id, bob.id).await.unwrap();
+    assert_eq!(seen(bob.id).await, [ro]);
+    assert!(store.remove_share(book.id, Grantee::User(bob.id)).await.unwrap());
+    assert!(!store.remove_share(book.id, Grantee::User(bob.id)).await.unwrap());
+    assert!(seen(bob.id).await.is_empty());
+
+    // A deleted group, or a trashed book, shares nothing; the book's data stays with ann.
+    store.delete_collection(book.id, &ACTOR()).await.unwrap();
+    assert!(seen(cat.id).await.is_empty(), "a trashed book is not shared");
+    store.delete_group(team.id).await.unwrap();
+    assert!(store.shares_of(book.id).await.unwrap().is_empty());
 }

@@ -31,6 +31,8 @@ const TABLES: &[&str] = &[
     "web_sessions",
     "groups",
     "group_members",
+    "shares",
+    "shares_hidden",
 ];
 const SKIPPED: &[&str] = &["leases", "_sqlx_migrations"];
 

@@ -18,6 +18,7 @@ mod open;
 mod schema_parity;
 mod sessions;
 mod settings;
+pub mod shares;
 pub mod sources;
 mod sources_db;
 pub mod states;
@@ -35,6 +36,7 @@ pub use objects::Objects;
 pub use open::{open, prepare_data_dir};
 pub use sessions::Sessions;
 pub use settings::Settings;
+pub use shares::Shares;
 pub use sources::Sources;
 pub use versions::{Actor, Versions};
 
@@ -224,6 +226,7 @@ pub trait Store:
     + Leases
     + Settings
     + Sessions
+    + Shares
     + Send
     + Sync
 {

@@ -1,0 +1,187 @@
+//! Shares: an owner's address book or calendar opened to a user or a group, read-only or
+//! read-write. What a user may do with a collection is decided in `core::access` from these
+//! rows, on every request, so a revoked share ends at once.
+use super::db::Db;
+use super::dialect::flag;
+use super::{Collection, Kind, StoreResult, now_ms};
+use async_trait::async_trait;
+use sqlx::{AssertSqlSafe, Row};
+
+/// Whom a share is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grantee {
+    User(i64),
+    Group(i64),
+}
+
+/// One share of a collection, with its grantee's name (a user or a group name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    pub collection_id: i64,
+    pub grantee: Grantee,
+    pub grantee_name: String,
+    pub writable: bool,
+    pub created_at: i64,
+}
+
+/// A collection shared with a user, as that user sees it: the owner, and the widest access
+/// any of the user's shares (direct or through a group) gives.
+#[derive(Debug, Clone)]
+pub struct SharedCollection {
+    pub collection: Collection,
+    pub owner_id: i64,
+    pub owner_name: String,
+    pub writable: bool,
+    pub hidden: bool,
+}
+
+#[async_trait]
+pub trait Shares: Send + Sync {
+    /// Shares `collection_id` with `grantee`, or changes the access of the share it has.
+    async fn put_share(
+        &self,
+        collection_id: i64,
+        grantee: Grantee,
+        writable: bool,
+    ) -> StoreResult<()>;
+    /// Ends a share; false if there was none.
+    async fn remove_share(&self, collection_id: i64, grantee: Grantee) -> StoreResult<bool>;
+    /// A collection's shares, users first, then groups, by name.
+    async fn shares_of(&self, collection_id: i64) -> StoreResult<Vec<Share>>;
+    /// The collections of `kind` shared with `user_id`, directly or through a group, that
+    /// are not in the trash; hidden ones included, marked.
+    async fn shared_with(&self, user_id: i64, kind: Kind) -> StoreResult<Vec<SharedCollection>>;
+    /// Hides (or shows again) a shared collection in one sharee's own home.
+    async fn set_share_hidden(
+        &self,
+        user_id: i64,
+        collection_id: i64,
+        hidden: bool,
+    ) -> StoreResult<()>;
+}
+
+/// The collection columns, qualified for the joins below.
+const COLS: &str = "c.id, c.kind, c.name, c.displayname, c.description, c.seq, c.horizon, \
+     c.modified_at, c.components, c.timezone, c.derived";
+
+#[async_trait]
+impl Shares for Db {
+    async fn put_share(
+        &self,
+        collection_id: i64,
+        grantee: Grantee,
+        writable: bool,
+    ) -> StoreResult<()> {
+        let (column, id) = match grantee {
+            Grantee::User(id) => ("user_id", id),
+            Grantee::Group(id) => ("group_id", id),
+        };
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO shares (collection_id, {column}, writable, created_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (collection_id, {column}) DO UPDATE SET writable = excluded.writable"
+        )))
+        .bind(collection_id)
+        .bind(id)
+        .bind(i64::from(writable))
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_share(&self, collection_id: i64, grantee: Grantee) -> StoreResult<bool> {
+        let (column, id) = match grantee {
+            Grantee::User(id) => ("user_id", id),
+            Grantee::Group(id) => ("group_id", id),
+        };
+        let done = sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM shares WHERE collection_id = $1 AND {column} = $2"
+        )))
+        .bind(collection_id)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn shares_of(&self, collection_id: i64) -> StoreResult<Vec<Share>> {
+        let rows = sqlx::query(
+            "SELECT s.collection_id, s.user_id, s.group_id, s.writable, s.created_at, \
+             COALESCE(u.name, g.name) AS grantee_name \
+             FROM shares s LEFT JOIN users u ON u.id = s.user_id \
+             LEFT JOIN groups g ON g.id = s.group_id \
+             WHERE s.collection_id = $1 \
+             ORDER BY s.group_id IS NOT NULL, grantee_name",
+        )
+        .bind(collection_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let user: Option<i64> = r.get("user_id");
+                let group: Option<i64> = r.get("group_id");
+                Share {
+                    collection_id: r.get("collection_id"),
+                    grantee: match (user, group) {
+                        (Some(u), _) => Grantee::User(u),
+                        (None, g) => Grantee::Group(g.unwrap_or(0)),
+                    },
+                    grantee_name: r.get("grantee_name"),
+                    writable: flag(r, "writable"),
+                    created_at: r.get("created_at"),
+                }
+            })
+            .collect())
+    }
+
+    async fn shared_with(&self, user_id: i64, kind: Kind) -> StoreResult<Vec<SharedCollection>> {
+        // One row per collection: the widest grant among the user's own and their groups'.
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLS}, c.owner_id, o.name AS owner_name, MAX(s.writable) AS writable, \
+             MAX(CASE WHEN h.user_id IS NULL THEN 0 ELSE 1 END) AS hidden \
+             FROM shares s JOIN collections c ON c.id = s.collection_id \
+             JOIN users o ON o.id = c.owner_id \
+             LEFT JOIN shares_hidden h ON h.user_id = $1 AND h.collection_id = c.id \
+             WHERE c.kind = $2 AND c.deleted_at IS NULL AND c.owner_id <> $1 \
+             AND (s.user_id = $1 OR s.group_id IN \
+                  (SELECT group_id FROM group_members WHERE user_id = $1)) \
+             GROUP BY {COLS}, c.owner_id, o.name ORDER BY o.name, c.name"
+        )))
+        .bind(user_id)
+        .bind(kind.as_str())
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SharedCollection {
+                collection: super::collections::collection_row(r),
+                owner_id: r.get("owner_id"),
+                owner_name: r.get("owner_name"),
+                writable: flag(r, "writable"),
+                hidden: flag(r, "hidden"),
+            })
+            .collect())
+    }
+
+    async fn set_share_hidden(
+        &self,
+        user_id: i64,
+        collection_id: i64,
+        hidden: bool,
+    ) -> StoreResult<()> {
+        let sql = if hidden {
+            "INSERT INTO shares_hidden (user_id, collection_id) VALUES ($1, $2) \
+             ON CONFLICT (user_id, collection_id) DO NOTHING"
+        } else {
+            "DELETE FROM shares_hidden WHERE user_id = $1 AND collection_id = $2"
+        };
+        sqlx::query(sql)
+            .bind(user_id)
+            .bind(collection_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+}

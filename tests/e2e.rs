@@ -24,6 +24,7 @@ mod partial;
 mod quirks;
 mod reports;
 mod robustness;
+mod sharing;
 mod simulation;
 mod sources;
 mod sync;

@@ -62,6 +62,10 @@ pub enum Command {
     /// Groups of users: who may connect a provider, and (later) who a share reaches.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Share an address book or calendar with a user or a group, read-only or read-write; list
+    /// and end shares.
+    #[command(subcommand)]
+    Share(ShareCommand),
     /// Import a LinkedIn, Google or Outlook CSV export or a vCard file into a user's book, or
     /// an iCalendar file into a calendar.
     Import(ImportArgs),
@@ -246,6 +250,45 @@ pub struct ImportArgs {
     /// Link contacts that match an existing card only by name and company.
     #[arg(long)]
     pub accept_merges: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShareCommand {
+    /// Share a collection, or change the access of a share it has. The sharee sees it in their
+    /// own home as OWNER~NAME, named "NAME (OWNER)".
+    Add {
+        #[command(flatten)]
+        which: Which,
+        #[command(flatten)]
+        with: ShareWith,
+        /// Let the sharee add, change and delete cards or events (default: read-only).
+        #[arg(long)]
+        write: bool,
+    },
+    /// End a share; the sharee's devices lose the collection on their next sync.
+    Remove {
+        #[command(flatten)]
+        which: Which,
+        #[command(flatten)]
+        with: ShareWith,
+    },
+    /// What a user shares, and what is shared with them.
+    List {
+        #[arg(long)]
+        user: String,
+    },
+}
+
+/// The user or group a share is for.
+#[derive(Debug, Args, Clone)]
+#[group(required = true, multiple = false)]
+pub struct ShareWith {
+    /// Share with this user.
+    #[arg(long = "with-user", value_name = "USER")]
+    pub with_user: Option<String>,
+    /// Share with every member of this group (now and later).
+    #[arg(long = "with-group", value_name = "GROUP")]
+    pub with_group: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@ mod providers;
 mod repair;
 mod report;
 mod rules;
+mod shares;
 mod sources;
 mod users;
 mod versions;
@@ -68,6 +69,7 @@ pub async fn run(command: Command, config: &Config) -> CliResult {
         Command::MigrateDb { from, to } => copy_db::run(&from, &to).await,
         Command::User(cmd) => users::command(&config, cmd).await,
         Command::Group(cmd) => groups::command(store::open(&config).await?.as_ref(), cmd).await,
+        Command::Share(cmd) => shares::command(store::open(&config).await?.as_ref(), cmd).await,
         Command::Import(args) if calendar_import::is_calendar(&args) => {
             calendar_import::run(store::open(&config).await?.as_ref(), &config, args).await
         }

@@ -3,6 +3,7 @@
 //! exports, the birthday calendar and maintenance. It sits on the store and speaks no HTTP and
 //! no command line: each front words core's typed errors for its own users.
 
+pub mod access;
 pub mod accounts;
 pub mod archive;
 pub mod auth;

@@ -145,6 +145,13 @@ pub async fn mkcol(ctx: &Ctx, body: &[u8], mkcalendar: bool) -> Response {
             );
         }
     };
+    // `~` joins an owner and a name in the alias of a shared collection (`core::access`).
+    if name.contains('~') {
+        return respond::text(
+            StatusCode::FORBIDDEN,
+            "Names with ~ are kept for collections others share with you; choose another name",
+        );
+    }
     let types = &spec.resourcetypes;
     let (own, other, what) = match kind {
         Kind::Addressbook => (
@@ -301,6 +308,19 @@ pub async fn proppatch(ctx: &Ctx, body: &[u8]) -> Response {
         }
     }
     let mut ms = Multistatus::new();
+    // The owner names and describes a collection; a sharee's change would rename it for all.
+    if let Some(b) = &book
+        && let Some(s) = &b.shared
+    {
+        return super::write::need_privileges(
+            &href,
+            "write-properties",
+            &format!(
+                "Only {} can change this collection's properties",
+                s.owner_name
+            ),
+        );
+    }
     let Some(book) = book else {
         // Only collections keep properties; objects and the fixed resources have none to set.
         ms.response(&href, &[], &[(403, names)]);
@@ -365,6 +385,19 @@ pub async fn delete(ctx: &Ctx) -> Response {
             StatusCode::FORBIDDEN,
             "The birthday calendar is derived from your address books; an administrator can switch it off with [caldav] birthdays = false",
         );
+    }
+    // A sharee's DELETE takes the shared collection out of their own home; it stays the
+    // owner's, and shared. (Clients offer "delete" as the way to stop seeing a calendar.)
+    if book.shared.is_some() {
+        return match ctx
+            .app
+            .store
+            .set_share_hidden(ctx.principal.user.id, book.id, true)
+            .await
+        {
+            Ok(()) => respond::status(StatusCode::NO_CONTENT),
+            Err(e) => respond::internal(e),
+        };
     }
     let tag = format!("\"{}\"", super::props::sync_token(&book));
     if !ctx.conditions_hold(Some(&tag)) {

@@ -53,8 +53,13 @@ pub async fn copy_or_move(ctx: &Ctx, is_move: bool) -> Response {
         }
         (Err(r), _) | (_, Err(r)) => return r,
     };
-    if dst.derived.is_some() || (is_move && src.derived.is_some()) {
-        return write::read_only();
+    let refused = write::refuse_write(&dst, href_path(dest), "bind").or_else(|| {
+        is_move
+            .then(|| write::refuse_write(&src, &ctx.path, "unbind"))
+            .flatten()
+    });
+    if let Some(r) = refused {
+        return r;
     }
     if src.id == dst.id && *src_name == dest_name {
         return respond::text(StatusCode::FORBIDDEN, "Source and destination are the same");

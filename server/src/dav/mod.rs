@@ -72,8 +72,9 @@ impl Ctx {
         }
     }
 
-    /// The caller's address book or calendar named `name`, or `None`. A derived calendar is
-    /// brought up to date first, so every read sees the current birthdays.
+    /// The caller's address book or calendar named `name`, or one shared with them under its
+    /// alias (see `core::access`), or `None`. A derived calendar is brought up to date first,
+    /// so every read sees the current birthdays.
     async fn collection(&self, kind: Kind, name: &str) -> Result<Option<Collection>, Response> {
         let store = self.app.store.as_ref();
         let mut found = store
@@ -107,12 +108,16 @@ impl Ctx {
                     .await
                     .map_err(respond::internal)
             }
-            other => Ok(other),
+            Some(c) => Ok(Some(c)),
+            // Another user's collection, reached through a share under its alias.
+            None => crate::core::access::shared(store, &self.principal.user, kind, name)
+                .await
+                .map_err(respond::internal),
         }
     }
 
     /// The caller's collections of one kind, derived ones brought up to date (or hidden when
-    /// switched off).
+    /// switched off), then those shared with them that they have not hidden.
     async fn collections(&self, kind: Kind) -> Result<Vec<Collection>, Response> {
         let store = self.app.store.as_ref();
         let user = &self.principal.user;
@@ -135,6 +140,11 @@ impl Ctx {
                 out.push(c);
             }
         }
+        out.extend(
+            crate::core::access::listed(store, user, kind)
+                .await
+                .map_err(respond::internal)?,
+        );
         Ok(out)
     }
 

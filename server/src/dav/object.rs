@@ -118,8 +118,8 @@ pub async fn delete(ctx: &Ctx) -> Response {
         Ok(None) => return respond::not_found(),
         Err(r) => return r,
     };
-    if book.derived.is_some() {
-        return super::write::read_only();
+    if let Some(refused) = super::write::refuse_write(&book, &ctx.path, "unbind") {
+        return refused;
     }
     let check = precondition(ctx);
     match ctx

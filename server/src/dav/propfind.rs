@@ -199,7 +199,12 @@ pub fn member_response(
         })),
         _ => None,
     };
-    let (f, mut m) = collect(&r.prop_ctx(), &Resource::Member(meta), select, &mut extra);
+    let (f, mut m) = collect(
+        &r.prop_ctx(),
+        &Resource::Member(meta, coll),
+        select,
+        &mut extra,
+    );
     if too_large {
         // Not missing: too large to expand here (RFC 4918 §11.5's 507 for this property).
         let name = Name::new(CALDAV, "calendar-data");

@@ -2,6 +2,7 @@
 
 use super::paths::{home_href, principal_href};
 use crate::config::Config;
+use crate::core::access::Access;
 use crate::store::{Collection, Kind, ObjectMeta, User};
 use kith_dav::multistatus::{PropValue, hrefs};
 use kith_dav::names::{CALDAV, CALSERVER, CARDDAV, DAV, Name};
@@ -15,7 +16,8 @@ pub enum Resource<'a> {
     Home,
     /// An address book or calendar, with its dead properties.
     Collection(&'a Collection, &'a [(String, String, String)]),
-    Member(&'a ObjectMeta),
+    /// A card or calendar object, with the collection it is in.
+    Member(&'a ObjectMeta, &'a Collection),
 }
 
 /// What every property renderer needs: the authenticated user and server settings.
@@ -50,6 +52,48 @@ const PRIVS_OWNER: &str = "<d:privilege><d:all/></d:privilege><d:privilege><d:re
 <d:privilege><d:unbind/></d:privilege><d:privilege><d:read-current-user-privilege-set/></d:privilege>";
 const PRIVS_READ: &str = "<d:privilege><d:read/></d:privilege>\
 <d:privilege><d:read-current-user-privilege-set/></d:privilege>";
+/// A read-write sharee: the members, not the collection's own properties (its owner's).
+const PRIVS_WRITE: &str = "<d:privilege><d:read/></d:privilege>\
+<d:privilege><d:write-content/></d:privilege><d:privilege><d:bind/></d:privilege>\
+<d:privilege><d:unbind/></d:privilege><d:privilege><d:read-current-user-privilege-set/></d:privilege>";
+
+/// What the caller may do in collection `c` (and with its members).
+fn privileges(c: &Collection) -> &'static str {
+    if c.derived.is_some() {
+        return PRIVS_READ;
+    }
+    match Access::of(c) {
+        Access::Owner => PRIVS_OWNER,
+        Access::Write => PRIVS_WRITE,
+        Access::Read => PRIVS_READ,
+    }
+}
+
+/// Who owns collection `c`: its sharer, or the caller.
+fn owner_of<'a>(c: &'a Collection, user: &'a str) -> &'a str {
+    c.shared.as_ref().map_or(user, |s| s.owner_name.as_str())
+}
+
+/// The `DAV:acl` of collection `c` as the caller may read it (RFC 3744 §5.5): the owner's
+/// grant, and for a sharee their own; other sharees are not shown.
+fn acl(c: &Collection, user: &str) -> String {
+    let ace = |who: &str, privs: &str, protected: bool| {
+        format!(
+            "<d:ace><d:principal><d:href>{}</d:href></d:principal><d:grant>{privs}</d:grant>{}</d:ace>",
+            escape(&principal_href(who)),
+            if protected { "<d:protected/>" } else { "" }
+        )
+    };
+    let mut out = ace(
+        owner_of(c, user),
+        "<d:privilege><d:all/></d:privilege>",
+        true,
+    );
+    if c.shared.is_some() {
+        out.push_str(&ace(user, privileges(c), false));
+    }
+    out
+}
 
 const BOOK_REPORTS: &str = "<d:supported-report><d:report><card:addressbook-multiget/></d:report></d:supported-report>\
 <d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>\
@@ -145,20 +189,18 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
             ("current-user-principal", _) => hrefs(&[&principal_href(user)]),
             ("principal-URL", Resource::Principal) => hrefs(&[&principal_href(user)]),
             ("principal-collection-set", Resource::Principal) => hrefs(&["/dav/principals/"]),
-            (
-                "owner",
-                Resource::Principal
-                | Resource::Home
-                | Resource::Collection(..)
-                | Resource::Member(..),
-            ) => hrefs(&[&principal_href(user)]),
+            ("owner", Resource::Collection(c, _) | Resource::Member(_, c)) => {
+                hrefs(&[&principal_href(owner_of(c, user))])
+            }
+            ("owner", Resource::Principal | Resource::Home) => hrefs(&[&principal_href(user)]),
+            ("acl", Resource::Collection(c, _) | Resource::Member(_, c)) => acl(c, user),
             ("displayname", Resource::Principal | Resource::Home) => escape(user).into_owned(),
             ("displayname", Resource::Collection(c, _)) => {
                 escape(c.displayname.as_deref()?).into_owned()
             }
             ("current-user-privilege-set", Resource::Root) => PRIVS_READ.to_string(),
-            ("current-user-privilege-set", Resource::Collection(c, _)) if c.derived.is_some() => {
-                PRIVS_READ.to_string()
+            ("current-user-privilege-set", Resource::Collection(c, _) | Resource::Member(_, c)) => {
+                privileges(c).to_string()
             }
             ("current-user-privilege-set", _) => PRIVS_OWNER.to_string(),
             ("supported-report-set", Resource::Collection(c, _)) => match c.kind {
@@ -168,10 +210,10 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
             ("supported-report-set", _) => String::new(),
             ("sync-token", Resource::Collection(c, _)) => escape(&sync_token(c)).into_owned(),
             ("getlastmodified", Resource::Collection(c, _)) => http_date(c.modified_at),
-            ("getetag", Resource::Member(m)) => escape(&m.etag).into_owned(),
-            ("getcontenttype", Resource::Member(m)) => escape(&m.content_type).into_owned(),
-            ("getcontentlength", Resource::Member(m)) => m.size.to_string(),
-            ("getlastmodified", Resource::Member(m)) => http_date(m.modified_at),
+            ("getetag", Resource::Member(m, _)) => escape(&m.etag).into_owned(),
+            ("getcontenttype", Resource::Member(m, _)) => escape(&m.content_type).into_owned(),
+            ("getcontentlength", Resource::Member(m, _)) => m.size.to_string(),
+            ("getlastmodified", Resource::Member(m, _)) => http_date(m.modified_at),
             _ => return dead(res, name),
         };
         return Some(v);
@@ -277,6 +319,7 @@ pub fn is_protected(name: &Name) -> bool {
                 | "getcontentlength"
                 | "getlastmodified"
                 | "owner"
+                | "acl"
                 | "principal-URL"
                 | "principal-collection-set"
                 | "lockdiscovery"

@@ -39,8 +39,8 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         }
         Err(r) => return r,
     };
-    if coll.derived.is_some() {
-        return read_only();
+    if let Some(refused) = refuse_write(&coll, &ctx.path, "write-content") {
+        return refused;
     }
     let media_type = ctx.headers.media_type.as_str();
     if kind == Kind::Calendar && !is_calendar_type(media_type) {
@@ -59,7 +59,13 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         let used = match ctx
             .app
             .store
-            .bytes_used(ctx.principal.user.id, coll.id, name)
+            .bytes_used(
+                coll.shared
+                    .as_ref()
+                    .map_or(ctx.principal.user.id, |s| s.owner_id),
+                coll.id,
+                name,
+            )
             .await
         {
             Ok(u) => u.max(0) as u64,
@@ -191,13 +197,36 @@ fn is_calendar_type(media_type: &str) -> bool {
     )
 }
 
-/// The answer to a write into a derived (read-only) calendar.
-pub fn read_only() -> Response {
-    respond::condition(
+/// The refusal of a write into `coll` that its caller may not make (RFC 3744 §7.1.1
+/// `need-privileges`, naming `href` and the privilege missing): a derived calendar, or another
+/// user's collection shared read-only. `None` when the write may go ahead.
+pub fn refuse_write(coll: &Collection, href: &str, privilege: &str) -> Option<Response> {
+    let why = if coll.derived.is_some() {
+        "The birthday calendar is read-only: change the birthday on the contact card instead"
+            .to_string()
+    } else {
+        match &coll.shared {
+            Some(s) if !s.writable => format!(
+                "{} shares this with you read-only; ask {} for write access",
+                s.owner_name, s.owner_name
+            ),
+            _ => return None,
+        }
+    };
+    Some(need_privileges(href, privilege, &why))
+}
+
+/// 403 `need-privileges` for `privilege` on `href`.
+pub fn need_privileges(href: &str, privilege: &str, why: &str) -> Response {
+    respond::condition_with(
         StatusCode::FORBIDDEN,
         DAV,
         "need-privileges",
-        "The birthday calendar is read-only: change the birthday on the contact card instead",
+        &format!(
+            "<d:resource><d:href>{}</d:href><d:privilege><d:{privilege}/></d:privilege></d:resource>",
+            escape(href)
+        ),
+        why,
     )
 }
 

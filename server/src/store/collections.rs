@@ -27,6 +27,7 @@ pub(super) fn collection_row(r: &AnyRow) -> Collection {
             .unwrap_or_default(),
         timezone: r.get("timezone"),
         derived: r.get("derived"),
+        shared: None,
     }
 }
 

@@ -122,6 +122,9 @@ pub struct Collection {
     pub timezone: Option<String>,
     /// Set for a read-only collection Kith derives from other data (`birthdays`).
     pub derived: Option<String>,
+    /// Set when another user's collection is reached through a share (never by the store's
+    /// own reads: `core::access` fills it in).
+    pub shared: Option<shares::SharedBy>,
 }
 
 #[derive(Debug, Clone)]

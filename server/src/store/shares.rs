@@ -24,6 +24,16 @@ pub struct Share {
     pub created_at: i64,
 }
 
+/// How a sharee reaches another user's collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedBy {
+    pub owner_id: i64,
+    pub owner_name: String,
+    /// The name the owner gave the collection (its `name` is then the sharee's alias).
+    pub owner_collection: String,
+    pub writable: bool,
+}
+
 /// A collection shared with a user, as that user sees it: the owner, and the widest access
 /// any of the user's shares (direct or through a group) gives.
 #[derive(Debug, Clone)]

@@ -1,0 +1,123 @@
+//! `kith share …`: sharing a user's address books and calendars with users and groups.
+
+use super::CliResult;
+use crate::cli::args::{ShareCommand, ShareWith, Which};
+use crate::core::access::{self, With};
+use crate::store::shares::Grantee;
+use crate::store::{Kind, Store, User};
+
+async fn user(store: &dyn Store, name: &str) -> Result<User, String> {
+    store
+        .user_by_name(name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("there is no user named {name:?}; see `kith user list`"))
+}
+
+/// The collection a command names: `--calendar C`, else `--book B` (default "contacts").
+fn collection(which: &Which) -> (Kind, String) {
+    match (&which.calendar, &which.book) {
+        (Some(c), _) => (Kind::Calendar, c.clone()),
+        (None, b) => (
+            Kind::Addressbook,
+            b.clone().unwrap_or_else(|| "contacts".into()),
+        ),
+    }
+}
+
+fn with(w: ShareWith) -> With {
+    match (w.with_user, w.with_group) {
+        (Some(u), _) => With::User(u),
+        (None, g) => With::Group(g.unwrap_or_default()),
+    }
+}
+
+fn what(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Addressbook => "address book",
+        Kind::Calendar => "calendar",
+    }
+}
+
+pub async fn command(store: &dyn Store, cmd: ShareCommand) -> CliResult {
+    match cmd {
+        ShareCommand::Add {
+            which,
+            with: w,
+            write,
+        } => {
+            let owner = user(store, &which.user).await?;
+            let (kind, name) = collection(&which);
+            let with = with(w);
+            access::share(store, &owner, kind, &name, &with, write)
+                .await
+                .map_err(|e| e.to_string())?;
+            let how = if write { "read-write" } else { "read-only" };
+            println!(
+                "{}'s {} {name} is shared {how} with {with}; it appears in their account as \"{}\"",
+                owner.name,
+                what(kind),
+                access::alias(&owner.name, &name)
+            );
+        }
+        ShareCommand::Remove { which, with: w } => {
+            let owner = user(store, &which.user).await?;
+            let (kind, name) = collection(&which);
+            let with = with(w);
+            access::unshare(store, &owner, kind, &name, &with)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}'s {} {name} is no longer shared with {with}; their devices drop it on the next sync",
+                owner.name,
+                what(kind)
+            );
+        }
+        ShareCommand::List { user: name } => {
+            let u = user(store, &name).await?;
+            let e = |e: crate::store::StoreError| e.to_string();
+            let mut any = false;
+            for kind in [Kind::Addressbook, Kind::Calendar] {
+                for (c, shares) in access::shares(store, &u, kind).await.map_err(e)? {
+                    any = true;
+                    let list: Vec<String> = shares
+                        .iter()
+                        .map(|s| {
+                            let who = match s.grantee {
+                                Grantee::User(_) => format!("user {}", s.grantee_name),
+                                Grantee::Group(_) => format!("group {}", s.grantee_name),
+                            };
+                            let how = if s.writable {
+                                "read-write"
+                            } else {
+                                "read-only"
+                            };
+                            format!("{who} ({how})")
+                        })
+                        .collect();
+                    println!("shares {} {}: {}", what(kind), c.name, list.join(", "));
+                }
+                for s in store.shared_with(u.id, kind).await.map_err(e)? {
+                    any = true;
+                    let how = if s.writable {
+                        "read-write"
+                    } else {
+                        "read-only"
+                    };
+                    let hidden = if s.hidden { ", hidden" } else { "" };
+                    println!(
+                        "shared with {name}: {}'s {} {} as {} ({how}{hidden})",
+                        s.owner_name,
+                        what(kind),
+                        s.collection.name,
+                        access::alias(&s.owner_name, &s.collection.name)
+                    );
+                }
+            }
+            if !any {
+                println!("{name} shares nothing and nothing is shared with them");
+            }
+        }
+    }
+    Ok(())
+}

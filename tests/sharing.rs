@@ -1,0 +1,602 @@
+//! Sharing (issue 20) over HTTP: an isolation matrix of every DAV method for the owner, a
+//! read sharee, a write sharee, a group member, a stranger and a revoked sharee; shared
+//! collections in the sharee's home with their privileges; sync both ways; revocation.
+
+use crate::common::*;
+
+const PW: &str = "a long enough password";
+const CARD_NS: &str = "urn:ietf:params:xml:ns:carddav";
+
+fn share(s: &Server, args: &[&str]) -> String {
+    let (ok, out, err) = kith_cli(s.dir.path(), &[&["share"], args].concat(), "");
+    assert!(ok, "share {args:?}: {err}");
+    out
+}
+
+fn book_of(user: &str) -> String {
+    format!("/dav/addressbooks/{user}/ann~clients/")
+}
+
+fn vcard(uid: &str, name: &str) -> String {
+    String::from_utf8(card(uid, name)).unwrap()
+}
+
+/// ann shares her book "clients": read-only with bob, read-write with cat, read-write with
+/// the group "team" (dan), and once with fay, then not any more. eve is a stranger.
+async fn setup() -> Server {
+    let s = Server::start();
+    for u in ["ann", "bob", "cat", "dan", "eve", "fay"] {
+        s.add_user(u, PW);
+    }
+    let r = s
+        .req("MKCOL", "/dav/addressbooks/ann/clients/")
+        .auth("ann", PW)
+        .send()
+        .await;
+    assert_eq!(r.status, 201);
+    for (uid, name) in [("c1", "Client One"), ("c2", "Client Two")] {
+        let r = s
+            .req("PUT", &format!("/dav/addressbooks/ann/clients/{uid}.vcf"))
+            .auth("ann", PW)
+            .vcard(vcard(uid, name).as_bytes())
+            .send()
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    let (ok, _, err) = kith_cli(s.dir.path(), &["group", "add", "team"], "");
+    assert!(ok, "{err}");
+    let (ok, _, err) = kith_cli(
+        s.dir.path(),
+        &["group", "members", "team", "--add", "dan"],
+        "",
+    );
+    assert!(ok, "{err}");
+    let out = share(
+        &s,
+        &[
+            "add",
+            "--user",
+            "ann",
+            "--book",
+            "clients",
+            "--with-user",
+            "bob",
+        ],
+    );
+    assert!(
+        out.contains("read-only") && out.contains("ann~clients"),
+        "{out}"
+    );
+    share(
+        &s,
+        &[
+            "add",
+            "--user",
+            "ann",
+            "--book",
+            "clients",
+            "--with-user",
+            "cat",
+            "--write",
+        ],
+    );
+    share(
+        &s,
+        &[
+            "add",
+            "--user",
+            "ann",
+            "--book",
+            "clients",
+            "--with-group",
+            "team",
+            "--write",
+        ],
+    );
+    share(
+        &s,
+        &[
+            "add",
+            "--user",
+            "ann",
+            "--book",
+            "clients",
+            "--with-user",
+            "fay",
+        ],
+    );
+    share(
+        &s,
+        &[
+            "remove",
+            "--user",
+            "ann",
+            "--book",
+            "clients",
+            "--with-user",
+            "fay",
+        ],
+    );
+    s
+}
+
+/// What one user gets for each method on the shared book, as `(label, status)`.
+async fn matrix(s: &Server, user: &str, base: &str) -> Vec<(&'static str, u16)> {
+    let go = |method: &str, path: String| s.req(method, &path).auth(user, PW);
+    let mut out = Vec::new();
+    let own = format!("/dav/addressbooks/{user}/contacts/");
+    // A card of their own, with a UID of its own, to copy in.
+    let _ = go("PUT", format!("{own}mine.vcf"))
+        .vcard(vcard(&format!("mine-{user}"), "Mine").as_bytes())
+        .send()
+        .await;
+    out.push((
+        "GET",
+        go("GET", format!("{base}c1.vcf"))
+            .send()
+            .await
+            .status
+            .as_u16(),
+    ));
+    out.push((
+        "PROPFIND",
+        go("PROPFIND", base.to_string())
+            .header("depth", "1")
+            .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#)
+            .send()
+            .await
+            .status
+            .as_u16(),
+    ));
+    let multiget = format!(
+        r#"<c:addressbook-multiget xmlns:d="DAV:" xmlns:c="{CARD_NS}"><d:prop><d:getetag/></d:prop><d:href>{base}c1.vcf</d:href></c:addressbook-multiget>"#
+    );
+    out.push((
+        "multiget",
+        go("REPORT", base.to_string())
+            .xml(&multiget)
+            .send()
+            .await
+            .status
+            .as_u16(),
+    ));
+    let query = format!(
+        r#"<c:addressbook-query xmlns:d="DAV:" xmlns:c="{CARD_NS}"><d:prop><d:getetag/></d:prop></c:addressbook-query>"#
+    );
+    out.push((
+        "query",
+        go("REPORT", base.to_string())
+            .xml(&query)
+            .send()
+            .await
+            .status
+            .as_u16(),
+    ));
+    out.push((
+        "sync",
+        go("REPORT", base.to_string())
+            .xml(&sync_report("", None, "<d:getetag/>"))
+            .send()
+            .await
+            .status
+            .as_u16(),
+    ));
+    out.push((
+        "PROPPATCH",
+        go("PROPPATCH", base.to_string())
+            .xml(r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>Mine</d:displayname></d:prop></d:set></d:propertyupdate>"#)
+            .send()
+            .await
+            .status
+            .as_u16(),
+    ));
+    out.push((
+        "MKCOL",
+        go("MKCOL", format!("{base}sub/"))
+            .send()
+            .await
+            .status
+            .as_u16(),
+    ));
+    out.push((
+        "PUT",
+        go("PUT", format!("{base}{user}.vcf"))
+            .vcard(vcard(&format!("by-{user}"), user).as_bytes())
+            .send()
+            .await
+            .status
+            .as_u16(),
+    ));
+    out.push((
+        "COPY out",
+        go("COPY", format!("{base}c1.vcf"))
+            .header("destination", &s.url(&format!("{own}c1-copy.vcf")))
+            .send()
+            .await
+            .status
+            .as_u16(),
+    ));
+    out.push((
+        "COPY in",
+        go("COPY", format!("{own}mine.vcf"))
+            .header("destination", &s.url(&format!("{base}{user}-copy.vcf")))
+            .send()
+            .await
+            .status
+            .as_u16(),
+    ));
+    out.push((
+        "MOVE out",
+        go("MOVE", format!("{base}c2.vcf"))
+            .header("destination", &s.url(&format!("{own}c2-moved.vcf")))
+            .send()
+            .await
+            .status
+            .as_u16(),
+    ));
+    out.push((
+        "DELETE",
+        go("DELETE", format!("{base}c1.vcf"))
+            .send()
+            .await
+            .status
+            .as_u16(),
+    ));
+    out
+}
+
+fn expect(rows: &[(&'static str, u16)]) -> Vec<(&'static str, u16)> {
+    rows.to_vec()
+}
+
+#[tokio::test]
+async fn the_isolation_matrix_holds_for_every_method_and_every_kind_of_user() {
+    // The read sharee: reads work, every write is refused with need-privileges; copying out
+    // into their own book is theirs to do. MKCOL inside any book is refused (403).
+    let s = setup().await;
+    let bob = matrix(&s, "bob", &book_of("bob")).await;
+    assert_eq!(
+        bob,
+        expect(&[
+            ("GET", 200),
+            ("PROPFIND", 207),
+            ("multiget", 207),
+            ("query", 207),
+            ("sync", 207),
+            ("PROPPATCH", 403),
+            ("MKCOL", 403),
+            ("PUT", 403),
+            ("COPY out", 201),
+            ("COPY in", 403),
+            ("MOVE out", 403),
+            ("DELETE", 403),
+        ])
+    );
+    let r = s
+        .req("PUT", &format!("{}x.vcf", book_of("bob")))
+        .auth("bob", PW)
+        .vcard(vcard("x", "X").as_bytes())
+        .send()
+        .await;
+    assert_eq!(
+        error_condition(&r),
+        ("DAV:".into(), "need-privileges".into())
+    );
+    assert!(
+        r.text().contains("ask ann for write access"),
+        "{}",
+        r.text()
+    );
+
+    // Write sharees, directly (cat) or through a group (dan): members, not the book's
+    // properties, which stay ann's.
+    let writer = expect(&[
+        ("GET", 200),
+        ("PROPFIND", 207),
+        ("multiget", 207),
+        ("query", 207),
+        ("sync", 207),
+        ("PROPPATCH", 403),
+        ("MKCOL", 403),
+        ("PUT", 201),
+        ("COPY out", 201),
+        ("COPY in", 201),
+        ("MOVE out", 201),
+        ("DELETE", 204),
+    ]);
+    assert_eq!(matrix(&s, "cat", &book_of("cat")).await, writer);
+    // c1 and c2 are gone now (cat deleted and moved them); put them back for dan.
+    for (uid, name) in [("c1", "Client One"), ("c2", "Client Two")] {
+        let r = s
+            .req("PUT", &format!("/dav/addressbooks/ann/clients/{uid}.vcf"))
+            .auth("ann", PW)
+            .vcard(vcard(uid, name).as_bytes())
+            .send()
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    assert_eq!(matrix(&s, "dan", &book_of("dan")).await, writer);
+
+    // A stranger, and a sharee whose share was revoked, reach nothing: the alias in their own
+    // home and ann's own URL are both 404, whatever the method.
+    for user in ["eve", "fay"] {
+        for base in [book_of(user), "/dav/addressbooks/ann/clients/".to_string()] {
+            let rows = matrix(&s, user, &base).await;
+            for (what, code) in rows {
+                // Creating below a collection that is not there is a conflict (409) in one's
+                // own home, and 404 in another's; a COPY into another's home is refused
+                // (403) before anything is looked up. Nothing is ever found.
+                let allowed = match what {
+                    "PUT" | "MKCOL" => vec![404, 409],
+                    "COPY in" => vec![403, 404, 409],
+                    _ => vec![404],
+                };
+                assert!(allowed.contains(&code), "{user} {what} on {base}: {code}");
+            }
+        }
+    }
+    // Nor does a sharee reach ann's own URL.
+    let r = s
+        .req("GET", "/dav/addressbooks/ann/clients/c1.vcf")
+        .auth("bob", PW)
+        .send()
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn a_shared_book_shows_in_the_sharees_home_with_its_privileges_and_syncs_both_ways() {
+    let s = setup().await;
+    let r = s
+        .req("PROPFIND", "/dav/addressbooks/bob/")
+        .auth("bob", PW)
+        .header("depth", "1")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/><d:owner/><d:current-user-privilege-set/><d:resourcetype/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert_eq!(r.status, 207);
+    let ms = r.xml();
+    let all = responses(&ms);
+    let (_, shared) = all
+        .iter()
+        .find(|(h, _)| *h == book_of("bob"))
+        .unwrap_or_else(|| panic!("no shared book in {}", r.text()));
+    assert_eq!(
+        prop(shared, "DAV:", "displayname").unwrap().text,
+        "clients (ann)"
+    );
+    let owner = prop(shared, "DAV:", "owner").unwrap();
+    assert_eq!(owner.children[0].text, "/dav/principals/ann/");
+    let privs = prop(shared, "DAV:", "current-user-privilege-set").unwrap();
+    let names: Vec<&str> = privs
+        .children
+        .iter()
+        .map(|p| p.children[0].name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"read") && !names.iter().any(|n| n.starts_with("write") || *n == "all"),
+        "{names:?}"
+    );
+    let types = prop(shared, "DAV:", "resourcetype").unwrap();
+    assert!(types.child(CARD_NS, "addressbook").is_some());
+
+    // cat (read-write) gets the write privileges on the members too.
+    let r = s
+        .req("PROPFIND", &format!("{}c1.vcf", book_of("cat")))
+        .auth("cat", PW)
+        .header("depth", "0")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:current-user-privilege-set/><d:acl/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert!(
+        r.text().contains("<d:write-content/>")
+            && !r
+                .text()
+                .contains("<d:all/></d:privilege><d:privilege><d:read/>"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains("/dav/principals/ann/") && r.text().contains("/dav/principals/cat/"),
+        "acl: {}",
+        r.text()
+    );
+
+    // Sync both ways: bob's token sees cat's card; ann's sees it too, and history names cat.
+    let before = s
+        .req("REPORT", &book_of("bob"))
+        .auth("bob", PW)
+        .xml(&sync_report("", None, "<d:getetag/>"))
+        .send()
+        .await;
+    let token = before
+        .xml()
+        .child("DAV:", "sync-token")
+        .unwrap()
+        .text
+        .clone();
+    let ann_before = s
+        .req("REPORT", "/dav/addressbooks/ann/clients/")
+        .auth("ann", PW)
+        .xml(&sync_report("", None, "<d:getetag/>"))
+        .send()
+        .await;
+    let ann_token = ann_before
+        .xml()
+        .child("DAV:", "sync-token")
+        .unwrap()
+        .text
+        .clone();
+    let r = s
+        .req("PUT", &format!("{}new.vcf", book_of("cat")))
+        .auth("cat", PW)
+        .header("user-agent", "DAVx5/4.4")
+        .vcard(vcard("new", "New Client").as_bytes())
+        .send()
+        .await;
+    assert_eq!(r.status, 201);
+    let after = s
+        .req("REPORT", &book_of("bob"))
+        .auth("bob", PW)
+        .xml(&sync_report(&token, None, "<d:getetag/>"))
+        .send()
+        .await;
+    assert!(
+        after.text().contains(&format!("{}new.vcf", book_of("bob"))),
+        "{}",
+        after.text()
+    );
+    let owner_sees = s
+        .req("REPORT", "/dav/addressbooks/ann/clients/")
+        .auth("ann", PW)
+        .xml(&sync_report(&ann_token, None, "<d:getetag/>"))
+        .send()
+        .await;
+    assert!(
+        owner_sees
+            .text()
+            .contains("/dav/addressbooks/ann/clients/new.vcf"),
+        "{}",
+        owner_sees.text()
+    );
+    let (ok, history, err) = kith_cli(
+        s.dir.path(),
+        &["history", "--user", "ann", "--book", "clients", "new.vcf"],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert!(
+        history.contains("cat"),
+        "history names the sharee: {history}"
+    );
+
+    // bob hides the book: gone from his home, still shared, ann's data untouched.
+    let r = s
+        .req("DELETE", &book_of("bob"))
+        .auth("bob", PW)
+        .send()
+        .await;
+    assert_eq!(r.status, 204);
+    let home = s
+        .req("PROPFIND", "/dav/addressbooks/bob/")
+        .auth("bob", PW)
+        .header("depth", "1")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert!(!home.text().contains("ann~clients"), "{}", home.text());
+    let r = s
+        .req("GET", "/dav/addressbooks/ann/clients/new.vcf")
+        .auth("ann", PW)
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    let listed = share(&s, &["list", "--user", "bob"]);
+    assert!(
+        listed.contains("ann's address book clients as ann~clients (read-only, hidden)"),
+        "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn revoking_a_share_while_the_sharee_holds_a_sync_token_ends_access_at_once() {
+    let s = setup().await;
+    let r = s
+        .req("REPORT", &book_of("bob"))
+        .auth("bob", PW)
+        .xml(&sync_report("", None, "<d:getetag/>"))
+        .send()
+        .await;
+    assert_eq!(r.status, 207);
+    let token = r.xml().child("DAV:", "sync-token").unwrap().text.clone();
+    share(
+        &s,
+        &[
+            "remove",
+            "--user",
+            "ann",
+            "--book",
+            "clients",
+            "--with-user",
+            "bob",
+        ],
+    );
+    // The next sync finds the collection gone, and nothing of ann's changes leaks.
+    let r = s
+        .req("REPORT", &book_of("bob"))
+        .auth("bob", PW)
+        .xml(&sync_report(&token, None, "<d:getetag/>"))
+        .send()
+        .await;
+    assert_eq!(r.status, 404);
+    let home = s
+        .req("PROPFIND", "/dav/addressbooks/bob/")
+        .auth("bob", PW)
+        .header("depth", "1")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert!(!home.text().contains("ann~clients"), "{}", home.text());
+    // Leaving the group ends dan's access the same way; deleting him removes his shares.
+    let (ok, _, err) = kith_cli(
+        s.dir.path(),
+        &["group", "members", "team", "--remove", "dan"],
+        "",
+    );
+    assert!(ok, "{err}");
+    let r = s
+        .req("GET", &format!("{}c1.vcf", book_of("dan")))
+        .auth("dan", PW)
+        .send()
+        .await;
+    assert_eq!(r.status, 404);
+    // Sharing what is not there, or with no one, says what is wrong.
+    let (ok, _, err) = kith_cli(
+        s.dir.path(),
+        &[
+            "share",
+            "add",
+            "--user",
+            "ann",
+            "--book",
+            "nope",
+            "--with-user",
+            "bob",
+        ],
+        "",
+    );
+    assert!(
+        !ok && err.contains("ann has no address book named \"nope\""),
+        "{err}"
+    );
+    let (ok, _, err) = kith_cli(
+        s.dir.path(),
+        &[
+            "share",
+            "add",
+            "--user",
+            "ann",
+            "--book",
+            "clients",
+            "--with-user",
+            "ann",
+        ],
+        "",
+    );
+    assert!(!ok && err.contains("share it with someone else"), "{err}");
+    let (ok, _, err) = kith_cli(
+        s.dir.path(),
+        &[
+            "share",
+            "add",
+            "--user",
+            "ann",
+            "--calendar",
+            "birthdays",
+            "--with-group",
+            "team",
+        ],
+        "",
+    );
+    assert!(!ok, "the birthday calendar is not shared: {err}");
+}

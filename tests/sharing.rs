@@ -600,3 +600,141 @@ async fn revoking_a_share_while_the_sharee_holds_a_sync_token_ends_access_at_onc
     );
     assert!(!ok, "the birthday calendar is not shared: {err}");
 }
+
+/// The Sharing page: ann shares her contacts with bob read-write in the browser; bob sees it
+/// on his page and over CardDAV, hides it from his devices, and ann stops the share.
+#[tokio::test]
+async fn sharing_in_the_browser_reaches_the_sharees_devices() {
+    use crate::common::browser::Browser;
+    let s = Server::start();
+    for u in ["ann", "bob"] {
+        s.add_user(u, PW);
+    }
+    let home = |user: &'static str| {
+        let s = &s;
+        async move {
+            s.req("PROPFIND", &format!("/dav/addressbooks/{user}/"))
+                .auth(user, PW)
+                .header("depth", "1")
+                .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:current-user-privilege-set/></d:prop></d:propfind>"#)
+                .send()
+                .await
+                .text()
+        }
+    };
+    // ann's default book exists once she has used DAV.
+    assert!(
+        home("ann")
+            .await
+            .contains("/dav/addressbooks/ann/contacts/")
+    );
+
+    let ann = Browser::open(&s.base, "sharing-ann").await;
+    ann.sign_in("ann", PW).await;
+    ann.go("/sharing").await;
+    ann.wait_heading("Sharing").await;
+    ann.fill("#with-book-contacts", "bob").await;
+    ann.click("#share-book-contacts select[name=access] option[value=write]")
+        .await;
+    ann.click("#share-book-contacts button[type=submit]").await;
+    let notice = ann.wait_text("#notice", "shared").await;
+    assert!(notice.contains("read-write with user bob"), "{notice}");
+    ann.shot("shared").await;
+    // A typo says what is wrong and shares nothing.
+    ann.fill("#with-book-contacts", "nobody").await;
+    ann.click("#share-book-contacts form[action='/sharing/add'] button[type=submit]")
+        .await;
+    let err = ann.wait_text("#share-error", "no user").await;
+    assert!(err.contains("\"nobody\""), "{err}");
+
+    let listed = home("bob").await;
+    assert!(
+        listed.contains("/dav/addressbooks/bob/ann~contacts/"),
+        "{listed}"
+    );
+    assert!(listed.contains("<d:write-content/>"), "{listed}");
+
+    let bob = Browser::open(&s.base, "sharing-bob").await;
+    bob.sign_in("bob", PW).await;
+    bob.go("/sharing").await;
+    let incoming = bob.wait_text("#incoming", "from ann").await;
+    assert!(incoming.contains("read-write"), "{incoming}");
+    bob.press("Hide from my devices").await;
+    bob.wait_text("#notice", "Hidden").await;
+    assert!(!home("bob").await.contains("ann~contacts"));
+    bob.press("Show on my devices").await;
+    bob.wait_text("#notice", "Shown again").await;
+    assert!(home("bob").await.contains("ann~contacts"));
+
+    ann.go("/sharing").await;
+    ann.press("Stop sharing with bob").await;
+    ann.wait_text("#notice", "no longer shared").await;
+    assert!(!home("bob").await.contains("ann~contacts"));
+    ann.close().await;
+    bob.close().await;
+}
+
+/// Calendars share the same way: bob finds ann's calendar in his calendar home, queries it,
+/// and cannot write to it.
+#[tokio::test]
+async fn a_shared_calendar_is_queried_and_read_only_writes_are_refused() {
+    let s = Server::start();
+    for u in ["ann", "bob"] {
+        s.add_user(u, PW);
+    }
+    let event = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:m1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240110T100000Z\r\nDURATION:PT1H\r\nSUMMARY:Planning\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let r = s
+        .req("PUT", "/dav/calendars/ann/personal/m1.ics")
+        .auth("ann", PW)
+        .header("content-type", "text/calendar")
+        .body(event)
+        .send()
+        .await;
+    assert_eq!(r.status, 201);
+    share(
+        &s,
+        &[
+            "add",
+            "--user",
+            "ann",
+            "--calendar",
+            "personal",
+            "--with-user",
+            "bob",
+        ],
+    );
+    let home = s
+        .req("PROPFIND", "/dav/calendars/bob/")
+        .auth("bob", PW)
+        .header("depth", "1")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert!(
+        home.text().contains("/dav/calendars/bob/ann~personal/"),
+        "{}",
+        home.text()
+    );
+    let query = r#"<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:time-range start="20240110T000000Z" end="20240111T000000Z"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"#;
+    let r = s
+        .req("REPORT", "/dav/calendars/bob/ann~personal/")
+        .auth("bob", PW)
+        .xml(query)
+        .send()
+        .await;
+    assert!(r.text().contains("SUMMARY:Planning"), "{}", r.text());
+    assert!(
+        r.text().contains("/dav/calendars/bob/ann~personal/m1.ics"),
+        "{}",
+        r.text()
+    );
+    let r = s
+        .req("PUT", "/dav/calendars/bob/ann~personal/m2.ics")
+        .auth("bob", PW)
+        .header("content-type", "text/calendar")
+        .body(event.replace("m1", "m2"))
+        .send()
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(error_condition(&r).1, "need-privileges");
+}

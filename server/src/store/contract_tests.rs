@@ -1010,7 +1010,11 @@ async fn shares_direct_and_through_groups(store: &Db) {
             .collect::<Vec<_>>()
     };
     let ro = ("ann".to_string(), "clients".to_string(), false, false);
-    assert_eq!(seen(bob.id).await, std::slice::from_ref(&ro), "one row for two grants");
+    assert_eq!(
+        seen(bob.id).await,
+        std::slice::from_ref(&ro),
+        "one row for two grants"
+    );
     assert_eq!(seen(cat.id).await, std::slice::from_ref(&ro));
     assert!(
         seen(ann.id).await.is_empty(),

@@ -20,6 +20,7 @@ mod page;
 mod providers;
 mod runs;
 pub mod session;
+mod sharing;
 mod sources;
 mod upload;
 
@@ -41,6 +42,7 @@ const SECTIONS: &[&str] = &[
     "conflicts",
     "devices",
     "notifications",
+    "sharing",
     "data",
     "admin",
     "assets",
@@ -186,6 +188,7 @@ async fn get_page(web: &Web, path: &str) -> Response {
         ["devices"] => devices::list(web).await,
         ["notifications"] => notifications::show(web).await,
         ["devices", "setup", client] => devices::setup(web, client).await,
+        ["sharing"] => sharing::show(web).await,
         ["data"] => data::show(web).await,
         ["data", "export", kind, name] => data::export(web, kind, name).await,
         ["data", "card", book, name] => data::card_history(web, book, name).await,
@@ -215,6 +218,7 @@ async fn post(web: &Web, path: &str, form: form::Form) -> Response {
         ["data", "restore"] => data::restore(web, &form).await,
         ["data", "restore-book"] => data::restore_book(web, &form).await,
         ["data", "restore-version"] => data::restore_version(web, &form).await,
+        ["sharing", action] => sharing::act(web, action, &form).await,
         ["admin", action] => admin::act(web, action, &form).await,
         _ => page::not_found(web),
     }

@@ -1,0 +1,201 @@
+//! Sharing: each of the user's address books and calendars with its shares (add one for a
+//! user or a group, read-only or read-write; stop one), and what others share with the user
+//! (hide it from their devices, or show it again). The work is `core::access`'s, as for the
+//! CLI and DAV.
+
+use super::Web;
+use super::form::Form;
+use super::page::{self, Nav};
+use crate::core::access::{self, With};
+use crate::store::shares::Grantee;
+use crate::store::{Kind, StoreError};
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+pub struct ShareRow {
+    /// `user` or `group`.
+    pub with_kind: &'static str,
+    pub with: String,
+    pub access: &'static str,
+}
+
+pub struct OwnRow {
+    pub kind: &'static str,
+    pub what: &'static str,
+    pub name: String,
+    pub title: String,
+    pub shares: Vec<ShareRow>,
+}
+
+pub struct IncomingRow {
+    pub kind: &'static str,
+    pub what: &'static str,
+    pub id: i64,
+    pub owner: String,
+    pub name: String,
+    pub alias: String,
+    pub access: &'static str,
+    pub hidden: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sharing.html")]
+struct Page {
+    nav: Nav,
+    own: Vec<OwnRow>,
+    incoming: Vec<IncomingRow>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+fn kind_words(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::Addressbook => ("book", "Address book"),
+        Kind::Calendar => ("calendar", "Calendar"),
+    }
+}
+
+fn access_word(writable: bool) -> &'static str {
+    if writable { "read-write" } else { "read-only" }
+}
+
+async fn rows(web: &Web) -> Result<(Vec<OwnRow>, Vec<IncomingRow>), StoreError> {
+    let store = web.app.store.as_ref();
+    let user = web.user();
+    let (mut own, mut incoming) = (Vec::new(), Vec::new());
+    for kind in [Kind::Addressbook, Kind::Calendar] {
+        let (k, what) = kind_words(kind);
+        for c in store.collections(user.id, kind).await? {
+            if c.derived.is_some() {
+                continue;
+            }
+            let shares = store
+                .shares_of(c.id)
+                .await?
+                .into_iter()
+                .map(|s| ShareRow {
+                    with_kind: match s.grantee {
+                        Grantee::User(_) => "user",
+                        Grantee::Group(_) => "group",
+                    },
+                    with: s.grantee_name,
+                    access: access_word(s.writable),
+                })
+                .collect();
+            own.push(OwnRow {
+                kind: k,
+                what,
+                title: c.displayname.clone().unwrap_or_else(|| c.name.clone()),
+                name: c.name,
+                shares,
+            });
+        }
+        for s in store.shared_with(user.id, kind).await? {
+            incoming.push(IncomingRow {
+                kind: k,
+                what,
+                id: s.collection.id,
+                alias: access::alias(&s.owner_name, &s.collection.name),
+                owner: s.owner_name,
+                name: s.collection.displayname.unwrap_or(s.collection.name),
+                access: access_word(s.writable),
+                hidden: s.hidden,
+            });
+        }
+    }
+    Ok((own, incoming))
+}
+
+async fn render(
+    web: &Web,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let (own, incoming) = match rows(web).await {
+        Ok(r) => r,
+        Err(e) => return page::internal(web, e),
+    };
+    page::render(
+        status,
+        &Page {
+            nav: web.nav("sharing"),
+            own,
+            incoming,
+            notice,
+            error,
+        },
+    )
+}
+
+pub async fn show(web: &Web) -> Response {
+    render(web, StatusCode::OK, None, None).await
+}
+
+fn kind_of(form: &Form) -> Kind {
+    if form.get("kind") == "calendar" {
+        Kind::Calendar
+    } else {
+        Kind::Addressbook
+    }
+}
+
+/// `POST /sharing/ACTION`: add or remove a share of one of the user's collections, or hide or
+/// show one shared with them.
+pub async fn act(web: &Web, action: &str, form: &Form) -> Response {
+    let store = web.app.store.as_ref();
+    let user = web.user();
+    let kind = kind_of(form);
+    let name = form.get("name").trim();
+    let who = form.get("with").trim().to_string();
+    let with = if form.get("with_kind") == "group" {
+        With::Group(who)
+    } else {
+        With::User(who)
+    };
+    let done = match action {
+        "add" => {
+            let write = form.get("access") == "write";
+            access::share(store, user, kind, name, &with, write)
+                .await
+                .map(|()| format!("{name} is shared {} with {with}.", access_word(write)))
+                .map_err(|e| e.to_string())
+        }
+        "remove" => access::unshare(store, user, kind, name, &with)
+            .await
+            .map(|()| {
+                format!("{name} is no longer shared with {with}; their devices drop it on the next sync.")
+            })
+            .map_err(|e| e.to_string()),
+        "hide" | "show" => {
+            let id = form.get("id").parse::<i64>().unwrap_or(0);
+            let hide = action == "hide";
+            // Only a collection shared with this user can be hidden by them.
+            let shared = store
+                .shared_with(user.id, kind)
+                .await
+                .map(|all| all.iter().any(|s| s.collection.id == id));
+            match shared {
+                Ok(true) => store
+                    .set_share_hidden(user.id, id, hide)
+                    .await
+                    .map(|()| {
+                        if hide {
+                            "Hidden: your devices drop it on their next sync. It stays shared with you.".to_string()
+                        } else {
+                            "Shown again: your devices get it on their next sync.".to_string()
+                        }
+                    })
+                    .map_err(|e| e.to_string()),
+                Ok(false) => Err("That is not shared with you (any more).".to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        _ => return page::not_found(web),
+    };
+    match done {
+        Ok(n) => render(web, StatusCode::OK, Some(n), None).await,
+        Err(e) => render(web, StatusCode::BAD_REQUEST, None, Some(e)).await,
+    }
+}

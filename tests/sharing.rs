@@ -738,3 +738,187 @@ async fn a_shared_calendar_is_queried_and_read_only_writes_are_refused() {
     assert_eq!(r.status, 403);
     assert_eq!(error_condition(&r).1, "need-privileges");
 }
+
+/// Single contacts: ann shares one card with bob and one with the group team (cat). Each
+/// lands in the sharee's read-only "Shared with me" book, follows ann's edits, and leaves
+/// their devices when ann stops sharing it or deletes it.
+#[tokio::test]
+async fn single_cards_shared_stay_live_and_leave_when_unshared() {
+    let s = setup().await;
+    let (ok, _, err) = kith_cli(
+        s.dir.path(),
+        &["group", "members", "team", "--add", "cat"],
+        "",
+    );
+    assert!(ok, "{err}");
+    let out = share(
+        &s,
+        &[
+            "add",
+            "--user",
+            "ann",
+            "--book",
+            "clients",
+            "--card",
+            "c1.vcf",
+            "--with-user",
+            "eve",
+        ],
+    );
+    assert!(out.contains("Shared with me"), "{out}");
+    share(
+        &s,
+        &[
+            "add",
+            "--user",
+            "ann",
+            "--book",
+            "clients",
+            "--card",
+            "c2.vcf",
+            "--with-group",
+            "team",
+        ],
+    );
+    let (ok, _, err) = kith_cli(
+        s.dir.path(),
+        &[
+            "share",
+            "add",
+            "--user",
+            "ann",
+            "--book",
+            "clients",
+            "--card",
+            "nope.vcf",
+            "--with-user",
+            "eve",
+        ],
+        "",
+    );
+    assert!(
+        !ok && err.contains("clients has no card named \"nope.vcf\""),
+        "{err}"
+    );
+
+    let book = "/dav/addressbooks/eve/shared-with-me/";
+    let sync = |token: String| {
+        let s = &s;
+        async move {
+            s.req("REPORT", book)
+                .auth("eve", PW)
+                .xml(&sync_report(&token, None, "<d:getetag/>"))
+                .send()
+                .await
+        }
+    };
+    let home = s
+        .req("PROPFIND", "/dav/addressbooks/eve/")
+        .auth("eve", PW)
+        .header("depth", "1")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/><d:current-user-privilege-set/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert!(
+        home.text().contains(book) && home.text().contains("Shared with me"),
+        "{}",
+        home.text()
+    );
+    let first = sync(String::new()).await;
+    assert_eq!(first.status, 207);
+    let ms = first.xml();
+    let hrefs: Vec<String> = responses(&ms).into_iter().map(|(h, _)| h).collect();
+    assert_eq!(hrefs.len(), 1, "eve has c1 only: {hrefs:?}");
+    let token = ms.child("DAV:", "sync-token").unwrap().text.clone();
+    let copy = s.req("GET", &hrefs[0]).auth("eve", PW).send().await;
+    assert_eq!(copy.text(), vcard("c1", "Client One"), "the owner's bytes");
+
+    // ann edits c1: eve's next sync has the new version.
+    let r = s
+        .req("PUT", "/dav/addressbooks/ann/clients/c1.vcf")
+        .auth("ann", PW)
+        .vcard(vcard("c1", "Client One, renamed").as_bytes())
+        .send()
+        .await;
+    assert_eq!(r.status, 204);
+    let next = sync(token).await;
+    assert!(next.text().contains(&hrefs[0]), "{}", next.text());
+    let token = next.xml().child("DAV:", "sync-token").unwrap().text.clone();
+    assert!(
+        s.req("GET", &hrefs[0])
+            .auth("eve", PW)
+            .send()
+            .await
+            .text()
+            .contains("renamed")
+    );
+    // Read-only.
+    let r = s
+        .req("PUT", &format!("{book}mine.vcf"))
+        .auth("eve", PW)
+        .vcard(vcard("mine", "Mine").as_bytes())
+        .send()
+        .await;
+    assert_eq!(error_condition(&r).1, "need-privileges");
+    assert!(
+        r.text().contains("ask the person who shared"),
+        "{}",
+        r.text()
+    );
+
+    // ann stops sharing: eve's next sync reports the card removed.
+    share(
+        &s,
+        &[
+            "remove",
+            "--user",
+            "ann",
+            "--book",
+            "clients",
+            "--card",
+            "c1.vcf",
+            "--with-user",
+            "eve",
+        ],
+    );
+    let gone = sync(token).await;
+    let ms = gone.xml();
+    let removed = responses(&ms).into_iter().any(|(h, r)| {
+        h == hrefs[0]
+            && r.child("DAV:", "status")
+                .is_some_and(|s| s.text.contains("404"))
+    });
+    assert!(removed, "{}", gone.text());
+
+    // cat got c2 through the group; ann deleting c2 takes it off cat's devices too.
+    let cat_book = "/dav/addressbooks/cat/shared-with-me/";
+    let list = |who: &'static str, path: &'static str| {
+        let s = &s;
+        async move {
+            let r = s
+                .req("PROPFIND", path)
+                .auth(who, PW)
+                .header("depth", "1")
+                .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#)
+                .send()
+                .await;
+            responses(&r.xml()).len()
+        }
+    };
+    assert_eq!(list("cat", cat_book).await, 2, "the book and c2");
+    let r = s
+        .req("DELETE", "/dav/addressbooks/ann/clients/c2.vcf")
+        .auth("ann", PW)
+        .send()
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(list("cat", cat_book).await, 1, "only the book");
+    // A stranger has no such book.
+    let r = s
+        .req("PROPFIND", "/dav/addressbooks/fay/shared-with-me/")
+        .auth("fay", PW)
+        .header("depth", "0")
+        .send()
+        .await;
+    assert_eq!(r.status, 404);
+}

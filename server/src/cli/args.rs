@@ -262,15 +262,22 @@ pub enum ShareCommand {
         #[command(flatten)]
         with: ShareWith,
         /// Let the sharee add, change and delete cards or events (default: read-only).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "card")]
         write: bool,
+        /// Share this one card (its resource name, e.g. abc.vcf) of the book, not the book: it
+        /// appears read-only in the sharee's "Shared with me" book.
+        #[arg(long, conflicts_with = "calendar")]
+        card: Option<String>,
     },
-    /// End a share; the sharee's devices lose the collection on their next sync.
+    /// End a share; the sharee's devices lose the collection (or the card) on their next sync.
     Remove {
         #[command(flatten)]
         which: Which,
         #[command(flatten)]
         with: ShareWith,
+        /// End the share of this one card.
+        #[arg(long, conflicts_with = "calendar")]
+        card: Option<String>,
     },
     /// What a user shares, and what is shared with them.
     List {

@@ -44,7 +44,41 @@ pub async fn command(store: &dyn Store, cmd: ShareCommand) -> CliResult {
         ShareCommand::Add {
             which,
             with: w,
+            card: Some(card),
+            ..
+        } => {
+            let owner = user(store, &which.user).await?;
+            let (_, book) = collection(&which);
+            let with = with(w);
+            access::share_card(store, &owner, &book, &card, &with)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}'s card {card} (book {book}) is shared with {with}; it appears in their \"Shared with me\" book",
+                owner.name
+            );
+        }
+        ShareCommand::Remove {
+            which,
+            with: w,
+            card: Some(card),
+        } => {
+            let owner = user(store, &which.user).await?;
+            let (_, book) = collection(&which);
+            let with = with(w);
+            access::unshare_card(store, &owner, &book, &card, &with)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}'s card {card} is no longer shared with {with}; their devices drop it on the next sync",
+                owner.name
+            );
+        }
+        ShareCommand::Add {
+            which,
+            with: w,
             write,
+            card: None,
         } => {
             let owner = user(store, &which.user).await?;
             let (kind, name) = collection(&which);
@@ -60,7 +94,11 @@ pub async fn command(store: &dyn Store, cmd: ShareCommand) -> CliResult {
                 access::alias(&owner.name, &name)
             );
         }
-        ShareCommand::Remove { which, with: w } => {
+        ShareCommand::Remove {
+            which,
+            with: w,
+            card: None,
+        } => {
             let owner = user(store, &which.user).await?;
             let (kind, name) = collection(&which);
             let with = with(w);
@@ -96,6 +134,28 @@ pub async fn command(store: &dyn Store, cmd: ShareCommand) -> CliResult {
                         })
                         .collect();
                     println!("shares {} {}: {}", what(kind), c.name, list.join(", "));
+                }
+                if kind == Kind::Addressbook {
+                    for c in store.collections(u.id, kind).await.map_err(e)? {
+                        for (card, s) in store.card_shares_of(c.id).await.map_err(e)? {
+                            any = true;
+                            let who = match s.grantee {
+                                Grantee::User(_) => format!("user {}", s.grantee_name),
+                                Grantee::Group(_) => format!("group {}", s.grantee_name),
+                            };
+                            println!("shares card {card} of book {}: {who}", c.name);
+                        }
+                    }
+                    for c in store.cards_shared_with(u.id).await.map_err(e)? {
+                        any = true;
+                        println!(
+                            "shared with {name}: {}'s card {} (book {}) in {}",
+                            c.owner_name,
+                            c.name,
+                            c.book,
+                            crate::core::shared_cards::NAME
+                        );
+                    }
                 }
                 for s in store.shared_with(u.id, kind).await.map_err(e)? {
                     any = true;

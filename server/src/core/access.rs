@@ -107,6 +107,10 @@ pub enum ShareError {
     Derived,
     #[error("{0} has no share of this collection")]
     NotShared(String),
+    #[error("{book} has no card named {card:?}")]
+    NoCard { book: String, card: String },
+    #[error("{0} has no share of this card")]
+    CardNotShared(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -222,4 +226,40 @@ pub async fn shares(
         }
     }
     Ok(out)
+}
+
+/// Shares the card `card` (its resource name) of `owner`'s book `book` alone: it appears in
+/// the sharee's "Shared with me" book (see `core::shared_cards`), read-only and kept live.
+pub async fn share_card(
+    store: &dyn Store,
+    owner: &User,
+    book: &str,
+    card: &str,
+    with: &With,
+) -> Result<(), ShareError> {
+    let c = owned(store, owner, Kind::Addressbook, book).await?;
+    let g = grantee(store, owner, with).await?;
+    if !store.put_card_share(c.id, card, g).await? {
+        return Err(ShareError::NoCard {
+            book: book.to_string(),
+            card: card.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Ends a card's share; it leaves the sharee's devices on their next sync.
+pub async fn unshare_card(
+    store: &dyn Store,
+    owner: &User,
+    book: &str,
+    card: &str,
+    with: &With,
+) -> Result<(), ShareError> {
+    let c = owned(store, owner, Kind::Addressbook, book).await?;
+    let g = grantee(store, owner, with).await?;
+    if !store.remove_card_share(c.id, card, g).await? {
+        return Err(ShareError::CardNotShared(with.to_string()));
+    }
+    Ok(())
 }

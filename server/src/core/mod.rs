@@ -16,6 +16,7 @@ pub mod lease;
 pub mod maintenance;
 pub mod objects;
 pub mod repair;
+pub mod shared_cards;
 pub mod sources;
 pub mod throttle;
 pub mod versions;

@@ -73,9 +73,11 @@ pub async fn file_source(
 
 /// The id of `user`'s address book named `book`.
 pub async fn book_id(store: &dyn Store, user: &User, book: &str) -> Result<i64, SourceError> {
+    // A derived book ("Shared with me") is written by Kith alone, never by a source.
     Ok(store
         .collection(user.id, Kind::Addressbook, book)
         .await?
+        .filter(|c| c.derived.is_none())
         .ok_or_else(|| SourceError::NoBook {
             user: user.name.clone(),
             book: book.to_string(),

@@ -380,6 +380,12 @@ pub async fn delete(ctx: &Ctx) -> Response {
         Ok(None) => return respond::not_found(),
         Err(r) => return r,
     };
+    if book.derived.as_deref() == Some(crate::core::shared_cards::DERIVED) {
+        return respond::text(
+            StatusCode::FORBIDDEN,
+            "This book holds the contacts others share with you; it empties when they stop sharing",
+        );
+    }
     if book.derived.is_some() {
         return respond::text(
             StatusCode::FORBIDDEN,

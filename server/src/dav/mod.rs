@@ -81,6 +81,12 @@ impl Ctx {
             .collection(self.principal.user.id, kind, name)
             .await
             .map_err(respond::internal)?;
+        if found.is_none() && kind == Kind::Addressbook && name == crate::core::shared_cards::NAME {
+            // Made when the first card is shared with the user.
+            found = crate::core::shared_cards::book(store, &self.principal.user)
+                .await
+                .map_err(respond::internal)?;
+        }
         if found.is_none()
             && kind == Kind::Calendar
             && name == crate::core::birthdays::NAME
@@ -96,6 +102,15 @@ impl Ctx {
                 .map_err(respond::internal)?;
         }
         match found {
+            Some(c) if c.derived.as_deref() == Some(crate::core::shared_cards::DERIVED) => {
+                crate::core::shared_cards::refresh(store, &self.principal.user, &c)
+                    .await
+                    .map_err(respond::internal)?;
+                store
+                    .collection(self.principal.user.id, kind, name)
+                    .await
+                    .map_err(respond::internal)
+            }
             Some(c) if c.derived.is_some() => {
                 if !self.app.config.caldav.birthdays {
                     return Ok(None);
@@ -123,6 +138,11 @@ impl Ctx {
         let user = &self.principal.user;
         if kind == Kind::Calendar && self.app.config.caldav.birthdays {
             crate::core::birthdays::ensure(store, user)
+                .await
+                .map_err(respond::internal)?;
+        }
+        if kind == Kind::Addressbook {
+            crate::core::shared_cards::book(store, user)
                 .await
                 .map_err(respond::internal)?;
         }

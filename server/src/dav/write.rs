@@ -201,9 +201,14 @@ fn is_calendar_type(media_type: &str) -> bool {
 /// `need-privileges`, naming `href` and the privilege missing): a derived calendar, or another
 /// user's collection shared read-only. `None` when the write may go ahead.
 pub fn refuse_write(coll: &Collection, href: &str, privilege: &str) -> Option<Response> {
-    let why = if coll.derived.is_some() {
-        "The birthday calendar is read-only: change the birthday on the contact card instead"
-            .to_string()
+    let why = if let Some(d) = &coll.derived {
+        if d == crate::core::shared_cards::DERIVED {
+            "Contacts shared with you are read-only: ask the person who shared one to change it"
+                .to_string()
+        } else {
+            "The birthday calendar is read-only: change the birthday on the contact card instead"
+                .to_string()
+        }
     } else {
         match &coll.shared {
             Some(s) if !s.writable => format!(

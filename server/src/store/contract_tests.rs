@@ -52,6 +52,7 @@ on_both_backends!(
     writes_keep_the_replaced_versions_with_their_authors,
     groups_and_claimed_memberships,
     shares_direct_and_through_groups,
+    card_shares_follow_the_card,
 );
 
 const ACTOR: fn() -> Actor = || Actor::Command("contract test".into());
@@ -1074,4 +1075,58 @@ async fn shares_direct_and_through_groups(store: &Db) {
     );
     store.delete_group(team.id).await.unwrap();
     assert!(store.shares_of(book.id).await.unwrap().is_empty());
+}
+
+async fn card_shares_follow_the_card(store: &Db) {
+    use super::shares::Grantee;
+    let ann = store.create_user("ann", "h").await.unwrap();
+    let bob = store.create_user("bob", "h").await.unwrap();
+    let book = store
+        .create_collection(ann.id, Kind::Addressbook, "b", &[])
+        .await
+        .unwrap();
+    put(store, book.id, "a.vcf", "A", &card("A", "Ann")).await;
+    assert!(
+        store
+            .put_card_share(book.id, "a.vcf", Grantee::User(bob.id))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .put_card_share(book.id, "a.vcf", Grantee::User(bob.id))
+            .await
+            .unwrap(),
+        "again: no error"
+    );
+    assert!(
+        !store
+            .put_card_share(book.id, "zz.vcf", Grantee::User(bob.id))
+            .await
+            .unwrap()
+    );
+    let shared = store.cards_shared_with(bob.id).await.unwrap();
+    assert_eq!(shared.len(), 1);
+    assert_eq!(
+        (shared[0].owner_name.as_str(), shared[0].uid.as_str()),
+        ("ann", "A")
+    );
+    assert!(store.cards_shared_with(ann.id).await.unwrap().is_empty());
+    let of = store.card_shares_of(book.id).await.unwrap();
+    assert_eq!(of[0].0, "a.vcf");
+    // An edit keeps the share; deleting the card ends it.
+    put(store, book.id, "a.vcf", "A", &card("A", "Ann 2")).await;
+    let shared = store.cards_shared_with(bob.id).await.unwrap();
+    assert!(String::from_utf8_lossy(&shared[0].data).contains("Ann 2"));
+    store
+        .delete_object(book.id, "a.vcf", &|_| true, &ACTOR())
+        .await
+        .unwrap();
+    assert!(store.cards_shared_with(bob.id).await.unwrap().is_empty());
+    assert!(
+        !store
+            .remove_card_share(book.id, "a.vcf", Grantee::User(bob.id))
+            .await
+            .unwrap()
+    );
 }

@@ -33,6 +33,7 @@ const TABLES: &[&str] = &[
     "group_members",
     "shares",
     "shares_hidden",
+    "card_shares",
 ];
 const SKIPPED: &[&str] = &["leases", "_sqlx_migrations"];
 

@@ -45,6 +45,25 @@ pub struct SharedCollection {
     pub hidden: bool,
 }
 
+/// A card shared with a user, with the owner's bytes as they are now.
+#[derive(Debug, Clone)]
+pub struct SharedCard {
+    pub object_id: i64,
+    pub owner_name: String,
+    pub book: String,
+    pub name: String,
+    pub uid: String,
+    pub etag: String,
+    pub data: Vec<u8>,
+}
+
+fn grantee_column(g: Grantee) -> (&'static str, i64) {
+    match g {
+        Grantee::User(id) => ("user_id", id),
+        Grantee::Group(id) => ("group_id", id),
+    }
+}
+
 #[async_trait]
 pub trait Shares: Send + Sync {
     /// Shares `collection_id` with `grantee`, or changes the access of the share it has.
@@ -61,6 +80,24 @@ pub trait Shares: Send + Sync {
     /// The collections of `kind` shared with `user_id`, directly or through a group, that
     /// are not in the trash; hidden ones included, marked.
     async fn shared_with(&self, user_id: i64, kind: Kind) -> StoreResult<Vec<SharedCollection>>;
+    /// Shares the card `name` of `collection_id` alone; false if there is no such card.
+    async fn put_card_share(
+        &self,
+        collection_id: i64,
+        name: &str,
+        grantee: Grantee,
+    ) -> StoreResult<bool>;
+    /// Ends a card's share; false if there was none.
+    async fn remove_card_share(
+        &self,
+        collection_id: i64,
+        name: &str,
+        grantee: Grantee,
+    ) -> StoreResult<bool>;
+    /// The shares of single cards of `collection_id`: (card name, share), by card.
+    async fn card_shares_of(&self, collection_id: i64) -> StoreResult<Vec<(String, Share)>>;
+    /// The cards shared with `user_id` alone or through a group, once each, not their own.
+    async fn cards_shared_with(&self, user_id: i64) -> StoreResult<Vec<SharedCard>>;
     /// Hides (or shows again) a shared collection in one sharee's own home.
     async fn set_share_hidden(
         &self,
@@ -82,10 +119,7 @@ impl Shares for Db {
         grantee: Grantee,
         writable: bool,
     ) -> StoreResult<()> {
-        let (column, id) = match grantee {
-            Grantee::User(id) => ("user_id", id),
-            Grantee::Group(id) => ("group_id", id),
-        };
+        let (column, id) = grantee_column(grantee);
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO shares (collection_id, {column}, writable, created_at) \
              VALUES ($1, $2, $3, $4) \
@@ -101,10 +135,7 @@ impl Shares for Db {
     }
 
     async fn remove_share(&self, collection_id: i64, grantee: Grantee) -> StoreResult<bool> {
-        let (column, id) = match grantee {
-            Grantee::User(id) => ("user_id", id),
-            Grantee::Group(id) => ("group_id", id),
-        };
+        let (column, id) = grantee_column(grantee);
         let done = sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM shares WHERE collection_id = $1 AND {column} = $2"
         )))
@@ -171,6 +202,117 @@ impl Shares for Db {
                 owner_name: r.get("owner_name"),
                 writable: flag(r, "writable"),
                 hidden: flag(r, "hidden"),
+            })
+            .collect())
+    }
+
+    async fn put_card_share(
+        &self,
+        collection_id: i64,
+        name: &str,
+        grantee: Grantee,
+    ) -> StoreResult<bool> {
+        let (column, id) = grantee_column(grantee);
+        let done = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO card_shares (object_id, {column}, created_at) \
+             SELECT id, $1, $2 FROM objects WHERE collection_id = $3 AND name = $4 \
+             ON CONFLICT (object_id, {column}) DO NOTHING"
+        )))
+        .bind(id)
+        .bind(now_ms())
+        .bind(collection_id)
+        .bind(name)
+        .execute(&self.writer)
+        .await?;
+        if done.rows_affected() > 0 {
+            return Ok(true);
+        }
+        // Already shared, or no such card.
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM objects WHERE collection_id = $1 AND name = $2")
+                .bind(collection_id)
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(exists.is_some())
+    }
+
+    async fn remove_card_share(
+        &self,
+        collection_id: i64,
+        name: &str,
+        grantee: Grantee,
+    ) -> StoreResult<bool> {
+        let (column, id) = grantee_column(grantee);
+        let done = sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM card_shares WHERE {column} = $1 AND object_id IN \
+             (SELECT id FROM objects WHERE collection_id = $2 AND name = $3)"
+        )))
+        .bind(id)
+        .bind(collection_id)
+        .bind(name)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn card_shares_of(&self, collection_id: i64) -> StoreResult<Vec<(String, Share)>> {
+        let rows = sqlx::query(
+            "SELECT o.name AS card, s.user_id, s.group_id, s.created_at, \
+             COALESCE(u.name, g.name) AS grantee_name \
+             FROM card_shares s JOIN objects o ON o.id = s.object_id \
+             LEFT JOIN users u ON u.id = s.user_id LEFT JOIN groups g ON g.id = s.group_id \
+             WHERE o.collection_id = $1 ORDER BY o.name, s.group_id IS NOT NULL, grantee_name",
+        )
+        .bind(collection_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let user: Option<i64> = r.get("user_id");
+                let group: Option<i64> = r.get("group_id");
+                (
+                    r.get("card"),
+                    Share {
+                        collection_id,
+                        grantee: match (user, group) {
+                            (Some(u), _) => Grantee::User(u),
+                            (None, g) => Grantee::Group(g.unwrap_or(0)),
+                        },
+                        grantee_name: r.get("grantee_name"),
+                        writable: false,
+                        created_at: r.get("created_at"),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn cards_shared_with(&self, user_id: i64) -> StoreResult<Vec<SharedCard>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT o.id, own.name AS owner_name, c.name AS book, o.name, o.uid, \
+             o.etag, o.data FROM card_shares s JOIN objects o ON o.id = s.object_id \
+             JOIN collections c ON c.id = o.collection_id JOIN users own ON own.id = c.owner_id \
+             WHERE c.deleted_at IS NULL AND c.owner_id <> $1 \
+             AND (s.user_id = $1 OR s.group_id IN \
+                  (SELECT group_id FROM group_members WHERE user_id = $1)) \
+             ORDER BY o.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.reader)
+        .await?;
+        let dialect = self.dialect;
+        Ok(rows
+            .iter()
+            .map(|r| SharedCard {
+                object_id: r.get("id"),
+                owner_name: r.get("owner_name"),
+                book: r.get("book"),
+                name: r.get("name"),
+                uid: dialect.text_out(r.get("uid")),
+                etag: r.get("etag"),
+                data: r.get("data"),
             })
             .collect())
     }

@@ -1108,8 +1108,8 @@ async fn card_shares_follow_the_card(store: &Db) {
     let shared = store.cards_shared_with(bob.id).await.unwrap();
     assert_eq!(shared.len(), 1);
     assert_eq!(
-        (shared[0].owner_name.as_str(), shared[0].uid.as_str()),
-        ("ann", "A")
+        (shared[0].owner_name.as_str(), shared[0].name.as_str()),
+        ("ann", "a.vcf")
     );
     assert!(store.cards_shared_with(ann.id).await.unwrap().is_empty());
     let of = store.card_shares_of(book.id).await.unwrap();

@@ -52,7 +52,6 @@ pub struct SharedCard {
     pub owner_name: String,
     pub book: String,
     pub name: String,
-    pub uid: String,
     pub etag: String,
     pub data: Vec<u8>,
 }
@@ -291,7 +290,7 @@ impl Shares for Db {
 
     async fn cards_shared_with(&self, user_id: i64) -> StoreResult<Vec<SharedCard>> {
         let rows = sqlx::query(
-            "SELECT DISTINCT o.id, own.name AS owner_name, c.name AS book, o.name, o.uid, \
+            "SELECT DISTINCT o.id, own.name AS owner_name, c.name AS book, o.name, \
              o.etag, o.data FROM card_shares s JOIN objects o ON o.id = s.object_id \
              JOIN collections c ON c.id = o.collection_id JOIN users own ON own.id = c.owner_id \
              WHERE c.deleted_at IS NULL AND c.owner_id <> $1 \
@@ -302,7 +301,6 @@ impl Shares for Db {
         .bind(user_id)
         .fetch_all(&self.reader)
         .await?;
-        let dialect = self.dialect;
         Ok(rows
             .iter()
             .map(|r| SharedCard {
@@ -310,7 +308,6 @@ impl Shares for Db {
                 owner_name: r.get("owner_name"),
                 book: r.get("book"),
                 name: r.get("name"),
-                uid: dialect.text_out(r.get("uid")),
                 etag: r.get("etag"),
                 data: r.get("data"),
             })

@@ -1285,3 +1285,62 @@ async fn the_app_is_rotated_from_the_cli_and_only_allowed_users_connect() {
     g.ok(&["provider", "allow", "google", "--user", "all"]);
     g.run();
 }
+
+/// Issue 20: a sharee's edit in a shared book that Google feeds goes upstream under the
+/// owner's rules, and the plan names the sharee; the sharee never sees the owner's account.
+#[tokio::test]
+async fn a_sharees_edit_flows_upstream_under_the_owners_rules_and_the_plan_names_them() {
+    let g = G::start().await;
+    g.seed(vec![json!({
+        "names": [{"givenName": "Ada", "familyName": "Lovelace"}],
+        "emailAddresses": [{"value": "ada@engine.example"}]
+    })])
+    .await;
+    g.connect().await;
+    g.two_way();
+    g.run();
+    g.s.add_user("bob", "bobs-long-password");
+    g.ok(&[
+        "share",
+        "add",
+        "--user",
+        "admin",
+        "--book",
+        "contacts",
+        "--with-user",
+        "bob",
+        "--write",
+    ]);
+    let (name, _, text) = g.card_named("Ada Lovelace").await;
+    let shared = format!("/dav/addressbooks/bob/admin~contacts/{name}");
+    let got =
+        g.s.req("GET", &shared)
+            .auth("bob", "bobs-long-password")
+            .send()
+            .await;
+    assert_eq!(got.status, 200);
+    let edited = text.replace("END:VCARD", "NOTE:First programmer\r\nEND:VCARD");
+    let r =
+        g.s.req("PUT", &shared)
+            .auth("bob", "bobs-long-password")
+            .header("if-match", &got.etag())
+            .header("user-agent", "DAVx5/4.4.3-ose")
+            .vcard(edited.as_bytes())
+            .send()
+            .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let plan = g.ok(&["sync", "plan", "google", "--user", "admin"]);
+    assert!(
+        plan.contains("changed in Kith by bob (DAVx5/4.4.3-ose)"),
+        "{plan}"
+    );
+    g.run();
+    let p = g.people().await;
+    assert_eq!(
+        find(&p, "Ada")["biographies"][0]["value"],
+        "First programmer"
+    );
+    // Nothing of the owner's sources is bob's: his own source list is empty.
+    let (ok, out, _) = g.cli(&["source", "list", "--user", "bob"]);
+    assert!(ok && !out.contains("google"), "{out}");
+}

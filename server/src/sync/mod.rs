@@ -164,6 +164,20 @@ async fn source_failed(store: &dyn Store, source: &Source, e: &ConnectorError) -
     Ok(())
 }
 
+/// Says who made each client edit that a plan sends to the source: in a shared book the
+/// author may be a sharee, and the owner reading the plan should see who it was.
+async fn name_authors(store: &dyn Store, collection_id: i64, ops: &mut [Op]) -> SyncResult<()> {
+    for op in ops.iter_mut().filter(|o| o.push.is_some()) {
+        let Some(card) = &op.card else { continue };
+        if let Some(who) = store.written_by(collection_id, card).await?
+            && let Some(client) = who.strip_prefix("client ")
+        {
+            op.notes.push(format!("changed in Kith by {client}"));
+        }
+    }
+    Ok(())
+}
+
 /// Loads the target book's cards with what matching needs.
 async fn load_book(store: &dyn Store, collection_id: i64) -> SyncResult<Book> {
     let mut rows = store.objects(collection_id, true, None);
@@ -323,6 +337,7 @@ pub async fn run_source(
             .map(|c| (c.etag.clone(), c.text.clone()))
     });
     drop(book);
+    name_authors(store, source.collection_id, &mut plan.ops).await?;
     let mut summary = Summary::of(source, &plan);
     summary.cursor = cursor;
     let tripped = !plan.trips.is_empty() && !opts.force;

@@ -3,6 +3,7 @@
 //! collections in the sharee's home with their privileges; sync both ways; revocation.
 
 use crate::common::*;
+use kith_dav::xml::Element;
 
 const PW: &str = "a long enough password";
 const CARD_NS: &str = "urn:ietf:params:xml:ns:carddav";
@@ -921,4 +922,154 @@ async fn single_cards_shared_stay_live_and_leave_when_unshared() {
         .send()
         .await;
     assert_eq!(r.status, 404);
+}
+
+/// Request shapes: iOS/macOS, DAVx5 and Thunderbird, as each discovers and syncs, find the
+/// shared collections in the sharee's one home set with the right privileges, and a read-only
+/// write is refused with need-privileges.
+#[tokio::test]
+async fn ios_macos_davx5_and_thunderbird_see_shared_collections_as_they_are() {
+    let s = setup().await;
+    share(
+        &s,
+        &[
+            "add",
+            "--user",
+            "ann",
+            "--calendar",
+            "personal",
+            "--with-user",
+            "bob",
+        ],
+    );
+    const IOS: &str = "iOS/17.4 (21E219) dataaccessd/1.0";
+    const MACOS: &str = "macOS/14.4 (23E214) CalendarAgent/988";
+    const DAVX5: &str = "DAVx5/4.4.2-ose (2024/07/01; dav4jvm; okhttp/4.12.0) Android/14";
+    const TB: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.0";
+    let privileges = |resp: &Element| -> Vec<String> {
+        prop(resp, "DAV:", "current-user-privilege-set")
+            .map(|p| {
+                p.children
+                    .iter()
+                    .map(|c| c.children[0].name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    // iOS Contacts lists bob's one home set.
+    let r = s
+        .req("PROPFIND", "/dav/addressbooks/bob/")
+        .auth("bob", PW)
+        .header("user-agent", IOS)
+        .header("depth", "1")
+        .xml(r#"<?xml version="1.0" encoding="UTF-8"?><A:propfind xmlns:A="DAV:" xmlns:B="urn:ietf:params:xml:ns:carddav" xmlns:C="http://calendarserver.org/ns/"><A:prop><A:resourcetype/><A:displayname/><C:getctag/><A:sync-token/><A:supported-report-set/><A:current-user-privilege-set/><B:max-resource-size/></A:prop></A:propfind>"#)
+        .send()
+        .await;
+    assert_eq!(r.status, 207);
+    let ms = r.xml();
+    let all = responses(&ms);
+    let (_, book) = all
+        .iter()
+        .find(|(h, _)| *h == book_of("bob"))
+        .expect("shared book listed");
+    assert!(
+        prop(book, "DAV:", "resourcetype")
+            .unwrap()
+            .child(CARD_NS, "addressbook")
+            .is_some()
+    );
+    assert!(prop(book, "http://calendarserver.org/ns/", "getctag").is_some());
+    assert_eq!(
+        privileges(book),
+        ["read", "read-current-user-privilege-set"]
+    );
+    let r = s
+        .req("PUT", &format!("{}c1.vcf", book_of("bob")))
+        .auth("bob", PW)
+        .header("user-agent", IOS)
+        .header("if-match", "\"whatever\"")
+        .vcard(vcard("c1", "Changed on the phone").as_bytes())
+        .send()
+        .await;
+    assert_eq!(error_condition(&r).1, "need-privileges");
+
+    // macOS Calendar: the shared calendar is marked shared (CalendarServer) and read-only.
+    let r = s
+        .req("PROPFIND", "/dav/calendars/bob/")
+        .auth("bob", PW)
+        .header("user-agent", MACOS)
+        .header("depth", "1")
+        .xml(r#"<?xml version="1.0" encoding="UTF-8"?><A:propfind xmlns:A="DAV:" xmlns:B="urn:ietf:params:xml:ns:caldav" xmlns:C="http://calendarserver.org/ns/" xmlns:D="http://apple.com/ns/ical/"><A:prop><A:resourcetype/><A:displayname/><C:getctag/><A:current-user-privilege-set/><A:owner/><C:shared-url/><B:supported-calendar-component-set/><D:calendar-color/></A:prop></A:propfind>"#)
+        .send()
+        .await;
+    let ms = r.xml();
+    let all = responses(&ms);
+    let (_, cal) = all
+        .iter()
+        .find(|(h, _)| h == "/dav/calendars/bob/ann~personal/")
+        .unwrap_or_else(|| panic!("no shared calendar: {}", r.text()));
+    let rt = prop(cal, "DAV:", "resourcetype").unwrap();
+    assert!(
+        rt.child("http://calendarserver.org/ns/", "shared")
+            .is_some()
+    );
+    assert_eq!(
+        prop(cal, "http://calendarserver.org/ns/", "shared-url")
+            .unwrap()
+            .children[0]
+            .text,
+        "/dav/calendars/ann/personal/"
+    );
+    assert_eq!(privileges(cal), ["read", "read-current-user-privilege-set"]);
+    assert_eq!(
+        prop(cal, "DAV:", "owner").unwrap().children[0].text,
+        "/dav/principals/ann/"
+    );
+
+    // DAVx5 (cat, read-write): the owner and write-content, so DAVx5 allows edits.
+    let r = s
+        .req("PROPFIND", "/dav/addressbooks/cat/")
+        .auth("cat", PW)
+        .header("user-agent", DAVX5)
+        .header("depth", "1")
+        .xml(r#"<propfind xmlns="DAV:" xmlns:CARD="urn:ietf:params:xml:ns:carddav"><prop><resourcetype/><displayname/><owner/><current-user-privilege-set/><share-access/><CARD:addressbook-description/><CARD:supported-address-data/></prop></propfind>"#)
+        .send()
+        .await;
+    let ms = r.xml();
+    let all = responses(&ms);
+    let (_, book) = all.iter().find(|(h, _)| *h == book_of("cat")).unwrap();
+    assert!(privileges(book).contains(&"write-content".to_string()));
+    assert!(
+        prop(book, "DAV:", "share-access")
+            .unwrap()
+            .child("DAV:", "read-write")
+            .is_some()
+    );
+    assert_eq!(
+        prop(book, "DAV:", "displayname").unwrap().text,
+        "clients (ann)"
+    );
+
+    // Thunderbird: probes the URL with Depth 0, then syncs with Depth 1.
+    let r = s
+        .req("PROPFIND", &book_of("bob"))
+        .auth("bob", PW)
+        .header("user-agent", TB)
+        .header("depth", "0")
+        .xml(r#"<D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"><D:prop><D:resourcetype/><D:displayname/><CS:getctag/><D:current-user-privilege-set/></D:prop></D:propfind>"#)
+        .send()
+        .await;
+    assert_eq!(r.status, 207);
+    assert!(!r.text().contains("write-content"), "{}", r.text());
+    let r = s
+        .req("REPORT", &book_of("bob"))
+        .auth("bob", PW)
+        .header("user-agent", TB)
+        .header("depth", "1")
+        .xml(&sync_report("", None, "<d:getetag/>"))
+        .send()
+        .await;
+    assert_eq!(r.status, 207);
+    assert!(r.text().contains(&format!("{}c1.vcf", book_of("bob"))));
 }

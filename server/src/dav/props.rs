@@ -181,9 +181,18 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
         let v = match (name.local.as_str(), res) {
             ("resourcetype", Resource::Root | Resource::Home) => "<d:collection/>".to_string(),
             ("resourcetype", Resource::Principal) => "<d:collection/><d:principal/>".to_string(),
-            ("resourcetype", Resource::Collection(c, _)) => match c.kind {
-                Kind::Addressbook => "<d:collection/><card:addressbook/>".into(),
-                Kind::Calendar => "<d:collection/><cal:calendar/>".into(),
+            ("resourcetype", Resource::Collection(c, _)) => match (c.kind, &c.shared) {
+                (Kind::Addressbook, _) => "<d:collection/><card:addressbook/>".into(),
+                // CalendarServer's mark of a calendar another user shares (caldav-sharing):
+                // Apple Calendar shows it as shared and offers no sharing of its own.
+                (Kind::Calendar, Some(_)) => "<d:collection/><cal:calendar/><cs:shared/>".into(),
+                (Kind::Calendar, None) => "<d:collection/><cal:calendar/>".into(),
+            },
+            // draft-pot-webdav-resource-sharing: what the caller's share allows.
+            ("share-access", Resource::Collection(c, _)) => match &c.shared {
+                Some(s) if s.writable => "<d:read-write/>".into(),
+                Some(_) => "<d:read/>".into(),
+                None => return None,
             },
             ("resourcetype", Resource::Member(..)) => String::new(),
             ("current-user-principal", _) => hrefs(&[&principal_href(user)]),
@@ -283,6 +292,17 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
     {
         return Some(escape(&sync_token(c)).into_owned());
     }
+    // CalendarServer's link from a sharee's calendar to the owner's.
+    if name.is(CALSERVER, "shared-url")
+        && let Resource::Collection(c, _) = res
+        && let Some(s) = &c.shared
+    {
+        return Some(hrefs(&[&super::paths::collection_href(
+            c.kind,
+            &s.owner_name,
+            &s.owner_collection,
+        )]));
+    }
     dead(res, name)
 }
 
@@ -320,6 +340,7 @@ pub fn is_protected(name: &Name) -> bool {
                 | "getlastmodified"
                 | "owner"
                 | "acl"
+                | "share-access"
                 | "principal-URL"
                 | "principal-collection-set"
                 | "lockdiscovery"
@@ -345,6 +366,7 @@ pub fn is_protected(name: &Name) -> bool {
                     | "calendar-data"
             ))
         || name.is(CALSERVER, "getctag")
+        || name.is(CALSERVER, "shared-url")
 }
 
 /// Renders the requested properties of one resource into found and missing lists.

@@ -1073,3 +1073,52 @@ async fn ios_macos_davx5_and_thunderbird_see_shared_collections_as_they_are() {
     assert_eq!(r.status, 207);
     assert!(r.text().contains(&format!("{}c1.vcf", book_of("bob"))));
 }
+
+/// Groups are principals (RFC 3744 §4): a member's principal lists its groups, and the
+/// group's principal lists its members, to members only.
+#[tokio::test]
+async fn groups_are_principals_their_members_can_read() {
+    let s = setup().await;
+    let r = s
+        .req("PROPFIND", "/dav/principals/dan/")
+        .auth("dan", PW)
+        .header("depth", "0")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:group-membership/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    let ms = r.xml();
+    let groups = prop(responses(&ms)[0].1, "DAV:", "group-membership").unwrap();
+    assert_eq!(groups.children[0].text, "/dav/groups/team/");
+    let body = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/><d:displayname/><d:group-member-set/></d:prop></d:propfind>"#;
+    let r = s
+        .req("PROPFIND", "/dav/groups/team/")
+        .auth("dan", PW)
+        .header("depth", "0")
+        .xml(body)
+        .send()
+        .await;
+    assert_eq!(r.status, 207, "{}", r.text());
+    let ms = r.xml();
+    let resp = responses(&ms);
+    assert!(
+        prop(resp[0].1, "DAV:", "resourcetype")
+            .unwrap()
+            .child("DAV:", "principal")
+            .is_some()
+    );
+    let members: Vec<String> = prop(resp[0].1, "DAV:", "group-member-set")
+        .unwrap()
+        .children
+        .iter()
+        .map(|h| h.text.clone())
+        .collect();
+    assert_eq!(members, ["/dav/principals/dan/"]);
+    let r = s
+        .req("PROPFIND", "/dav/groups/team/")
+        .auth("eve", PW)
+        .header("depth", "0")
+        .xml(body)
+        .send()
+        .await;
+    assert_eq!(r.status, 404, "not a member");
+}

@@ -29,6 +29,8 @@ pub enum Target {
     Collection(Kind, String, String),
     /// A vCard or iCalendar object: (kind, user, collection, name).
     Member(Kind, String, String, String),
+    /// A group's principal, `/dav/groups/NAME/`: seen by its members only.
+    Group(String),
     NotFound,
 }
 
@@ -71,6 +73,7 @@ pub fn resolve(path: &str) -> Target {
         (None, ..) => Target::Root,
         (Some(p), None, ..) if p == "principals" => Target::Principals,
         (Some(p), Some(u), None, ..) if p == "principals" => Target::Principal(u),
+        (Some(p), Some(g), None, ..) if p == "groups" => Target::Group(g),
         (Some(a), u, b, c, rest) => match (kind(&a), u, b, c, rest) {
             (Some(k), None, ..) => Target::Homes(k),
             (Some(k), Some(u), None, ..) => Target::Home(k, u),
@@ -90,6 +93,10 @@ fn root_segment(kind: Kind) -> &'static str {
 
 pub fn principal_href(user: &str) -> String {
     format!("/dav/principals/{}/", encode_segment(user))
+}
+
+pub fn group_href(group: &str) -> String {
+    format!("/dav/groups/{}/", encode_segment(group))
 }
 
 pub fn homes_href(kind: Kind) -> String {

@@ -1,6 +1,8 @@
 //! PROPFIND (RFC 4918 §9.1) on every resource of the layout.
 
-use super::paths::{Target, collection_href, home_href, homes_href, member_href, principal_href};
+use super::paths::{
+    Target, collection_href, group_href, home_href, homes_href, member_href, principal_href,
+};
 use super::props::{Resource, collect};
 use super::{Ctx, Render, calendar, object, respond, stream};
 use crate::store::{Collection, Kind, ObjectMeta};
@@ -9,7 +11,7 @@ use axum::response::Response;
 use futures_util::StreamExt;
 use kith_dav::headers::Depth;
 use kith_dav::ical::Tz;
-use kith_dav::multistatus::Multistatus;
+use kith_dav::multistatus::{Multistatus, hrefs};
 use kith_dav::names::{CALDAV, CARDDAV, DAV, Name};
 use kith_dav::request::{PropSelection, parse_propfind};
 
@@ -59,8 +61,60 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
                     return respond::multistatus(ms.finish());
                 }
             }
-            let (f, m) = collect(&pctx, &Resource::Principal, &select, none);
+            // RFC 3744 §4.4: the groups the user is in, as group principals.
+            let groups = if select.wants(DAV, "group-membership") {
+                match ctx.app.store.groups_of(ctx.principal.user.id).await {
+                    Ok(g) => g,
+                    Err(e) => return respond::internal(e),
+                }
+            } else {
+                Vec::new()
+            };
+            let mut membership = |name: &Name| {
+                name.is(DAV, "group-membership").then(|| {
+                    let list: Vec<String> = groups.iter().map(|g| group_href(&g.name)).collect();
+                    let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+                    Some(hrefs(&refs))
+                })
+            };
+            let (f, m) = collect(&pctx, &Resource::Principal, &select, &mut membership);
             ms.response(&principal_href(&user), &f, &m);
+        }
+        Target::Group(name) => {
+            // A group's principal, for its members (RFC 3744 §4.3: group-member-set).
+            let group = match ctx.app.store.group_by_name(name).await {
+                Ok(Some(g)) => g,
+                Ok(None) => return respond::not_found(),
+                Err(e) => return respond::internal(e),
+            };
+            let members = match ctx.app.store.members(group.id).await {
+                Ok(m) => m,
+                Err(e) => return respond::internal(e),
+            };
+            if !members.iter().any(|m| m.id == ctx.principal.user.id) {
+                return respond::not_found();
+            }
+            let href = group_href(&group.name);
+            let mut group_props = |n: &Name| {
+                if n.ns != DAV {
+                    return None;
+                }
+                Some(match n.local.as_str() {
+                    "resourcetype" => Some("<d:principal/>".to_string()),
+                    "displayname" => Some(kith_dav::xml::escape(&group.name).into_owned()),
+                    "principal-URL" => Some(hrefs(&[&href])),
+                    "group-member-set" => {
+                        let list: Vec<String> =
+                            members.iter().map(|m| principal_href(&m.name)).collect();
+                        let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+                        Some(hrefs(&refs))
+                    }
+                    "group-membership" => Some(String::new()),
+                    _ => return None,
+                })
+            };
+            let (f, m) = collect(&pctx, &Resource::Root, &select, &mut group_props);
+            ms.response(&href, &f, &m);
         }
         Target::Homes(kind) => {
             let (f, m) = collect(&pctx, &Resource::Root, &select, none);

@@ -56,6 +56,22 @@ pub struct SharedCard {
     pub data: Vec<u8>,
 }
 
+/// A share from a row with `user_id`, `group_id`, `grantee_name` and `created_at`.
+fn share_row(r: &sqlx::any::AnyRow, collection_id: i64, writable: bool) -> Share {
+    let user: Option<i64> = r.get("user_id");
+    let group: Option<i64> = r.get("group_id");
+    Share {
+        collection_id,
+        grantee: match (user, group) {
+            (Some(u), _) => Grantee::User(u),
+            (None, g) => Grantee::Group(g.unwrap_or(0)),
+        },
+        grantee_name: r.get("grantee_name"),
+        writable,
+        created_at: r.get("created_at"),
+    }
+}
+
 fn grantee_column(g: Grantee) -> (&'static str, i64) {
     match g {
         Grantee::User(id) => ("user_id", id),
@@ -159,20 +175,7 @@ impl Shares for Db {
         .await?;
         Ok(rows
             .iter()
-            .map(|r| {
-                let user: Option<i64> = r.get("user_id");
-                let group: Option<i64> = r.get("group_id");
-                Share {
-                    collection_id: r.get("collection_id"),
-                    grantee: match (user, group) {
-                        (Some(u), _) => Grantee::User(u),
-                        (None, g) => Grantee::Group(g.unwrap_or(0)),
-                    },
-                    grantee_name: r.get("grantee_name"),
-                    writable: flag(r, "writable"),
-                    created_at: r.get("created_at"),
-                }
-            })
+            .map(|r| share_row(r, r.get("collection_id"), flag(r, "writable")))
             .collect())
     }
 
@@ -268,23 +271,7 @@ impl Shares for Db {
         .await?;
         Ok(rows
             .iter()
-            .map(|r| {
-                let user: Option<i64> = r.get("user_id");
-                let group: Option<i64> = r.get("group_id");
-                (
-                    r.get("card"),
-                    Share {
-                        collection_id,
-                        grantee: match (user, group) {
-                            (Some(u), _) => Grantee::User(u),
-                            (None, g) => Grantee::Group(g.unwrap_or(0)),
-                        },
-                        grantee_name: r.get("grantee_name"),
-                        writable: false,
-                        created_at: r.get("created_at"),
-                    },
-                )
-            })
+            .map(|r| (r.get("card"), share_row(r, collection_id, false)))
             .collect())
     }
 

@@ -97,6 +97,8 @@ pub async fn book_names(web: &Web) -> Vec<String> {
         .await
         .unwrap_or_default()
         .into_iter()
+        // A derived book ("Shared with me") is Kith's to write, never a source's.
+        .filter(|c| c.derived.is_none())
         .map(|c| c.name)
         .collect()
 }

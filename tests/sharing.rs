@@ -671,6 +671,49 @@ async fn sharing_in_the_browser_reaches_the_sharees_devices() {
     ann.press("Stop sharing with bob").await;
     ann.wait_text("#notice", "no longer shared").await;
     assert!(!home("bob").await.contains("ann~contacts"));
+
+    // One contact alone, found by its name.
+    for (uid, name) in [("g1", "Grace Hopper"), ("g2", "Grace Kelly")] {
+        let r = s
+            .req("PUT", &format!("/dav/addressbooks/ann/contacts/{uid}.vcf"))
+            .auth("ann", PW)
+            .vcard(vcard(uid, name).as_bytes())
+            .send()
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    ann.go("/sharing").await;
+    ann.fill("#contact-contacts", "grace").await;
+    ann.fill("#card-with-contacts", "bob").await;
+    ann.click("#share-card-contacts button[type=submit]").await;
+    let err = ann.wait_text("#share-error", "match").await;
+    assert!(
+        err.contains("2 contacts match") && err.contains("Grace Kelly"),
+        "{err}"
+    );
+    ann.fill("#contact-contacts", "hopper").await;
+    ann.fill("#card-with-contacts", "bob").await;
+    ann.click("#share-card-contacts button[type=submit]").await;
+    let notice = ann.wait_text("#notice", "Shared with me").await;
+    assert!(
+        notice.contains("Grace Hopper is shared with user bob"),
+        "{notice}"
+    );
+    let copy = s
+        .req("PROPFIND", "/dav/addressbooks/bob/shared-with-me/")
+        .auth("bob", PW)
+        .header("depth", "1")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert_eq!(
+        responses(&copy.xml()).len(),
+        2,
+        "the book and Grace Hopper: {}",
+        copy.text()
+    );
+    ann.press("Stop sharing Grace Hopper with bob").await;
+    ann.wait_text("#notice", "no longer shared").await;
     ann.close().await;
     bob.close().await;
 }

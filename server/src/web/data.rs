@@ -46,7 +46,7 @@ struct Data {
 }
 
 /// A card's or event's name for people: its FN or SUMMARY.
-fn title_of(data: &[u8]) -> String {
+pub fn title_of(data: &[u8]) -> String {
     let text = String::from_utf8_lossy(data);
     text.lines()
         .find_map(|l| {

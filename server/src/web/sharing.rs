@@ -20,12 +20,21 @@ pub struct ShareRow {
     pub access: &'static str,
 }
 
+/// A single card's share.
+pub struct CardShareRow {
+    pub card: String,
+    pub title: String,
+    pub share: ShareRow,
+}
+
 pub struct OwnRow {
     pub kind: &'static str,
     pub what: &'static str,
     pub name: String,
     pub title: String,
     pub shares: Vec<ShareRow>,
+    /// Address books: the cards shared alone.
+    pub cards: Vec<CardShareRow>,
 }
 
 pub struct IncomingRow {
@@ -60,6 +69,62 @@ fn access_word(writable: bool) -> &'static str {
     if writable { "read-write" } else { "read-only" }
 }
 
+fn share_row(grantee: Grantee, with: String, writable: bool) -> ShareRow {
+    ShareRow {
+        with_kind: match grantee {
+            Grantee::User(_) => "user",
+            Grantee::Group(_) => "group",
+        },
+        with,
+        access: access_word(writable),
+    }
+}
+
+/// The one card of `owner`'s book `book` whose name or email holds `text` (any case); the
+/// error says what to do when none or several do.
+async fn find_card(web: &Web, book: &str, text: &str) -> Result<(String, String), String> {
+    use futures_util::StreamExt;
+    let store = web.app.store.as_ref();
+    let coll = store
+        .collection(web.user().id, Kind::Addressbook, book)
+        .await
+        .map_err(|e| e.to_string())?
+        .filter(|c| c.derived.is_none())
+        .ok_or_else(|| format!("You have no address book named {book:?}."))?;
+    let needle = text.to_lowercase();
+    if needle.is_empty() {
+        return Err("Type part of the contact's name or email address.".into());
+    }
+    let mut found = Vec::new();
+    let mut rows = store.objects(coll.id, true, None);
+    while let Some(o) = rows.next().await {
+        let o = o.map_err(|e| e.to_string())?;
+        let title = super::data::title_of(&o.data);
+        let hit = String::from_utf8_lossy(&o.data).lines().any(|l| {
+            let upper = l.to_ascii_uppercase();
+            (upper.starts_with("FN") || upper.contains("EMAIL"))
+                && l.to_lowercase().contains(&needle)
+        });
+        if hit {
+            found.push((o.meta.name, title));
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(format!(
+            "No contact in {book} has {text:?} in its name or email address."
+        )),
+        n => {
+            let some: Vec<String> = found.iter().take(5).map(|(_, t)| t.clone()).collect();
+            Err(format!(
+                "{n} contacts match {text:?} ({}{}); type more of the name or the email address.",
+                some.join(", "),
+                if n > 5 { ", …" } else { "" }
+            ))
+        }
+    }
+}
+
 async fn rows(web: &Web) -> Result<(Vec<OwnRow>, Vec<IncomingRow>), StoreError> {
     let store = web.app.store.as_ref();
     let user = web.user();
@@ -74,21 +139,29 @@ async fn rows(web: &Web) -> Result<(Vec<OwnRow>, Vec<IncomingRow>), StoreError> 
                 .shares_of(c.id)
                 .await?
                 .into_iter()
-                .map(|s| ShareRow {
-                    with_kind: match s.grantee {
-                        Grantee::User(_) => "user",
-                        Grantee::Group(_) => "group",
-                    },
-                    with: s.grantee_name,
-                    access: access_word(s.writable),
-                })
+                .map(|s| share_row(s.grantee, s.grantee_name, s.writable))
                 .collect();
+            let mut cards = Vec::new();
+            if kind == Kind::Addressbook {
+                for (card, s) in store.card_shares_of(c.id).await? {
+                    let title = match store.object(c.id, &card).await? {
+                        Some(o) => super::data::title_of(&o.data),
+                        None => card.clone(),
+                    };
+                    cards.push(CardShareRow {
+                        card,
+                        title,
+                        share: share_row(s.grantee, s.grantee_name, s.writable),
+                    });
+                }
+            }
             own.push(OwnRow {
                 kind: k,
                 what,
                 title: c.displayname.clone().unwrap_or_else(|| c.name.clone()),
                 name: c.name,
                 shares,
+                cards,
             });
         }
         for s in store.shared_with(user.id, kind).await? {
@@ -166,6 +239,21 @@ pub async fn act(web: &Web, action: &str, form: &Form) -> Response {
             .await
             .map(|()| {
                 format!("{name} is no longer shared with {with}; their devices drop it on the next sync.")
+            })
+            .map_err(|e| e.to_string()),
+        "add-card" => match find_card(web, name, form.get("contact").trim()).await {
+            Ok((card, title)) => access::share_card(store, user, name, &card, &with)
+                .await
+                .map(|()| {
+                    format!("{title} is shared with {with}; it appears in their \"Shared with me\" book.")
+                })
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
+        "remove-card" => access::unshare_card(store, user, name, form.get("card"), &with)
+            .await
+            .map(|()| {
+                "The contact is no longer shared with them; their devices drop it on the next sync.".to_string()
             })
             .map_err(|e| e.to_string()),
         "hide" | "show" => {

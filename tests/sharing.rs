@@ -185,7 +185,7 @@ async fn matrix(s: &Server, user: &str, base: &str) -> Vec<(&'static str, u16)> 
     out.push((
         "PROPPATCH",
         go("PROPPATCH", base.to_string())
-            .xml(r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>Mine</d:displayname></d:prop></d:set></d:propertyupdate>"#)
+            .xml(r#"<d:propertyupdate xmlns:d="DAV:" xmlns:x="urn:example:x"><d:set><d:prop><x:owners-only>Mine</x:owners-only></d:prop></d:set></d:propertyupdate>"#)
             .send()
             .await
             .status
@@ -1164,4 +1164,63 @@ async fn groups_are_principals_their_members_can_read() {
         .send()
         .await;
     assert_eq!(r.status, 404, "not a member");
+}
+
+/// A sharee names and colours a shared calendar for themselves (caldav-sharing's per-user
+/// properties): the owner and other sharees keep theirs; everything else stays the owner's.
+#[tokio::test]
+async fn a_sharee_names_and_colours_a_shared_collection_for_themselves() {
+    let s = setup().await;
+    let patch = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:i="http://apple.com/ns/ical/"><d:set><d:prop><d:displayname>Ann's clients</d:displayname><i:calendar-color>#FF2968FF</i:calendar-color></d:prop></d:set></d:propertyupdate>"#;
+    let r = s
+        .req("PROPPATCH", &book_of("bob"))
+        .auth("bob", PW)
+        .xml(patch)
+        .send()
+        .await;
+    assert_eq!(r.status, 207, "{}", r.text());
+    assert!(r.text().contains("200 OK"), "{}", r.text());
+    let read = |user: &'static str, path: String| {
+        let s = &s;
+        async move {
+            let r = s
+                .req("PROPFIND", &path)
+                .auth(user, PW)
+                .header("depth", "0")
+                .xml(r#"<d:propfind xmlns:d="DAV:" xmlns:i="http://apple.com/ns/ical/"><d:prop><d:displayname/><i:calendar-color/></d:prop></d:propfind>"#)
+                .send()
+                .await;
+            let ms = r.xml();
+            let resp = responses(&ms);
+            (
+                prop(resp[0].1, "DAV:", "displayname").map(|p| p.text.clone()),
+                prop(resp[0].1, "http://apple.com/ns/ical/", "calendar-color")
+                    .map(|p| p.text.clone()),
+            )
+        }
+    };
+    assert_eq!(
+        read("bob", book_of("bob")).await,
+        (Some("Ann's clients".into()), Some("#FF2968FF".into()))
+    );
+    assert_eq!(
+        read("cat", book_of("cat")).await,
+        (Some("clients (ann)".into()), None)
+    );
+    assert_eq!(
+        read("ann", "/dav/addressbooks/ann/clients/".into()).await,
+        (None, None)
+    );
+    // Removing it brings the default back.
+    let r = s
+        .req("PROPPATCH", &book_of("bob"))
+        .auth("bob", PW)
+        .xml(r#"<d:propertyupdate xmlns:d="DAV:"><d:remove><d:prop><d:displayname/></d:prop></d:remove></d:propertyupdate>"#)
+        .send()
+        .await;
+    assert_eq!(r.status, 207);
+    assert_eq!(
+        read("bob", book_of("bob")).await.0,
+        Some("clients (ann)".into())
+    );
 }

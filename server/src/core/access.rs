@@ -7,6 +7,7 @@
 
 use crate::store::shares::{Grantee, Share, SharedBy, SharedCollection};
 use crate::store::{Collection, Kind, Store, StoreError, User};
+use kith_dav::names::{APPLE_ICAL, CALDAV, CARDDAV, DAV};
 
 /// Separates the owner from the collection name in an alias. `~` is unreserved in URLs, so
 /// clients send it as it is.
@@ -260,6 +261,54 @@ pub async fn unshare_card(
     let g = grantee(store, owner, with).await?;
     if !store.remove_card_share(c.id, card, g).await? {
         return Err(ShareError::CardNotShared(with.to_string()));
+    }
+    Ok(())
+}
+
+/// The properties a sharee sets for themselves on a shared collection, over the owner's
+/// (caldav-sharing's per-user properties): the name, colour and order it has on their devices,
+/// its description, and whether it counts for their free-busy.
+const PERSONAL: &[(&str, &str)] = &[
+    (DAV, "displayname"),
+    (APPLE_ICAL, "calendar-color"),
+    (APPLE_ICAL, "calendar-order"),
+    (CALDAV, "calendar-description"),
+    (CARDDAV, "addressbook-description"),
+    (CALDAV, "schedule-calendar-transp"),
+];
+
+/// Whether a sharee may set property `ns:name` for themselves.
+pub fn is_personal(ns: &str, name: &str) -> bool {
+    PERSONAL.iter().any(|(n, l)| *n == ns && *l == name)
+}
+
+/// A shared collection as `user` sees it: their own properties over the owner's `dead` ones,
+/// and their own name and description. Nothing to do for an owner's own collection.
+pub async fn with_personal(
+    store: &dyn Store,
+    user: &User,
+    coll: &mut Collection,
+    dead: &mut Vec<(String, String, String)>,
+) -> Result<(), StoreError> {
+    if coll.shared.is_none() {
+        return Ok(());
+    }
+    for (ns, name, xml) in store.share_props(user.id, coll.id).await? {
+        let text = || {
+            kith_dav::xml::parse(xml.as_bytes())
+                .ok()
+                .map(|e| e.text.trim().to_string())
+        };
+        match (ns.as_str(), name.as_str()) {
+            (DAV, "displayname") => coll.displayname = text(),
+            (CALDAV, "calendar-description") | (CARDDAV, "addressbook-description") => {
+                coll.description = text();
+            }
+            _ => {
+                dead.retain(|(n, l, _)| !(*n == ns && *l == name));
+                dead.push((ns, name, xml));
+            }
+        }
     }
     Ok(())
 }

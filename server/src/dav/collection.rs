@@ -308,18 +308,47 @@ pub async fn proppatch(ctx: &Ctx, body: &[u8]) -> Response {
         }
     }
     let mut ms = Multistatus::new();
-    // The owner names and describes a collection; a sharee's change would rename it for all.
+    // A sharee sets their own name, colour and description (kept for them alone); every other
+    // property is the owner's.
     if let Some(b) = &book
         && let Some(s) = &b.shared
     {
-        return super::write::need_privileges(
-            &href,
-            "write-properties",
-            &format!(
-                "Only {} can change this collection's properties",
-                s.owner_name
-            ),
-        );
+        if !names
+            .iter()
+            .all(|n| crate::core::access::is_personal(&n.ns, &n.local))
+        {
+            return super::write::need_privileges(
+                &href,
+                "write-properties",
+                &format!(
+                    "Only {} can change this collection's properties; your own name, colour and description for it you can set",
+                    s.owner_name
+                ),
+            );
+        }
+        for op in &ops {
+            let (n, xml) = match op {
+                PatchOp::Set(n, el) => (n, Some(el.to_xml())),
+                PatchOp::Remove(n) => (n, None),
+            };
+            let set = ctx
+                .app
+                .store
+                .set_share_prop(ctx.principal.user.id, b.id, &n.ns, &n.local, xml.as_deref())
+                .await;
+            if let Err(e) = set {
+                return respond::internal(e);
+            }
+        }
+        let ok: Vec<PropValue> = names
+            .into_iter()
+            .map(|name| PropValue {
+                name,
+                xml: String::new(),
+            })
+            .collect();
+        ms.response(&href, &ok, &[]);
+        return respond::multistatus(ms.finish());
     }
     let Some(book) = book else {
         // Only collections keep properties; objects and the fixed resources have none to set.

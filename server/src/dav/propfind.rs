@@ -209,12 +209,23 @@ pub async fn collection_response(
     coll: &Collection,
     select: &PropSelection,
 ) -> Result<(), Response> {
-    let dead = ctx
+    let mut dead = ctx
         .app
         .store
         .dead_props(coll.id)
         .await
         .map_err(respond::internal)?;
+    // A sharee sees their own name, colour and description over the owner's.
+    let mut coll = coll.clone();
+    crate::core::access::with_personal(
+        ctx.app.store.as_ref(),
+        &ctx.principal.user,
+        &mut coll,
+        &mut dead,
+    )
+    .await
+    .map_err(respond::internal)?;
+    let coll = &coll;
     let (f, m) = collect(
         &ctx.prop_ctx(),
         &Resource::Collection(coll, &dead),

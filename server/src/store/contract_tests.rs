@@ -1042,6 +1042,25 @@ async fn shares_direct_and_through_groups(store: &Db) {
         .collect();
     assert_eq!(list, [("bob", false), ("team", true)]);
 
+    // A sharee's own properties, over the owner's, for them alone.
+    store
+        .set_share_prop(
+            bob.id,
+            book.id,
+            "DAV:",
+            "displayname",
+            Some("<x:displayname xmlns:x=\"DAV:\">Mine</x:displayname>"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.share_props(bob.id, book.id).await.unwrap().len(), 1);
+    assert!(store.share_props(cat.id, book.id).await.unwrap().is_empty());
+    store
+        .set_share_prop(bob.id, book.id, "DAV:", "displayname", None)
+        .await
+        .unwrap();
+    assert!(store.share_props(bob.id, book.id).await.unwrap().is_empty());
+
     store.set_share_hidden(bob.id, book.id, true).await.unwrap();
     assert!(seen(bob.id).await[0].3, "hidden for bob");
     assert!(!seen(cat.id).await[0].3, "not for cat");

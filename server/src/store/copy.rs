@@ -34,6 +34,7 @@ const TABLES: &[&str] = &[
     "shares",
     "shares_hidden",
     "card_shares",
+    "share_props",
 ];
 const SKIPPED: &[&str] = &["leases", "_sqlx_migrations"];
 

@@ -113,6 +113,21 @@ pub trait Shares: Send + Sync {
     async fn card_shares_of(&self, collection_id: i64) -> StoreResult<Vec<(String, Share)>>;
     /// The cards shared with `user_id` alone or through a group, once each, not their own.
     async fn cards_shared_with(&self, user_id: i64) -> StoreResult<Vec<SharedCard>>;
+    /// A sharee's own properties of a shared collection: (namespace, name, element XML).
+    async fn share_props(
+        &self,
+        user_id: i64,
+        collection_id: i64,
+    ) -> StoreResult<Vec<(String, String, String)>>;
+    /// Sets (or with `None` removes) one of a sharee's own properties.
+    async fn set_share_prop(
+        &self,
+        user_id: i64,
+        collection_id: i64,
+        ns: &str,
+        name: &str,
+        xml: Option<&str>,
+    ) -> StoreResult<()>;
     /// Hides (or shows again) a shared collection in one sharee's own home.
     async fn set_share_hidden(
         &self,
@@ -299,6 +314,57 @@ impl Shares for Db {
                 data: r.get("data"),
             })
             .collect())
+    }
+
+    async fn share_props(
+        &self,
+        user_id: i64,
+        collection_id: i64,
+    ) -> StoreResult<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT ns, name, xml FROM share_props WHERE user_id = $1 AND collection_id = $2 \
+             ORDER BY ns, name",
+        )
+        .bind(user_id)
+        .bind(collection_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("ns"), r.get("name"), r.get("xml")))
+            .collect())
+    }
+
+    async fn set_share_prop(
+        &self,
+        user_id: i64,
+        collection_id: i64,
+        ns: &str,
+        name: &str,
+        xml: Option<&str>,
+    ) -> StoreResult<()> {
+        let q = match xml {
+            Some(x) => sqlx::query(
+                "INSERT INTO share_props (user_id, collection_id, ns, name, xml) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (user_id, collection_id, ns, name) DO UPDATE SET xml = excluded.xml",
+            )
+            .bind(user_id)
+            .bind(collection_id)
+            .bind(ns)
+            .bind(name)
+            .bind(x),
+            None => sqlx::query(
+                "DELETE FROM share_props WHERE user_id = $1 AND collection_id = $2 \
+                 AND ns = $3 AND name = $4",
+            )
+            .bind(user_id)
+            .bind(collection_id)
+            .bind(ns)
+            .bind(name),
+        };
+        q.execute(&self.writer).await?;
+        Ok(())
     }
 
     async fn set_share_hidden(

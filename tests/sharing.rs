@@ -1224,3 +1224,72 @@ async fn a_sharee_names_and_colours_a_shared_collection_for_themselves() {
         Some("clients (ann)".into())
     );
 }
+
+/// The sharing dialects clients read: the owner sees whom a collection is shared with
+/// (DAV:invite, CalendarServer's cs:invite), a sharee sees the owner.
+#[tokio::test]
+async fn owners_and_sharees_read_the_invite_in_both_dialects() {
+    let s = setup().await;
+    let body = r#"<d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/"><d:prop><d:share-access/><d:invite/><cs:invite/></d:prop></d:propfind>"#;
+    let r = s
+        .req("PROPFIND", "/dav/addressbooks/ann/clients/")
+        .auth("ann", PW)
+        .header("depth", "0")
+        .xml(body)
+        .send()
+        .await;
+    let ms = r.xml();
+    let resp = responses(&ms);
+    let me = resp[0].1;
+    assert!(
+        prop(me, "DAV:", "share-access")
+            .unwrap()
+            .child("DAV:", "shared-owner")
+            .is_some()
+    );
+    let sharees: Vec<(String, String)> = prop(me, "DAV:", "invite")
+        .unwrap()
+        .children
+        .iter()
+        .map(|sh| {
+            let href = sh.child("DAV:", "href").unwrap().text.clone();
+            let access = sh.child("DAV:", "share-access").unwrap().children[0]
+                .name
+                .clone();
+            (href, access)
+        })
+        .collect();
+    assert_eq!(
+        sharees,
+        [
+            ("/dav/principals/bob/".to_string(), "read".to_string()),
+            ("/dav/principals/cat/".to_string(), "read-write".to_string()),
+            ("/dav/groups/team/".to_string(), "read-write".to_string()),
+        ]
+    );
+    let cs = prop(me, "http://calendarserver.org/ns/", "invite").unwrap();
+    assert_eq!(cs.children.len(), 3);
+    // ann's contacts are not shared.
+    let r = s
+        .req("PROPFIND", "/dav/addressbooks/ann/contacts/")
+        .auth("ann", PW)
+        .header("depth", "0")
+        .xml(body)
+        .send()
+        .await;
+    assert!(r.text().contains("<d:not-shared/>"), "{}", r.text());
+    // bob sees the owner, not the other sharees.
+    let r = s
+        .req("PROPFIND", &book_of("bob"))
+        .auth("bob", PW)
+        .header("depth", "0")
+        .xml(body)
+        .send()
+        .await;
+    let text = r.text();
+    assert!(
+        text.contains("<d:read/>") && text.contains("/dav/principals/ann/"),
+        "{text}"
+    );
+    assert!(!text.contains("/dav/principals/cat/"), "{text}");
+}

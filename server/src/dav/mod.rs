@@ -5,6 +5,7 @@ mod calendar;
 mod collection;
 mod copymove;
 mod download;
+mod invite;
 mod object;
 mod paths;
 mod propfind;

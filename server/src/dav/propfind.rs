@@ -226,11 +226,12 @@ pub async fn collection_response(
     .await
     .map_err(respond::internal)?;
     let coll = &coll;
+    let invites = super::invite::load(ctx, coll, select).await?;
     let (f, m) = collect(
         &ctx.prop_ctx(),
         &Resource::Collection(coll, &dead),
         select,
-        &mut |_| None,
+        &mut |n| invites.as_ref().and_then(|i| i.render(n)),
     );
     ms.response(
         &collection_href(coll.kind, ctx.user_name(), &coll.name),

@@ -341,6 +341,7 @@ pub fn is_protected(name: &Name) -> bool {
                 | "owner"
                 | "acl"
                 | "share-access"
+                | "invite"
                 | "principal-URL"
                 | "principal-collection-set"
                 | "lockdiscovery"
@@ -367,6 +368,7 @@ pub fn is_protected(name: &Name) -> bool {
             ))
         || name.is(CALSERVER, "getctag")
         || name.is(CALSERVER, "shared-url")
+        || name.is(CALSERVER, "invite")
 }
 
 /// Renders the requested properties of one resource into found and missing lists.

@@ -1293,3 +1293,71 @@ async fn owners_and_sharees_read_the_invite_in_both_dialects() {
     );
     assert!(!text.contains("/dav/principals/cat/"), "{text}");
 }
+
+/// The isolation matrix's web side: pages and downloads. Only the owner exports or reads the
+/// history of her book on the web; sharees download it over DAV as any collection, and see it
+/// on their Sharing page; a sharee's forged "stop sharing" for ann's book changes nothing.
+#[tokio::test]
+async fn web_pages_and_downloads_keep_to_what_each_user_may_see() {
+    let s = setup().await;
+    let web = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for user in ["ann", "bob", "cat", "eve", "fay"] {
+        let cookie = s.web_session(user, PW).await;
+        let get = |path: &str| web.get(s.url(path)).header("cookie", &cookie).send();
+        let owner = user == "ann";
+        let export = get("/data/export/addressbook/clients").await.unwrap();
+        let code = export.status().as_u16();
+        let text = export.text().await.unwrap();
+        assert_eq!(code, if owner { 200 } else { 404 }, "{user} export");
+        assert_eq!(text.contains("Client One"), owner, "{user} export");
+        let card = get("/data/card/clients/c1.vcf").await.unwrap();
+        assert_eq!(
+            card.status().as_u16(),
+            if owner { 200 } else { 404 },
+            "{user} card"
+        );
+        let page = get("/sharing").await.unwrap();
+        assert_eq!(page.status().as_u16(), 200);
+        let page = page.text().await.unwrap();
+        let sees = matches!(user, "bob" | "cat");
+        assert_eq!(page.contains("ann~clients"), sees, "{user} sharing page");
+        // The collection download over DAV, as a sharee's client makes it.
+        let dav = s.req("GET", &book_of(user)).auth(user, PW).send().await;
+        assert_eq!(dav.status, if sees { 200 } else { 404 }, "{user} download");
+        assert_eq!(dav.text().contains("Client One"), sees, "{user} download");
+        if user == "bob" {
+            // bob posts "stop sharing" for ann's book, with his own valid session and token.
+            let csrf = page
+                .split("name=\"csrf\" value=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap()
+                .to_string();
+            let r = web
+                .post(s.url("/sharing/remove"))
+                .header("cookie", &cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "csrf={csrf}&kind=book&name=clients&with_kind=user&with=bob"
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 400);
+            assert!(
+                r.text()
+                    .await
+                    .unwrap()
+                    .contains("bob has no address book named")
+            );
+        }
+    }
+    let listed = share(&s, &["list", "--user", "ann"]);
+    assert!(
+        listed.contains("user bob (read-only)"),
+        "nothing changed: {listed}"
+    );
+}

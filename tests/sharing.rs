@@ -1057,6 +1057,28 @@ async fn ios_macos_davx5_and_thunderbird_see_shared_collections_as_they_are() {
         rt.child("http://calendarserver.org/ns/", "shared")
             .is_some()
     );
+    // ann's own Calendar sees her calendar as shared by her.
+    let r = s
+        .req("PROPFIND", "/dav/calendars/ann/")
+        .auth("ann", PW)
+        .header("user-agent", MACOS)
+        .header("depth", "1")
+        .xml(r#"<A:propfind xmlns:A="DAV:"><A:prop><A:resourcetype/></A:prop></A:propfind>"#)
+        .send()
+        .await;
+    let ms_own = r.xml();
+    let own = responses(&ms_own);
+    let marked = |href: &str| {
+        own.iter()
+            .find(|(h, _)| h == href)
+            .and_then(|(_, r)| prop(r, "DAV:", "resourcetype"))
+            .is_some_and(|rt| {
+                rt.child("http://calendarserver.org/ns/", "shared-owner")
+                    .is_some()
+            })
+    };
+    assert!(marked("/dav/calendars/ann/personal/"), "{}", r.text());
+    assert!(!marked("/dav/calendars/ann/tasks/"), "{}", r.text());
     assert_eq!(
         prop(cal, "http://calendarserver.org/ns/", "shared-url")
             .unwrap()

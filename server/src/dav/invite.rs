@@ -1,13 +1,14 @@
 //! Who a collection is shared with, in the two sharing dialects clients read: the
 //! resource-sharing draft's `DAV:invite` and `DAV:share-access` (SabreDAV's; Tasks.org and
-//! DAVx5 show them) and CalendarServer's `cs:invite` (Apple's). Read-only: shares are made in
-//! Kith. The shares are read only when a request asks for these properties, so an owner's
-//! ordinary listings cost nothing more.
+//! DAVx5 show them) and CalendarServer's `cs:invite` and `cs:shared-owner` (Apple's).
+//! Read-only: shares are made in Kith. The shares are read only when a request asks for these
+//! properties (or, for a calendar, its resourcetype), so an owner's address book listings cost
+//! nothing more.
 
 use super::paths::{group_href, principal_href};
 use super::{Ctx, respond};
-use crate::store::Collection;
 use crate::store::shares::{Grantee, Share};
+use crate::store::{Collection, Kind};
 use axum::response::Response;
 use kith_dav::names::{CALSERVER, DAV, Name};
 use kith_dav::request::PropSelection;
@@ -19,12 +20,16 @@ pub struct Invites {
     /// shown), and `owner` names whose it is.
     shares: Vec<Share>,
     owner: Option<String>,
+    calendar: bool,
 }
 
-fn wanted(select: &PropSelection) -> bool {
+fn wanted(coll: &Collection, select: &PropSelection) -> bool {
     select.wants(DAV, "invite")
         || select.wants(DAV, "share-access")
         || select.wants(CALSERVER, "invite")
+        // An owner's shared calendar is `cs:shared-owner` to Apple Calendar; a user has a few
+        // calendars, so this reads their shares only in calendar listings.
+        || (coll.kind == Kind::Calendar && coll.shared.is_none() && select.wants(DAV, "resourcetype"))
 }
 
 /// Loads what `coll`'s sharing properties need, if the request asks for any of them.
@@ -33,13 +38,14 @@ pub async fn load(
     coll: &Collection,
     select: &PropSelection,
 ) -> Result<Option<Invites>, Response> {
-    if !wanted(select) {
+    if !wanted(coll, select) {
         return Ok(None);
     }
     if let Some(s) = &coll.shared {
         return Ok(Some(Invites {
             shares: Vec::new(),
             owner: Some(s.owner_name.clone()),
+            calendar: coll.kind == Kind::Calendar,
         }));
     }
     let shares = ctx
@@ -51,6 +57,7 @@ pub async fn load(
     Ok(Some(Invites {
         shares,
         owner: None,
+        calendar: coll.kind == Kind::Calendar,
     }))
 }
 
@@ -64,6 +71,10 @@ fn href(s: &Share) -> String {
 impl Invites {
     /// The content of `name`, if it is one of the sharing properties; `None` otherwise.
     pub fn render(&self, name: &Name) -> Option<Option<String>> {
+        if name.is(DAV, "resourcetype") {
+            return (self.owner.is_none() && !self.shares.is_empty() && self.calendar)
+                .then(|| Some("<d:collection/><cal:calendar/><cs:shared-owner/>".into()));
+        }
         if name.is(DAV, "share-access") {
             return match (&self.owner, self.shares.is_empty()) {
                 // A sharee's access is a live property of the collection.

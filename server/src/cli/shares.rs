@@ -2,8 +2,8 @@
 
 use super::CliResult;
 use crate::cli::args::{ShareCommand, ShareWith, Which};
-use crate::core::access::{self, With};
-use crate::store::shares::Grantee;
+use crate::core::access::{self, With, what};
+use crate::store::shares::{Grantee, Share};
 use crate::store::{Kind, Store, User};
 
 async fn user(store: &dyn Store, name: &str) -> Result<User, String> {
@@ -32,10 +32,11 @@ fn with(w: ShareWith) -> With {
     }
 }
 
-fn what(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Addressbook => "address book",
-        Kind::Calendar => "calendar",
+/// Whom a share is for, as `kith share list` prints it.
+fn who(s: &Share) -> String {
+    match s.grantee {
+        Grantee::User(_) => format!("user {}", s.grantee_name),
+        Grantee::Group(_) => format!("group {}", s.grantee_name),
     }
 }
 
@@ -121,16 +122,12 @@ pub async fn command(store: &dyn Store, cmd: ShareCommand) -> CliResult {
                     let list: Vec<String> = shares
                         .iter()
                         .map(|s| {
-                            let who = match s.grantee {
-                                Grantee::User(_) => format!("user {}", s.grantee_name),
-                                Grantee::Group(_) => format!("group {}", s.grantee_name),
-                            };
                             let how = if s.writable {
                                 "read-write"
                             } else {
                                 "read-only"
                             };
-                            format!("{who} ({how})")
+                            format!("{} ({how})", who(s))
                         })
                         .collect();
                     println!("shares {} {}: {}", what(kind), c.name, list.join(", "));
@@ -139,11 +136,7 @@ pub async fn command(store: &dyn Store, cmd: ShareCommand) -> CliResult {
                     for c in store.collections(u.id, kind).await.map_err(e)? {
                         for (card, s) in store.card_shares_of(c.id).await.map_err(e)? {
                             any = true;
-                            let who = match s.grantee {
-                                Grantee::User(_) => format!("user {}", s.grantee_name),
-                                Grantee::Group(_) => format!("group {}", s.grantee_name),
-                            };
-                            println!("shares card {card} of book {}: {who}", c.name);
+                            println!("shares card {card} of book {}: {}", c.name, who(&s));
                         }
                     }
                     for c in store.cards_shared_with(u.id).await.map_err(e)? {

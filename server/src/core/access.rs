@@ -132,7 +132,8 @@ impl std::fmt::Display for With {
     }
 }
 
-fn what(kind: Kind) -> &'static str {
+/// How a collection of `kind` is named to people.
+pub fn what(kind: Kind) -> &'static str {
     match kind {
         Kind::Addressbook => "address book",
         Kind::Calendar => "calendar",

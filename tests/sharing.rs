@@ -632,6 +632,8 @@ async fn sharing_in_the_browser_reaches_the_sharees_devices() {
 
     let ann = Browser::open(&s.base, "sharing-ann").await;
     ann.sign_in("ann", PW).await;
+    // The readiness check: the sign-in has landed before the next page opens.
+    ann.wait("#books").await;
     ann.go("/sharing").await;
     ann.wait_heading("Sharing").await;
     ann.fill("#with-book-contacts", "bob").await;
@@ -657,6 +659,8 @@ async fn sharing_in_the_browser_reaches_the_sharees_devices() {
 
     let bob = Browser::open(&s.base, "sharing-bob").await;
     bob.sign_in("bob", PW).await;
+    // The readiness check: the sign-in has landed before the next page opens.
+    bob.wait("#books").await;
     bob.go("/sharing").await;
     let incoming = bob.wait_text("#incoming", "from ann").await;
     assert!(incoming.contains("read-write"), "{incoming}");

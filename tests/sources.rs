@@ -381,7 +381,10 @@ async fn rules_are_set_by_flags_or_toml_and_automatic_runs_wait_for_an_applied_p
             "two-way",
         ],
     );
-    assert!(bad.contains("file sources are import-only"), "{bad}");
+    assert!(
+        bad.contains("file and directory sources are import-only"),
+        "{bad}"
+    );
     let bad = kith_fails(
         &s,
         &[

@@ -12,6 +12,7 @@ pub mod api;
 pub mod card;
 pub mod connector;
 pub mod date;
+pub mod directory;
 pub mod engine;
 pub mod exchange;
 pub mod formats;

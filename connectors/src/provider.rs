@@ -65,6 +65,9 @@ impl fmt::Display for Provider {
 pub enum SourceKind {
     Account(Provider),
     File(Format),
+    /// The organisation's directory (Microsoft 365 users, Google Workspace directory people),
+    /// read with an admin's grant into a read-only book shared with colleagues.
+    Directory(Provider),
 }
 
 impl SourceKind {
@@ -73,10 +76,15 @@ impl SourceKind {
         match self {
             SourceKind::Account(p) => p.id(),
             SourceKind::File(f) => f.as_str(),
+            SourceKind::Directory(Provider::Google) => "google-directory",
+            SourceKind::Directory(Provider::M365) => "m365-directory",
         }
     }
 
     pub fn parse(s: &str) -> Option<SourceKind> {
+        if let Some(p) = s.strip_suffix("-directory").and_then(Provider::parse) {
+            return Some(SourceKind::Directory(p));
+        }
         Provider::parse(s)
             .map(SourceKind::Account)
             .or_else(|| Format::parse(s).map(SourceKind::File))
@@ -86,6 +94,8 @@ impl SourceKind {
     pub fn title(self) -> &'static str {
         match self {
             SourceKind::Account(p) => p.title(),
+            SourceKind::Directory(Provider::Google) => "Google Workspace directory",
+            SourceKind::Directory(Provider::M365) => "Microsoft 365 directory",
             SourceKind::File(Format::LinkedinCsv) => "LinkedIn CSV",
             SourceKind::File(Format::GoogleCsv) => "Google CSV",
             SourceKind::File(Format::OutlookCsv) => "Outlook CSV",
@@ -93,22 +103,26 @@ impl SourceKind {
         }
     }
 
-    /// Whether Kith can write back to it: accounts yes, files never.
+    /// Whether Kith can write back to it: accounts yes, files and directories never.
     pub fn writable(self) -> bool {
         matches!(self, SourceKind::Account(_))
     }
 
     pub fn provider(self) -> Option<Provider> {
         match self {
-            SourceKind::Account(p) => Some(p),
+            SourceKind::Account(p) | SourceKind::Directory(p) => Some(p),
             SourceKind::File(_) => None,
         }
+    }
+
+    pub fn is_directory(self) -> bool {
+        matches!(self, SourceKind::Directory(_))
     }
 
     pub fn format(self) -> Option<Format> {
         match self {
             SourceKind::File(f) => Some(f),
-            SourceKind::Account(_) => None,
+            SourceKind::Account(_) | SourceKind::Directory(_) => None,
         }
     }
 }
@@ -128,10 +142,11 @@ mod tests {
         let kinds = Provider::ALL
             .into_iter()
             .map(SourceKind::Account)
+            .chain(Provider::ALL.into_iter().map(SourceKind::Directory))
             .chain(Format::ALL.into_iter().map(SourceKind::File));
         for k in kinds {
             assert_eq!(SourceKind::parse(k.as_str()), Some(k));
-            assert_eq!(k.writable(), k.provider().is_some());
+            assert_eq!(k.writable(), matches!(k, SourceKind::Account(_)));
         }
         assert_eq!(SourceKind::parse("dropbox"), None);
     }

@@ -226,10 +226,15 @@ impl Rules {
     pub fn validate_for(&self, kind: SourceKind) -> Result<(), String> {
         self.validate(kind.writable())?;
         if let Some(t) = &self.target {
-            match kind.provider() {
+            match kind.provider().filter(|_| kind.writable()) {
                 None => {
                     return Err(format!(
-                        "file sources are never written, so target {t:?} has no use; remove it"
+                        "{} sources are never written, so target {t:?} has no use; remove it",
+                        if kind.is_directory() {
+                            "directory"
+                        } else {
+                            "file"
+                        }
                     ));
                 }
                 Some(Provider::M365) => {
@@ -272,7 +277,7 @@ impl Rules {
     pub fn validate(&self, writable: bool) -> Result<(), String> {
         if !writable && self.direction != Direction::ImportOnly {
             return Err(format!(
-                "file sources are import-only; direction {} needs a source Kith can write to",
+                "file and directory sources are import-only; direction {} needs a source Kith can write to",
                 self.direction.as_str()
             ));
         }

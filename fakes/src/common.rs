@@ -169,3 +169,16 @@ pub fn merged<T: serde::Serialize + serde::de::DeserializeOwned>(
     }
     serde_json::from_value(v).map_err(|e| e.to_string())
 }
+
+/// FNV-1a: a stable hash, for ids, etags and page tokens that must not change between runs
+/// (std's hasher is seeded per process).
+pub fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// [`fnv`] in hex.
+pub fn digest(s: &str) -> String {
+    format!("{:016x}", fnv(s))
+}

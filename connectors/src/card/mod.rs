@@ -6,5 +6,6 @@ mod lines;
 mod read;
 mod write;
 
+pub use lines::fold;
 pub use read::{CardRead, read_card};
 pub use write::{edit_card, is_21, new_card, upgrade_21, with_uid, without_controls};

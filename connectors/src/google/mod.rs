@@ -3,6 +3,7 @@
 //! deletes; contact groups as categories; Kith's card name in `clientData`.
 
 pub mod api;
+pub mod directory;
 pub mod errors;
 pub mod person;
 
@@ -38,6 +39,15 @@ use crate::time::now_ms;
 /// The authorization URL for a user (offline access, consent every time so a refresh token
 /// is always issued).
 pub fn start(cfg: &Config, login_hint: Option<&str>) -> Result<Started, OAuthError> {
+    start_for(cfg, SCOPES, login_hint)
+}
+
+/// [`start`] for other scopes (the directory's).
+pub fn start_for(
+    cfg: &Config,
+    scopes: &[&str],
+    login_hint: Option<&str>,
+) -> Result<Started, OAuthError> {
     let mut extra = vec![
         ("access_type", "offline"),
         ("prompt", "consent"),
@@ -46,7 +56,7 @@ pub fn start(cfg: &Config, login_hint: Option<&str>) -> Result<Started, OAuthErr
     if let Some(h) = login_hint {
         extra.push(("login_hint", h));
     }
-    oauth::start(&cfg.app, SCOPES, &extra)
+    oauth::start(&cfg.app, scopes, &extra)
 }
 
 /// Finishes an authorization: exchanges the code, checks that contacts were granted, and
@@ -54,6 +64,17 @@ pub fn start(cfg: &Config, login_hint: Option<&str>) -> Result<Started, OAuthErr
 /// the exchange gives its grant back, so no live token is left at Google for a source that
 /// does not exist.
 pub async fn finish(cfg: &Config, code: &str, verifier: &str) -> Result<Tokens, String> {
+    finish_for(cfg, code, verifier, CONTACTS_SCOPE, "You did not allow Kith to see and manage your contacts (the Contacts box was unticked at Google). Connect again and tick it; without it Kith cannot sync.").await
+}
+
+/// [`finish`] for a grant that must include `scope`; `unticked` says what to do without it.
+pub async fn finish_for(
+    cfg: &Config,
+    code: &str,
+    verifier: &str,
+    scope: &str,
+    unticked: &str,
+) -> Result<Tokens, String> {
     let http = oauth::http_client();
     let (mut tokens, id_token) = oauth::exchange(&cfg.app, &http, code, verifier)
         .await
@@ -61,6 +82,10 @@ pub async fn finish(cfg: &Config, code: &str, verifier: &str) -> Result<Tokens, 
     let claims = id_token.as_deref().map(oauth::claims).unwrap_or_default();
     tokens.account = claims.email.unwrap_or_default();
     tokens.domain = claims.hd;
+    if !tokens.scope.split_whitespace().any(|s| s == scope) {
+        let _ = revoke(cfg, &tokens).await;
+        return Err(unticked.into());
+    }
     match refusal(&tokens) {
         None => Ok(tokens),
         Some(why) => {
@@ -72,11 +97,6 @@ pub async fn finish(cfg: &Config, code: &str, verifier: &str) -> Result<Tokens, 
 
 /// Why tokens from an exchange cannot make a source.
 fn refusal(tokens: &Tokens) -> Option<&'static str> {
-    if !tokens.scope.split_whitespace().any(|s| s == CONTACTS_SCOPE) {
-        return Some(
-            "You did not allow Kith to see and manage your contacts (the Contacts box was unticked at Google). Connect again and tick it; without it Kith cannot sync.",
-        );
-    }
     if tokens.refresh_token.is_none() {
         return Some(
             "Google issued no refresh token, so Kith could not sync in the background. Remove Kith under myaccount.google.com → Security → Third-party apps, then connect again.",

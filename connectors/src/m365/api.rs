@@ -131,6 +131,22 @@ impl Api {
     }
 }
 
+impl Api {
+    /// The bytes a GET of `target` answers (a photo), or `None` for any failure: callers use
+    /// this only for what a card can do without.
+    pub async fn bytes(&mut self, target: &str) -> Option<Vec<u8>> {
+        self.session.fresh().await.ok()?;
+        let url = format!("{}{target}", self.cfg.graph_url);
+        let rb = self
+            .session
+            .http
+            .get(&url)
+            .bearer_auth(self.session.bearer());
+        let a = exchange::exchange("m365", rb).await.ok()?;
+        (a.status == 200 && !a.body.is_empty()).then(|| a.body.to_vec())
+    }
+}
+
 /// What Graph's error answers mean. A 401 here came after a refreshed token.
 fn classify(a: &Answer) -> Verdict {
     let status = a.status;

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod contact;
+pub mod directory;
 pub mod errors;
 
 use crate::connector::{Connector, ConnectorError, Fetched};
@@ -54,13 +55,28 @@ pub struct Finished {
 
 /// Finishes an authorization; the error is the message to show.
 pub async fn finish(cfg: &Config, code: &str, verifier: &str) -> Result<Finished, OAuthError> {
+    finish_for(cfg, code, verifier, "contacts.readwrite").await
+}
+
+/// [`finish`] for a grant that must include `needed` (a permission's name, in lowercase).
+pub async fn finish_for(
+    cfg: &Config,
+    code: &str,
+    verifier: &str,
+    needed: &str,
+) -> Result<Finished, OAuthError> {
     let http = oauth::http_client();
     let (mut tokens, id_token) = oauth::exchange(&cfg.app, &http, code, verifier).await?;
     let granted = tokens.scope.to_ascii_lowercase();
-    if !granted.contains("contacts.readwrite") {
+    if !granted.contains(needed) {
+        let name = if needed == "user.read.all" {
+            "User.Read.All"
+        } else {
+            "Contacts.ReadWrite"
+        };
         return Err(OAuthError::new(
             "scope",
-            "Microsoft did not grant Contacts.ReadWrite",
+            format!("Microsoft did not grant {name}"),
         ));
     }
     if tokens.refresh_token.is_none() {

@@ -56,6 +56,12 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
             }
             json(StatusCode::OK, j!({"ids": ids}))
         }
+        ("POST", "/_fake/directory") => {
+            let domain = v["domain"].as_str().unwrap_or("").to_string();
+            let people = v["people"].as_array().cloned().unwrap_or_default();
+            let ids = super::directory::set(&mut w, &domain, &people);
+            json(StatusCode::OK, j!({"ids": ids}))
+        }
         ("POST", "/_fake/edit") => {
             let id = v["resourceName"].as_str().unwrap_or("");
             let Some(cur) = w

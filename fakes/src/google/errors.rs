@@ -38,6 +38,22 @@ pub fn permission_denied() -> Response {
     )
 }
 
+/// A token without the scope the method needs (e.g. the directory's).
+pub fn insufficient_scopes() -> Response {
+    let mut body = envelope(
+        403,
+        "PERMISSION_DENIED",
+        "Request had insufficient authentication scopes.",
+    );
+    body["error"]["details"] = j!([{
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+        "domain": "googleapis.com",
+        "metadata": {"service": "people.googleapis.com", "method": "google.people.v1.PeopleService.ListDirectoryPeople"}
+    }]);
+    json(StatusCode::FORBIDDEN, body)
+}
+
 pub fn stale_etag() -> Response {
     json(
         StatusCode::BAD_REQUEST,

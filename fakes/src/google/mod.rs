@@ -5,6 +5,7 @@
 //! without sleeping.
 
 mod control;
+mod directory;
 pub mod errors;
 mod oauth;
 mod people;
@@ -167,6 +168,10 @@ pub struct World {
     pub(crate) codes: HashMap<String, Code>,
     pub(crate) refresh: HashMap<String, Refresh>,
     pub(crate) access: HashMap<String, (String, i64)>,
+    /// The scopes each access token was granted (tokens the control API mints have all).
+    pub(crate) scopes: HashMap<String, String>,
+    /// Workspace domain → its directory profiles by resource name.
+    pub(crate) directories: HashMap<String, BTreeMap<String, directory::Profile>>,
     /// Sync token → (account, feed watermark, when the chain's full sync ran).
     pub(crate) sync_tokens: HashMap<String, (String, u64, i64)>,
     pub(crate) listings: HashMap<String, Listing>,
@@ -214,6 +219,8 @@ impl Fake {
             codes: HashMap::new(),
             refresh: HashMap::new(),
             access: HashMap::new(),
+            scopes: HashMap::new(),
+            directories: HashMap::new(),
             sync_tokens: HashMap::new(),
             listings: HashMap::new(),
             seq: 0,

@@ -128,6 +128,7 @@ pub fn token(fake: &Fake, headers: &HeaderMap, body: &[u8]) -> Response {
             let access = random_token("ya29.");
             w.access
                 .insert(access.clone(), (code.account.clone(), now + ttl * 1000));
+            w.scopes.insert(access.clone(), code.scope.clone());
             let hd = w.accounts.get(&code.account).and_then(|a| a.hd.clone());
             let client_id = w.knobs.client_id.clone();
             let mut out = j!({
@@ -163,6 +164,7 @@ pub fn token(fake: &Fake, headers: &HeaderMap, body: &[u8]) -> Response {
             }
             let (account, scope) = (r.account.clone(), r.scope.clone());
             let access = random_token("ya29.");
+            w.scopes.insert(access.clone(), scope.clone());
             w.access.insert(access.clone(), (account, now + ttl * 1000));
             // Google does not rotate refresh tokens: none in the answer.
             json(

@@ -49,6 +49,16 @@ fn bearer(w: &World, headers: &HeaderMap) -> Option<String> {
     (*exp > w.now()).then(|| account.clone())
 }
 
+/// The scopes the request's token was granted; `None` for a token the control API minted.
+fn scope_of(w: &World, headers: &HeaderMap) -> Option<String> {
+    let t = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    w.scopes.get(t).cloned()
+}
+
 /// Takes one request from a per-minute bucket; `false` when it is empty.
 fn take(acc: &mut Account, bucket: &'static str, per_min: u32, now: i64) -> bool {
     if per_min == 0 {
@@ -409,6 +419,13 @@ pub async fn handle(
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
     let mut w = fake.world();
+    if *method == Method::GET && path == "/v1/people:listDirectoryPeople" {
+        let scope = scope_of(&w, headers);
+        return (
+            super::directory::list(&mut w, &account, scope.as_deref(), &q),
+            account,
+        );
+    }
     let resp = dispatch(&mut w, &account, method, path, &q, body, &lang);
     if mutation {
         w.account(&account).writing = false;

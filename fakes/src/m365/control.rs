@@ -50,6 +50,12 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
             w.tenant(&t);
             okj(j!({}))
         }
+        ("POST", "/_fake/directory") => {
+            let tenant = v["tenant"].as_str().unwrap_or("contoso").to_string();
+            let users = v["users"].as_array().cloned().unwrap_or_default();
+            let ids = super::directory::set(&mut w, &tenant, &users);
+            okj(j!({"ids": ids}))
+        }
         ("POST", "/_fake/signin") => {
             w.signin = (account, v["decline"].as_bool().unwrap_or(false));
             okj(j!({}))

@@ -113,6 +113,18 @@ pub async fn handle(
     })))
     .await;
     let mut w = fake.world();
+    if path.starts_with("/v1.0/users/") && *method == Method::GET {
+        let scope = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|t| w.scopes.get(t).cloned());
+        let q = form(query);
+        let resp =
+            super::directory::handle(&mut w, &account, scope.as_deref(), path, &q, headers, base);
+        w.in_flight -= 1;
+        return (resp, account, in_flight);
+    }
     let immutable = wants_immutable(&w, headers);
     let resp = dispatch(
         &mut w, &account, method, path, query, headers, body, base, immutable,

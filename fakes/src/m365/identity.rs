@@ -173,6 +173,7 @@ fn tokens_for(w: &mut super::World, account: &str, scope: &str) -> serde_json::V
     let access = token("eyJ0eXAiOiJKV1Qi.");
     w.access
         .insert(access.clone(), (account.to_string(), now + ttl * 1000));
+    w.scopes.insert(access.clone(), scope.to_string());
     let tenant = w.mailbox(account).tenant.clone();
     let tid = w.tenant(&tenant).id.clone();
     let mut out = j!({

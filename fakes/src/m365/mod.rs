@@ -7,6 +7,7 @@
 mod contacts;
 mod control;
 mod delta;
+mod directory;
 pub mod errors;
 mod graph;
 mod identity;
@@ -214,6 +215,10 @@ pub struct World {
     pub(crate) used_codes: Vec<String>,
     pub(crate) refresh: HashMap<String, Refresh>,
     pub(crate) access: HashMap<String, (String, i64)>,
+    /// The scopes each access token was granted (tokens the control API mints have all).
+    pub(crate) scopes: HashMap<String, String>,
+    /// Tenant → its users by id.
+    pub(crate) directory: HashMap<String, BTreeMap<String, directory::DirUser>>,
     /// Delta token → (mailbox, folder, watermark, issued at).
     pub(crate) deltas: HashMap<String, (String, String, u64, i64)>,
     pub(crate) rounds: HashMap<String, Round>,
@@ -277,6 +282,8 @@ impl Fake {
             used_codes: Vec::new(),
             refresh: HashMap::new(),
             access: HashMap::new(),
+            scopes: HashMap::new(),
+            directory: HashMap::new(),
             deltas: HashMap::new(),
             rounds: HashMap::new(),
             seq: 0,

@@ -406,6 +406,23 @@ pub enum SourceCommand {
         #[arg(long)]
         book: Option<String>,
     },
+    /// Connect the organisation's directory (an admin's grant to read Microsoft 365 users or
+    /// the Google Workspace directory): prints the URL the admin opens. It fills the admin's
+    /// book, shared read-only with a group or everyone, and syncs like any source.
+    Directory {
+        #[arg(value_parser = ["google", "m365"])]
+        provider: String,
+        /// The admin whose grant reads it and whose book it fills.
+        #[arg(long)]
+        user: String,
+        /// The address book it fills [default: "directory"].
+        #[arg(long, default_value = "directory")]
+        book: String,
+        /// Who reads it: a group's name, or `everyone` (a group holding every user, made as
+        /// needed).
+        #[arg(long = "for", value_name = "GROUP", default_value = "everyone")]
+        readers: String,
+    },
     /// Revoke Kith's access to a connected account; the source and its contacts are kept and it
     /// waits to be connected again.
     Revoke {

@@ -234,6 +234,38 @@ pub async fn add(
     Ok(())
 }
 
+/// Prints the URL that connects the organisation's directory (an admin's grant).
+pub async fn directory(
+    store: &dyn Store,
+    up: &Upstreams,
+    provider: &str,
+    user_name: &str,
+    book: &str,
+    readers: &str,
+) -> CliResult {
+    let u = user(store, user_name).await?;
+    let p = Provider::parse(provider).ok_or_else(|| format!("unknown provider {provider:?}"))?;
+    let kind = SourceKind::Directory(p);
+    book_id(store, &u, book).await?;
+    let url = authorize::start_directory(up, store, &u, p, book, readers, None)
+        .await
+        .map_err(|e| words(&e))?;
+    println!(
+        "Open this address as {user_name} within 10 minutes to let Kith read the {}:\n\n{url}\n",
+        kind.title()
+    );
+    println!(
+        "It becomes source {:?} filling book {book:?}, shared read-only with {}. Then preview the first run with `kith sync plan {kind} --user {user_name}`.",
+        kind.as_str(),
+        if readers == crate::store::groups::EVERYONE {
+            "everyone".to_string()
+        } else {
+            format!("group {readers:?}")
+        }
+    );
+    Ok(())
+}
+
 /// Revokes Kith's access and forgets the tokens; the source and its contacts stay.
 pub async fn revoke(store: &dyn Store, up: &Upstreams, user_name: &str, name: &str) -> CliResult {
     let u = user(store, user_name).await?;

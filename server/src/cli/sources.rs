@@ -141,6 +141,12 @@ pub async fn source_command(store: &dyn Store, up: &Upstreams, cmd: SourceComman
             name,
             book,
         } => crate::cli::providers::add(store, up, &provider, &user, name, book).await,
+        SourceCommand::Directory {
+            provider,
+            user,
+            book,
+            readers,
+        } => crate::cli::providers::directory(store, up, &provider, &user, &book, &readers).await,
         SourceCommand::Revoke { name, user } => {
             crate::cli::providers::revoke(store, up, &user, &name).await
         }

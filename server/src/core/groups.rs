@@ -18,6 +18,8 @@ pub enum GroupError {
     NoSuchGroup(String),
     #[error("no user named {0:?}")]
     NoSuchUser(String),
+    #[error("group \"everyone\" holds every user; share with another group to leave someone out")]
+    Everyone,
 }
 
 pub async fn create(store: &dyn Store, name: &str) -> Result<Group, GroupError> {
@@ -53,6 +55,9 @@ pub async fn change_members(
     for name in add {
         let u = user(store, name).await?;
         store.add_member(g.id, u.id, Via::Admin).await?;
+    }
+    if g.name == crate::store::groups::EVERYONE && !remove.is_empty() {
+        return Err(GroupError::Everyone);
     }
     for name in remove {
         let u = user(store, name).await?;

@@ -54,8 +54,18 @@ impl Accounts for Db {
         .bind(now_ms())
         .fetch_optional(&self.writer)
         .await?;
-        row.map(|r| user_row(&r))
-            .ok_or_else(|| StoreError::Exists(format!("user {name:?}")))
+        let user = row
+            .map(|r| user_row(&r))
+            .ok_or_else(|| StoreError::Exists(format!("user {name:?}")))?;
+        sqlx::query(
+            "INSERT INTO group_members (group_id, user_id, via) \
+             SELECT id, $1, 'admin' FROM groups WHERE name = $2",
+        )
+        .bind(user.id)
+        .bind(super::groups::EVERYONE)
+        .execute(&self.writer)
+        .await?;
+        Ok(user)
     }
 
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {

@@ -5,6 +5,9 @@ use super::{StoreError, StoreResult, User, now_ms};
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Row};
 
+/// The group every user is in: made with all users, and each new user joins it.
+pub const EVERYONE: &str = "everyone";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Group {
     pub id: i64,
@@ -67,8 +70,19 @@ impl Groups for Db {
         .bind(now_ms())
         .fetch_optional(&self.writer)
         .await?;
-        row.map(|r| group_row(&r))
-            .ok_or_else(|| StoreError::Exists(format!("group {name:?}")))
+        let g = row
+            .map(|r| group_row(&r))
+            .ok_or_else(|| StoreError::Exists(format!("group {name:?}")))?;
+        if name == EVERYONE {
+            sqlx::query(
+                "INSERT INTO group_members (group_id, user_id, via) \
+                 SELECT $1, id, 'admin' FROM users ON CONFLICT (group_id, user_id) DO NOTHING",
+            )
+            .bind(g.id)
+            .execute(&self.writer)
+            .await?;
+        }
+        Ok(g)
     }
 
     async fn groups(&self) -> StoreResult<Vec<Group>> {

@@ -278,9 +278,10 @@ pub async fn run_source(
 ) -> SyncResult<Outcome> {
     let mut rules = parse_rules(source)?;
     interrupted(store, source).await?;
-    // The organisation's own domains (admin page) apply to every source: colleagues are not
-    // contacts to import.
-    if let Some(v) = store.setting(OWN_DOMAINS_SETTING).await? {
+    // The organisation's own domains (admin page) apply to every source but the directory:
+    // colleagues are not contacts to import, except from where colleagues are listed.
+    if source.kind.is_directory() {
+    } else if let Some(v) = store.setting(OWN_DOMAINS_SETTING).await? {
         for d in String::from_utf8_lossy(&v).lines().map(str::trim) {
             if !d.is_empty() && !rules.ignore_domains.iter().any(|x| x == d) {
                 rules.ignore_domains.push(d.to_string());

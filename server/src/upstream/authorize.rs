@@ -29,6 +29,9 @@ struct Pending {
     /// A tenant admin's consent for everyone, not a user's connection.
     #[serde(default)]
     admin_consent: bool,
+    /// A directory's readers: a group's name, or `everyone`.
+    #[serde(default)]
+    readers: Option<String>,
 }
 
 fn state_name(state: &str) -> String {
@@ -151,9 +154,73 @@ pub async fn start(
         book: book.to_string(),
         binding: binding.map(binding_hash),
         admin_consent: false,
+        readers: None,
     };
     seal_pending(up, store, &started.state, Some(user.id), &pending).await?;
     Ok(started.url)
+}
+
+/// Where an admin goes to let Kith read the organisation's directory of `provider` into
+/// their book `book`, shared read-only with `readers` (a group, or everyone).
+pub async fn start_directory(
+    up: &Upstreams,
+    store: &dyn Store,
+    user: &User,
+    provider: Provider,
+    book: &str,
+    readers: &str,
+    binding: Option<&str>,
+) -> Result<String, AuthorizeError> {
+    if !user.is_admin {
+        return Err("Only a Kith admin connects the organisation's directory.".into());
+    }
+    readers_group(store, readers).await?;
+    let apps = up.apps().await;
+    if !up.enabled(store, provider.id()).await? {
+        return Err(not_enabled(&apps, provider.id()));
+    }
+    let started = match (provider, &apps.google, &apps.m365) {
+        (Provider::Google, Some(cfg), _) => google::directory::start(cfg),
+        (Provider::M365, _, Some(cfg)) => m365::directory::start(cfg),
+        _ => return Err(not_enabled(&apps, provider.id())),
+    }
+    .map_err(|e| error_message(&apps, provider.id(), &e))?;
+    let kind = SourceKind::Directory(provider);
+    let pending = Pending {
+        user_id: user.id,
+        user: user.name.clone(),
+        provider: kind.as_str().to_string(),
+        verifier: started.verifier,
+        source: kind.as_str().to_string(),
+        book: book.to_string(),
+        binding: binding.map(binding_hash),
+        admin_consent: false,
+        readers: Some(readers.to_string()),
+    };
+    seal_pending(up, store, &started.state, Some(user.id), &pending).await?;
+    Ok(started.url)
+}
+
+/// The group a directory is shared with: `everyone` is made (holding every user) the first
+/// time it is named; any other group must exist.
+async fn readers_group(
+    store: &dyn Store,
+    readers: &str,
+) -> Result<crate::store::groups::Group, AuthorizeError> {
+    if readers == crate::store::groups::EVERYONE
+        && let Some(g) = store
+            .group_by_name(readers)
+            .await
+            .map_err(|e| e.to_string())?
+    {
+        return Ok(g);
+    }
+    let found = if readers == crate::store::groups::EVERYONE {
+        crate::core::groups::create(store, readers).await
+    } else {
+        crate::core::groups::find(store, readers).await
+    };
+    found.map_err(|e| AuthorizeError::Refused(e.to_string()))
 }
 
 /// Why an authorization cannot start. The fronts word it: each knows where its user enables a
@@ -259,6 +326,9 @@ pub async fn finish(
     }
     let provider = pending.provider.as_str();
     let apps = up.apps().await;
+    if pending.readers.is_some() {
+        return finish_directory(up, store, &apps, &pending, code).await;
+    }
     let (tokens, domain) = match (provider, &apps.google, &apps.m365) {
         ("google", Some(cfg), _) => {
             let tokens = google::finish(cfg, code, &pending.verifier).await?;
@@ -322,6 +392,64 @@ pub async fn finish(
     })
 }
 
+/// Completes a directory's authorization: its own tokens, the directory source feeding the
+/// admin's book, and that book shared read-only with the readers.
+async fn finish_directory(
+    up: &Upstreams,
+    store: &dyn Store,
+    apps: &Apps,
+    pending: &Pending,
+    code: &str,
+) -> Result<Connected, AuthorizeError> {
+    let kind = SourceKind::parse(&pending.provider)
+        .filter(|k| k.is_directory())
+        .ok_or("This authorization cannot be read. Start the connection again.")?;
+    let tokens = match (kind.provider(), &apps.google, &apps.m365) {
+        (Some(Provider::Google), Some(cfg), _) => {
+            google::directory::finish(cfg, code, &pending.verifier).await?
+        }
+        (Some(Provider::M365), _, Some(cfg)) => m365::directory::finish(cfg, code, &pending.verifier)
+            .await
+            .map_err(|e| match e.code.as_str() {
+                "scope" => format!("Microsoft did not let Kith read the directory ({}). A tenant admin grants User.Read.All (the admin-consent link on the Admin page); then connect the directory again.", e.description),
+                _ => error_message(apps, "m365", &e),
+            })?
+            .tokens,
+        _ => return Err(not_enabled(apps, &pending.provider)),
+    };
+    let user = store
+        .user_by_name(&pending.user)
+        .await
+        .map_err(|e| e.to_string())?
+        .filter(|u| u.id == pending.user_id && u.is_admin)
+        .ok_or("the admin who started this authorization is no longer an admin")?;
+    let readers = pending.readers.clone().unwrap_or_default();
+    let group = readers_group(store, &readers).await?;
+    up.save_tokens(store, kind.as_str(), user.id, &tokens)
+        .await?;
+    let created = connect_source(store, &user, pending, &tokens, None).await?;
+    let book = store
+        .collection(user.id, crate::store::Kind::Addressbook, &pending.book)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the directory's address book is gone")?;
+    store
+        .put_share(
+            book.id,
+            crate::store::shares::Grantee::Group(group.id),
+            false,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(user = %user.name, account = %tokens.account, kind = %kind, readers = %readers, "directory connected");
+    Ok(Connected {
+        user: user.name,
+        source: pending.source.clone(),
+        account: tokens.account,
+        created,
+    })
+}
+
 /// Personal Microsoft accounts' tenant: no organisation, no own domain to ignore.
 const MSA_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
@@ -367,6 +495,11 @@ async fn connect_source(
                 .map_err(|e| e.to_string())?;
             let mut rules = Rules::default();
             rules.ignore_domains.extend(domain);
+            if kind.is_directory() {
+                // Leavers leave the book (the usual guards still stop a mass removal).
+                rules.delete_protection = false;
+                rules.kith.delete = true;
+            }
             let rules = serde_json::to_string(&rules).unwrap_or_default();
             store
                 .create_source(

@@ -192,8 +192,9 @@ impl Upstreams {
                 };
                 return Ok(Box::new(conn));
             }
-            SourceKind::Account(p) => p,
+            SourceKind::Account(p) | SourceKind::Directory(p) => p,
         };
+        let directory = source.kind.is_directory();
         let (id, title) = (provider.id(), provider.title());
         let unconfigured = || {
             ConnectorError::Unavailable(format!(
@@ -207,7 +208,7 @@ impl Upstreams {
         let groups = crate::core::groups::ids_of(store, source.owner_id)
             .await
             .unwrap_or_default();
-        if !apps.allows(provider, source.owner_id, &groups) {
+        if !directory && !apps.allows(provider, source.owner_id, &groups) {
             return Err(ConnectorError::Unavailable(format!(
                 "the Kith admin no longer lets you connect {title}; ask them to allow you again (what was synced stays)"
             )));
@@ -217,10 +218,25 @@ impl Upstreams {
                 "the Kith admin has disabled {title}; ask them to enable it again"
             )));
         }
-        let sink = self.saver(id, source.owner_id);
+        // A directory's grant is its own: other scopes, refreshed under its own name.
+        let sink = self.saver(source.kind.as_str(), source.owner_id);
         let rules: kith_connectors::rules::Rules =
             serde_json::from_str(&source.rules).unwrap_or_default();
         match provider {
+            Provider::Google if directory => {
+                let cfg = apps.google.clone().ok_or_else(unconfigured)?;
+                let tokens = self.source_tokens(store, source).await?;
+                Ok(Box::new(
+                    kith_connectors::google::directory::DirectoryConnector::new(cfg, tokens, sink),
+                ))
+            }
+            Provider::M365 if directory => {
+                let cfg = apps.m365.clone().ok_or_else(unconfigured)?;
+                let tokens = self.source_tokens(store, source).await?;
+                Ok(Box::new(m365::directory::DirectoryConnector::new(
+                    cfg, tokens, sink,
+                )))
+            }
             Provider::Google => {
                 let cfg = apps.google.clone().ok_or_else(unconfigured)?;
                 let tokens = self.source_tokens(store, source).await?;
@@ -281,20 +297,21 @@ impl Upstreams {
         store: &dyn Store,
         s: &Source,
     ) -> Result<Option<String>, crate::store::StoreError> {
-        if s.kind != SourceKind::Account(Provider::Google) {
+        if s.kind.provider() != Some(Provider::Google) {
             return Ok(None);
         }
+        let key = s.kind.as_str();
         let account = s.location.clone().unwrap_or_default();
         let mut refused = None;
         if let (Ok(Some(t)), Some(cfg)) = (
-            self.tokens(store, "google", s.owner_id, &account).await,
+            self.tokens(store, key, s.owner_id, &account).await,
             &self.apps().await.google,
         ) && let Err(e) = kith_connectors::google::revoke(cfg, &t).await
         {
             refused = Some(e.to_string());
         }
         store
-            .delete_sealed(&tokens_name("google", s.owner_id, &account))
+            .delete_sealed(&tokens_name(key, s.owner_id, &account))
             .await?;
         Ok(refused)
     }

@@ -36,6 +36,8 @@ struct Admin {
     nav: Nav,
     users: Vec<UserRow>,
     providers: Vec<ProviderRow>,
+    /// Whether any provider is on: the directory needs one.
+    providers_enabled: bool,
     groups: Vec<super::groups::GroupRow>,
     consent_url: String,
     tenants: Vec<String>,
@@ -105,6 +107,7 @@ async fn render(
                     name: u.name,
                 })
                 .collect(),
+            providers_enabled: providers.iter().any(|p| p.enabled),
             providers,
             groups,
             consent_url: authorize::admin_link(&app.upstreams.apps().await).unwrap_or_default(),

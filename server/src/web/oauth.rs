@@ -45,12 +45,38 @@ fn title(provider: &str) -> &'static str {
     crate::store::sources::Provider::parse(provider).map_or("Google", |p| p.title())
 }
 
-/// `GET /oauth/PROVIDER/start?source=NAME&book=BOOK`, signed in.
+/// `GET /oauth/PROVIDER/start?source=NAME&book=BOOK`, signed in; for PROVIDER `directory`,
+/// `?provider=google|m365&book=BOOK&for=GROUP` (admins).
 pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http::Uri) -> Response {
+    let q = query(uri);
+    if provider == "directory" {
+        let p = q.get("provider").map(String::as_str).unwrap_or("");
+        if let Some(r) = unknown(p) {
+            return r;
+        }
+        let provider = crate::store::sources::Provider::parse(p)
+            .unwrap_or(crate::store::sources::Provider::Google);
+        let book = q.get("book").map(String::as_str).unwrap_or("directory");
+        let readers = q
+            .get("for")
+            .map(String::as_str)
+            .unwrap_or(crate::store::groups::EVERYONE);
+        let binding = hex(&rand::random::<[u8; 24]>());
+        let started = authorize::start_directory(
+            &app.upstreams,
+            app.store.as_ref(),
+            &who.user,
+            provider,
+            book,
+            readers,
+            Some(&binding),
+        )
+        .await;
+        return away(app, started, &binding, provider.title()).await;
+    }
     if let Some(r) = unknown(provider) {
         return r;
     }
-    let q = query(uri);
     let source = q
         .get("source")
         .cloned()
@@ -60,7 +86,7 @@ pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http:
         .cloned()
         .unwrap_or_else(|| crate::core::accounts::DEFAULT_BOOK.to_string());
     let binding = hex(&rand::random::<[u8; 24]>());
-    match authorize::start(
+    let started = authorize::start(
         &app.upstreams,
         app.store.as_ref(),
         &who.user,
@@ -69,8 +95,19 @@ pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http:
         &book,
         Some(&binding),
     )
-    .await
-    {
+    .await;
+    away(app, started, &binding, title(provider)).await
+}
+
+/// Sends the browser to the provider with the cookie that binds the flow to it, or says why
+/// it cannot go.
+async fn away(
+    app: &App,
+    started: Result<String, authorize::AuthorizeError>,
+    binding: &str,
+    title: &str,
+) -> Response {
+    match started {
         Ok(url) => {
             let mut r = redirect(&url);
             let apps = app.upstreams.apps().await;
@@ -89,7 +126,7 @@ pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http:
         }
         Err(e) => page(
             StatusCode::FORBIDDEN,
-            &format!("{} is not available", title(provider)),
+            &format!("{title} is not available"),
             &authorize_words(&e),
         ),
     }

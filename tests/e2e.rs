@@ -8,6 +8,7 @@ mod birthdays;
 mod caldav;
 mod cli;
 mod crud;
+mod directory;
 mod discovery;
 mod exports;
 mod generated;

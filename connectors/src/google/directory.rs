@@ -45,7 +45,8 @@ impl DirectoryConnector {
 /// unless it is Google's generated initials.
 fn colleague(p: &Value) -> SourceItem {
     let full = person::to_item(p, &HashMap::new());
-    let record: Record = full.record.project(&directory::FIELDS);
+    let mut record: Record = full.record.project(&directory::FIELDS);
+    record.fill_full_name();
     let photo = p["photos"]
         .as_array()
         .into_iter()

@@ -82,10 +82,7 @@ impl DirectoryConnector {
     /// A user's photo, if they have one. A photo that cannot be read now is left out: the
     /// card is worth more than its picture.
     async fn photo(&mut self, id: &str) -> Option<Photo> {
-        let bytes = self
-            .api
-            .bytes(&format!("/v1.0/users/{id}/photo/$value"))
-            .await?;
+        let bytes = self.api.bytes(&format!("/users/{id}/photo/$value")).await?;
         Some(Photo::Jpeg(bytes))
     }
 }
@@ -141,7 +138,7 @@ impl Connector for DirectoryConnector {
     }
 
     async fn changes(&mut self, cursor: Option<&str>) -> Result<Fetched, ConnectorError> {
-        let first = format!("/v1.0/users/delta?$select={SELECT}");
+        let first = format!("/users/delta?$select={SELECT}");
         let (rows, link, full) = match cursor {
             Some(c) => match self.round(c).await {
                 Ok((rows, link)) => (rows, link, false),
@@ -184,7 +181,7 @@ impl Connector for DirectoryConnector {
             .api
             .call(
                 Method::GET,
-                &format!("/v1.0/users/{id}?$select={SELECT}"),
+                &format!("/users/{id}?$select={SELECT}"),
                 None,
                 None,
             )

@@ -57,6 +57,12 @@ fn render(id: &str, p: &Profile, mask: &[&str]) -> Value {
         if let Some(v) = p.person.get(*field) {
             let mut v = v.clone();
             for e in v.as_array_mut().into_iter().flatten() {
+                if *field == "names" {
+                    let part = |k: &str| e[k].as_str().unwrap_or("").to_string();
+                    let display = format!("{} {}", part("givenName"), part("familyName"));
+                    e["displayName"] = j!(display.trim());
+                    e["unstructuredName"] = j!(display.trim());
+                }
                 e["metadata"] = j!({"primary": true, "source": {"type": "DOMAIN_PROFILE", "id": id.trim_start_matches("people/")}});
             }
             out[*field] = v;

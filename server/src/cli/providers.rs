@@ -246,7 +246,6 @@ pub async fn directory(
     let u = user(store, user_name).await?;
     let p = Provider::parse(provider).ok_or_else(|| format!("unknown provider {provider:?}"))?;
     let kind = SourceKind::Directory(p);
-    book_id(store, &u, book).await?;
     let url = authorize::start_directory(up, store, &u, p, book, readers, None)
         .await
         .map_err(|e| words(&e))?;

@@ -85,6 +85,29 @@ pub async fn book_id(store: &dyn Store, user: &User, book: &str) -> Result<i64, 
         .id)
 }
 
+/// The book a directory fills: `book` if the user has it, else a new one named "Company
+/// directory".
+pub async fn directory_book(
+    store: &dyn Store,
+    user: &User,
+    book: &str,
+) -> Result<i64, SourceError> {
+    match book_id(store, user, book).await {
+        Err(SourceError::NoBook { .. }) => Ok(store
+            .create_collection(
+                user.id,
+                Kind::Addressbook,
+                book,
+                &[crate::store::CollectionPatch::DisplayName(Some(
+                    "Company directory".into(),
+                ))],
+            )
+            .await?
+            .id),
+        other => other,
+    }
+}
+
 /// Points a source at another book, which is only possible before it has linked anything: its
 /// links name cards of its current book.
 pub async fn move_book(

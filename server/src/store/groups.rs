@@ -76,7 +76,8 @@ impl Groups for Db {
         if name == EVERYONE {
             sqlx::query(
                 "INSERT INTO group_members (group_id, user_id, via) \
-                 SELECT $1, id, 'admin' FROM users ON CONFLICT (group_id, user_id) DO NOTHING",
+                 SELECT $1, id, 'admin' FROM users WHERE true \
+                 ON CONFLICT (group_id, user_id) DO NOTHING",
             )
             .bind(g.id)
             .execute(&self.writer)

@@ -179,6 +179,9 @@ pub async fn start_directory(
     if !up.enabled(store, provider.id()).await? {
         return Err(not_enabled(&apps, provider.id()));
     }
+    crate::core::sources::directory_book(store, user, book)
+        .await
+        .map_err(|e| e.to_string())?;
     let started = match (provider, &apps.google, &apps.m365) {
         (Provider::Google, Some(cfg), _) => google::directory::start(cfg),
         (Provider::M365, _, Some(cfg)) => m365::directory::start(cfg),

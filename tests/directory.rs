@@ -361,3 +361,95 @@ retry_base = "100ms"
     assert!(!ok);
     assert!(err.contains("holds every user"), "{err}");
 }
+
+/// The admin page's directory form, through the real redirects: the admin connects the
+/// Google directory for everyone, previews and applies the first run on the source's page,
+/// and a colleague finds it on their Sharing page and over CardDAV.
+#[tokio::test]
+async fn an_admin_connects_the_directory_in_the_browser() {
+    use crate::common::browser::Browser;
+    let (fake, _) = kith_fakes::google::spawn();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = format!(
+        r#"[providers.google]
+client_id = "kith-test.apps.googleusercontent.com"
+client_secret = "fake-secret"
+redirect_base = "{base}"
+auth_url = "{fake}/o/oauth2/v2/auth"
+token_url = "{fake}/token"
+revoke_url = "{fake}/revoke"
+api_url = "{fake}"
+retry_base = "40ms"
+"#
+    );
+    let listen = format!("127.0.0.1:{port}");
+    let u = Upstream::start_env(
+        fake,
+        config,
+        None,
+        "google-directory",
+        &[("KITH_LISTEN", &listen)],
+    );
+    u.s.add_user("bob", PW);
+    u.ok(&["provider", "enable", "google"]);
+    u.control(
+        "/_fake/directory",
+        json!({"domain": "example.org", "people": [
+            person("Grace", "Hopper", "Rear Admiral", "Navy"),
+            person("Alan", "Turing", "Researcher", "Maths")
+        ]}),
+    )
+    .await;
+    u.control("/_fake/consent", json!({"account": "it@example.org"}))
+        .await;
+
+    let b = Browser::open(&base, "directory-admin").await;
+    b.sign_in("admin", ADMIN_PW).await;
+    b.wait("#books").await;
+    b.go("/admin").await;
+    b.wait("#directory").await;
+    b.click("#directory-provider option[value=google]").await;
+    b.click("#directory-for option[value=everyone]").await;
+    b.shot("admin-directory").await;
+    b.press("Connect the directory").await;
+    b.wait("#notice").await;
+    assert!(
+        b.path()
+            .await
+            .starts_with("/sources/google-directory?connected="),
+        "{}",
+        b.path().await
+    );
+    assert!(b.text("main").await.contains("Google Workspace directory"));
+    b.press("Preview sync").await;
+    b.wait("#run-status").await;
+    assert_eq!(b.text("#run-status").await, "planned");
+    assert_eq!(
+        b.text("#summary .count[data-action=create]").await,
+        "2",
+        "{}",
+        b.text("#ops").await
+    );
+    b.press("Apply this plan").await;
+    b.wait("#notice").await;
+    assert_eq!(b.text("#run-status").await, "applied");
+    b.shot("applied").await;
+    b.close().await;
+
+    let bob = Browser::open(&base, "directory-bob").await;
+    bob.sign_in("bob", PW).await;
+    bob.wait("#books").await;
+    bob.go("/sharing").await;
+    let incoming = bob.wait_text("#incoming", "from admin").await;
+    assert!(incoming.contains("Company directory"), "{incoming}");
+    assert!(incoming.contains("read-only"), "{incoming}");
+    bob.shot("sharing").await;
+    bob.close().await;
+    let cards = cards_as(&u.s, "bob", "/dav/addressbooks/bob/admin~directory/").await;
+    assert_eq!(cards.len(), 2);
+}

@@ -62,7 +62,7 @@ impl Accounts for Db {
              SELECT id, $1, 'admin' FROM groups WHERE name = $2",
         )
         .bind(user.id)
-        .bind(super::groups::EVERYONE)
+        .bind(super::EVERYONE)
         .execute(&self.writer)
         .await?;
         Ok(user)

@@ -5,8 +5,7 @@ use super::{StoreError, StoreResult, User, now_ms};
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Row};
 
-/// The group every user is in: made with all users, and each new user joins it.
-pub const EVERYONE: &str = "everyone";
+pub use super::EVERYONE;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Group {

@@ -106,6 +106,9 @@ impl Kind {
     }
 }
 
+/// The group every user is in: made with all users, and each new user joins it.
+pub const EVERYONE: &str = "everyone";
+
 #[derive(Debug, Clone)]
 pub struct Collection {
     pub id: i64,

@@ -161,7 +161,8 @@ pub async fn start(
 }
 
 /// Where an admin goes to let Kith read the organisation's directory of `provider` into
-/// their book `book`, shared read-only with `readers` (a group, or everyone).
+/// their book `book`, shared read-only with `readers` (a group, or everyone; empty when
+/// connecting again, which keeps the book's shares).
 pub async fn start_directory(
     up: &Upstreams,
     store: &dyn Store,
@@ -174,7 +175,9 @@ pub async fn start_directory(
     if !user.is_admin {
         return Err("Only a Kith admin connects the organisation's directory.".into());
     }
-    readers_group(store, readers).await?;
+    if !readers.is_empty() {
+        readers_group(store, readers).await?;
+    }
     let apps = up.apps().await;
     if !up.enabled(store, provider.id()).await? {
         return Err(not_enabled(&apps, provider.id()));
@@ -427,7 +430,10 @@ async fn finish_directory(
         .filter(|u| u.id == pending.user_id && u.is_admin)
         .ok_or("the admin who started this authorization is no longer an admin")?;
     let readers = pending.readers.clone().unwrap_or_default();
-    let group = readers_group(store, &readers).await?;
+    let group = match readers.as_str() {
+        "" => None,
+        r => Some(readers_group(store, r).await?),
+    };
     up.save_tokens(store, kind.as_str(), user.id, &tokens)
         .await?;
     let created = connect_source(store, &user, pending, &tokens, None).await?;
@@ -436,14 +442,12 @@ async fn finish_directory(
         .await
         .map_err(|e| e.to_string())?
         .ok_or("the directory's address book is gone")?;
-    store
-        .put_share(
-            book.id,
-            crate::store::shares::Grantee::Group(group.id),
-            false,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+    if let Some(g) = group {
+        store
+            .put_share(book.id, crate::store::shares::Grantee::Group(g.id), false)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     tracing::info!(user = %user.name, account = %tokens.account, kind = %kind, readers = %readers, "directory connected");
     Ok(Connected {
         user: user.name,
@@ -502,6 +506,8 @@ async fn connect_source(
                 // Leavers leave the book (the usual guards still stop a mass removal).
                 rules.delete_protection = false;
                 rules.kith.delete = true;
+                // Refreshed on its schedule once the admin applied a previewed first run.
+                rules.schedule.auto = true;
             }
             let rules = serde_json::to_string(&rules).unwrap_or_default();
             store

@@ -57,10 +57,8 @@ pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http:
         let provider = crate::store::sources::Provider::parse(p)
             .unwrap_or(crate::store::sources::Provider::Google);
         let book = q.get("book").map(String::as_str).unwrap_or("directory");
-        let readers = q
-            .get("for")
-            .map(String::as_str)
-            .unwrap_or(crate::store::groups::EVERYONE);
+        // No `for`: connecting again, the book's shares stay as they are.
+        let readers = q.get("for").map(String::as_str).unwrap_or("");
         let binding = hex(&rand::random::<[u8; 24]>());
         let started = authorize::start_directory(
             &app.upstreams,

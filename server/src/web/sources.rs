@@ -157,6 +157,8 @@ struct Show {
     kind: String,
     status: String,
     api: bool,
+    /// Where "Reconnect" starts the source's authorization again.
+    reconnect: String,
     rules: Rules,
     direction: &'static str,
     book: String,
@@ -269,6 +271,15 @@ async fn render_show(
             kind: s.kind.title().to_string(),
             status: status_label(s.status.as_str()).to_string(),
             api: s.kind.writable(),
+            reconnect: match (s.kind.is_directory(), s.kind.provider()) {
+                // The book's shares stay as they are: no `for`.
+                (true, Some(p)) => format!(
+                    "/oauth/directory/start?provider={}&book={}",
+                    p.id(),
+                    seg(&book)
+                ),
+                _ => format!("/oauth/{}/start?source={}", s.kind, seg(&s.name)),
+            },
             direction: rules.direction.as_str(),
             rules,
             book,

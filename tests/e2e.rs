@@ -8,6 +8,7 @@ mod birthdays;
 mod caldav;
 mod cli;
 mod crud;
+mod delegation;
 mod directory;
 mod discovery;
 mod exports;

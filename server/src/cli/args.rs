@@ -279,7 +279,27 @@ pub enum ShareCommand {
         #[arg(long, conflicts_with = "calendar")]
         card: Option<String>,
     },
-    /// What a user shares, and what is shared with them.
+    /// Give another user access to all of a user's calendars, those made later included
+    /// (Apple clients show it as calendar delegation), or change its access.
+    Delegate {
+        /// The user whose calendars these are.
+        #[arg(long)]
+        user: String,
+        /// The delegate.
+        #[arg(long, value_name = "USER")]
+        to: String,
+        /// Let the delegate add, change and delete events (default: read-only).
+        #[arg(long)]
+        write: bool,
+    },
+    /// End a delegation; the delegate's devices lose the calendars on their next sync.
+    Undelegate {
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_name = "USER")]
+        to: String,
+    },
+    /// What a user shares and delegates, and what is shared with or delegated to them.
     List {
         #[arg(long)]
         user: String,

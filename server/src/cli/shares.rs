@@ -112,10 +112,53 @@ pub async fn command(store: &dyn Store, cmd: ShareCommand) -> CliResult {
                 what(kind)
             );
         }
+        ShareCommand::Delegate {
+            user: owner,
+            to,
+            write,
+        } => {
+            let owner = user(store, &owner).await?;
+            crate::core::delegation::delegate(store, &owner, &to, write)
+                .await
+                .map_err(|e| e.to_string())?;
+            let how = if write { "read-write" } else { "read-only" };
+            println!(
+                "{to} now reaches all of {}'s calendars, {how}: in their own account, and as {}'s calendar proxy in Apple Calendar",
+                owner.name, owner.name
+            );
+        }
+        ShareCommand::Undelegate { user: owner, to } => {
+            let owner = user(store, &owner).await?;
+            crate::core::delegation::undelegate(store, &owner, &to)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{to} no longer reaches {}'s calendars; their devices drop them on the next sync",
+                owner.name
+            );
+        }
         ShareCommand::List { user: name } => {
             let u = user(store, &name).await?;
             let e = |e: crate::store::StoreError| e.to_string();
-            let mut any = false;
+            let (to, from) = crate::core::delegation::both_ways(store, &u)
+                .await
+                .map_err(e)?;
+            let how = |w: bool| if w { "read-write" } else { "read-only" };
+            for d in &to {
+                println!(
+                    "delegates all calendars to {} ({})",
+                    d.name,
+                    how(d.writable)
+                );
+            }
+            for d in &from {
+                println!(
+                    "delegated to {name}: all of {}'s calendars ({})",
+                    d.name,
+                    how(d.writable)
+                );
+            }
+            let mut any = !to.is_empty() || !from.is_empty();
             for kind in [Kind::Addressbook, Kind::Calendar] {
                 for (c, shares) in access::shares(store, &u, kind).await.map_err(e)? {
                     any = true;

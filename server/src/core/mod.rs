@@ -10,6 +10,7 @@ pub mod auth;
 pub mod backup;
 pub mod birthdays;
 pub mod calendar_import;
+pub mod delegation;
 pub mod export;
 pub mod groups;
 pub mod lease;

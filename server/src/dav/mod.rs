@@ -10,6 +10,7 @@ mod object;
 mod paths;
 mod propfind;
 mod props;
+mod proxy;
 mod report;
 mod respond;
 mod stream;
@@ -38,6 +39,9 @@ pub struct Ctx {
     /// Every header the methods read, parsed once.
     pub headers: RequestHeaders,
     pub target: Target,
+    /// Set when the principal acts in another user's calendar home as their delegate (Apple's
+    /// calendar proxies): paths then name that user, and access is the delegation's.
+    pub delegated: Option<crate::core::delegation::Delegated>,
     /// The request's path as sent, for the If header's tagged lists.
     pub path: String,
     /// The request path, canonical for the root (`/` or `/dav/`).
@@ -52,8 +56,11 @@ impl Ctx {
             .conditions_hold(current, |url| paths::href_path(url) == self.path)
     }
 
+    /// Whose resources the request's paths name: the principal's, or the delegator's.
     fn user_name(&self) -> &str {
-        &self.principal.user.name
+        self.delegated
+            .as_ref()
+            .map_or(&self.principal.user.name, |d| &d.owner_name)
     }
 
     /// Who this request's writes are recorded as, in history.
@@ -78,6 +85,14 @@ impl Ctx {
     /// so every read sees the current birthdays.
     async fn collection(&self, kind: Kind, name: &str) -> Result<Option<Collection>, Response> {
         let store = self.app.store.as_ref();
+        if let Some(d) = &self.delegated {
+            if kind != Kind::Calendar {
+                return Ok(None);
+            }
+            return crate::core::delegation::calendar(store, d, name)
+                .await
+                .map_err(respond::internal);
+        }
         let mut found = store
             .collection(self.principal.user.id, kind, name)
             .await
@@ -136,6 +151,14 @@ impl Ctx {
     /// switched off), then those shared with them that they have not hidden.
     async fn collections(&self, kind: Kind) -> Result<Vec<Collection>, Response> {
         let store = self.app.store.as_ref();
+        if let Some(d) = &self.delegated {
+            if kind != Kind::Calendar {
+                return Ok(Vec::new());
+            }
+            return crate::core::delegation::calendars(store, d)
+                .await
+                .map_err(respond::internal);
+        }
         let user = &self.principal.user;
         if kind == Kind::Calendar && self.app.config.caldav.birthdays {
             crate::core::birthdays::ensure(store, user)
@@ -172,6 +195,7 @@ impl Ctx {
     fn prop_ctx(&self) -> props::PropCtx<'_> {
         props::PropCtx {
             user: &self.principal.user,
+            subject: self.user_name(),
             config: &self.app.config,
         }
     }
@@ -198,6 +222,7 @@ impl Render {
     fn prop_ctx(&self) -> props::PropCtx<'_> {
         props::PropCtx {
             user: &self.user,
+            subject: &self.user.name,
             config: &self.config,
         }
     }
@@ -293,8 +318,24 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
         None => principal.user.name.clone(),
     };
 
-    // Isolation: a principal reaches only its own resources. Others' look like they don't exist.
-    let foreign = target.owner().is_some_and(|o| o != principal.user.name);
+    // Isolation: a principal reaches only its own resources. Others' look like they don't exist,
+    // except a delegator's principal and calendars to their delegates.
+    let mut foreign = target.owner().is_some_and(|o| o != principal.user.name);
+    let mut delegated = None;
+    if foreign && proxy::delegable(&target) {
+        let owner = target.owner().unwrap_or_default();
+        match crate::core::delegation::reach(app.store.as_ref(), &principal.user, owner).await {
+            Ok(Some(d)) => {
+                if let Some(refusal) = proxy::refuse_method(&target, &method, &d) {
+                    return drained(req, refusal).await;
+                }
+                foreign = false;
+                delegated = Some(d);
+            }
+            Ok(None) => {}
+            Err(e) => return drained(req, respond::internal(e)).await,
+        }
+    }
     let in_own_home = [Kind::Addressbook, Kind::Calendar]
         .iter()
         .any(|k| path.starts_with(&paths::home_href(*k, &principal.user.name)));
@@ -323,6 +364,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
             principal,
             headers,
             target,
+            delegated,
             path: path.clone(),
         };
         if let Some(bad) = ctx.headers.malformed_if() {
@@ -384,6 +426,7 @@ async fn serve_method(ctx: Ctx, method: Method, body: Body) -> Response {
             Err(r) => r,
         },
         "PROPPATCH" => match read_body(body, MAX_XML_BODY).await {
+            Ok(b) if matches!(ctx.target, Target::Proxy(..)) => proxy::proppatch(&ctx, &b).await,
             Ok(b) => collection::proppatch(&ctx, &b).await,
             Err(r) => r,
         },

@@ -3,6 +3,8 @@
 //! ```text
 //! /dav/                                     DAV root
 //! /dav/principals/{user}/                   principal
+//! /dav/principals/{user}/calendar-proxy-read/   Apple's delegation groups: who may read
+//! /dav/principals/{user}/calendar-proxy-write/  (or write) all of the user's calendars
 //! /dav/addressbooks/{user}/                 address-book home
 //! /dav/addressbooks/{user}/{book}/          address book
 //! /dav/addressbooks/{user}/{book}/{card}    vCard
@@ -31,6 +33,8 @@ pub enum Target {
     Member(Kind, String, String, String),
     /// A group's principal, `/dav/groups/NAME/`: seen by its members only.
     Group(String),
+    /// A user's calendar-proxy group (delegates): (user, whether it is the write group).
+    Proxy(String, bool),
     NotFound,
 }
 
@@ -39,6 +43,7 @@ impl Target {
     pub fn owner(&self) -> Option<&str> {
         match self {
             Target::Principal(u)
+            | Target::Proxy(u, _)
             | Target::Home(_, u)
             | Target::Collection(_, u, _)
             | Target::Member(_, u, _, _) => Some(u),
@@ -73,6 +78,11 @@ pub fn resolve(path: &str) -> Target {
         (None, ..) => Target::Root,
         (Some(p), None, ..) if p == "principals" => Target::Principals,
         (Some(p), Some(u), None, ..) if p == "principals" => Target::Principal(u),
+        (Some(p), Some(u), Some(x), None, _) if p == "principals" => match x.as_str() {
+            PROXY_READ => Target::Proxy(u, false),
+            PROXY_WRITE => Target::Proxy(u, true),
+            _ => Target::NotFound,
+        },
         (Some(p), Some(g), None, ..) if p == "groups" => Target::Group(g),
         (Some(a), u, b, c, rest) => match (kind(&a), u, b, c, rest) {
             (Some(k), None, ..) => Target::Homes(k),
@@ -93,6 +103,18 @@ fn root_segment(kind: Kind) -> &'static str {
 
 pub fn principal_href(user: &str) -> String {
     format!("/dav/principals/{}/", encode_segment(user))
+}
+
+const PROXY_READ: &str = "calendar-proxy-read";
+const PROXY_WRITE: &str = "calendar-proxy-write";
+
+/// A user's delegation group: those who may read (or write) all the user's calendars.
+pub fn proxy_href(user: &str, write: bool) -> String {
+    format!(
+        "/dav/principals/{}/{}/",
+        encode_segment(user),
+        if write { PROXY_WRITE } else { PROXY_READ }
+    )
 }
 
 pub fn group_href(group: &str) -> String {
@@ -171,6 +193,15 @@ mod tests {
             Target::Collection(Kind::Calendar, "ann".into(), "work".into())
         );
         assert_eq!(resolve("/dav/calendars/"), Target::Homes(Kind::Calendar));
+        assert_eq!(
+            resolve(&proxy_href("ann", true)),
+            Target::Proxy("ann".into(), true)
+        );
+        assert_eq!(
+            resolve("/dav/principals/ann/calendar-proxy-read/"),
+            Target::Proxy("ann".into(), false)
+        );
+        assert_eq!(resolve("/dav/principals/ann/other/"), Target::NotFound);
         assert_eq!(resolve("/dav/addressbooks/ann/../x/"), Target::NotFound);
         assert_eq!(resolve("/other"), Target::NotFound);
         assert_eq!(href_path("https://h:1/dav/x"), "/dav/x");

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use kith_dav::headers::Depth;
 use kith_dav::ical::Tz;
 use kith_dav::multistatus::{Multistatus, hrefs};
-use kith_dav::names::{CALDAV, CARDDAV, DAV, Name};
+use kith_dav::names::{CALDAV, CALSERVER, CARDDAV, DAV, Name};
 use kith_dav::request::{PropSelection, parse_propfind};
 
 pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
@@ -61,8 +61,9 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
                     return respond::multistatus(ms.finish());
                 }
             }
-            // RFC 3744 §4.4: the groups the user is in, as group principals.
-            let groups = if select.wants(DAV, "group-membership") {
+            // RFC 3744 §4.4: the groups the user is in, as group principals, and the
+            // delegators' proxy groups (Apple's caldav-proxy).
+            let groups = if select.wants(DAV, "group-membership") && ctx.delegated.is_none() {
                 match ctx.app.store.groups_of(ctx.principal.user.id).await {
                     Ok(g) => g,
                     Err(e) => return respond::internal(e),
@@ -70,15 +71,36 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
             } else {
                 Vec::new()
             };
+            let (proxies, read_for, write_for) = match super::proxy::principal_extras(ctx).await {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
             let mut membership = |name: &Name| {
+                if name.is(CALSERVER, "calendar-proxy-read-for") {
+                    return Some(Some(read_for.clone()));
+                }
+                if name.is(CALSERVER, "calendar-proxy-write-for") {
+                    return Some(Some(write_for.clone()));
+                }
                 name.is(DAV, "group-membership").then(|| {
-                    let list: Vec<String> = groups.iter().map(|g| group_href(&g.name)).collect();
+                    let mut list: Vec<String> =
+                        groups.iter().map(|g| group_href(&g.name)).collect();
+                    list.extend(proxies.iter().cloned());
                     let refs: Vec<&str> = list.iter().map(String::as_str).collect();
                     Some(hrefs(&refs))
                 })
             };
             let (f, m) = collect(&pctx, &Resource::Principal, &select, &mut membership);
             ms.response(&principal_href(&user), &f, &m);
+            if depth == 1
+                && matches!(ctx.target, Target::Principal(_))
+                && let Err(r) = super::proxy::children(ctx, &mut ms, &user, &select).await
+            {
+                return r;
+            }
+        }
+        Target::Proxy(owner, write) => {
+            return super::proxy::propfind(ctx, owner, *write, &select).await;
         }
         Target::Group(name) => {
             // A group's principal, for its members (RFC 3744 §4.3: group-member-set).

@@ -22,7 +22,11 @@ pub enum Resource<'a> {
 
 /// What every property renderer needs: the authenticated user and server settings.
 pub struct PropCtx<'a> {
+    /// Who asks.
     pub user: &'a User,
+    /// Whose principal and homes the request names: the asker, or the delegator a delegate
+    /// reads (Apple's calendar proxies).
+    pub subject: &'a str,
     pub config: &'a Config,
 }
 
@@ -177,6 +181,7 @@ pub fn live_names(res: &Resource<'_>) -> Vec<Name> {
 /// Renders one live or dead property; `None` means the resource does not have it (404).
 pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<String> {
     let user = ctx.user.name.as_str();
+    let subject = ctx.subject;
     if name.ns == DAV {
         let v = match (name.local.as_str(), res) {
             ("resourcetype", Resource::Root | Resource::Home) => "<d:collection/>".to_string(),
@@ -196,14 +201,14 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
             },
             ("resourcetype", Resource::Member(..)) => String::new(),
             ("current-user-principal", _) => hrefs(&[&principal_href(user)]),
-            ("principal-URL", Resource::Principal) => hrefs(&[&principal_href(user)]),
+            ("principal-URL", Resource::Principal) => hrefs(&[&principal_href(subject)]),
             ("principal-collection-set", Resource::Principal) => hrefs(&["/dav/principals/"]),
             ("owner", Resource::Collection(c, _) | Resource::Member(_, c)) => {
                 hrefs(&[&principal_href(owner_of(c, user))])
             }
-            ("owner", Resource::Principal | Resource::Home) => hrefs(&[&principal_href(user)]),
+            ("owner", Resource::Principal | Resource::Home) => hrefs(&[&principal_href(subject)]),
             ("acl", Resource::Collection(c, _) | Resource::Member(_, c)) => acl(c, user),
-            ("displayname", Resource::Principal | Resource::Home) => escape(user).into_owned(),
+            ("displayname", Resource::Principal | Resource::Home) => escape(subject).into_owned(),
             ("displayname", Resource::Collection(c, _)) => {
                 escape(c.displayname.as_deref()?).into_owned()
             }
@@ -211,7 +216,13 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
             ("current-user-privilege-set", Resource::Collection(c, _) | Resource::Member(_, c)) => {
                 privileges(c).to_string()
             }
-            ("current-user-privilege-set", _) => PRIVS_OWNER.to_string(),
+            ("current-user-privilege-set", _) => {
+                if subject == user {
+                    PRIVS_OWNER.to_string()
+                } else {
+                    PRIVS_READ.to_string()
+                }
+            }
             ("supported-report-set", Resource::Collection(c, _)) => match c.kind {
                 Kind::Addressbook => BOOK_REPORTS.to_string(),
                 Kind::Calendar => CALENDAR_REPORTS.to_string(),
@@ -238,7 +249,7 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
     if name.ns == CARDDAV {
         let v = match (name.local.as_str(), res, book) {
             ("addressbook-home-set", Resource::Principal, _) => {
-                hrefs(&[&home_href(Kind::Addressbook, user)])
+                hrefs(&[&home_href(Kind::Addressbook, subject)])
             }
             ("addressbook-description", _, Some(c)) => {
                 escape(c.description.as_deref()?).into_owned()
@@ -256,14 +267,14 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
     if name.ns == CALDAV {
         let v = match (name.local.as_str(), res, calendar) {
             ("calendar-home-set", Resource::Principal, _) => {
-                hrefs(&[&home_href(Kind::Calendar, user)])
+                hrefs(&[&home_href(Kind::Calendar, subject)])
             }
             // RFC 6638 §2.4.1: the principal URL always identifies the user; an e-mail-like
             // user name is also given as a mailto address, which clients show as the owner.
             ("calendar-user-address-set", Resource::Principal, _) => {
-                let principal = principal_href(user);
-                if user.contains('@') {
-                    hrefs(&[&format!("mailto:{user}"), &principal])
+                let principal = principal_href(subject);
+                if subject.contains('@') {
+                    hrefs(&[&format!("mailto:{subject}"), &principal])
                 } else {
                     hrefs(&[&principal])
                 }

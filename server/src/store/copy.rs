@@ -35,6 +35,7 @@ const TABLES: &[&str] = &[
     "shares_hidden",
     "card_shares",
     "share_props",
+    "delegations",
 ];
 const SKIPPED: &[&str] = &["leases", "_sqlx_migrations"];
 

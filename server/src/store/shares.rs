@@ -56,6 +56,15 @@ pub struct SharedCard {
     pub data: Vec<u8>,
 }
 
+/// One side of a delegation of all of an owner's calendars: the other user, and whether the
+/// delegate may write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delegation {
+    pub user_id: i64,
+    pub name: String,
+    pub writable: bool,
+}
+
 /// A share from a row with `user_id`, `group_id`, `grantee_name` and `created_at`.
 fn share_row(r: &sqlx::any::AnyRow, collection_id: i64, writable: bool) -> Share {
     let user: Option<i64> = r.get("user_id");
@@ -128,6 +137,14 @@ pub trait Shares: Send + Sync {
         name: &str,
         xml: Option<&str>,
     ) -> StoreResult<()>;
+    /// Gives `delegate` access to all of `owner`'s calendars, or changes its access.
+    async fn put_delegation(&self, owner: i64, delegate: i64, writable: bool) -> StoreResult<()>;
+    /// Ends a delegation; false if there was none.
+    async fn remove_delegation(&self, owner: i64, delegate: i64) -> StoreResult<bool>;
+    /// Whom `owner` delegated their calendars to, by name.
+    async fn delegates_of(&self, owner: i64) -> StoreResult<Vec<Delegation>>;
+    /// Who delegated their calendars to `user`, by name.
+    async fn delegators_of(&self, user: i64) -> StoreResult<Vec<Delegation>>;
     /// Hides (or shows again) a shared collection in one sharee's own home.
     async fn set_share_hidden(
         &self,
@@ -195,16 +212,22 @@ impl Shares for Db {
     }
 
     async fn shared_with(&self, user_id: i64, kind: Kind) -> StoreResult<Vec<SharedCollection>> {
-        // One row per collection: the widest grant among the user's own and their groups'.
+        // One row per collection: the widest grant among the user's own shares, their
+        // groups', and a delegation of all the owner's calendars (derived ones excepted).
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLS}, c.owner_id, o.name AS owner_name, MAX(s.writable) AS writable, \
+            "SELECT {COLS}, c.owner_id, o.name AS owner_name, MAX(g.writable) AS writable, \
              MAX(CASE WHEN h.user_id IS NULL THEN 0 ELSE 1 END) AS hidden \
-             FROM shares s JOIN collections c ON c.id = s.collection_id \
+             FROM (SELECT s.collection_id AS cid, s.writable FROM shares s \
+                   WHERE s.user_id = $1 OR s.group_id IN \
+                   (SELECT group_id FROM group_members WHERE user_id = $1) \
+                   UNION ALL \
+                   SELECT dc.id AS cid, d.writable FROM delegations d \
+                   JOIN collections dc ON dc.owner_id = d.owner_id \
+                   WHERE d.delegate_id = $1 AND dc.kind = 'calendar' AND dc.derived IS NULL) g \
+             JOIN collections c ON c.id = g.cid \
              JOIN users o ON o.id = c.owner_id \
              LEFT JOIN shares_hidden h ON h.user_id = $1 AND h.collection_id = c.id \
              WHERE c.kind = $2 AND c.deleted_at IS NULL AND c.owner_id <> $1 \
-             AND (s.user_id = $1 OR s.group_id IN \
-                  (SELECT group_id FROM group_members WHERE user_id = $1)) \
              GROUP BY {COLS}, c.owner_id, o.name ORDER BY o.name, c.name"
         )))
         .bind(user_id)
@@ -221,6 +244,38 @@ impl Shares for Db {
                 hidden: flag(r, "hidden"),
             })
             .collect())
+    }
+
+    async fn put_delegation(&self, owner: i64, delegate: i64, writable: bool) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO delegations (owner_id, delegate_id, writable, created_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (owner_id, delegate_id) DO UPDATE SET writable = excluded.writable",
+        )
+        .bind(owner)
+        .bind(delegate)
+        .bind(i64::from(writable))
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_delegation(&self, owner: i64, delegate: i64) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM delegations WHERE owner_id = $1 AND delegate_id = $2")
+            .bind(owner)
+            .bind(delegate)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delegates_of(&self, owner: i64) -> StoreResult<Vec<Delegation>> {
+        delegation_rows(self, "d.owner_id = $1", "u.id = d.delegate_id", owner).await
+    }
+
+    async fn delegators_of(&self, user: i64) -> StoreResult<Vec<Delegation>> {
+        delegation_rows(self, "d.delegate_id = $1", "u.id = d.owner_id", user).await
     }
 
     async fn put_card_share(
@@ -386,4 +441,23 @@ impl Shares for Db {
             .await?;
         Ok(())
     }
+}
+
+/// The delegations `side` selects, each with the other user (`join`), by name.
+async fn delegation_rows(db: &Db, side: &str, join: &str, id: i64) -> StoreResult<Vec<Delegation>> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT u.id, u.name, d.writable FROM delegations d JOIN users u ON {join} \
+         WHERE {side} ORDER BY u.name"
+    )))
+    .bind(id)
+    .fetch_all(&db.reader)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Delegation {
+            user_id: r.get("id"),
+            name: r.get("name"),
+            writable: flag(r, "writable"),
+        })
+        .collect())
 }

@@ -270,3 +270,58 @@ async fn a_delegate_reaches_all_calendars_as_a_share_and_as_an_apple_proxy() {
         .text();
     assert!(!home.contains("ann~"), "{home}");
 }
+
+/// The Sharing page's Delegation section: ann gives bob her calendars, bob sees who delegated
+/// to him and gets them over CalDAV, and ann ends it.
+#[tokio::test]
+async fn delegation_in_the_browser() {
+    use crate::common::browser::Browser;
+    let s = Server::start();
+    for u in ["ann", "bob"] {
+        s.add_user(u, PW);
+    }
+    let ann = Browser::open(&s.base, "delegation-ann").await;
+    ann.sign_in("ann", PW).await;
+    ann.wait("#books").await;
+    ann.go("/sharing").await;
+    ann.wait_heading("Sharing").await;
+    ann.fill("#delegate-to", "bob").await;
+    ann.click("#delegate select[name=access] option[value=write]")
+        .await;
+    ann.press("Delegate").await;
+    let notice = ann.wait_text("#notice", "calendars").await;
+    assert!(
+        notice.contains("bob now has all your calendars, read-write"),
+        "{notice}"
+    );
+    assert!(ann.text("#delegates").await.contains("bob"));
+    ann.shot("delegated").await;
+    // A typo says so and delegates nothing.
+    ann.fill("#delegate-to", "nobody").await;
+    ann.press("Delegate").await;
+    let err = ann.wait_text("#share-error", "no user").await;
+    assert!(err.contains("\"nobody\""), "{err}");
+
+    let bob = Browser::open(&s.base, "delegation-bob").await;
+    bob.sign_in("bob", PW).await;
+    bob.wait("#books").await;
+    bob.go("/sharing").await;
+    let from = bob.wait_text("#delegators", "ann").await;
+    assert!(from.contains("read-write"), "{from}");
+    bob.close().await;
+    let home = propfind(&s, "bob", "/dav/calendars/bob/", "1", "<d:displayname/>")
+        .await
+        .text();
+    assert!(home.contains("/dav/calendars/bob/ann~personal/"), "{home}");
+
+    ann.go("/sharing").await;
+    ann.press("Stop delegating to bob").await;
+    let notice = ann.wait_text("#notice", "no longer").await;
+    assert!(
+        notice.contains("bob no longer has your calendars"),
+        "{notice}"
+    );
+    ann.close().await;
+    let r = propfind(&s, "bob", "/dav/calendars/ann/", "0", "<d:displayname/>").await;
+    assert_eq!(r.status, 404);
+}

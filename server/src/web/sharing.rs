@@ -48,12 +48,20 @@ pub struct IncomingRow {
     pub hidden: bool,
 }
 
+/// One side of a delegation: the other user and the access.
+pub struct DelegationRow {
+    pub name: String,
+    pub access: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "sharing.html")]
 struct Page {
     nav: Nav,
     own: Vec<OwnRow>,
     incoming: Vec<IncomingRow>,
+    delegates: Vec<DelegationRow>,
+    delegators: Vec<DelegationRow>,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -190,12 +198,23 @@ async fn render(
         Ok(r) => r,
         Err(e) => return page::internal(web, e),
     };
+    let (to, from) =
+        match crate::core::delegation::both_ways(web.app.store.as_ref(), web.user()).await {
+            Ok(d) => d,
+            Err(e) => return page::internal(web, e),
+        };
+    let row = |d: crate::store::shares::Delegation| DelegationRow {
+        name: d.name,
+        access: access_word(d.writable),
+    };
     page::render(
         status,
         &Page {
             nav: web.nav("sharing"),
             own,
             incoming,
+            delegates: to.into_iter().map(row).collect(),
+            delegators: from.into_iter().map(row).collect(),
             notice,
             error,
         },
@@ -256,6 +275,28 @@ pub async fn act(web: &Web, action: &str, form: &Form) -> Response {
                 "The contact is no longer shared with them; their devices drop it on the next sync.".to_string()
             })
             .map_err(|e| e.to_string()),
+        "delegate" => {
+            let write = form.get("access") == "write";
+            let to = form.get("with").trim();
+            crate::core::delegation::delegate(store, user, to, write)
+                .await
+                .map(|()| {
+                    format!(
+                        "{to} now has all your calendars, {}, those you make later too.",
+                        access_word(write)
+                    )
+                })
+                .map_err(|e| e.to_string())
+        }
+        "undelegate" => {
+            let to = form.get("with").trim();
+            crate::core::delegation::undelegate(store, user, to)
+                .await
+                .map(|()| {
+                    format!("{to} no longer has your calendars; their devices drop them on the next sync.")
+                })
+                .map_err(|e| e.to_string())
+        }
         "hide" | "show" => {
             let id = form.get("id").parse::<i64>().unwrap_or(0);
             let hide = action == "hide";

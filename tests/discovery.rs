@@ -56,7 +56,10 @@ async fn options_advertises_only_what_is_implemented() {
     let r = s.anon("OPTIONS", BOOK).send().await;
     assert_eq!(r.status, 200);
     let dav = r.header("dav").unwrap();
-    assert_eq!(dav, "1, 3, addressbook, calendar-access, extended-mkcol");
+    assert_eq!(
+        dav,
+        "1, 3, addressbook, calendar-access, calendar-proxy, extended-mkcol"
+    );
     assert!(!dav.contains('2'), "no LOCK, so no class 2");
     assert!(!dav.contains("calendar-schedule"), "no scheduling");
     assert!(!dav.contains("calendar-auto-schedule"), "no scheduling");

@@ -228,7 +228,7 @@ impl Render {
     }
 }
 
-pub const DAV_HEADER: &str = "1, 3, addressbook, calendar-access, extended-mkcol";
+pub const DAV_HEADER: &str = "1, 3, addressbook, calendar-access, calendar-proxy, extended-mkcol";
 pub const ALLOW: &str =
     "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
 

@@ -53,6 +53,7 @@ on_both_backends!(
     groups_and_claimed_memberships,
     shares_direct_and_through_groups,
     card_shares_follow_the_card,
+    delegations_reach_every_calendar_and_everyone_holds_every_user,
 );
 
 const ACTOR: fn() -> Actor = || Actor::Command("contract test".into());
@@ -1148,4 +1149,74 @@ async fn card_shares_follow_the_card(store: &Db) {
             .await
             .unwrap()
     );
+}
+
+/// A delegation reaches every calendar of the owner, later ones too, never a derived one or a
+/// book, at the widest grant among it and a share; deleting the delegate ends it. The group
+/// `everyone` holds every user, made before or after it.
+async fn delegations_reach_every_calendar_and_everyone_holds_every_user(store: &Db) {
+    use super::shares::Grantee;
+    let ann = store.create_user("ann", "h").await.unwrap();
+    let bob = store.create_user("bob", "h").await.unwrap();
+    let work = store
+        .create_collection(ann.id, Kind::Calendar, "work", &[])
+        .await
+        .unwrap();
+    store
+        .create_collection(ann.id, Kind::Addressbook, "clients", &[])
+        .await
+        .unwrap();
+    let bday = store
+        .create_collection(ann.id, Kind::Calendar, "birthdays", &[])
+        .await
+        .unwrap();
+    store.set_derived(bday.id, "birthdays").await.unwrap();
+    store
+        .put_share(work.id, Grantee::User(bob.id), true)
+        .await
+        .unwrap();
+    store.put_delegation(ann.id, bob.id, false).await.unwrap();
+    store
+        .create_collection(ann.id, Kind::Calendar, "later", &[])
+        .await
+        .unwrap();
+    let cals = store.shared_with(bob.id, Kind::Calendar).await.unwrap();
+    let seen: Vec<(String, bool)> = cals
+        .iter()
+        .map(|s| (s.collection.name.clone(), s.writable))
+        .collect();
+    assert_eq!(
+        seen,
+        [("later".to_string(), false), ("work".to_string(), true)]
+    );
+    assert!(
+        store
+            .shared_with(bob.id, Kind::Addressbook)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let to = store.delegates_of(ann.id).await.unwrap();
+    assert_eq!((to[0].name.as_str(), to[0].writable), ("bob", false));
+    let from = store.delegators_of(bob.id).await.unwrap();
+    assert_eq!(from[0].name, "ann");
+    store.put_delegation(ann.id, bob.id, true).await.unwrap();
+    assert!(store.delegates_of(ann.id).await.unwrap()[0].writable);
+    assert!(store.remove_delegation(ann.id, bob.id).await.unwrap());
+    assert!(!store.remove_delegation(ann.id, bob.id).await.unwrap());
+    store.put_delegation(ann.id, bob.id, false).await.unwrap();
+    store.delete_user(bob.id).await.unwrap();
+    assert!(store.delegates_of(ann.id).await.unwrap().is_empty());
+
+    let everyone = store.create_group(super::EVERYONE).await.unwrap();
+    let cat = store.create_user("cat", "h").await.unwrap();
+    let names: Vec<String> = store
+        .members(everyone.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, ["ann", "cat"]);
+    assert_eq!(store.groups_of(cat.id).await.unwrap()[0].name, "everyone");
 }

@@ -718,6 +718,15 @@ async fn sharing_in_the_browser_reaches_the_sharees_devices() {
     );
     ann.press("Stop sharing Grace Hopper with bob").await;
     ann.wait_text("#notice", "no longer shared").await;
+    // From a contact's own page.
+    ann.go("/data/card/contacts/g2.vcf").await;
+    ann.fill("#card-share-with", "bob").await;
+    ann.press("Share this contact").await;
+    let notice = ann.wait_text("#notice", "Shared with me").await;
+    assert!(
+        notice.contains("Grace Kelly is shared with user bob"),
+        "{notice}"
+    );
     ann.close().await;
     bob.close().await;
 }

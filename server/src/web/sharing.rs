@@ -88,6 +88,22 @@ fn share_row(grantee: Grantee, with: String, writable: bool) -> ShareRow {
     }
 }
 
+/// The card `card` of the user's book `book`, with its name for messages.
+async fn named_card(web: &Web, book: &str, card: &str) -> Result<(String, String), String> {
+    let store = web.app.store.as_ref();
+    let coll = store
+        .collection(web.user().id, Kind::Addressbook, book)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("You have no address book named {book:?}."))?;
+    let o = store
+        .object(coll.id, card)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{book} has no card {card:?} (any more)."))?;
+    Ok((card.to_string(), super::data::title_of(&o.data)))
+}
+
 /// The one card of `owner`'s book `book` whose name or email holds `text` (any case); the
 /// error says what to do when none or several do.
 async fn find_card(web: &Web, book: &str, text: &str) -> Result<(String, String), String> {
@@ -260,7 +276,11 @@ pub async fn act(web: &Web, action: &str, form: &Form) -> Response {
                 format!("{name} is no longer shared with {with}; their devices drop it on the next sync.")
             })
             .map_err(|e| e.to_string()),
-        "add-card" => match find_card(web, name, form.get("contact").trim()).await {
+        // From a card's own page the card is named; from the Sharing page it is searched for.
+        "add-card" => match match form.get("card").trim() {
+            "" => find_card(web, name, form.get("contact").trim()).await,
+            card => named_card(web, name, card).await,
+        } {
             Ok((card, title)) => access::share_card(store, user, name, &card, &with)
                 .await
                 .map(|()| {

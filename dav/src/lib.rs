@@ -9,6 +9,7 @@ pub mod headers;
 pub mod href;
 pub mod ical;
 pub mod if_header;
+pub mod itip;
 mod lines;
 pub mod multistatus;
 pub mod names;

@@ -17,6 +17,7 @@ pub mod lease;
 pub mod maintenance;
 pub mod objects;
 pub mod repair;
+pub mod scheduling;
 pub mod shared_cards;
 pub mod sources;
 pub mod throttle;

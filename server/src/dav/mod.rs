@@ -118,6 +118,23 @@ impl Ctx {
                 .map_err(respond::internal)?;
         }
         match found {
+            Some(c) if crate::core::scheduling::boxes::is_box(&c) => Ok(Some(c)),
+            None if kind == Kind::Calendar
+                && matches!(
+                    name,
+                    crate::core::scheduling::boxes::INBOX | crate::core::scheduling::boxes::OUTBOX
+                ) =>
+            {
+                // Made on first use, like the birthday calendar.
+                crate::core::scheduling::boxes::ensure(store, &self.principal.user)
+                    .await
+                    .map_err(respond::internal)?;
+                Ok(store
+                    .collection(self.principal.user.id, kind, name)
+                    .await
+                    .map_err(respond::internal)?
+                    .filter(crate::core::scheduling::boxes::is_box))
+            }
             Some(c) if c.derived.as_deref() == Some(crate::core::shared_cards::DERIVED) => {
                 crate::core::shared_cards::refresh(store, &self.principal.user, &c)
                     .await
@@ -162,6 +179,11 @@ impl Ctx {
         let user = &self.principal.user;
         if kind == Kind::Calendar && self.app.config.caldav.birthdays {
             crate::core::birthdays::ensure(store, user)
+                .await
+                .map_err(respond::internal)?;
+        }
+        if kind == Kind::Calendar {
+            crate::core::scheduling::boxes::ensure(store, user)
                 .await
                 .map_err(respond::internal)?;
         }
@@ -228,7 +250,8 @@ impl Render {
     }
 }
 
-pub const DAV_HEADER: &str = "1, 3, addressbook, calendar-access, calendar-proxy, extended-mkcol";
+pub const DAV_HEADER: &str =
+    "1, 3, addressbook, calendar-access, calendar-auto-schedule, calendar-proxy, extended-mkcol";
 pub const ALLOW: &str =
     "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
 

@@ -75,7 +75,39 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
                 Ok(x) => x,
                 Err(r) => return r,
             };
+            // RFC 6638 §2.4.1: every address the user is known by, then the principal URL.
+            let addresses = if select.wants(CALDAV, "calendar-user-address-set")
+                || matches!(select.props, kith_dav::request::PropRequest::AllProp { .. })
+            {
+                let who = match &ctx.delegated {
+                    Some(d) => ctx.app.store.user_by_name(&d.owner_name).await,
+                    None => Ok(Some(ctx.principal.user.clone())),
+                };
+                let list = match who {
+                    Ok(Some(u)) => {
+                        crate::core::scheduling::addresses::of(ctx.app.store.as_ref(), &u).await
+                    }
+                    Ok(None) => Ok(Vec::new()),
+                    Err(e) => Err(e),
+                };
+                match list {
+                    Ok(l) => {
+                        let mut v: Vec<String> = l.iter().map(|a| format!("mailto:{a}")).collect();
+                        v.push(principal_href(&user));
+                        Some(v)
+                    }
+                    Err(e) => return respond::internal(e),
+                }
+            } else {
+                None
+            };
             let mut membership = |name: &Name| {
+                if name.is(CALDAV, "calendar-user-address-set")
+                    && let Some(list) = &addresses
+                {
+                    let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+                    return Some(Some(hrefs(&refs)));
+                }
                 if name.is(CALSERVER, "calendar-proxy-read-for") {
                     return Some(Some(read_for.clone()));
                 }
@@ -249,11 +281,30 @@ pub async fn collection_response(
     .map_err(respond::internal)?;
     let coll = &coll;
     let invites = super::invite::load(ctx, coll, select).await?;
+    // RFC 6638 §9.2: where invitations land, on the inbox.
+    let default_calendar = if crate::core::scheduling::boxes::is_inbox(coll)
+        && select.wants(CALDAV, "schedule-default-calendar-URL")
+    {
+        crate::core::scheduling::boxes::default_calendar(
+            ctx.app.store.as_ref(),
+            &ctx.principal.user,
+        )
+        .await
+        .map_err(respond::internal)?
+        .map(|c| collection_href(Kind::Calendar, ctx.user_name(), &c.name))
+    } else {
+        None
+    };
     let (f, m) = collect(
         &ctx.prop_ctx(),
         &Resource::Collection(coll, &dead),
         select,
-        &mut |n| invites.as_ref().and_then(|i| i.render(n)),
+        &mut |n| {
+            if n.is(CALDAV, "schedule-default-calendar-URL") && default_calendar.is_some() {
+                return Some(default_calendar.as_deref().map(|h| hrefs(&[h])));
+            }
+            invites.as_ref().and_then(|i| i.render(n))
+        },
     );
     ms.response(
         &collection_href(coll.kind, ctx.user_name(), &coll.name),

@@ -1,6 +1,6 @@
 //! Live properties of each resource, for PROPFIND and for the `prop` of REPORTs.
 
-use super::paths::{home_href, principal_href};
+use super::paths::{collection_href, home_href, principal_href};
 use crate::config::Config;
 use crate::core::access::Access;
 use crate::store::{Collection, Kind, ObjectMeta, User};
@@ -56,6 +56,14 @@ const PRIVS_OWNER: &str = "<d:privilege><d:all/></d:privilege><d:privilege><d:re
 <d:privilege><d:unbind/></d:privilege><d:privilege><d:read-current-user-privilege-set/></d:privilege>";
 const PRIVS_READ: &str = "<d:privilege><d:read/></d:privilege>\
 <d:privilege><d:read-current-user-privilege-set/></d:privilege>";
+/// A scheduling inbox: read its messages, delete them, and receive deliveries (RFC 6638 §6.1).
+const PRIVS_INBOX: &str = "<d:privilege><d:read/></d:privilege>\
+<d:privilege><d:unbind/></d:privilege><d:privilege><cal:schedule-deliver/></d:privilege>\
+<d:privilege><d:read-current-user-privilege-set/></d:privilege>";
+/// A scheduling outbox: POST free-busy requests (RFC 6638 §6.2).
+const PRIVS_OUTBOX: &str = "<d:privilege><d:read/></d:privilege>\
+<d:privilege><cal:schedule-send/></d:privilege>\
+<d:privilege><d:read-current-user-privilege-set/></d:privilege>";
 /// A read-write sharee: the members, not the collection's own properties (its owner's).
 const PRIVS_WRITE: &str = "<d:privilege><d:read/></d:privilege>\
 <d:privilege><d:write-content/></d:privilege><d:privilege><d:bind/></d:privilege>\
@@ -63,6 +71,12 @@ const PRIVS_WRITE: &str = "<d:privilege><d:read/></d:privilege>\
 
 /// What the caller may do in collection `c` (and with its members).
 fn privileges(c: &Collection) -> &'static str {
+    if crate::core::scheduling::boxes::is_inbox(c) {
+        return PRIVS_INBOX;
+    }
+    if crate::core::scheduling::boxes::is_outbox(c) {
+        return PRIVS_OUTBOX;
+    }
     if c.derived.is_some() {
         return PRIVS_READ;
     }
@@ -136,6 +150,9 @@ pub fn live_names(res: &Resource<'_>) -> Vec<Name> {
             n(CARDDAV, "addressbook-home-set"),
             n(CALDAV, "calendar-home-set"),
             n(CALDAV, "calendar-user-address-set"),
+            n(CALDAV, "schedule-inbox-URL"),
+            n(CALDAV, "schedule-outbox-URL"),
+            n(CALDAV, "calendar-user-type"),
         ]),
         Resource::Home => v.extend([n(DAV, "displayname"), n(DAV, "owner")]),
         Resource::Collection(c, _) => {
@@ -186,6 +203,16 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
         let v = match (name.local.as_str(), res) {
             ("resourcetype", Resource::Root | Resource::Home) => "<d:collection/>".to_string(),
             ("resourcetype", Resource::Principal) => "<d:collection/><d:principal/>".to_string(),
+            ("resourcetype", Resource::Collection(c, _))
+                if crate::core::scheduling::boxes::is_inbox(c) =>
+            {
+                "<d:collection/><cal:schedule-inbox/>".into()
+            }
+            ("resourcetype", Resource::Collection(c, _))
+                if crate::core::scheduling::boxes::is_outbox(c) =>
+            {
+                "<d:collection/><cal:schedule-outbox/>".into()
+            }
             ("resourcetype", Resource::Collection(c, _)) => match (c.kind, &c.shared) {
                 (Kind::Addressbook, _) => "<d:collection/><card:addressbook/>".into(),
                 // CalendarServer's mark of a calendar another user shares (caldav-sharing):
@@ -279,6 +306,18 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
                     hrefs(&[&principal])
                 }
             }
+            // RFC 6638 §2.2–2.3, §2.4.2.
+            ("schedule-inbox-URL", Resource::Principal, _) => hrefs(&[&collection_href(
+                Kind::Calendar,
+                subject,
+                crate::core::scheduling::boxes::INBOX,
+            )]),
+            ("schedule-outbox-URL", Resource::Principal, _) => hrefs(&[&collection_href(
+                Kind::Calendar,
+                subject,
+                crate::core::scheduling::boxes::OUTBOX,
+            )]),
+            ("calendar-user-type", Resource::Principal, _) => "INDIVIDUAL".to_string(),
             ("calendar-description", _, Some(c)) => escape(c.description.as_deref()?).into_owned(),
             ("calendar-timezone", _, Some(c)) => escape(c.timezone.as_deref()?).into_owned(),
             ("supported-calendar-component-set", _, Some(c)) => c
@@ -374,6 +413,10 @@ pub fn is_protected(name: &Name) -> bool {
                     | "max-instances"
                     | "calendar-home-set"
                     | "calendar-user-address-set"
+                    | "schedule-inbox-URL"
+                    | "schedule-outbox-URL"
+                    | "calendar-user-type"
+                    | "schedule-default-calendar-URL"
                     | "supported-collation-set"
                     | "calendar-data"
             ))

@@ -202,7 +202,14 @@ fn is_calendar_type(media_type: &str) -> bool {
 /// user's collection shared read-only. `None` when the write may go ahead.
 pub fn refuse_write(coll: &Collection, href: &str, privilege: &str) -> Option<Response> {
     let why = if let Some(d) = &coll.derived {
-        if d == crate::core::shared_cards::DERIVED {
+        if crate::core::scheduling::boxes::is_box(coll) {
+            if privilege == "unbind" && crate::core::scheduling::boxes::is_inbox(coll) {
+                // A client deletes the messages it has handled.
+                return None;
+            }
+            "Only Kith writes scheduling messages here; they arrive when someone invites you or answers you"
+                .to_string()
+        } else if d == crate::core::shared_cards::DERIVED {
             "Contacts shared with you are read-only: ask the person who shared one to change it"
                 .to_string()
         } else {

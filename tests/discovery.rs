@@ -58,11 +58,11 @@ async fn options_advertises_only_what_is_implemented() {
     let dav = r.header("dav").unwrap();
     assert_eq!(
         dav,
-        "1, 3, addressbook, calendar-access, calendar-proxy, extended-mkcol"
+        "1, 3, addressbook, calendar-access, calendar-auto-schedule, calendar-proxy, extended-mkcol"
     );
     assert!(!dav.contains('2'), "no LOCK, so no class 2");
-    assert!(!dav.contains("calendar-schedule"), "no scheduling");
-    assert!(!dav.contains("calendar-auto-schedule"), "no scheduling");
+    // RFC 6638 §2: the server schedules; clients do not send invitations themselves.
+    assert!(dav.contains("calendar-auto-schedule"));
     let allow = r.header("allow").unwrap();
     for m in [
         "PROPFIND",

@@ -26,6 +26,7 @@ mod partial;
 mod quirks;
 mod reports;
 mod robustness;
+mod scheduling;
 mod sharing;
 mod simulation;
 mod sources;

@@ -42,6 +42,8 @@ pub struct RequestHeaders {
     pub media_type: String,
     pub user_agent: Option<String>,
     pub client: Client,
+    /// `Schedule-Reply: F` (RFC 6638 §8.1): an attendee's DELETE tells the organizer nothing.
+    pub schedule_reply: bool,
 }
 
 impl RequestHeaders {
@@ -75,6 +77,8 @@ impl RequestHeaders {
                 .unwrap_or_default(),
             client: Client::detect(user_agent.as_deref()),
             user_agent,
+            schedule_reply: !get("schedule-reply")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("f")),
         }
     }
 

@@ -317,6 +317,9 @@ fn message(cal: &Comp, method: &str) -> Comp {
 /// invited to, without alarms (an attendee's alarms are theirs).
 pub fn request(cal: &Comp, who: Option<&str>) -> Comp {
     let mut m = message(cal, "REQUEST");
+    // Occurrences changed without them are not theirs: excluded from their series (as
+    // CalendarServer does), so their copy does not keep the old time.
+    let excluded = who.map(|w| left_out(cal, w)).unwrap_or_default();
     for c in cal.items() {
         if who.is_some_and(|w| c.attendee(w).is_none()) {
             continue;
@@ -324,9 +327,24 @@ pub fn request(cal: &Comp, who: Option<&str>) -> Comp {
         let mut c = c.clone();
         c.subs.retain(|s| s.name != "VALARM");
         c.props.iter_mut().for_each(scrub);
+        if c.instance().is_none() {
+            for rid in &excluded {
+                let params = rid_params(cal, rid);
+                c.push("EXDATE", &params, rid);
+            }
+        }
         m.subs.push(c);
     }
     m
+}
+
+/// The parameters (a TZID) of the RECURRENCE-ID `rid` in `cal`.
+fn rid_params(cal: &Comp, rid: &str) -> String {
+    cal.items()
+        .find(|c| c.instance() == Some(rid))
+        .and_then(|c| c.get("RECURRENCE-ID"))
+        .map(|p| p.params.clone())
+        .unwrap_or_default()
 }
 
 /// Whether two REQUESTs for one attendee differ in what matters to them: not the stamp, nor
@@ -388,6 +406,43 @@ pub fn cancel(cal: &Comp, who: &str, only: Option<&[Option<String>]>) -> Option<
         m.subs.push(x);
     }
     (m.items().count() > 0).then_some(m)
+}
+
+/// The occurrences of a series `who` is invited to (by the master) but left out of by an
+/// override: each moved or changed occurrence without them.
+pub fn left_out(cal: &Comp, who: &str) -> Vec<String> {
+    let in_master = cal
+        .items()
+        .any(|c| c.instance().is_none() && c.attendee(who).is_some());
+    if !in_master {
+        return Vec::new();
+    }
+    cal.items()
+        .filter(|c| c.attendee(who).is_none())
+        .filter_map(|c| c.instance().map(str::to_string))
+        .collect()
+}
+
+/// The CANCEL telling `who` that the occurrences `rids` of the series are off for them.
+pub fn cancel_occurrences(cal: &Comp, who: &str, rids: &[String]) -> Option<Comp> {
+    let master = cal.items().find(|c| c.instance().is_none())?;
+    let mut m = message(cal, "CANCEL");
+    for rid in rids {
+        let mut x = Comp::new(&master.name);
+        for p in &master.props {
+            if matches!(p.name.as_str(), "UID" | "DTSTAMP" | "SUMMARY" | "ORGANIZER") {
+                x.props.push(p.clone());
+            }
+        }
+        x.push("RECURRENCE-ID", &rid_params(cal, rid), rid);
+        if let Some(a) = master.attendee(who) {
+            x.props.push(a.clone());
+        }
+        x.push("STATUS", "", "CANCELLED");
+        x.props.iter_mut().for_each(scrub);
+        m.subs.push(x);
+    }
+    (!rids.is_empty()).then_some(m)
 }
 
 /// The REPLY in which `who` answers for each instance they are invited to, with their
@@ -662,6 +717,22 @@ ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@example.org\r\nEND:VEVENT\r\nEND:VCA
         )
         .unwrap();
         assert_eq!(one.items().count(), 1);
+        // Someone invited to the series but not to the moved occurrence.
+        let mut dave = cal.clone();
+        dave.subs[0].push("ATTENDEE", "", "mailto:dave@example.org");
+        assert_eq!(left_out(&dave, "dave@example.org"), ["20270112T100000Z"]);
+        assert!(left_out(&dave, "bob@example.org").is_empty());
+        let off = cancel_occurrences(
+            &dave,
+            "dave@example.org",
+            &left_out(&dave, "dave@example.org"),
+        )
+        .unwrap();
+        assert!(off.to_text().contains("RECURRENCE-ID:20270112T100000Z"));
+        assert!(off.to_text().contains("STATUS:CANCELLED"));
+        let theirs = request(&dave, Some("dave@example.org"));
+        assert_eq!(theirs.items().count(), 1);
+        assert!(theirs.to_text().contains("EXDATE:20270112T100000Z"));
         assert!(cancel(&cal, "dave@example.org", None).is_none());
     }
 

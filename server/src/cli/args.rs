@@ -620,6 +620,18 @@ pub enum UserCommand {
     },
     /// Remove a user and all their address books and calendars.
     Remove { name: String },
+    /// Show a user's e-mail addresses, adding or removing some first: the addresses that name
+    /// them as organizer or attendee when events are scheduled (besides a user name that is an
+    /// address, and their connected accounts).
+    Email {
+        name: String,
+        /// An address to add (repeatable).
+        #[arg(long, value_name = "ADDRESS")]
+        add: Vec<String>,
+        /// An address to remove (repeatable).
+        #[arg(long, value_name = "ADDRESS")]
+        remove: Vec<String>,
+    },
     /// Manage device (app) passwords.
     #[command(subcommand)]
     AppPassword(AppPasswordCommand),

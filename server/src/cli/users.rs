@@ -93,6 +93,18 @@ pub async fn command(config: &Config, cmd: UserCommand) -> CliResult {
             s.delete_user(user.id).await.map_err(|e| e.to_string())?;
             println!("removed user {name} and their address books");
         }
+        UserCommand::Email { name, add, remove } => {
+            let user = accounts::require_user(s, &name).await.map_err(err)?;
+            let all = crate::core::scheduling::addresses::change(s, &user, &add, &remove)
+                .await
+                .map_err(|e| e.to_string())?;
+            if all.is_empty() {
+                println!("{name} has no e-mail address; invitations cannot name them");
+            }
+            for a in all {
+                println!("{a}");
+            }
+        }
         UserCommand::AppPassword(cmd) => app_password_command(config, s, cmd).await?,
     }
     Ok(())

@@ -13,6 +13,7 @@ mod props;
 mod proxy;
 mod report;
 mod respond;
+mod schedule;
 mod stream;
 mod write;
 
@@ -252,8 +253,7 @@ impl Render {
 
 pub const DAV_HEADER: &str =
     "1, 3, addressbook, calendar-access, calendar-auto-schedule, calendar-proxy, extended-mkcol";
-pub const ALLOW: &str =
-    "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
+pub const ALLOW: &str = "OPTIONS, GET, HEAD, POST, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
 
 fn unauthorized(msg: &str) -> Response {
     let mut r = respond::text(StatusCode::UNAUTHORIZED, msg);
@@ -459,6 +459,10 @@ async fn serve_method(ctx: Ctx, method: Method, body: Body) -> Response {
         },
         "REPORT" => match read_body(body, MAX_XML_BODY).await {
             Ok(b) => report::report(&ctx, &b).await,
+            Err(r) => r,
+        },
+        "POST" => match read_body(body, MAX_XML_BODY).await {
+            Ok(b) => schedule::post(&ctx, &b).await,
             Err(r) => r,
         },
         "COPY" => copymove::copy_or_move(&ctx, false).await,

@@ -121,6 +121,17 @@ pub async fn delete(ctx: &Ctx) -> Response {
     if let Some(refused) = super::write::refuse_write(&book, &ctx.path, "unbind") {
         return refused;
     }
+    // A scheduling object's removal is news for its attendees (or its organizer).
+    let old = if book.kind == Kind::Calendar && book.derived.is_none() {
+        match ctx.app.store.object(book.id, card).await {
+            Ok(o) => o
+                .map(|o| o.data)
+                .filter(|d| super::schedule::is_scheduling_object(d)),
+            Err(e) => return respond::internal(e),
+        }
+    } else {
+        None
+    };
     let check = precondition(ctx);
     match ctx
         .app
@@ -128,7 +139,14 @@ pub async fn delete(ctx: &Ctx) -> Response {
         .delete_object(book.id, card, &check, &ctx.actor())
         .await
     {
-        Ok(DeleteOutcome::Deleted) => respond::status(StatusCode::NO_CONTENT),
+        Ok(DeleteOutcome::Deleted) => {
+            if let Some(old) = old
+                && let Err(e) = super::schedule::after_delete(ctx, &book, &old).await
+            {
+                tracing::error!(error = %e, "scheduling after a DELETE failed");
+            }
+            respond::status(StatusCode::NO_CONTENT)
+        }
         Ok(DeleteOutcome::NotFound) => respond::not_found(),
         Ok(DeleteOutcome::PreconditionFailed) => respond::text(
             StatusCode::PRECONDITION_FAILED,

@@ -83,6 +83,17 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         }
     }
     let etag = etag_for(&body);
+    // A scheduling object (RFC 6638): what it replaces decides whom to tell what.
+    let scheduling = kind == Kind::Calendar && super::schedule::is_scheduling_object(&body);
+    let old = if scheduling {
+        match ctx.app.store.object(coll.id, name).await {
+            Ok(o) => o.map(|o| o.data),
+            Err(e) => return respond::internal(e),
+        }
+    } else {
+        None
+    };
+    let sent = body.clone();
     let prepared = match prepare(&ctx.app.config, &coll, name, Vec::from(body), etag) {
         Ok(p) => p,
         Err(e) => return refused(e, media_type),
@@ -93,7 +104,19 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         .store
         .put_object(coll.id, &prepared.as_new(), &check, &ctx.actor())
         .await;
-    put_response(ctx, &coll, outcome, &prepared.etag, &prepared.uid)
+    let stored = matches!(outcome, Ok(PutOutcome::Created | PutOutcome::Updated));
+    let mut resp = put_response(ctx, &coll, outcome, &prepared.etag, &prepared.uid);
+    if scheduling && stored {
+        match super::schedule::after_put(ctx, &coll, name, old.as_deref(), &sent).await {
+            // The stored object now carries SCHEDULE-STATUS: the client's ETag is not its.
+            Ok(true) => {
+                resp.headers_mut().remove(axum::http::header::ETAG);
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "scheduling after a PUT failed"),
+        }
+    }
+    resp
 }
 
 /// Refuses bytes that would break another client once stored, naming the line: control

@@ -17,6 +17,8 @@ pub trait Objects: Send + Sync {
         collection_id: i64,
         names: &[String],
     ) -> StoreResult<Vec<Object>>;
+    /// The member whose UID is `uid` (one per collection), with its data.
+    async fn object_by_uid(&self, collection_id: i64, uid: &str) -> StoreResult<Option<Object>>;
     async fn put_object(
         &self,
         collection_id: i64,
@@ -83,6 +85,17 @@ impl Objects for Db {
         names: &[String],
     ) -> StoreResult<Vec<Object>> {
         self.list_named(collection_id, names).await
+    }
+
+    async fn object_by_uid(&self, collection_id: i64, uid: &str) -> StoreResult<Option<Object>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {META_COLS}, data FROM objects WHERE collection_id = $1 AND uid = $2"
+        )))
+        .bind(collection_id)
+        .bind(self.dialect.text_in(uid))
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(|r| object_row(&r)))
     }
 
     async fn put_object(

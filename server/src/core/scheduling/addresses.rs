@@ -37,12 +37,49 @@ pub async fn given(store: &dyn Store, user: &User) -> Result<Vec<String>, StoreE
         .unwrap_or_default())
 }
 
-/// Replaces the addresses `user` gave.
-pub async fn set_given(store: &dyn Store, user: &User, list: &[String]) -> Result<(), StoreError> {
+/// Why an address cannot be given.
+#[derive(Debug, thiserror::Error)]
+pub enum AddressError {
+    #[error("{0:?} is not an e-mail address")]
+    NotAnAddress(String),
+    #[error("{address} is already {user}'s address")]
+    Taken { address: String, user: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Adds and removes addresses `user` gave; every address of theirs after.
+pub async fn change(
+    store: &dyn Store,
+    user: &User,
+    add: &[String],
+    remove: &[String],
+) -> Result<Vec<String>, AddressError> {
+    let mut list = given(store, user).await?;
+    for a in add {
+        let b = bare(a);
+        let (local, domain) = b.split_once('@').unwrap_or(("", ""));
+        if local.is_empty() || !domain.contains('.') || b.contains(char::is_whitespace) {
+            return Err(AddressError::NotAnAddress(a.clone()));
+        }
+        if let Some(other) = user_for(store, &b).await?
+            && other.id != user.id
+        {
+            return Err(AddressError::Taken {
+                address: b,
+                user: other.name,
+            });
+        }
+        if !list.contains(&b) {
+            list.push(b);
+        }
+    }
+    list.retain(|a| !remove.iter().any(|r| bare(r) == *a));
     let text = list.join("\n");
     store
         .set_setting(&key(user.id), (!text.is_empty()).then_some(text.as_bytes()))
-        .await
+        .await?;
+    Ok(of(store, user).await?)
 }
 
 /// Every address of `user`, bare and lowercase, without repeats: the user name when it is

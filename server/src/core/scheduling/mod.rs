@@ -5,4 +5,5 @@
 
 pub mod addresses;
 pub mod boxes;
+pub mod deliver;
 pub mod freebusy;

@@ -32,6 +32,86 @@ fn transport(smtp: &SmtpSection) -> Result<AsyncSmtpTransport<Tokio1Executor>, N
     Ok(b.build())
 }
 
+/// iTIP by mail (iMIP, RFC 6047) to calendar users outside Kith: a text part for people and
+/// the `text/calendar; method=…` part their calendar reads, sent as the organizer (Reply-To)
+/// through Kith's sender.
+pub struct ImipMailer {
+    pub smtp: Option<SmtpSection>,
+}
+
+#[async_trait::async_trait]
+impl crate::core::scheduling::deliver::Imip for ImipMailer {
+    fn configured(&self) -> bool {
+        self.smtp.as_ref().is_some_and(|s| s.check().is_ok())
+    }
+
+    async fn send(&self, from: &str, from_name: &str, to: &str, ical: &str) -> Result<(), String> {
+        use lettre::message::{MultiPart, SinglePart, header::ContentType};
+        let smtp = self
+            .smtp
+            .as_ref()
+            .ok_or("no mail server is set up ([smtp])")?;
+        let method = ical
+            .lines()
+            .find_map(|l| l.strip_prefix("METHOD:"))
+            .unwrap_or("REQUEST")
+            .trim()
+            .to_string();
+        let summary = ical
+            .lines()
+            .find_map(|l| l.strip_prefix("SUMMARY:"))
+            .unwrap_or("an event")
+            .trim()
+            .to_string();
+        let (subject, words) = match method.as_str() {
+            "CANCEL" => (
+                format!("Cancelled: {summary}"),
+                format!("{from_name} ({from}) cancelled {summary}."),
+            ),
+            "REPLY" => (
+                format!("Reply: {summary}"),
+                format!("{from_name} ({from}) answered your invitation to {summary}."),
+            ),
+            _ => (
+                format!("Invitation: {summary}"),
+                format!(
+                    "{from_name} ({from}) invites you to {summary}. Your calendar program shows the details and lets you answer."
+                ),
+            ),
+        };
+        let kith = mailbox(&smtp.from).map_err(|e| e.to_string())?;
+        let sender = Mailbox::new(Some(format!("{from_name} via Kith")), kith.email.clone());
+        let calendar =
+            ContentType::parse(&format!("text/calendar; method={method}; charset=UTF-8"))
+                .map_err(|e| e.to_string())?;
+        let msg = Message::builder()
+            .from(sender)
+            .reply_to(mailbox(from).map_err(|e| e.to_string())?)
+            .to(mailbox(to).map_err(|e| e.to_string())?)
+            .subject(subject)
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(words),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(calendar)
+                            .body(ical.to_string()),
+                    ),
+            )
+            .map_err(|e| e.to_string())?;
+        transport(smtp)
+            .map_err(|e| e.to_string())?
+            .send(msg)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 pub(super) async fn send(
     smtp: &SmtpSection,
     to: &str,

@@ -3,7 +3,7 @@
 //! occasions and the channels: mail through the admin's SMTP server, a webhook, or both. The
 //! settings are sealed like tokens (a webhook URL often carries its own secret).
 
-mod mail;
+pub mod mail;
 mod webhook;
 
 use crate::config::SmtpSection;

@@ -1,0 +1,421 @@
+//! CalDAV scheduling (RFC 6638, issue 23) over HTTP: the scheduling inbox and outbox, the
+//! principal's addresses, free-busy across users by outbox POST, and implicit scheduling of
+//! invitations, replies and cancellations between three local users and one outside
+//! attendee (mailed through a local SMTP sink).
+
+use crate::common::*;
+
+pub const PW: &str = "scheduling-password-1";
+const CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
+
+fn cli(s: &Server, args: &[&str]) -> String {
+    let (ok, out, err) = kith_cli(s.dir.path(), args, "");
+    assert!(ok, "{args:?}: {err}");
+    out
+}
+
+/// ann, bob and carol, each with an address on example.org.
+pub fn team(s: &Server) {
+    for u in ["ann", "bob", "carol"] {
+        s.add_user(u, PW);
+        cli(
+            s,
+            &["user", "email", u, "--add", &format!("{u}@example.org")],
+        );
+    }
+}
+
+pub async fn put(s: &Server, user: &str, path: &str, body: &str) -> Resp {
+    s.req("PUT", path)
+        .auth(user, PW)
+        .header("content-type", "text/calendar; charset=utf-8")
+        .body(body.to_string())
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn principals_have_an_inbox_an_outbox_and_their_addresses() {
+    let s = Server::start();
+    team(&s);
+    let r = s
+        .req("PROPFIND", "/dav/principals/ann/")
+        .auth("ann", PW)
+        .header("depth", "0")
+        .xml(r#"<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:schedule-inbox-URL/><c:schedule-outbox-URL/><c:calendar-user-address-set/><c:calendar-user-type/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert_eq!(r.status, 207);
+    let ms = r.xml();
+    let (_, resp) = responses(&ms).into_iter().next().unwrap();
+    let href = |name: &str| prop(resp, CALDAV, name).unwrap().children[0].text.clone();
+    assert_eq!(href("schedule-inbox-URL"), "/dav/calendars/ann/inbox/");
+    assert_eq!(href("schedule-outbox-URL"), "/dav/calendars/ann/outbox/");
+    let set: Vec<String> = prop(resp, CALDAV, "calendar-user-address-set")
+        .unwrap()
+        .children
+        .iter()
+        .map(|h| h.text.clone())
+        .collect();
+    assert_eq!(set, ["mailto:ann@example.org", "/dav/principals/ann/"]);
+    assert_eq!(
+        prop(resp, CALDAV, "calendar-user-type").unwrap().text,
+        "INDIVIDUAL"
+    );
+
+    // The boxes: their types, where invitations land, and that nobody PUTs into them.
+    let r = s
+        .req("PROPFIND", "/dav/calendars/ann/inbox/")
+        .auth("ann", PW)
+        .header("depth", "0")
+        .xml(r#"<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:resourcetype/><c:schedule-default-calendar-URL/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    let text = r.text();
+    assert!(text.contains("schedule-inbox"), "{text}");
+    assert!(text.contains("/dav/calendars/ann/personal/"), "{text}");
+    let r = put(
+        &s,
+        "ann",
+        "/dav/calendars/ann/inbox/x.ics",
+        "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("need-privileges"));
+    let home = s
+        .req("PROPFIND", "/dav/calendars/ann/")
+        .auth("ann", PW)
+        .header("depth", "1")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>"#)
+        .send()
+        .await
+        .text();
+    assert!(home.contains("schedule-outbox"), "{home}");
+    // An address belongs to one user.
+    let (ok, _, err) = kith_cli(
+        s.dir.path(),
+        &["user", "email", "bob", "--add", "ANN@example.org"],
+        "",
+    );
+    assert!(!ok);
+    assert!(err.contains("already ann's address"), "{err}");
+}
+
+const BUSY: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:private-1\r\nDTSTAMP:20270101T000000Z\r\nDTSTART:20270105T100000Z\r\nDTEND:20270105T110000Z\r\nCLASS:PRIVATE\r\nSUMMARY:Doctor\r\nLOCATION:Clinic\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+fn freebusy_request(organizer: &str, attendees: &[&str]) -> String {
+    let mut a = String::new();
+    for x in attendees {
+        a.push_str(&format!("ATTENDEE:{x}\r\n"));
+    }
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REQUEST\r\nBEGIN:VFREEBUSY\r\nUID:fb-1\r\nDTSTAMP:20270101T000000Z\r\nDTSTART:20270105T000000Z\r\nDTEND:20270106T000000Z\r\nORGANIZER:{organizer}\r\n{a}END:VFREEBUSY\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+/// Free-busy by outbox POST: bob's private appointment shows as busy time and nothing more;
+/// an unknown address is answered 3.7; only one's own outbox and addresses may ask.
+#[tokio::test]
+async fn free_busy_across_users_shows_busy_time_only() {
+    let s = Server::start();
+    team(&s);
+    let r = put(&s, "bob", "/dav/calendars/bob/personal/private-1.ics", BUSY).await;
+    assert_eq!(r.status, 201);
+    let post = |user: &'static str, path: &'static str, body: String| {
+        let s = &s;
+        async move {
+            s.req("POST", path)
+                .auth(user, PW)
+                .header("content-type", "text/calendar; charset=utf-8")
+                .body(body)
+                .send()
+                .await
+        }
+    };
+    let r = post(
+        "ann",
+        "/dav/calendars/ann/outbox/",
+        freebusy_request(
+            "mailto:ann@example.org",
+            &["mailto:bob@example.org", "mailto:nobody@example.org"],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let x = r.xml();
+    assert!(x.is(CALDAV, "schedule-response"));
+    let answers: Vec<_> = x
+        .children
+        .iter()
+        .filter(|c| c.is(CALDAV, "response"))
+        .collect();
+    assert_eq!(answers.len(), 2);
+    let bob = answers[0];
+    assert_eq!(
+        bob.child(CALDAV, "recipient").unwrap().children[0].text,
+        "mailto:bob@example.org"
+    );
+    assert!(
+        bob.child(CALDAV, "request-status")
+            .unwrap()
+            .text
+            .starts_with("2.0")
+    );
+    let data = &bob.child(CALDAV, "calendar-data").unwrap().text;
+    assert!(data.contains("METHOD:REPLY"), "{data}");
+    assert!(
+        data.contains("FREEBUSY;FBTYPE=BUSY:20270105T100000Z/20270105T110000Z"),
+        "{data}"
+    );
+    for secret in ["Doctor", "Clinic", "private-1"] {
+        assert!(!data.contains(secret), "{secret} leaked: {data}");
+    }
+    assert!(
+        answers[1]
+            .child(CALDAV, "request-status")
+            .unwrap()
+            .text
+            .starts_with("3.7")
+    );
+    // Not ann's address, not ann's outbox, not a free-busy request.
+    let r = post(
+        "ann",
+        "/dav/calendars/ann/outbox/",
+        freebusy_request("mailto:bob@example.org", &["mailto:carol@example.org"]),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("organizer-allowed"));
+    let r = post(
+        "ann",
+        "/dav/calendars/bob/outbox/",
+        freebusy_request("mailto:ann@example.org", &["mailto:bob@example.org"]),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    let r = post(
+        "ann",
+        "/dav/calendars/ann/personal/",
+        freebusy_request("mailto:ann@example.org", &["mailto:bob@example.org"]),
+    )
+    .await;
+    assert_eq!(r.status, 405);
+    let r = post(
+        "ann",
+        "/dav/calendars/ann/outbox/",
+        "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".into(),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("valid-scheduling-message"));
+}
+
+/// A server that mails through a local SMTP sink.
+fn with_mail() -> (
+    Server,
+    tempfile::TempDir,
+    std::sync::Arc<kith_fakes::sinks::Inbox<kith_fakes::sinks::Mail>>,
+) {
+    let (port, mail) = kith_fakes::sinks::smtp();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kith.toml");
+    std::fs::write(
+        &config,
+        format!("[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"Kith <kith@kith.test>\"\n"),
+    )
+    .unwrap();
+    let s = Server::start_with(&[("KITH_CONFIG", config.to_str().unwrap())]);
+    (s, dir, mail)
+}
+
+/// The weekly meeting ann organizes: bob and carol (local) and dave (outside).
+fn meeting(extra: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:weekly-1\r\nDTSTAMP:20270101T000000Z\r\nDTSTART:20270104T100000Z\r\nDTEND:20270104T110000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly planning\r\nSEQUENCE:0\r\nORGANIZER;CN=Ann:mailto:ann@example.org\r\nATTENDEE;PARTSTAT=ACCEPTED;ROLE=CHAIR:mailto:ann@example.org\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.org\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:carol@example.org\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:dave@outside.example\r\nEND:VEVENT\r\n{extra}END:VCALENDAR\r\n"
+    )
+}
+
+/// The text of `user`'s objects in `cal`, by name.
+async fn objects(s: &Server, user: &str, cal: &str) -> Vec<(String, String)> {
+    let r = s
+        .req("PROPFIND", &format!("/dav/calendars/{user}/{cal}/"))
+        .auth(user, PW)
+        .header("depth", "1")
+        .xml(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#)
+        .send()
+        .await;
+    assert_eq!(r.status, 207, "{}", r.text());
+    let ms = r.xml();
+    let mut out = Vec::new();
+    for (href, _) in responses(&ms) {
+        if href.ends_with('/') {
+            continue;
+        }
+        let g = s.req("GET", &href).auth(user, PW).send().await;
+        out.push((href, g.text().replace("\r\n ", "")));
+    }
+    out
+}
+
+/// The acceptance walk: ann invites bob, carol and dave (outside, by mail); bob accepts and
+/// ann's copy shows it; ann moves one occurrence and the attendees' copies follow; carol
+/// deletes her copy without telling; ann cancels, and everyone is told.
+#[tokio::test]
+async fn invite_accept_reschedule_one_occurrence_and_cancel() {
+    let (s, _conf, mail) = with_mail();
+    team(&s);
+    let r = put(
+        &s,
+        "ann",
+        "/dav/calendars/ann/personal/weekly-1.ics",
+        &meeting(""),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(
+        r.header("etag").is_none(),
+        "the stored object gained SCHEDULE-STATUS"
+    );
+
+    // Invite: bob's and carol's inboxes hold the REQUEST, their calendars a copy.
+    for who in ["bob", "carol"] {
+        let inbox = objects(&s, who, "inbox").await;
+        assert_eq!(inbox.len(), 1, "{who}: {inbox:?}");
+        assert!(inbox[0].1.contains("METHOD:REQUEST"), "{}", inbox[0].1);
+        let cal = objects(&s, who, "personal").await;
+        assert_eq!(cal.len(), 1, "{who}");
+        assert!(cal[0].1.contains("SUMMARY:Weekly planning"));
+        assert!(!cal[0].1.contains("METHOD"), "a copy is a plain object");
+    }
+    // dave gets mail: an invitation with the calendar part.
+    let mails = mail.wait_for(1, std::time::Duration::from_secs(10));
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, ["dave@outside.example"]);
+    assert!(
+        mails[0]
+            .data
+            .contains("Subject: Invitation: Weekly planning"),
+        "{}",
+        mails[0].data
+    );
+    assert!(
+        mails[0].data.contains("text/calendar; method=REQUEST"),
+        "{}",
+        mails[0].data
+    );
+    assert!(
+        mails[0].data.contains("Reply-To: ann@example.org"),
+        "{}",
+        mails[0].data
+    );
+    // ann's copy says what happened to each: delivered (1.2) here, sent (1.1) by mail.
+    let ann = objects(&s, "ann", "personal").await;
+    let mine = &ann[0].1;
+    assert!(
+        mine.contains("SCHEDULE-STATUS=1.2:mailto:bob@example.org"),
+        "{mine}"
+    );
+    assert!(
+        mine.contains("SCHEDULE-STATUS=1.1:mailto:dave@outside.example"),
+        "{mine}"
+    );
+
+    // Accept: bob's client saves his copy with PARTSTAT=ACCEPTED.
+    let (href, text) = objects(&s, "bob", "personal").await.remove(0);
+    let accepted = text.replace(
+        "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.org",
+        "PARTSTAT=ACCEPTED:mailto:bob@example.org",
+    );
+    assert_ne!(accepted, text);
+    let r = put(&s, "bob", &href, &accepted).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let mine = objects(&s, "ann", "personal").await.remove(0).1;
+    assert!(
+        mine.contains("PARTSTAT=ACCEPTED;SCHEDULE-STATUS=2.0:mailto:bob@example.org"),
+        "{mine}"
+    );
+    let replies = objects(&s, "ann", "inbox").await;
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].1.contains("METHOD:REPLY"), "{}", replies[0].1);
+    // Re-saving it unchanged tells nobody anything.
+    let r = put(&s, "bob", &href, &accepted).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(objects(&s, "ann", "inbox").await.len(), 1);
+
+    // Reschedule one occurrence: ann moves the second meeting to the afternoon.
+    let moved = "BEGIN:VEVENT\r\nUID:weekly-1\r\nDTSTAMP:20270102T000000Z\r\nRECURRENCE-ID:20270111T100000Z\r\nDTSTART:20270111T150000Z\r\nDTEND:20270111T160000Z\r\nSUMMARY:Weekly planning (afternoon)\r\nSEQUENCE:1\r\nORGANIZER;CN=Ann:mailto:ann@example.org\r\nATTENDEE;PARTSTAT=ACCEPTED;ROLE=CHAIR:mailto:ann@example.org\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@example.org\r\nEND:VEVENT\r\n";
+    let (ann_href, _) = objects(&s, "ann", "personal").await.remove(0);
+    let r = put(&s, "ann", &ann_href, &meeting(moved)).await;
+    assert!(r.status == 204 || r.status == 201, "{}", r.text());
+    let bob = objects(&s, "bob", "personal").await.remove(0).1;
+    assert!(bob.contains("RECURRENCE-ID:20270111T100000Z"), "{bob}");
+    assert!(bob.contains("DTSTART:20270111T150000Z"), "{bob}");
+    assert!(
+        bob.contains("PARTSTAT=ACCEPTED:mailto:bob@example.org"),
+        "bob's answer stays: {bob}"
+    );
+    assert_eq!(
+        objects(&s, "bob", "inbox").await.len(),
+        2,
+        "a second REQUEST"
+    );
+    // carol and dave are not on the moved occurrence: it is off for them, and carol's copy
+    // no longer holds it at the old time.
+    let carol = objects(&s, "carol", "personal").await.remove(0).1;
+    assert!(carol.contains("EXDATE:20270111T100000Z"), "{carol}");
+    assert!(!carol.contains("afternoon"), "{carol}");
+    let inbox = objects(&s, "carol", "inbox").await;
+    assert!(
+        inbox
+            .iter()
+            .any(|(_, t)| t.contains("METHOD:CANCEL")
+                && t.contains("RECURRENCE-ID:20270111T100000Z")),
+        "{inbox:?}"
+    );
+    // dave: the cancelled occurrence, and his series again without it.
+    let mails = mail.wait_for(3, std::time::Duration::from_secs(10));
+    assert_eq!(mails.len(), 3);
+    assert!(
+        mails.iter().any(|m| m.data.contains("method=CANCEL")),
+        "the occurrence is off for dave too"
+    );
+
+    // carol deletes her copy with Schedule-Reply: F: ann hears nothing.
+    let (carol_href, _) = objects(&s, "carol", "personal").await.remove(0);
+    let r = s
+        .req("DELETE", &carol_href)
+        .auth("carol", PW)
+        .header("schedule-reply", "F")
+        .send()
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(objects(&s, "ann", "inbox").await.len(), 1);
+
+    // Cancel: ann deletes the meeting; bob's copy is marked cancelled, dave gets mail.
+    let r = s.req("DELETE", &ann_href).auth("ann", PW).send().await;
+    assert_eq!(r.status, 204);
+    let bob = objects(&s, "bob", "personal").await.remove(0).1;
+    assert!(bob.contains("STATUS:CANCELLED"), "{bob}");
+    let inbox = objects(&s, "bob", "inbox").await;
+    assert!(
+        inbox.iter().any(|(_, t)| t.contains("METHOD:CANCEL")),
+        "{inbox:?}"
+    );
+    let mails = mail.wait_for(4, std::time::Duration::from_secs(10));
+    assert_eq!(mails.len(), 4);
+    let cancelled = mails
+        .iter()
+        .filter(|m| m.data.contains("Subject: Cancelled: Weekly planning"))
+        .count();
+    assert_eq!(
+        cancelled,
+        2,
+        "the occurrence, then the meeting: {:?}",
+        mails.iter().map(|m| &m.data).collect::<Vec<_>>()
+    );
+    // Inbox messages are the attendee's to delete.
+    let (msg, _) = inbox[0].clone();
+    let r = s.req("DELETE", &msg).auth("bob", PW).send().await;
+    assert_eq!(r.status, 204);
+}

@@ -419,3 +419,66 @@ async fn invite_accept_reschedule_one_occurrence_and_cancel() {
     let r = s.req("DELETE", &msg).auth("bob", PW).send().await;
     assert_eq!(r.status, 204);
 }
+
+/// Answering outside a calendar program: bob accepts with `kith invitations`, carol declines
+/// on the Invitations page, and ann's copy shows both answers.
+#[tokio::test]
+async fn invitations_are_answered_from_the_cli_and_the_browser() {
+    use crate::common::browser::Browser;
+    let s = Server::start();
+    team(&s);
+    let one = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:review-1\r\nDTSTAMP:20270101T000000Z\r\nDTSTART:20270201T090000Z\r\nDTEND:20270201T100000Z\r\nSUMMARY:Quarterly review\r\nORGANIZER:mailto:ann@example.org\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:ann@example.org\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.org\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:carol@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let r = put(&s, "ann", "/dav/calendars/ann/personal/review-1.ics", one).await;
+    assert_eq!(r.status, 201);
+    let listed = cli(&s, &["invitations", "list", "--user", "bob"]);
+    assert!(listed.contains("Quarterly review"), "{listed}");
+    assert!(listed.contains("from ann@example.org"), "{listed}");
+    assert!(listed.contains("(needs-action)"), "{listed}");
+    let id = listed.split_whitespace().next().unwrap();
+    let out = cli(
+        &s,
+        &["invitations", "answer", "--user", "bob", id, "accept"],
+    );
+    assert!(out.contains("Quarterly review is accepted"), "{out}");
+    assert!(cli(&s, &["invitations", "list", "--user", "bob"]).contains("no invitations"));
+    let ann = objects(&s, "ann", "personal").await.remove(0).1;
+    assert!(
+        ann.contains("PARTSTAT=ACCEPTED;SCHEDULE-STATUS=2.0:mailto:bob@example.org"),
+        "{ann}"
+    );
+    let (ok, _, err) = kith_cli(
+        s.dir.path(),
+        &[
+            "invitations",
+            "answer",
+            "--user",
+            "bob",
+            "nope.ics",
+            "accept",
+        ],
+        "",
+    );
+    assert!(!ok && err.contains("no invitation"), "{err}");
+
+    let b = Browser::open(&s.base, "invitations-carol").await;
+    b.sign_in("carol", PW).await;
+    b.wait("#books").await;
+    b.go("/invitations").await;
+    let row = b.wait_text("#invitations", "Quarterly review").await;
+    assert!(row.contains("2027-02-01 09:00 UTC"), "{row}");
+    assert!(row.contains("not answered"), "{row}");
+    b.shot("invitations").await;
+    b.press("Decline").await;
+    let notice = b.wait_text("#notice", "declined").await;
+    assert!(notice.contains("ann@example.org has been told"), "{notice}");
+    b.fill("#address", "carol.c@example.org").await;
+    b.press("Add address").await;
+    let list = b.wait_text("#addresses", "carol.c@example.org").await;
+    assert!(list.contains("carol@example.org"), "{list}");
+    b.close().await;
+    let ann = objects(&s, "ann", "personal").await.remove(0).1;
+    assert!(
+        ann.contains("PARTSTAT=DECLINED;SCHEDULE-STATUS=2.0:mailto:carol@example.org"),
+        "{ann}"
+    );
+}

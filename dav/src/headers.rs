@@ -44,6 +44,8 @@ pub struct RequestHeaders {
     pub client: Client,
     /// `Schedule-Reply: F` (RFC 6638 §8.1): an attendee's DELETE tells the organizer nothing.
     pub schedule_reply: bool,
+    /// `If-Schedule-Tag-Match` (RFC 6638 §8.3).
+    pub if_schedule_tag_match: Option<String>,
 }
 
 impl RequestHeaders {
@@ -77,6 +79,7 @@ impl RequestHeaders {
                 .unwrap_or_default(),
             client: Client::detect(user_agent.as_deref()),
             user_agent,
+            if_schedule_tag_match: get("if-schedule-tag-match"),
             schedule_reply: !get("schedule-reply")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("f")),
         }

@@ -554,6 +554,46 @@ pub fn set_status(cal: &mut Comp, status: &dyn Fn(&str) -> Option<&'static str>)
     changed
 }
 
+/// Sets `who`'s participation in every instance they are invited to.
+pub fn set_partstat(cal: &mut Comp, who: &str, partstat: &str) {
+    for c in cal.items_mut() {
+        for a in c.props.iter_mut() {
+            if a.name == "ATTENDEE" && a.address() == who {
+                a.set_param("PARTSTAT", Some(partstat));
+                a.set_param("RSVP", None);
+            }
+        }
+    }
+}
+
+/// The Schedule-Tag of a scheduling object (RFC 6638 §3.2.10), quoted; `None` for an object
+/// without an organizer. It changes with what the organizer decides, not with the
+/// participation Kith merges in from replies or the statuses it writes back, so an attendee's
+/// client can save its answer with `If-Schedule-Tag-Match` while replies keep arriving.
+pub fn schedule_tag(data: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(data).ok()?;
+    if !text.contains("ORGANIZER") {
+        return None;
+    }
+    let mut cal = parse(text)?;
+    cal.items().find_map(|c| c.get("ORGANIZER"))?;
+    for c in cal.items_mut() {
+        c.props.retain(|p| p.name != "DTSTAMP");
+        for a in c.props.iter_mut().filter(|p| p.name == "ATTENDEE") {
+            for k in ["PARTSTAT", "SCHEDULE-STATUS", "RSVP"] {
+                a.set_param(k, None);
+            }
+        }
+    }
+    let h = cal
+        .to_text()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    Some(format!("\"{h:016x}\""))
+}
+
 /// A free-busy request POSTed to an outbox (RFC 6638 §5): who asks, about whom, for when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FreeBusyRequest {
@@ -750,6 +790,18 @@ ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@example.org\r\nEND:VEVENT\r\nEND:VCA
         assert_eq!(parse(&text).unwrap(), cal);
         // SCHEDULE-STATUS never leaves in a message.
         assert!(!request(&cal, None).to_text().contains("SCHEDULE-STATUS"));
+    }
+
+    #[test]
+    fn the_schedule_tag_ignores_replies_and_statuses_but_not_the_organizer() {
+        let tag = schedule_tag(MEETING.as_bytes()).unwrap();
+        let mut cal = parse(MEETING).unwrap();
+        set_partstat(&mut cal, "bob@example.org", "ACCEPTED");
+        set_status(&mut cal, &|_| Some("1.2"));
+        assert_eq!(schedule_tag(cal.to_text().as_bytes()).unwrap(), tag);
+        let moved = MEETING.replace("SUMMARY:Weekly\r\n", "SUMMARY:Weekly sync\r\n");
+        assert_ne!(schedule_tag(moved.as_bytes()).unwrap(), tag);
+        assert!(schedule_tag(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n").is_none());
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub enum Command {
     /// and end shares.
     #[command(subcommand)]
     Share(ShareCommand),
+    /// Invitations waiting in a user's scheduling inbox; accept, tentatively accept or decline.
+    #[command(subcommand)]
+    Invitations(InvitationsCommand),
     /// Import a LinkedIn, Google or Outlook CSV export or a vCard file into a user's book, or
     /// an iCalendar file into a calendar.
     Import(ImportArgs),
@@ -316,6 +319,24 @@ pub struct ShareWith {
     /// Share with every member of this group (now and later).
     #[arg(long = "with-group", value_name = "GROUP")]
     pub with_group: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InvitationsCommand {
+    /// List the invitations in a user's inbox, with the answer each has so far.
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// Answer an invitation: the answer goes into the user's calendar and to the organizer.
+    Answer {
+        #[arg(long)]
+        user: String,
+        /// The invitation's id, as `list` shows it.
+        id: String,
+        #[arg(value_parser = ["accept", "tentative", "decline"])]
+        answer: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ mod copy_db;
 mod export;
 mod groups;
 mod healthcheck;
+mod invitations;
 mod lookup;
 mod notify;
 mod providers;
@@ -70,6 +71,9 @@ pub async fn run(command: Command, config: &Config) -> CliResult {
         Command::User(cmd) => users::command(&config, cmd).await,
         Command::Group(cmd) => groups::command(store::open(&config).await?.as_ref(), cmd).await,
         Command::Share(cmd) => shares::command(store::open(&config).await?.as_ref(), cmd).await,
+        Command::Invitations(cmd) => {
+            invitations::command(store::open(&config).await?.as_ref(), &config, cmd).await
+        }
         Command::Import(args) if calendar_import::is_calendar(&args) => {
             calendar_import::run(store::open(&config).await?.as_ref(), &config, args).await
         }

@@ -227,6 +227,7 @@ impl Ctx {
     fn render(&self) -> Render {
         Render {
             user: self.principal.user.clone(),
+            subject: self.user_name().to_string(),
             client: self.headers.client,
             config: Arc::new(self.app.config.clone()),
         }
@@ -237,6 +238,8 @@ impl Ctx {
 #[derive(Clone)]
 pub struct Render {
     pub user: User,
+    /// Whose paths the members' hrefs are under: the caller's, or a delegator's.
+    pub subject: String,
     pub client: Client,
     pub config: Arc<Config>,
 }
@@ -245,7 +248,7 @@ impl Render {
     fn prop_ctx(&self) -> props::PropCtx<'_> {
         props::PropCtx {
             user: &self.user,
-            subject: &self.user.name,
+            subject: &self.subject,
             config: &self.config,
         }
     }

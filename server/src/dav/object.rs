@@ -77,6 +77,9 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
         }
         return r;
     }
+    let schedule_tag = (*kind == Kind::Calendar)
+        .then(|| kith_dav::itip::schedule_tag(&obj.data))
+        .flatten();
     let (body, content_type) = if *kind == Kind::Calendar {
         (obj.data, obj.meta.content_type.clone())
     } else {
@@ -97,6 +100,11 @@ pub async fn get(ctx: &Ctx, head: bool) -> Response {
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&content_type) {
         h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Some(t) = schedule_tag
+        && let Ok(v) = HeaderValue::from_str(&t)
+    {
+        h.insert("schedule-tag", v);
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if let Ok(v) = HeaderValue::from_str(&obj.meta.etag) {

@@ -205,8 +205,9 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
                 return r;
             }
             if depth == 1 {
-                let wants_data =
-                    select.wants(CARDDAV, "address-data") || select.wants(CALDAV, "calendar-data");
+                let wants_data = select.wants(CARDDAV, "address-data")
+                    || select.wants(CALDAV, "calendar-data")
+                    || select.wants(CALDAV, "schedule-tag");
                 let mut rows = ctx.app.store.objects(coll.id, wants_data, None);
                 let render = ctx.render();
                 let zone = calendar::zone(&ctx.app.config, &coll);
@@ -331,6 +332,10 @@ pub fn member_response(
         Kind::Addressbook if name.is(CARDDAV, "address-data") => {
             Some(data.map(|d| object::address_data_xml(r.client, d, select)))
         }
+        Kind::Calendar if name.is(CALDAV, "schedule-tag") => Some(
+            data.and_then(kith_dav::itip::schedule_tag)
+                .map(|t| kith_dav::xml::escape(&t).into_owned()),
+        ),
         Kind::Calendar if name.is(CALDAV, "calendar-data") => Some(data.and_then(|d| {
             calendar::calendar_data_xml(r, zone, d, select)
                 .map_err(|_| too_large = true)
@@ -353,7 +358,7 @@ pub fn member_response(
         m.push((507, vec![name]));
     }
     ms.response(
-        &member_href(kind, &r.user.name, &coll.name, &meta.name),
+        &member_href(kind, &r.subject, &coll.name, &meta.name),
         &f,
         &m,
     );

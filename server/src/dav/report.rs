@@ -335,14 +335,16 @@ async fn sync_collection(
             }
         }
     };
-    let wants_data = select.wants(CARDDAV, "address-data") || select.wants(CALDAV, "calendar-data");
+    let wants_data = select.wants(CARDDAV, "address-data")
+        || select.wants(CALDAV, "calendar-data")
+        || select.wants(CALDAV, "schedule-tag");
     // One row more than the limit tells whether the result is truncated.
     let fetch = limit.map(|l| l.saturating_add(1));
     let mut rows = ctx.app.store.changes(book.id, since, fetch, wants_data);
     let (render, select, book) = (ctx.render(), select.clone(), book.clone());
     let zone = calendar::zone(&ctx.app.config, &book);
     stream::multistatus(Multistatus::new(), move |mut w| async move {
-        let user = render.user.name.clone();
+        let user = render.subject.clone();
         let (mut last, mut count, mut truncated, mut current) = (since, 0usize, false, None);
         while let Some(item) = rows.next().await {
             let item = match item {

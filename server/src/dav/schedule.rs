@@ -120,13 +120,7 @@ pub fn is_scheduling_object(data: &[u8]) -> bool {
 }
 
 fn scheduler(ctx: &Ctx) -> Scheduler<'_> {
-    Scheduler {
-        store: ctx.app.store.as_ref(),
-        config: &ctx.app.config,
-        imip: std::sync::Arc::new(crate::sync::notify::mail::ImipMailer {
-            smtp: ctx.app.config.smtp.clone(),
-        }),
-    }
+    crate::sync::notify::mail::scheduler(ctx.app.store.as_ref(), &ctx.app.config)
 }
 
 /// Whose calendar `coll` is: the caller's, or its owner's when shared or delegated (their

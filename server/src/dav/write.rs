@@ -85,7 +85,8 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
     let etag = etag_for(&body);
     // A scheduling object (RFC 6638): what it replaces decides whom to tell what.
     let scheduling = kind == Kind::Calendar && super::schedule::is_scheduling_object(&body);
-    let old = if scheduling {
+    let tag_match = ctx.headers.if_schedule_tag_match.as_deref();
+    let old = if scheduling || tag_match.is_some() {
         match ctx.app.store.object(coll.id, name).await {
             Ok(o) => o.map(|o| o.data),
             Err(e) => return respond::internal(e),
@@ -93,6 +94,19 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
     } else {
         None
     };
+    // RFC 6638 §8.3: the write is for the object as the client last saw it scheduled.
+    if let Some(want) = tag_match
+        && old
+            .as_deref()
+            .and_then(kith_dav::itip::schedule_tag)
+            .as_deref()
+            != Some(want.trim())
+    {
+        return respond::text(
+            StatusCode::PRECONDITION_FAILED,
+            "The organizer changed this event since you last read it (If-Schedule-Tag-Match failed); read it again",
+        );
+    }
     let sent = body.clone();
     let prepared = match prepare(&ctx.app.config, &coll, name, Vec::from(body), etag) {
         Ok(p) => p,
@@ -106,6 +120,12 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         .await;
     let stored = matches!(outcome, Ok(PutOutcome::Created | PutOutcome::Updated));
     let mut resp = put_response(ctx, &coll, outcome, &prepared.etag, &prepared.uid);
+    if stored
+        && let Some(t) = kith_dav::itip::schedule_tag(&sent)
+        && let Ok(v) = axum::http::HeaderValue::from_str(&t)
+    {
+        resp.headers_mut().insert("schedule-tag", v);
+    }
     if scheduling && stored {
         match super::schedule::after_put(ctx, &coll, name, old.as_deref(), &sent).await {
             // The stored object now carries SCHEDULE-STATUS: the client's ETag is not its.

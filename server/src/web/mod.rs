@@ -10,6 +10,7 @@ mod devices;
 mod download;
 mod form;
 mod groups;
+mod invitations;
 pub use form::form_urlencoded;
 mod login;
 mod notifications;
@@ -43,6 +44,7 @@ const SECTIONS: &[&str] = &[
     "devices",
     "notifications",
     "sharing",
+    "invitations",
     "data",
     "admin",
     "assets",
@@ -189,6 +191,7 @@ async fn get_page(web: &Web, path: &str) -> Response {
         ["notifications"] => notifications::show(web).await,
         ["devices", "setup", client] => devices::setup(web, client).await,
         ["sharing"] => sharing::show(web).await,
+        ["invitations"] => invitations::show(web).await,
         ["data"] => data::show(web).await,
         ["data", "export", kind, name] => data::export(web, kind, name).await,
         ["data", "card", book, name] => data::card_history(web, book, name).await,
@@ -219,6 +222,7 @@ async fn post(web: &Web, path: &str, form: form::Form) -> Response {
         ["data", "restore-book"] => data::restore_book(web, &form).await,
         ["data", "restore-version"] => data::restore_version(web, &form).await,
         ["sharing", action] => sharing::act(web, action, &form).await,
+        ["invitations", action] => invitations::act(web, action, &form).await,
         ["admin", action] => admin::act(web, action, &form).await,
         _ => page::not_found(web),
     }

@@ -33,7 +33,7 @@ const DELIVERED: &str = "1.2";
 const SENT: &str = "1.1";
 const NOT_DELIVERED: &str = "5.1";
 
-fn actor() -> Actor {
+pub(super) fn actor() -> Actor {
     Actor::Command("scheduling".into())
 }
 
@@ -354,7 +354,7 @@ impl Scheduler<'_> {
     }
 
     /// `user`'s own copy of the object `uid`: the calendar and the object.
-    async fn copy_of(
+    pub(super) async fn copy_of(
         &self,
         user: &User,
         uid: &str,
@@ -374,7 +374,7 @@ impl Scheduler<'_> {
     }
 
     /// Stores `comp` over `name` in `cal` if it still has ETag `etag`; whether it did.
-    async fn store_again(
+    pub(super) async fn store_again(
         &self,
         cal: &Collection,
         name: &str,

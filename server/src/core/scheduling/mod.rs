@@ -7,3 +7,4 @@ pub mod addresses;
 pub mod boxes;
 pub mod deliver;
 pub mod freebusy;
+pub mod invitations;

@@ -32,6 +32,20 @@ fn transport(smtp: &SmtpSection) -> Result<AsyncSmtpTransport<Tokio1Executor>, N
     Ok(b.build())
 }
 
+/// The scheduler every front uses: the store, the config, and mail through `[smtp]`.
+pub fn scheduler<'a>(
+    store: &'a dyn crate::store::Store,
+    config: &'a crate::config::Config,
+) -> crate::core::scheduling::deliver::Scheduler<'a> {
+    crate::core::scheduling::deliver::Scheduler {
+        store,
+        config,
+        imip: std::sync::Arc::new(ImipMailer {
+            smtp: config.smtp.clone(),
+        }),
+    }
+}
+
 /// iTIP by mail (iMIP, RFC 6047) to calendar users outside Kith: a text part for people and
 /// the `text/calendar; method=…` part their calendar reads, sent as the organizer (Reply-To)
 /// through Kith's sender.

@@ -482,3 +482,133 @@ async fn invitations_are_answered_from_the_cli_and_the_browser() {
         "{ann}"
     );
 }
+
+/// The scheduling requests Apple Calendar and Thunderbird make, as they make them: Apple's
+/// principal PROPFIND, invitation PUT, free-busy POST with Originator/Recipient and an
+/// attendee's answer under If-Schedule-Tag-Match; Thunderbird's principal PROPFIND and
+/// free-busy POST.
+#[tokio::test]
+async fn apple_calendar_and_thunderbird_scheduling_requests() {
+    let s = Server::start();
+    team(&s);
+    const MAC: &str = "macOS/14.4 (23E214) CalendarAgent/1000";
+    const TB: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.3.0";
+    // Apple, setting up the account.
+    let r = s
+        .req("PROPFIND", "/dav/principals/ann/")
+        .auth("ann", PW)
+        .header("depth", "0")
+        .header("user-agent", MAC)
+        .xml(r#"<?xml version="1.0" encoding="UTF-8"?><A:propfind xmlns:A="DAV:"><A:prop><B:calendar-home-set xmlns:B="urn:ietf:params:xml:ns:caldav"/><B:calendar-user-address-set xmlns:B="urn:ietf:params:xml:ns:caldav"/><A:current-user-principal/><A:displayname/><C:dropbox-home-URL xmlns:C="http://calendarserver.org/ns/"/><C:email-address-set xmlns:C="http://calendarserver.org/ns/"/><C:notification-URL xmlns:C="http://calendarserver.org/ns/"/><A:principal-collection-set/><A:principal-URL/><A:resource-id/><B:schedule-inbox-URL xmlns:B="urn:ietf:params:xml:ns:caldav"/><B:schedule-outbox-URL xmlns:B="urn:ietf:params:xml:ns:caldav"/><A:supported-report-set/><C:calendar-proxy-read-for xmlns:C="http://calendarserver.org/ns/"/><C:calendar-proxy-write-for xmlns:C="http://calendarserver.org/ns/"/></A:prop></A:propfind>"#)
+        .send()
+        .await;
+    assert_eq!(r.status, 207);
+    let text = r.text();
+    for want in [
+        "<d:href>/dav/calendars/ann/inbox/</d:href>",
+        "<d:href>/dav/calendars/ann/outbox/</d:href>",
+        "<d:href>mailto:ann@example.org</d:href>",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    // Apple's invitation, with its parameters.
+    let invite = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Apple Inc.//macOS 14.4//EN\r\nCALSCALE:GREGORIAN\r\nBEGIN:VEVENT\r\nCREATED:20261201T090000Z\r\nUID:6A5F1B2C-3D4E-4F50-8162-738495A6B7C8\r\nDTEND;TZID=Europe/Berlin:20270301T110000\r\nTRANSP:OPAQUE\r\nX-APPLE-TRAVEL-ADVISORY-BEHAVIOR:AUTOMATIC\r\nSUMMARY:Design review\r\nLAST-MODIFIED:20261201T090000Z\r\nDTSTAMP:20261201T090000Z\r\nDTSTART;TZID=Europe/Berlin:20270301T100000\r\nSEQUENCE:0\r\nORGANIZER;CN=Ann;EMAIL=ann@example.org:mailto:ann@example.org\r\nATTENDEE;CN=Ann;CUTYPE=INDIVIDUAL;EMAIL=ann@example.org;PARTSTAT=ACCEPTED;ROLE=CHAIR:mailto:ann@example.org\r\nATTENDEE;CN=Bob;CUTYPE=INDIVIDUAL;EMAIL=bob@example.org;PARTSTAT=NEEDS-ACTION;ROLE=REQ-PARTICIPANT;RSVP=TRUE:mailto:bob@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let r = s
+        .req("PUT", "/dav/calendars/ann/personal/6A5F1B2C.ics")
+        .auth("ann", PW)
+        .header("user-agent", MAC)
+        .header("content-type", "text/calendar")
+        .header("if-none-match", "*")
+        .body(invite)
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(r.header("schedule-tag").is_some());
+    // bob answers on his Mac: GET (with its Schedule-Tag), then PUT under that tag.
+    let (href, _) = objects(&s, "bob", "personal").await.remove(0);
+    let g = s
+        .req("GET", &href)
+        .auth("bob", PW)
+        .header("user-agent", MAC)
+        .send()
+        .await;
+    let tag = g
+        .header("schedule-tag")
+        .expect("a scheduling object has a Schedule-Tag");
+    let accepted = g
+        .text()
+        .replace("\r\n ", "")
+        .replace("PARTSTAT=NEEDS-ACTION", "PARTSTAT=ACCEPTED");
+    let stale = s
+        .req("PUT", &href)
+        .auth("bob", PW)
+        .header("user-agent", MAC)
+        .header("content-type", "text/calendar")
+        .header("if-schedule-tag-match", "\"not-the-tag\"")
+        .body(accepted.clone())
+        .send()
+        .await;
+    assert_eq!(stale.status, 412);
+    let ok = s
+        .req("PUT", &href)
+        .auth("bob", PW)
+        .header("user-agent", MAC)
+        .header("content-type", "text/calendar")
+        .header("if-schedule-tag-match", &tag)
+        .body(accepted)
+        .send()
+        .await;
+    assert_eq!(ok.status, 204, "{}", ok.text());
+    let ann = objects(&s, "ann", "personal").await.remove(0);
+    assert!(
+        ann.1
+            .contains("PARTSTAT=ACCEPTED;SCHEDULE-STATUS=2.0:mailto:bob@example.org"),
+        "{}",
+        ann.1
+    );
+    // Merging bob's answer did not change ann's Schedule-Tag.
+    let tags: Vec<String> = futures_util::future::join_all([0, 1].map(|_| async {
+        s.req("GET", &ann.0)
+            .auth("ann", PW)
+            .send()
+            .await
+            .header("schedule-tag")
+            .unwrap()
+    }))
+    .await;
+    assert_eq!(tags[0], tags[1]);
+
+    // Free-busy the way both ask for it: Originator and Recipient headers, then the body.
+    for (agent, who) in [(MAC, "ann"), (TB, "carol")] {
+        let body = format!(
+            "BEGIN:VCALENDAR\r\nPRODID:-//Mozilla.org/NONSGML Mozilla Calendar V1.1//EN\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VFREEBUSY\r\nDTSTAMP:20261201T090000Z\r\nORGANIZER:mailto:{who}@example.org\r\nDTSTART:20270301T000000Z\r\nDTEND:20270302T000000Z\r\nUID:fb-{who}\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;ROLE=REQ-PARTICIPANT;CUTYPE=INDIVIDUAL:mailto:bob@example.org\r\nX-CALENDARSERVER-MASK-UID:fb-mask\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n"
+        );
+        let r = s
+            .req("POST", &format!("/dav/calendars/{who}/outbox/"))
+            .auth(who, PW)
+            .header("user-agent", agent)
+            .header("originator", &format!("mailto:{who}@example.org"))
+            .header("recipient", "mailto:bob@example.org")
+            .header("content-type", "text/calendar; charset=utf-8")
+            .body(body)
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{agent}: {}", r.text());
+        let x = r.text();
+        assert!(x.contains("2.0;Success"), "{x}");
+        assert!(
+            x.contains("FREEBUSY;FBTYPE=BUSY:20270301T090000Z/20270301T100000Z"),
+            "bob accepted the review (10:00 Berlin): {x}"
+        );
+    }
+    // Thunderbird, finding where to send free-busy requests.
+    let r = s
+        .req("PROPFIND", "/dav/principals/carol/")
+        .auth("carol", PW)
+        .header("depth", "0")
+        .header("user-agent", TB)
+        .xml(r#"<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-home-set/><C:calendar-user-address-set/><C:schedule-inbox-URL/><C:schedule-outbox-URL/></D:prop></D:propfind>"#)
+        .send()
+        .await;
+    assert!(r.text().contains("/dav/calendars/carol/outbox/"));
+}

@@ -326,6 +326,7 @@ pub fn request(cal: &Comp, who: Option<&str>) -> Comp {
         }
         let mut c = c.clone();
         c.subs.retain(|s| s.name != "VALARM");
+        c.props.retain(|p| p.name != TAG_PROP);
         c.props.iter_mut().for_each(scrub);
         if c.instance().is_none() {
             for rid in &excluded {
@@ -575,23 +576,81 @@ pub fn schedule_tag(data: &[u8]) -> Option<String> {
     if !text.contains("ORGANIZER") {
         return None;
     }
-    let mut cal = parse(text)?;
+    let cal = parse(text)?;
     cal.items().find_map(|c| c.get("ORGANIZER"))?;
-    for c in cal.items_mut() {
-        c.props.retain(|p| p.name != "DTSTAMP");
-        for a in c.props.iter_mut().filter(|p| p.name == "ATTENDEE") {
-            for k in ["PARTSTAT", "SCHEDULE-STATUS", "RSVP"] {
-                a.set_param(k, None);
-            }
-        }
+    // An attendee's copy carries the tag its last delivery gave it: whatever their client
+    // writes back around their answer, the tag moves only when the organizer's update does.
+    if let Some(t) = cal.items().find_map(|c| c.value(TAG_PROP)) {
+        return Some(format!("\"{}\"", t.trim()));
     }
-    let h = cal
-        .to_text()
+    Some(content_tag(&cal))
+}
+
+/// The property a delivered copy keeps its Schedule-Tag in.
+pub const TAG_PROP: &str = "X-KITH-SCHEDULE-TAG";
+
+/// Gives an attendee's copy a Schedule-Tag of its own (see [`schedule_tag`]).
+pub fn stamp_tag(cal: &mut Comp) {
+    for c in cal.items_mut() {
+        c.props.retain(|p| p.name != TAG_PROP);
+    }
+    let tag = content_tag(cal);
+    let bare = tag.trim_matches('"').to_string();
+    for c in cal.items_mut() {
+        c.push(TAG_PROP, "", &bare);
+    }
+}
+
+fn content_tag(cal: &Comp) -> String {
+    // What the organizer decides, read as values: a client that writes the same event back
+    // in its own order, case and folding, or with only its answer changed, keeps the tag.
+    const DECIDED: [&str; 13] = [
+        "UID",
+        "RECURRENCE-ID",
+        "DTSTART",
+        "DTEND",
+        "DUE",
+        "DURATION",
+        "RRULE",
+        "RDATE",
+        "EXDATE",
+        "SUMMARY",
+        "LOCATION",
+        "STATUS",
+        "SEQUENCE",
+    ];
+    let mut items: Vec<String> = cal
+        .items()
+        .map(|c| {
+            let mut parts: Vec<String> = c
+                .props
+                .iter()
+                .filter(|p| DECIDED.contains(&p.name.as_str()))
+                .map(|p| {
+                    format!(
+                        "{}={}{}",
+                        p.name,
+                        p.param("TZID").unwrap_or_default(),
+                        p.value.trim()
+                    )
+                })
+                .collect();
+            parts.extend(c.all("ORGANIZER").map(|p| format!("O={}", p.address())));
+            let mut who: Vec<String> = c.all("ATTENDEE").map(|p| p.address()).collect();
+            who.sort();
+            parts.extend(who.into_iter().map(|a| format!("A={a}")));
+            parts.sort();
+            parts.join("\n")
+        })
+        .collect();
+    items.sort();
+    let h = items
+        .join("\n--\n")
         .bytes()
         .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
-    Some(format!("\"{h:016x}\""))
+    format!("\"{h:016x}\"")
 }
 
 /// A free-busy request POSTed to an outbox (RFC 6638 §5): who asks, about whom, for when.
@@ -802,6 +861,17 @@ ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@example.org\r\nEND:VEVENT\r\nEND:VCA
         let moved = MEETING.replace("SUMMARY:Weekly\r\n", "SUMMARY:Weekly sync\r\n");
         assert_ne!(schedule_tag(moved.as_bytes()).unwrap(), tag);
         assert!(schedule_tag(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n").is_none());
+        // A delivered copy keeps the tag its delivery stamped, whatever its client rewrites.
+        let mut copy = attendee_copy(
+            &request(&parse(MEETING).unwrap(), Some("bob@example.org")),
+            None,
+            "bob@example.org",
+        );
+        stamp_tag(&mut copy);
+        let stamped = schedule_tag(copy.to_text().as_bytes()).unwrap();
+        copy.subs[0].push("X-CLIENT-NOTE", "", "rewritten");
+        assert_eq!(schedule_tag(copy.to_text().as_bytes()).unwrap(), stamped);
+        assert!(!request(&copy, None).to_text().contains(TAG_PROP));
     }
 
     #[test]

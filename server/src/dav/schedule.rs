@@ -62,7 +62,7 @@ pub async fn post(ctx: &Ctx, body: &[u8]) -> Response {
             ),
         );
     }
-    let (Some(start), Some(end)) = (parse_utc(&req.start), parse_utc(&req.end)) else {
+    let (Some(start), Some(end)) = (when(&req.start), when(&req.end)) else {
         return respond::condition(
             StatusCode::BAD_REQUEST,
             CALDAV,
@@ -170,6 +170,19 @@ pub async fn after_delete(ctx: &Ctx, coll: &Collection, old: &[u8]) -> Result<()
     scheduler(ctx)
         .after_delete(&owner, old, ctx.headers.schedule_reply)
         .await
+}
+
+/// A free-busy request's DTSTART or DTEND: UTC as RFC 6638 §5 asks, but a floating time or
+/// a date (python-caldav sends them) is read as UTC too rather than refused.
+fn when(v: &str) -> Option<i64> {
+    let v = v.trim();
+    parse_utc(v)
+        .or_else(|| parse_utc(&format!("{v}Z")))
+        .or_else(|| {
+            (v.len() == 8)
+                .then(|| parse_utc(&format!("{v}T000000Z")))
+                .flatten()
+        })
 }
 
 fn not_here() -> Response {

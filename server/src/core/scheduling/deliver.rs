@@ -278,7 +278,8 @@ impl Scheduler<'_> {
         match msg.value("METHOD") {
             Some("REQUEST") => {
                 let previous = found.as_ref().and_then(|(_, o)| parse(&o.data));
-                let copy = itip::attendee_copy(msg, previous.as_ref(), addr);
+                let mut copy = itip::attendee_copy(msg, previous.as_ref(), addr);
+                itip::stamp_tag(&mut copy);
                 match found {
                     Some((cal, o)) => {
                         self.store_again(&cal, &o.meta.name, &copy, &o.meta.etag)

@@ -33,6 +33,10 @@ const DELIVERED: &str = "1.2";
 const SENT: &str = "1.1";
 const NOT_DELIVERED: &str = "5.1";
 
+/// The most attendees one write schedules for: a meeting is not a mailing list, and one PUT
+/// must not turn into unbounded work. Those past it get nothing and no status.
+pub const MAX_ATTENDEES: usize = 250;
+
 pub(super) fn actor() -> Actor {
     Actor::Command("scheduling".into())
 }
@@ -150,7 +154,7 @@ impl Scheduler<'_> {
                 .is_some_and(|o| o.attendees().iter().any(|x| x == a))
         };
         let mut status: HashMap<String, &'static str> = HashMap::new();
-        for a in f.attendees() {
+        for a in f.attendees().into_iter().take(MAX_ATTENDEES) {
             if !f.server_schedules(&a) {
                 continue;
             }
@@ -199,7 +203,7 @@ impl Scheduler<'_> {
         cal: &Comp,
         f: &itip::Facts,
     ) -> Result<(), StoreError> {
-        for a in f.attendees() {
+        for a in f.attendees().into_iter().take(MAX_ATTENDEES) {
             if f.server_schedules(&a)
                 && let Some(c) = itip::cancel(cal, &a, None)
             {

@@ -81,16 +81,26 @@ async fn discovery_and_default_collections() {
     assert_eq!(r.status, 207);
     let ms = r.xml();
     let mut comps = std::collections::BTreeMap::new();
+    let mut boxes = 0;
     for (href, resp) in responses(&ms) {
         if href == "/dav/calendars/admin/" {
             continue;
         }
-        assert!(
-            prop(resp, "DAV:", "resourcetype")
-                .unwrap()
-                .child(CAL, "calendar")
-                .is_some()
-        );
+        // The scheduling inbox and outbox (RFC 6638) live in the home too, as what they are.
+        let kind = prop(resp, "DAV:", "resourcetype").unwrap();
+        if let Some(b) = ["inbox", "outbox"]
+            .into_iter()
+            .find(|b| href == format!("/dav/calendars/admin/{b}/"))
+        {
+            assert!(
+                kind.child(CAL, &format!("schedule-{b}")).is_some(),
+                "{href}"
+            );
+            assert!(kind.child(CAL, "calendar").is_none(), "{href}");
+            boxes += 1;
+            continue;
+        }
+        assert!(kind.child(CAL, "calendar").is_some());
         assert!(prop(resp, CAL, "max-instances").is_some());
         assert!(prop(resp, CAL, "supported-calendar-data").is_some());
         assert!(prop(resp, CAL, "min-date-time").is_some());
@@ -106,6 +116,7 @@ async fn discovery_and_default_collections() {
     assert_eq!(comps[PERSONAL], vec!["VEVENT"]);
     assert_eq!(comps[TASKS], vec!["VTODO"]);
     assert!(comps.contains_key("/dav/calendars/admin/birthdays/"));
+    assert_eq!(boxes, 2, "the inbox and the outbox");
 
     let r = s.anon("OPTIONS", PERSONAL).send().await;
     assert!(r.header("dav").unwrap().contains("calendar-access"));

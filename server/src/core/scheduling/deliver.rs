@@ -253,30 +253,37 @@ impl Scheduler<'_> {
         SENT
     }
 
+    /// Puts the iTIP message `msg` in `user`'s inbox, as a new member.
+    async fn to_inbox(&self, user: &User, msg: &Comp) -> Result<(), StoreError> {
+        let Some(inbox) = boxes::inbox(self.store, user).await? else {
+            return Ok(());
+        };
+        let text = msg.to_text();
+        let name = format!(
+            "{:016x}{:016x}.ics",
+            rand::random::<u64>(),
+            rand::random::<u64>()
+        );
+        let etag = etag_for(text.as_bytes());
+        let obj = NewObject {
+            name: &name,
+            // Messages about one event share its UID; in the inbox each is its own.
+            uid: &name,
+            etag: &etag,
+            content_type: "text/calendar; charset=utf-8",
+            data: text.as_bytes(),
+            index: Vec::new(),
+            span: None,
+        };
+        self.store
+            .put_object(inbox.id, &obj, &|_| true, &actor())
+            .await?;
+        Ok(())
+    }
+
     /// Puts `msg` in `user`'s inbox, and brings their own copy of the object up to date.
     async fn deliver(&self, user: &User, addr: &str, msg: &Comp) -> Result<(), StoreError> {
-        if let Some(inbox) = boxes::inbox(self.store, user).await? {
-            let text = msg.to_text();
-            let name = format!(
-                "{:016x}{:016x}.ics",
-                rand::random::<u64>(),
-                rand::random::<u64>()
-            );
-            let etag = etag_for(text.as_bytes());
-            let obj = NewObject {
-                name: &name,
-                // Messages about one event share its UID; in the inbox each is its own.
-                uid: &name,
-                etag: &etag,
-                content_type: "text/calendar; charset=utf-8",
-                data: text.as_bytes(),
-                index: Vec::new(),
-                span: None,
-            };
-            self.store
-                .put_object(inbox.id, &obj, &|_| true, &actor())
-                .await?;
-        }
+        self.to_inbox(user, msg).await?;
         let uid = msg.items().find_map(|c| c.value("UID")).unwrap_or("");
         let found = self.copy_of(user, uid).await?;
         match msg.value("METHOD") {
@@ -328,27 +335,7 @@ impl Scheduler<'_> {
                     self.store_again(&cal, &o.meta.name, &copy, &o.meta.etag)
                         .await?;
                 }
-                if let Some(inbox) = boxes::inbox(self.store, &org).await? {
-                    let text = reply.to_text();
-                    let name = format!(
-                        "{:016x}{:016x}.ics",
-                        rand::random::<u64>(),
-                        rand::random::<u64>()
-                    );
-                    let etag = etag_for(text.as_bytes());
-                    let obj = NewObject {
-                        name: &name,
-                        uid: &name,
-                        etag: &etag,
-                        content_type: "text/calendar; charset=utf-8",
-                        data: text.as_bytes(),
-                        index: Vec::new(),
-                        span: None,
-                    };
-                    self.store
-                        .put_object(inbox.id, &obj, &|_| true, &actor())
-                        .await?;
-                }
+                self.to_inbox(&org, reply).await?;
             }
             Some(_) => {}
             None => {

@@ -70,7 +70,15 @@ async fn build(web: &Web) -> Result<Dashboard, crate::store::StoreError> {
     let books = store.collections(user.id, Kind::Addressbook).await?;
     let book_names: HashMap<i64, String> = books.iter().map(|c| (c.id, c.name.clone())).collect();
     let books = rows(books);
-    let calendars = rows(store.collections(user.id, Kind::Calendar).await?);
+    // The scheduling inbox and outbox are not calendars to people (Invitations shows the inbox).
+    let calendars = rows(
+        store
+            .collections(user.id, Kind::Calendar)
+            .await?
+            .into_iter()
+            .filter(|c| !crate::core::scheduling::boxes::is_box(c))
+            .collect(),
+    );
     // A run under way holds its source's lease (on whichever instance runs it).
     let running: std::collections::HashSet<String> =
         store.live_leases("source:").await?.into_iter().collect();

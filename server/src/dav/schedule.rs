@@ -131,10 +131,9 @@ async fn owner(ctx: &Ctx, coll: &Collection) -> Result<Option<User>, StoreError>
         Some(s) => Ok(ctx
             .app
             .store
-            .list_users()
+            .user_by_name(&s.owner_name)
             .await?
-            .into_iter()
-            .find(|u| u.id == s.owner_id)),
+            .filter(|u| u.id == s.owner_id)),
     }
 }
 

@@ -325,3 +325,61 @@ async fn delegation_in_the_browser() {
     let r = propfind(&s, "bob", "/dav/calendars/ann/", "0", "<d:displayname/>").await;
     assert_eq!(r.status, 404);
 }
+
+/// An assistant with write access books a meeting in ann's calendar, as ann: the attendee's
+/// invitation comes from ann, and her copy records it.
+#[tokio::test]
+async fn a_delegate_s_meeting_invites_as_the_owner() {
+    let s = Server::start();
+    for u in ["ann", "bob", "carol"] {
+        s.add_user(u, PW);
+        let (ok, _, err) = kith_cli(
+            s.dir.path(),
+            &["user", "email", u, "--add", &format!("{u}@example.org")],
+            "",
+        );
+        assert!(ok, "{err}");
+    }
+    share(&s, &["delegate", "--user", "ann", "--to", "bob", "--write"]);
+    let meeting = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:booked-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20270105T100000Z\r\nDTEND:20270105T110000Z\r\nSUMMARY:Supplier call\r\nORGANIZER:mailto:ann@example.org\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:ann@example.org\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let r = s
+        .req("PUT", "/dav/calendars/ann/personal/booked-1.ics")
+        .auth("bob", PW)
+        .header("content-type", "text/calendar")
+        .body(meeting)
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let inbox = propfind(
+        &s,
+        "carol",
+        "/dav/calendars/carol/inbox/",
+        "1",
+        "<d:getetag/>",
+    )
+    .await
+    .text();
+    let ms = kith_dav::xml::parse(inbox.as_bytes()).unwrap();
+    let msgs: Vec<String> = responses(&ms)
+        .into_iter()
+        .map(|(h, _)| h)
+        .filter(|h| !h.ends_with('/'))
+        .collect();
+    assert_eq!(msgs.len(), 1, "{inbox}");
+    let msg = s.req("GET", &msgs[0]).auth("carol", PW).send().await.text();
+    assert!(
+        msg.contains("METHOD:REQUEST") && msg.contains("mailto:ann@example.org"),
+        "{msg}"
+    );
+    let mine = s
+        .req("GET", "/dav/calendars/ann/personal/booked-1.ics")
+        .auth("ann", PW)
+        .send()
+        .await
+        .text()
+        .replace("\r\n ", "");
+    assert!(
+        mine.contains("SCHEDULE-STATUS=1.2:mailto:carol@example.org"),
+        "{mine}"
+    );
+}

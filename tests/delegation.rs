@@ -183,6 +183,33 @@ async fn a_delegate_reaches_all_calendars_as_a_share_and_as_an_apple_proxy() {
         .await;
     assert_eq!(mine.status, 200);
     assert!(mine.text().contains("Board meeting"));
+    // Listings and sync in ann's calendar name her paths, not bob's.
+    let listing = propfind(
+        &s,
+        "bob",
+        "/dav/calendars/ann/personal/",
+        "1",
+        "<d:getetag/>",
+    )
+    .await
+    .text();
+    assert!(
+        listing.contains("/dav/calendars/ann/personal/deleg-1.ics"),
+        "{listing}"
+    );
+    assert!(!listing.contains("/dav/calendars/bob/"), "{listing}");
+    let synced = s
+        .req("REPORT", "/dav/calendars/ann/personal/")
+        .auth("bob", PW)
+        .header("depth", "0")
+        .xml(&sync_report("", None, "<d:getetag/>"))
+        .send()
+        .await
+        .text();
+    assert!(
+        synced.contains("/dav/calendars/ann/personal/deleg-1.ics"),
+        "{synced}"
+    );
     let seen = s
         .req("GET", "/dav/calendars/ann/personal/deleg-1.ics")
         .auth("carol", PW)

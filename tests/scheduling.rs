@@ -612,3 +612,23 @@ async fn apple_calendar_and_thunderbird_scheduling_requests() {
         .await;
     assert!(r.text().contains("/dav/calendars/carol/outbox/"));
 }
+
+/// An organizer who turns a meeting back into a plain event (no attendees, no ORGANIZER)
+/// calls it off for those who were invited.
+#[tokio::test]
+async fn dropping_every_attendee_cancels_for_them() {
+    let s = Server::start();
+    team(&s);
+    let invite = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:lunch-1\r\nDTSTAMP:20270101T000000Z\r\nDTSTART:20270301T120000Z\r\nDTEND:20270301T130000Z\r\nSUMMARY:Lunch\r\nORGANIZER:mailto:ann@example.org\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:ann@example.org\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:bob@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let path = "/dav/calendars/ann/personal/lunch-1.ics";
+    assert_eq!(put(&s, "ann", path, invite).await.status, 201);
+    let alone = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:lunch-1\r\nDTSTAMP:20270102T000000Z\r\nDTSTART:20270301T120000Z\r\nDTEND:20270301T130000Z\r\nSUMMARY:Lunch (alone)\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    assert_eq!(put(&s, "ann", path, alone).await.status, 204);
+    let bob = objects(&s, "bob", "personal").await.remove(0).1;
+    assert!(bob.contains("STATUS:CANCELLED"), "{bob}");
+    let inbox = objects(&s, "bob", "inbox").await;
+    assert!(
+        inbox.iter().any(|(_, t)| t.contains("METHOD:CANCEL")),
+        "{inbox:?}"
+    );
+}

@@ -83,10 +83,10 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         }
     }
     let etag = etag_for(&body);
-    // A scheduling object (RFC 6638): what it replaces decides whom to tell what.
-    let scheduling = kind == Kind::Calendar && super::schedule::is_scheduling_object(&body);
+    // A scheduling object (RFC 6638), now or before this write: what it replaces decides whom
+    // to tell what (an organizer who drops every attendee drops ORGANIZER too).
     let tag_match = ctx.headers.if_schedule_tag_match.as_deref();
-    let old = if scheduling || tag_match.is_some() {
+    let old = if kind == Kind::Calendar && coll.derived.is_none() {
         match ctx.app.store.object(coll.id, name).await {
             Ok(o) => o.map(|o| o.data),
             Err(e) => return respond::internal(e),
@@ -94,6 +94,11 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
     } else {
         None
     };
+    let scheduling = kind == Kind::Calendar
+        && (super::schedule::is_scheduling_object(&body)
+            || old
+                .as_deref()
+                .is_some_and(super::schedule::is_scheduling_object));
     // RFC 6638 §8.3: the write is for the object as the client last saw it scheduled.
     if let Some(want) = tag_match
         && old

@@ -1,11 +1,12 @@
 //! Planning a run: match, merge, filter, find removals, then check the guards. Pure: the
 //! caller loads the book and the mapping table, and stores and applies the plan.
 
-use crate::card::{edit_card, is_21, new_card, upgrade_21, with_uid, without_controls};
+use crate::card::{is_21, upgrade_21, with_uid, without_controls};
 use crate::connector::Fetched;
 use crate::formats::SourceItem;
 use crate::merge::{Merged, Other, diff, pull, same};
 use crate::normalize;
+use crate::object::ObjectKind;
 use crate::plan::{Action, Guard, GuardTrip, LinkState, Mapping, Op, Plan, Push, PushKind};
 use crate::record::{Field, Record};
 use crate::rules::Rules;
@@ -100,6 +101,8 @@ pub struct PlanInput<'a> {
     /// [`crate::connector::Connector::create_label`]: the label cards created in the source
     /// get, on both sides.
     pub create_label: Option<&'a str>,
+    /// Cards or events.
+    pub kind: ObjectKind,
 }
 
 pub fn plan(input: PlanInput<'_>) -> Plan {
@@ -114,6 +117,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         fields,
         fit,
         create_label,
+        kind,
     } = input;
     // Cards whose contact the feed reports removed are free for a contact arriving in the
     // same run: a contact moved (or re-created with a new id) keeps its card.
@@ -160,6 +164,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         fields,
         fit,
         create_label,
+        kind,
         linked_cards,
         claimed: &mut claimed,
     };
@@ -284,6 +289,7 @@ struct Planner<'a, 'b> {
     fields: &'a [Field],
     fit: &'a dyn Fn(Record) -> Record,
     create_label: Option<&'a str>,
+    kind: ObjectKind,
     linked_cards: HashSet<&'a str>,
     /// Cards matched by an item of this run: one card per remote contact.
     claimed: &'b mut HashSet<String>,

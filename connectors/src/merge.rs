@@ -52,7 +52,7 @@ pub fn pull(
         conflict: false,
         theirs: Vec::new(),
     };
-    for f in Field::ALL.into_iter().filter(|f| !f.is_multi()) {
+    for f in Field::every().filter(|f| !f.is_multi()) {
         let (bv, lv, rv) = (b.get(f), local.get(f), remote.get(f));
         if rv == bv || lv == rv {
             continue;
@@ -119,7 +119,7 @@ pub fn pull(
             }
         }
     }
-    for f in Field::ALL.into_iter().filter(|f| f.is_multi()) {
+    for f in Field::every().filter(|f| f.is_multi()) {
         for (k, e) in remote.elems(f) {
             if !b.has_elem(f, k) && !local.has_elem(f, k) {
                 out.after
@@ -167,16 +167,15 @@ pub fn pull(
 /// Whether two records say the same (elements compared by identity, labels ignored).
 pub fn same(a: &Record, b: &Record) -> bool {
     a.scalars == b.scalars
-        && Field::ALL
-            .iter()
+        && Field::every()
             .filter(|f| f.is_multi())
-            .all(|f| a.elems(*f).map(|(k, _)| k).eq(b.elems(*f).map(|(k, _)| k)))
+            .all(|f| a.elems(f).map(|(k, _)| k).eq(b.elems(f).map(|(k, _)| k)))
 }
 
 /// The changes that turn `from` into `to`.
 pub fn diff(from: &Record, to: &Record) -> Vec<Change> {
     let mut out = Vec::new();
-    for f in Field::ALL {
+    for f in Field::every() {
         if f.is_multi() {
             for (k, e) in to.elems(f).filter(|(k, _)| !from.has_elem(f, k)) {
                 let _ = k;

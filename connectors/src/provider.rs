@@ -68,6 +68,8 @@ pub enum SourceKind {
     /// The organisation's directory (Microsoft 365 users, Google Workspace directory people),
     /// read with an admin's grant into a read-only book shared with colleagues.
     Directory(Provider),
+    /// One calendar of a connected account, synced into a Kith calendar.
+    Calendar(Provider),
 }
 
 impl SourceKind {
@@ -78,12 +80,17 @@ impl SourceKind {
             SourceKind::File(f) => f.as_str(),
             SourceKind::Directory(Provider::Google) => "google-directory",
             SourceKind::Directory(Provider::M365) => "m365-directory",
+            SourceKind::Calendar(Provider::Google) => "google-calendar",
+            SourceKind::Calendar(Provider::M365) => "m365-calendar",
         }
     }
 
     pub fn parse(s: &str) -> Option<SourceKind> {
         if let Some(p) = s.strip_suffix("-directory").and_then(Provider::parse) {
             return Some(SourceKind::Directory(p));
+        }
+        if let Some(p) = s.strip_suffix("-calendar").and_then(Provider::parse) {
+            return Some(SourceKind::Calendar(p));
         }
         Provider::parse(s)
             .map(SourceKind::Account)
@@ -96,6 +103,8 @@ impl SourceKind {
             SourceKind::Account(p) => p.title(),
             SourceKind::Directory(Provider::Google) => "Google Workspace directory",
             SourceKind::Directory(Provider::M365) => "Microsoft 365 directory",
+            SourceKind::Calendar(Provider::Google) => "Google Calendar",
+            SourceKind::Calendar(Provider::M365) => "Microsoft 365 calendar",
             SourceKind::File(Format::LinkedinCsv) => "LinkedIn CSV",
             SourceKind::File(Format::GoogleCsv) => "Google CSV",
             SourceKind::File(Format::OutlookCsv) => "Outlook CSV",
@@ -103,14 +112,28 @@ impl SourceKind {
         }
     }
 
-    /// Whether Kith can write back to it: accounts yes, files and directories never.
+    /// Whether Kith can write back to it: accounts and calendars yes, files and directories
+    /// never.
     pub fn writable(self) -> bool {
-        matches!(self, SourceKind::Account(_))
+        matches!(self, SourceKind::Account(_) | SourceKind::Calendar(_))
+    }
+
+    /// Whether its items are events in a calendar (not cards in a book).
+    pub fn is_calendar(self) -> bool {
+        matches!(self, SourceKind::Calendar(_))
+    }
+
+    pub fn object(self) -> crate::object::ObjectKind {
+        if self.is_calendar() {
+            crate::object::ObjectKind::Event
+        } else {
+            crate::object::ObjectKind::Card
+        }
     }
 
     pub fn provider(self) -> Option<Provider> {
         match self {
-            SourceKind::Account(p) | SourceKind::Directory(p) => Some(p),
+            SourceKind::Account(p) | SourceKind::Directory(p) | SourceKind::Calendar(p) => Some(p),
             SourceKind::File(_) => None,
         }
     }
@@ -122,7 +145,7 @@ impl SourceKind {
     pub fn format(self) -> Option<Format> {
         match self {
             SourceKind::File(f) => Some(f),
-            SourceKind::Account(_) | SourceKind::Directory(_) => None,
+            SourceKind::Account(_) | SourceKind::Directory(_) | SourceKind::Calendar(_) => None,
         }
     }
 }
@@ -143,10 +166,14 @@ mod tests {
             .into_iter()
             .map(SourceKind::Account)
             .chain(Provider::ALL.into_iter().map(SourceKind::Directory))
+            .chain(Provider::ALL.into_iter().map(SourceKind::Calendar))
             .chain(Format::ALL.into_iter().map(SourceKind::File));
         for k in kinds {
             assert_eq!(SourceKind::parse(k.as_str()), Some(k));
-            assert_eq!(k.writable(), matches!(k, SourceKind::Account(_)));
+            assert_eq!(
+                k.writable(),
+                matches!(k, SourceKind::Account(_) | SourceKind::Calendar(_))
+            );
         }
         assert_eq!(SourceKind::parse("dropbox"), None);
     }

@@ -6,7 +6,6 @@
 //! a deferred conflict for the next run. A create whose answer was lost leaves a pending
 //! mapping, so the card is never created twice; the next listing finds it by its marker.
 
-use crate::card::{edit_card, read_card};
 use crate::connector::{Connector, ConnectorError};
 use crate::formats::SourceItem;
 use crate::merge::{pull, same};
@@ -28,6 +27,8 @@ pub struct Context<'a> {
     pub mappings: &'a HashMap<String, Mapping>,
     /// The current ETag and text of each card a write concerns.
     pub cards: &'a HashMap<String, (String, String)>,
+    /// Cards or events.
+    pub kind: crate::object::ObjectKind,
 }
 
 #[derive(Debug, Default)]
@@ -236,12 +237,12 @@ fn remerge(op: &mut Op, fresh: &SourceItem, ctx: &Context<'_>) -> bool {
         return true;
     };
     let text = op.card_text.clone().unwrap_or_else(|| stored.clone());
-    let Ok(now) = read_card(text.as_bytes()) else {
+    let Ok(now) = ctx.kind.read(text.as_bytes()) else {
         return true;
     };
     let merged = pull(base, &now.record, &fresh.record, &[], ctx.rules, ctx.source);
     if !merged.changes.is_empty() {
-        op.card_text = Some(edit_card(&text, &now.record, &merged.after));
+        op.card_text = Some(ctx.kind.edit(&text, &now.record, &merged.after));
         if op.action == Action::Refresh {
             op.action = Action::Update;
         }

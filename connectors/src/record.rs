@@ -29,6 +29,30 @@ pub enum Field {
     Url,
     Address,
     Category,
+    // Calendar events (see `crate::event`): the projection of a VEVENT series that calendar
+    // sources sync. Not contact fields: `Field::ALL` leaves them out.
+    Summary,
+    Description,
+    Location,
+    /// `2026-03-01` (a date), `2026-03-01T09:00:00 Europe/Berlin`, `2026-03-01T08:00:00Z`
+    /// or a floating `2026-03-01T09:00:00`.
+    Start,
+    End,
+    /// The RRULE, its parts in a fixed order.
+    Recurrence,
+    /// A cancelled occurrence, by its start in the form of `Start`.
+    Exdate,
+    Status,
+    Transparency,
+    Class,
+    Organizer,
+    /// `email partstat`: read from the source, shown, never written to it.
+    Attendee,
+    /// A reminder: the trigger relative to the start (`-PT15M`).
+    Alarm,
+    Conference,
+    /// A moved or edited occurrence: JSON of its own fields with its `rid`.
+    Override,
 }
 
 impl Field {
@@ -39,6 +63,9 @@ impl Field {
             Field::Email => normalize::email_key(value),
             Field::Phone => normalize::phone_key(value),
             Field::Url => normalize::url_key(value),
+            // An edited occurrence is identified by all it says: a change is a removal and
+            // an addition, so merges and diffs see it.
+            Field::Override => value.to_string(),
             _ => value
                 .split_whitespace()
                 .collect::<Vec<_>>()
@@ -69,11 +96,46 @@ impl Field {
         Field::Category,
     ];
 
+    /// The fields of a calendar event.
+    pub const EVENT: [Field; 16] = [
+        Field::Summary,
+        Field::Description,
+        Field::Location,
+        Field::Start,
+        Field::End,
+        Field::Recurrence,
+        Field::Exdate,
+        Field::Status,
+        Field::Transparency,
+        Field::Class,
+        Field::Organizer,
+        Field::Attendee,
+        Field::Alarm,
+        Field::Conference,
+        Field::Override,
+        Field::Category,
+    ];
+
+    /// Contact and event fields: what merges and diffs walk.
+    pub fn every() -> impl Iterator<Item = Field> {
+        Field::ALL
+            .into_iter()
+            .chain(Field::EVENT.into_iter().filter(|f| *f != Field::Category))
+    }
+
     /// Multi-valued fields are merged element by element.
     pub fn is_multi(self) -> bool {
         matches!(
             self,
-            Field::Email | Field::Phone | Field::Url | Field::Address | Field::Category
+            Field::Email
+                | Field::Phone
+                | Field::Url
+                | Field::Address
+                | Field::Category
+                | Field::Exdate
+                | Field::Attendee
+                | Field::Alarm
+                | Field::Override
         )
     }
 
@@ -99,12 +161,27 @@ impl Field {
             Field::Url => "url",
             Field::Address => "address",
             Field::Category => "category",
+            Field::Summary => "summary",
+            Field::Description => "description",
+            Field::Location => "location",
+            Field::Start => "start",
+            Field::End => "end",
+            Field::Recurrence => "recurrence",
+            Field::Exdate => "exdate",
+            Field::Status => "status",
+            Field::Transparency => "transparency",
+            Field::Class => "class",
+            Field::Organizer => "organizer",
+            Field::Attendee => "attendee",
+            Field::Alarm => "alarm",
+            Field::Conference => "conference",
+            Field::Override => "override",
         }
     }
 
     pub fn parse(s: &str) -> Option<Field> {
         let s = s.trim().to_ascii_lowercase().replace('_', "-");
-        Field::ALL.into_iter().find(|f| f.as_str() == s)
+        Field::every().find(|f| f.as_str() == s)
     }
 }
 
@@ -168,7 +245,7 @@ impl Record {
 
     /// The name to show for this contact in plans and summaries.
     pub fn display_name(&self) -> String {
-        if let Some(n) = self.get(Field::FullName) {
+        if let Some(n) = self.get(Field::FullName).or(self.get(Field::Summary)) {
             return n.to_string();
         }
         let parts: Vec<&str> = [Field::GivenName, Field::FamilyName]

@@ -186,6 +186,10 @@ pub struct Rules {
     /// `folders`, or `default`) or a Google label. Unset: the first synced folder, no label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// Calendar sources: the upstream calendar synced (its id; Google's main calendar is
+    /// `primary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<String>,
     /// Field name → who wins a conflict on it (default: kith).
     #[serde(default)]
     pub fields: BTreeMap<String, Owner>,
@@ -204,6 +208,7 @@ impl Default for Rules {
             scope: Vec::new(),
             folders: Vec::new(),
             target: None,
+            calendar: None,
             fields: BTreeMap::new(),
             schedule: Schedule::default(),
         }
@@ -283,7 +288,7 @@ impl Rules {
         }
         for name in self.fields.keys() {
             if Field::parse(name).is_none() {
-                let known: Vec<&str> = Field::ALL.iter().map(|f| f.as_str()).collect();
+                let known: Vec<&str> = Field::every().map(|f| f.as_str()).collect();
                 return Err(format!(
                     "unknown field {name:?} in field rules; known fields: {}",
                     known.join(", ")

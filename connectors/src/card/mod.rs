@@ -2,7 +2,7 @@
 //! editing an existing one line by line so that everything Kith does not manage (photos,
 //! `X-` properties, groups, parameters) stays exactly as the client wrote it.
 
-mod lines;
+pub(crate) mod lines;
 mod read;
 mod write;
 

@@ -65,7 +65,7 @@ impl Planner<'_, '_> {
             }
             o.action = Action::Update;
             o.expect_etag = Some(bc.etag.clone());
-            o.card_text = Some(edit_card(&bc.text, &bc.record, &merged.after));
+            o.card_text = Some(self.kind.edit(&bc.text, &bc.record, &merged.after));
             o.changes = merged.changes;
         }
         self.claimed.insert(card.to_string());
@@ -102,7 +102,7 @@ impl Planner<'_, '_> {
         o.theirs = merged.theirs;
         if !merged.changes.is_empty() {
             if self.rules.kith.update {
-                o.card_text = Some(edit_card(&bc.text, &bc.record, &merged.after));
+                o.card_text = Some(self.kind.edit(&bc.text, &bc.record, &merged.after));
                 o.changes = merged.changes;
             } else {
                 o.notes.push(
@@ -121,8 +121,8 @@ impl Planner<'_, '_> {
             return o;
         }
         let fresh = (self.new_uid)();
-        let card = format!("{fresh}.vcf");
-        let mut uid = format!("urn:uuid:{fresh}");
+        let card = self.kind.resource(&fresh);
+        let mut uid = self.kind.uid(&fresh);
         let mut o = op(Action::Create, &item.id, name);
         let text = match &item.raw {
             // A vCard source's card is kept whole; it keeps its own UID unless the book
@@ -145,7 +145,12 @@ impl Planner<'_, '_> {
                 }
                 with_uid(&upgrade_21(&raw), &uid)
             }
-            None => new_card(&uid, &item.record),
+            None => {
+                // An event is kept whole in the plan: its text is not a function of the
+                // record alone (DTSTAMP), so it is not made again when applied.
+                o.verbatim = self.kind == ObjectKind::Event;
+                self.kind.new_object(&uid, &item.record)
+            }
         };
         self.book
             .by_uid
@@ -282,7 +287,7 @@ impl Planner<'_, '_> {
             if let Some(l) = label {
                 // The card carries the label too: otherwise its next edit would take it off.
                 if self.rules.kith.update {
-                    o.card_text = Some(edit_card(&bc.text, &bc.record, &card));
+                    o.card_text = Some(self.kind.edit(&bc.text, &bc.record, &card));
                     o.expect_etag = Some(bc.etag.clone());
                     o.changes = crate::merge::diff(&bc.record, &card);
                     o.notes

@@ -64,6 +64,7 @@ impl Sim {
             new_uid: &mut uid,
             accept_merges: false,
             fields: &Field::ALL,
+            kind: crate::object::ObjectKind::Card,
             fit: &|r| r,
             create_label: None,
         });

@@ -19,6 +19,8 @@ pub use crate::oauth::TokenSink;
 pub struct Config {
     pub app: App,
     pub api_url: String,
+    /// Where the Calendar API is (`https://www.googleapis.com`); `/calendar/v3` follows.
+    pub calendar_url: String,
     pub revoke_url: String,
     pub page_size: u32,
     /// The first backoff after a 429/5xx; each retry doubles it (plus up to as much jitter).
@@ -31,6 +33,8 @@ pub struct Config {
 pub struct Api {
     pub session: Session,
     pub cfg: Arc<Config>,
+    /// The base every path is relative to: the People API's, or the Calendar API's.
+    pub base: String,
 }
 
 /// Google's error envelope: `{"error":{"code","message","status","details":[{"reason"}]}}`.
@@ -46,9 +50,11 @@ fn google_error(body: &[u8]) -> GoogleError {
     GoogleError {
         message: e["message"].as_str().unwrap_or("").to_string(),
         status: e["status"].as_str().unwrap_or("").to_string(),
+        // The newer APIs say why in `details`, the Calendar API in the older `errors`.
         reasons: e["details"]
             .as_array()
             .into_iter()
+            .chain(e["errors"].as_array())
             .flatten()
             .filter_map(|d| d["reason"].as_str().map(str::to_string))
             .collect(),
@@ -61,7 +67,17 @@ impl Api {
         let session = Session::new(cfg.app.clone(), tokens, sink, move |e| {
             oauth_message(e, &client_id)
         });
-        Api { session, cfg }
+        let base = cfg.api_url.clone();
+        Api { session, cfg, base }
+    }
+
+    /// The Calendar API's base, for a calendar connector.
+    pub fn for_calendar(mut self) -> Api {
+        self.base = format!(
+            "{}/calendar/v3",
+            self.cfg.calendar_url.trim_end_matches('/')
+        );
+        self
     }
 
     /// One API call with retries. A POST whose answer is lost has an unknown outcome (a
@@ -72,6 +88,18 @@ impl Api {
         path: &str,
         query: &[(&'static str, String)],
         body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
+        self.call_if_match(method, path, query, body, None).await
+    }
+
+    /// [`Api::call`] made conditional on the resource's etag (`If-Match`).
+    pub async fn call_if_match(
+        &mut self,
+        method: Method,
+        path: &str,
+        query: &[(&'static str, String)],
+        body: Option<&Value>,
+        if_match: Option<&str>,
     ) -> Result<Value, ApiError> {
         let create = method == Method::POST;
         let _turn = if method != Method::GET {
@@ -88,13 +116,16 @@ impl Api {
             self.cfg.max_retries,
             self.cfg.wait_scale,
         );
-        let url = format!("{}{path}", self.cfg.api_url);
+        let url = format!("{}{path}", self.base);
         let build = |session: &Session| {
-            let rb = session
+            let mut rb = session
                 .http
                 .request(method.clone(), &url)
                 .bearer_auth(session.bearer())
                 .query(query);
+            if let Some(e) = if_match {
+                rb = rb.header(reqwest::header::IF_MATCH, e);
+            }
             match body {
                 Some(b) => rb.json(b),
                 None => rb,
@@ -127,6 +158,30 @@ fn classify(a: &Answer) -> Verdict {
         400 if err.reasons.iter().any(|r| r == "EXPIRED_SYNC_TOKEN") => ApiError::Expired,
         400 | 412 if err.status == "FAILED_PRECONDITION" || status == 412 => ApiError::Stale,
         404 => ApiError::NotFound,
+        409 if err.reasons.iter().any(|r| r == "duplicate") => {
+            ApiError::Rejected(format!("Google answered 409 duplicate: {}", err.message))
+        }
+        403 if err.reasons.iter().any(|r| {
+            matches!(
+                r.as_str(),
+                "rateLimitExceeded" | "userRateLimitExceeded" | "RATE_LIMIT_EXCEEDED"
+            )
+        }) =>
+        {
+            return Verdict::Retry(format!("Google answered 403 (rate limit): {}", err.message));
+        }
+        403 if err.reasons.iter().any(|r| {
+            matches!(
+                r.as_str(),
+                "insufficientPermissions" | "ACCESS_TOKEN_SCOPE_INSUFFICIENT"
+            )
+        }) =>
+        {
+            ApiError::Reauth(format!(
+                "Google answered 403: insufficient scopes ({})",
+                err.message
+            ))
+        }
         429 | 409 | 500 | 502 | 503 | 504 => {
             return Verdict::Retry(format!(
                 "Google answered {status} {}: {}",

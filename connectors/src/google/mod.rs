@@ -3,8 +3,10 @@
 //! deletes; contact groups as categories; Kith's card name in `clientData`.
 
 pub mod api;
+pub mod calendar;
 pub mod directory;
 pub mod errors;
+pub mod event;
 pub mod person;
 
 use crate::connector::{Connector, ConnectorError, Fetched};
@@ -472,6 +474,7 @@ mod tests {
                 redirect_url: "http://kith.test/oauth/google/callback".into(),
             },
             api_url: url.clone(),
+            calendar_url: url.clone(),
             revoke_url: format!("{url}/revoke"),
             page_size: 2,
             retry_base: std::time::Duration::from_millis(10),

@@ -1,7 +1,7 @@
 //! The control API tests drive the fake with (`/_fake/*`): seed and edit people as if in
 //! Gmail, move the virtual clock, set knobs and the next consent, revoke, read the log.
 
-use super::{Consent, Fake, form, json, people};
+use super::{Consent, Fake, calendar, form, json, people};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json as j};
@@ -183,6 +183,65 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
             StatusCode::OK,
             serde_json::to_value(&w.log).unwrap_or(Value::Null),
         ),
+        ("POST", "/_fake/calendar/calendars") => {
+            let id = v["id"].as_str().unwrap_or("primary");
+            let summary = v["summary"].as_str().unwrap_or(&account).to_string();
+            let zone = v["timeZone"].as_str().unwrap_or("UTC");
+            calendar::add_calendar(&mut w, &account, id, &summary, zone);
+            json(StatusCode::OK, j!({"id": id}))
+        }
+        // Upserts events as if made in Google Calendar: `{account, calendar, events}`, each
+        // with an optional `id` (an exception's id is `<master>_<original start>`).
+        ("POST", "/_fake/calendar/events") => {
+            let cal = v["calendar"].as_str().unwrap_or("primary").to_string();
+            let mut out = Vec::new();
+            for e in v["events"].as_array().cloned().unwrap_or_default() {
+                let id = e["id"].as_str().map(str::to_string).unwrap_or_else(|| {
+                    super::token("")
+                        .to_lowercase()
+                        .chars()
+                        .filter(|c| c.is_ascii_digit() || ('a'..='v').contains(c))
+                        .take(20)
+                        .collect()
+                });
+                let mut body = e;
+                body.as_object_mut().map(|o| o.remove("id"));
+                out.push(calendar::write(&mut w, &account, &cal, &id, body));
+            }
+            json(StatusCode::OK, j!({"items": out}))
+        }
+        ("POST", "/_fake/calendar/delete") => {
+            let cal = v["calendar"].as_str().unwrap_or("primary").to_string();
+            let id = v["id"].as_str().unwrap_or("");
+            json(
+                StatusCode::OK,
+                j!({"deleted": calendar::remove(&mut w, &account, &cal, id)}),
+            )
+        }
+        ("POST", "/_fake/calendar/churn") => {
+            let cal = v["calendar"].as_str().unwrap_or("primary").to_string();
+            json(
+                StatusCode::OK,
+                j!({"touched": calendar::churn(&mut w, &account, &cal)}),
+            )
+        }
+        ("POST", "/_fake/calendar/expire") => {
+            w.calendars.tokens.clear();
+            json(StatusCode::OK, j!({}))
+        }
+        ("POST", "/_fake/calendar/storm") => {
+            w.calendars.storm = v["requests"].as_u64().unwrap_or(0) as u32;
+            json(StatusCode::OK, j!({}))
+        }
+        ("GET", "/_fake/calendar/events") => {
+            let q = form(query);
+            let acc = q.get("account").cloned().unwrap_or_default();
+            let cal = q
+                .get("calendar")
+                .cloned()
+                .unwrap_or_else(|| "primary".into());
+            json(StatusCode::OK, calendar::dump(&w, &acc, &cal))
+        }
         ("POST", "/_fake/log/clear") => {
             w.log.clear();
             json(StatusCode::OK, j!({}))

@@ -4,6 +4,7 @@
 //! the control API advances, so tests reach token expiry, quota refills and propagation delay
 //! without sleeping.
 
+pub(crate) mod calendar;
 mod control;
 mod directory;
 pub mod errors;
@@ -95,6 +96,8 @@ pub struct Consent {
     pub hd: Option<String>,
     /// The user unticks the contacts scope.
     pub deny_contacts: bool,
+    /// The user unticks the calendar scope.
+    pub deny_calendar: bool,
     /// The screen ends in this error instead (`access_denied`, `admin_policy_enforced`,
     /// `org_internal`).
     pub error: Option<String>,
@@ -175,6 +178,7 @@ pub struct World {
     /// Sync token → (account, feed watermark, when the chain's full sync ran).
     pub(crate) sync_tokens: HashMap<String, (String, u64, i64)>,
     pub(crate) listings: HashMap<String, Listing>,
+    pub(crate) calendars: calendar::Calendars,
     pub(crate) seq: u64,
     pub(crate) started: Instant,
     pub(crate) log: Vec<LogEntry>,
@@ -223,6 +227,7 @@ impl Fake {
             directories: HashMap::new(),
             sync_tokens: HashMap::new(),
             listings: HashMap::new(),
+            calendars: calendar::Calendars::default(),
             seq: 0,
             started: Instant::now(),
             log: Vec::new(),
@@ -262,6 +267,25 @@ async fn route(
         (oauth::token(&fake, &headers, &body), String::new())
     } else if path == "/revoke" {
         (oauth::revoke(&fake, &query, &body), String::new())
+    } else if path.starts_with("/calendar/v3/") {
+        let mut w = fake.world();
+        match people::bearer(&w, &headers) {
+            Some(account) => {
+                let scopes = people::scope_of(&w, &headers);
+                let r = calendar::handle(
+                    &mut w,
+                    &account,
+                    scopes.as_deref(),
+                    &method,
+                    &path,
+                    &query,
+                    &headers,
+                    &body,
+                );
+                (r, account)
+            }
+            None => (calendar::invalid_credentials(), String::new()),
+        }
     } else if path.starts_with("/v1/") {
         people::handle(&fake, &method, &path, &query, &headers, &body).await
     } else {

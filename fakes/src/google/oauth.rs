@@ -57,6 +57,9 @@ pub fn authorize(fake: &Fake, query: &str) -> Response {
     if consent.deny_contacts {
         scopes.retain(|s| *s != CONTACTS);
     }
+    if consent.deny_calendar {
+        scopes.retain(|s| *s != super::calendar::SCOPE);
+    }
     let scope = scopes.join(" ");
     let code = random_token("4/0A");
     w.codes.insert(

@@ -39,7 +39,7 @@ fn etag() -> String {
 }
 
 /// The account a bearer token belongs to, if it is valid now.
-fn bearer(w: &World, headers: &HeaderMap) -> Option<String> {
+pub(crate) fn bearer(w: &World, headers: &HeaderMap) -> Option<String> {
     let t = headers
         .get(header::AUTHORIZATION)?
         .to_str()
@@ -50,7 +50,7 @@ fn bearer(w: &World, headers: &HeaderMap) -> Option<String> {
 }
 
 /// The scopes the request's token was granted; `None` for a token the control API minted.
-fn scope_of(w: &World, headers: &HeaderMap) -> Option<String> {
+pub(crate) fn scope_of(w: &World, headers: &HeaderMap) -> Option<String> {
     let t = headers
         .get(header::AUTHORIZATION)?
         .to_str()

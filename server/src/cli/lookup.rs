@@ -46,6 +46,7 @@ pub fn words(e: SourceError) -> String {
             format!("{e}; try again when it ends (`kith sync history` shows it)")
         }
         SourceError::OtherKind { .. } => format!("{e}; name another source with --source"),
+        SourceError::NotEvents { .. } => format!("{e} with --calendar"),
         SourceError::Store(e) => e.to_string(),
     }
 }

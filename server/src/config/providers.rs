@@ -172,6 +172,8 @@ pub struct GoogleSection {
     pub token_url: String,
     pub revoke_url: String,
     pub api_url: String,
+    /// The Calendar API's host (`/calendar/v3` follows).
+    pub calendar_url: String,
     /// Contacts per page of a listing (1–1000).
     pub page_size: u32,
     /// The first wait after a 429 or 5xx; each retry doubles it, plus random jitter.
@@ -231,6 +233,7 @@ impl Default for GoogleSection {
             token_url: "https://oauth2.googleapis.com/token".into(),
             revoke_url: "https://oauth2.googleapis.com/revoke".into(),
             api_url: "https://people.googleapis.com".into(),
+            calendar_url: "https://www.googleapis.com".into(),
             page_size: 500,
             retry_base: "1s".into(),
         }

@@ -35,6 +35,8 @@ impl Prepared {
         NewCard {
             uid: self.uid,
             etag: self.etag,
+            content_type: self.content_type,
+            span: self.span,
             data: self.data,
             index: self.index,
         }
@@ -93,6 +95,33 @@ pub fn prepare(
                 });
             }
             let span = instances::span(&obj.ical, config.caldav.max_instances);
+            Ok(Prepared {
+                name: name.to_string(),
+                uid: obj.uid.clone(),
+                etag,
+                content_type: calendar_content_type(obj.component),
+                data,
+                index: Vec::new(),
+                span: Some(span),
+            })
+        }
+    }
+}
+
+/// [`prepare`] for what a sync run writes: a card, or an event in a calendar (any calendar
+/// Kith makes for a source holds events).
+pub fn prepare_synced(
+    kind: kith_connectors::object::ObjectKind,
+    name: &str,
+    data: Vec<u8>,
+    etag: String,
+) -> Result<Prepared, ObjectError> {
+    match kind {
+        kith_connectors::object::ObjectKind::Card => Ok(prepare_card(name, data, etag)?),
+        kith_connectors::object::ObjectKind::Event => {
+            let obj = parse_calendar(&data)?;
+            let limit = crate::config::CaldavSection::default().max_instances;
+            let span = instances::span(&obj.ical, limit);
             Ok(Prepared {
                 name: name.to_string(),
                 uid: obj.uid.clone(),

@@ -12,6 +12,8 @@ pub enum SourceError {
     Store(#[from] StoreError),
     #[error("{user} has no address book named {book:?}")]
     NoBook { user: String, book: String },
+    #[error("calendar {calendar:?} does not hold events; choose another for the calendar source")]
+    NotEvents { calendar: String },
     #[error("source {0} already feeds another address book")]
     FeedsAnotherBook(String),
     #[error("a run of source {0} is under way on a server")]
@@ -106,6 +108,48 @@ pub async fn directory_book(
             .id),
         other => other,
     }
+}
+
+/// The calendar a calendar source fills: `name` if the user has it (it must hold events),
+/// else a new one with the upstream calendar's name and color.
+pub async fn source_calendar(
+    store: &dyn Store,
+    user: &User,
+    name: &str,
+    display: &str,
+    color: Option<&str>,
+) -> Result<i64, SourceError> {
+    if let Some(c) = store
+        .collection(user.id, Kind::Calendar, name)
+        .await?
+        .filter(|c| c.derived.is_none())
+    {
+        if !c.components.iter().any(|x| x == "VEVENT") {
+            return Err(SourceError::NotEvents {
+                calendar: name.to_string(),
+            });
+        }
+        return Ok(c.id);
+    }
+    let mut patches = vec![
+        crate::store::CollectionPatch::DisplayName(Some(display.to_string())),
+        crate::store::CollectionPatch::Components(vec!["VEVENT".into()]),
+    ];
+    if let Some(c) = color.filter(|c| {
+        c.starts_with('#') && c.len() <= 9 && c[1..].chars().all(|x| x.is_ascii_hexdigit())
+    }) {
+        patches.push(crate::store::CollectionPatch::Dead {
+            ns: "http://apple.com/ns/ical/".into(),
+            name: "calendar-color".into(),
+            xml: Some(format!(
+                "<A:calendar-color xmlns:A=\"http://apple.com/ns/ical/\">{c}</A:calendar-color>"
+            )),
+        });
+    }
+    Ok(store
+        .create_collection(user.id, Kind::Calendar, name, &patches)
+        .await?
+        .id)
 }
 
 /// Points a source at another book, which is only possible before it has linked anything: its

@@ -4,7 +4,7 @@
 use super::db::{Db, Tx};
 use super::dialect::{list, placeholders};
 use super::sources::{ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, UndoRecord};
-use super::sources_db::{CARD_TYPE, current_mapping, insert_ops, is_fresh, json, unique_violation};
+use super::sources_db::{current_mapping, insert_ops, is_fresh, json, unique_violation};
 use super::{Actor, NewObject, StoreError, StoreResult, now_ms};
 use kith_connectors::plan::Mapping;
 use sqlx::{AssertSqlSafe, Row};
@@ -60,9 +60,9 @@ async fn insert_fresh(
     let now = now_ms();
     let by = actor.to_string();
     let mut q = sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO objects (collection_id, name, uid, etag, content_type, size, data, seq, modified_at, changed_by) \
+        "INSERT INTO objects (collection_id, name, uid, etag, content_type, size, data, seq, modified_at, changed_by, first_start, last_end) \
          VALUES {} RETURNING id, name",
-        placeholders(cards.len(), 10, 1)
+        placeholders(cards.len(), 12, 1)
     )));
     for (i, (cw, p, _, _)) in cards.iter().enumerate() {
         q = q
@@ -70,12 +70,14 @@ async fn insert_fresh(
             .bind(&cw.name)
             .bind(dialect.text_in(&p.uid))
             .bind(&p.etag)
-            .bind(CARD_TYPE)
+            .bind(&p.content_type)
             .bind(p.data.len() as i64)
             .bind(&p.data)
             .bind(first + i as i64)
             .bind(now)
-            .bind(&by);
+            .bind(&by)
+            .bind(p.span.map(|s| s.0))
+            .bind(p.span.map(|s| s.1));
     }
     let ids = match q.fetch_all(tx.c()).await {
         Ok(rows) => rows,
@@ -192,14 +194,14 @@ impl Db {
                     name: &cw.name,
                     uid: &p.uid,
                     etag: &p.etag,
-                    content_type: CARD_TYPE,
+                    content_type: &p.content_type,
                     data: &p.data,
                     index: p
                         .index
                         .iter()
                         .map(|(k, v)| (k.as_str(), v.clone()))
                         .collect(),
-                    span: None,
+                    span: p.span,
                 };
                 let id = cur.as_ref().map(|c| c.0);
                 match Self::store_object(tx, collection_id, id, &obj, seq, actor).await {

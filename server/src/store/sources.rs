@@ -82,6 +82,9 @@ pub struct CardWrite {
 pub struct NewCard {
     pub uid: String,
     pub etag: String,
+    pub content_type: String,
+    /// A calendar object's time span (for time-range queries); `None` for cards.
+    pub span: Option<(i64, i64)>,
     pub data: Vec<u8>,
     pub index: Vec<(String, String)>,
 }

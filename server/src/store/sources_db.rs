@@ -15,8 +15,6 @@ use kith_connectors::record::Record;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-pub(super) const CARD_TYPE: &str = "text/vcard; charset=utf-8";
-
 pub(super) const SOURCE_COLS: &str = "id, owner_id, name, kind, collection_id, location, rules, status, \
      status_detail, applied_once, last_run_at, next_run_at, created_at, cursor";
 pub(super) const RUN_COLS: &str =

@@ -2,6 +2,7 @@
 //! transaction, then writes to the source where the rules allow; and undoing a run.
 
 use super::*;
+use kith_connectors::object::ObjectKind;
 
 /// An op as stored. A plan kept for later keeps what applying it needs, except a new card's
 /// text, which is made again from its UID and record. A plan applied at once is kept as a
@@ -22,7 +23,7 @@ pub(super) fn stored_op(op: &mut Op, applied_now: bool) -> String {
 }
 
 /// The text of the card an op writes, made again for a stored create.
-fn card_text(op: &Op) -> Option<std::borrow::Cow<'_, str>> {
+fn card_text(op: &Op, kind: ObjectKind) -> Option<std::borrow::Cow<'_, str>> {
     if let Some(t) = &op.card_text {
         return Some(std::borrow::Cow::Borrowed(t));
     }
@@ -31,30 +32,30 @@ fn card_text(op: &Op) -> Option<std::borrow::Cow<'_, str>> {
         &op.uid,
         op.mapping.as_ref().and_then(|m| m.base.as_ref()),
     ) {
-        (Action::Create, Some(uid), Some(base)) => Some(std::borrow::Cow::Owned(
-            kith_connectors::card::new_card(uid, base),
-        )),
+        (Action::Create, Some(uid), Some(base)) => {
+            Some(std::borrow::Cow::Owned(kind.new_object(uid, base)))
+        }
         _ => None,
     }
 }
 
 /// A card write for a new card text: its ETag, storage UID key and index.
-fn card_put(name: &str, text: &str) -> SyncResult<NewCard> {
+fn card_put(name: &str, text: &str, kind: ObjectKind) -> SyncResult<NewCard> {
     let data = text.as_bytes().to_vec();
     let etag = etag_for(&data);
-    crate::core::objects::prepare_card(name, data, etag)
+    crate::core::objects::prepare_synced(kind, name, data, etag)
         .map(|p| p.into_card())
         .map_err(|e| SyncError::Refused(format!("the planned card {name} is not valid: {e}")))
 }
 
-fn apply_op(op: &Op) -> SyncResult<Vec<ApplyOp>> {
+fn apply_op(op: &Op, kind: ObjectKind) -> SyncResult<Vec<ApplyOp>> {
     if matches!(op.action, Action::Skip | Action::Propose) {
         return Ok(Vec::new());
     }
     let mut card = None;
     let mut new_etag = None;
-    if let (Some(name), Some(text)) = (&op.card, card_text(op)) {
-        let put = card_put(name, &text)?;
+    if let (Some(name), Some(text)) = (&op.card, card_text(op, kind)) {
+        let put = card_put(name, &text, kind)?;
         new_etag = Some(put.etag.clone());
         card = Some(CardWrite {
             name: name.clone(),
@@ -114,7 +115,7 @@ fn prepare(source: &Source, ops: &[Op]) -> SyncResult<Vec<ApplyOp>> {
     let build = |part: &[Op]| -> SyncResult<Vec<ApplyOp>> {
         let mut out = Vec::new();
         for op in part {
-            out.extend(apply_op(op)?);
+            out.extend(apply_op(op, source.kind.object())?);
         }
         Ok(out)
     };
@@ -154,6 +155,7 @@ pub(super) async fn apply_ops(
             fields: w.conn.fields(),
             mappings: w.mappings,
             cards: w.cards,
+            kind: source.kind.object(),
         };
         let pushed = kith_connectors::push::push(w.conn, ops, &ctx).await;
         tracing::info!(source = %source.name, done = pushed.done, deferred = pushed.deferred, failed = pushed.failed, pending = pushed.pending, "writes to the source carried out");
@@ -362,14 +364,26 @@ pub async fn undo_run(store: &dyn Store, run_id: i64, force: bool) -> SyncResult
             }
             let put = match &rec.card_before {
                 // The card as it was: its own UID key, and an index if it still parses.
-                Some(bytes) => Some(NewCard {
-                    uid: rec.card_uid.clone().unwrap_or_default(),
-                    etag: etag_for(bytes),
-                    index: crate::core::objects::prepare_card(name, bytes.clone(), String::new())
-                        .map(|p| p.index)
-                        .unwrap_or_default(),
-                    data: bytes.clone(),
-                }),
+                Some(bytes) => {
+                    let prepared = crate::core::objects::prepare_synced(
+                        source.kind.object(),
+                        name,
+                        bytes.clone(),
+                        String::new(),
+                    )
+                    .ok();
+                    Some(NewCard {
+                        uid: rec.card_uid.clone().unwrap_or_default(),
+                        etag: etag_for(bytes),
+                        content_type: prepared.as_ref().map_or_else(
+                            || crate::core::objects::CARD_CONTENT_TYPE.to_string(),
+                            |p| p.content_type.clone(),
+                        ),
+                        span: prepared.as_ref().and_then(|p| p.span),
+                        index: prepared.map(|p| p.index).unwrap_or_default(),
+                        data: bytes.clone(),
+                    })
+                }
                 None => None,
             };
             if put.is_some() {

@@ -16,7 +16,6 @@ use crate::store::sources::{
 use crate::store::{Store, StoreError, etag_for};
 use crate::upstream::Upstreams;
 use futures_util::StreamExt;
-use kith_connectors::card::read_card;
 use kith_connectors::connector::{Connector, ConnectorError};
 use kith_connectors::engine::{self, Book, BookCard, PlanInput, SourceState};
 use kith_connectors::formats::RowError;
@@ -178,14 +177,18 @@ async fn name_authors(store: &dyn Store, collection_id: i64, ops: &mut [Op]) -> 
     Ok(())
 }
 
-/// Loads the target book's cards with what matching needs.
-async fn load_book(store: &dyn Store, collection_id: i64) -> SyncResult<Book> {
+/// Loads the target book's cards (or calendar's events) with what matching needs.
+async fn load_book(
+    store: &dyn Store,
+    collection_id: i64,
+    kind: kith_connectors::object::ObjectKind,
+) -> SyncResult<Book> {
     let mut rows = store.objects(collection_id, true, None);
     let mut cards = Vec::new();
     while let Some(obj) = rows.next().await {
         let obj = obj?;
         // Cards Kith cannot read are still served; they just cannot be matched or merged.
-        if let Ok(c) = read_card(&obj.data) {
+        if let Ok(c) = kind.read(&obj.data) {
             cards.push((
                 obj.meta.name,
                 BookCard {
@@ -309,11 +312,21 @@ pub async fn run_source(
     }
     let cursor = fetched.cursor.clone();
     (opts.progress)(&format!(
-        "read {} contacts ({} failed rows); loading the address book…",
+        "read {} {} ({} failed rows); loading the {}…",
         fetched.items.len(),
-        fetched.errors.len()
+        if source.kind.is_calendar() {
+            "events"
+        } else {
+            "contacts"
+        },
+        fetched.errors.len(),
+        if source.kind.is_calendar() {
+            "calendar"
+        } else {
+            "address book"
+        },
     ));
-    let mut book = load_book(store, source.collection_id).await?;
+    let mut book = load_book(store, source.collection_id, source.kind.object()).await?;
     (opts.progress)(&format!("planning against {} cards…", book.cards.len()));
     // Planning a large source is seconds of CPU: tell the runtime, so the server's other
     // requests move to another worker meanwhile.
@@ -329,6 +342,7 @@ pub async fn run_source(
             fields: conn.fields(),
             fit: &|r| conn.fit(r),
             create_label: conn.create_label(),
+            kind: source.kind.object(),
         })
     });
     // The cards the source's writes concern: a write met with a stale version merges again.

@@ -148,6 +148,7 @@ fn google_app(g: &GoogleSection, s: &AppSettings, wait_scale: f64) -> Option<goo
             redirect_url: format!("{}/oauth/google/callback", base.trim_end_matches('/')),
         },
         api_url: g.api_url.trim_end_matches('/').to_string(),
+        calendar_url: g.calendar_url.trim_end_matches('/').to_string(),
         revoke_url: g.revoke_url.clone(),
         page_size: g.page_size,
         // Checked when the config was loaded.

@@ -32,6 +32,9 @@ struct Pending {
     /// A directory's readers: a group's name, or `everyone`.
     #[serde(default)]
     readers: Option<String>,
+    /// A calendar source: the upstream calendar it syncs.
+    #[serde(default)]
+    calendar: Option<String>,
 }
 
 fn state_name(state: &str) -> String {
@@ -155,9 +158,197 @@ pub async fn start(
         binding: binding.map(binding_hash),
         admin_consent: false,
         readers: None,
+        calendar: None,
     };
     seal_pending(up, store, &started.state, Some(user.id), &pending).await?;
     Ok(started.url)
+}
+
+/// Where a user goes to let Kith sync their `provider` calendar `upstream` into their Kith
+/// calendar `calendar` (made, with the upstream name and color, if missing) as source
+/// `source`. A user who already connected a calendar of this provider needs no new consent:
+/// the source is made at once with that grant, and `Ok(None)` is returned.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_calendar(
+    up: &Upstreams,
+    store: &dyn Store,
+    user: &User,
+    provider: Provider,
+    source: &str,
+    calendar: &str,
+    upstream: &str,
+    binding: Option<&str>,
+) -> Result<Option<String>, AuthorizeError> {
+    let apps = up.apps().await;
+    if !up.enabled(store, provider.id()).await? {
+        return Err(not_enabled(&apps, provider.id()));
+    }
+    allowed(store, &apps, provider.id(), user).await?;
+    let kind = SourceKind::Calendar(provider);
+    let mut pending = Pending {
+        user_id: user.id,
+        user: user.name.clone(),
+        provider: kind.as_str().to_string(),
+        source: source.to_string(),
+        book: calendar.to_string(),
+        binding: binding.map(binding_hash),
+        calendar: Some(upstream.to_string()),
+        ..Pending::default()
+    };
+    // An account whose calendar grant Kith holds already: no second trip to the provider.
+    for s in store.sources(user.id).await.map_err(|e| e.to_string())? {
+        let Some(account) = s.location.clone().filter(|_| s.kind == kind) else {
+            continue;
+        };
+        if let Ok(Some(tokens)) = up.tokens(store, kind.as_str(), user.id, &account).await {
+            calendar_source(up, store, &apps, user, &pending, &tokens).await?;
+            return Ok(None);
+        }
+    }
+    let started = match (provider, &apps.google) {
+        (Provider::Google, Some(cfg)) => google::calendar::start(cfg, None),
+        (Provider::M365, _) => {
+            return Err("Microsoft 365 calendars cannot be synced yet; only Google calendars can. Your Microsoft 365 contacts sync as before.".into());
+        }
+        _ => return Err(not_enabled(&apps, provider.id())),
+    }
+    .map_err(|e| error_message(&apps, provider.id(), &e))?;
+    pending.verifier = started.verifier;
+    seal_pending(up, store, &started.state, Some(user.id), &pending).await?;
+    Ok(Some(started.url))
+}
+
+/// Completes a calendar's authorization: the tokens (the calendar scope granted), and the
+/// source.
+async fn finish_calendar(
+    up: &Upstreams,
+    store: &dyn Store,
+    apps: &Apps,
+    pending: &Pending,
+    code: &str,
+) -> Result<Connected, AuthorizeError> {
+    let kind = SourceKind::parse(&pending.provider)
+        .filter(|k| k.is_calendar())
+        .ok_or("This authorization cannot be read. Start the connection again.")?;
+    let (Some(Provider::Google), Some(cfg)) = (kind.provider(), &apps.google) else {
+        return Err(not_enabled(apps, &pending.provider));
+    };
+    let tokens = google::calendar::finish(cfg, code, &pending.verifier).await?;
+    let user = store
+        .user_by_name(&pending.user)
+        .await
+        .map_err(|e| e.to_string())?
+        .filter(|u| u.id == pending.user_id)
+        .ok_or("the user who started this authorization no longer exists")?;
+    if let Err(e) = allowed(store, apps, "google", &user).await {
+        let _ = google::revoke(cfg, &tokens).await;
+        return Err(e);
+    }
+    up.save_tokens(store, kind.as_str(), user.id, &tokens)
+        .await?;
+    let created = calendar_source(up, store, apps, &user, pending, &tokens).await?;
+    tracing::info!(user = %user.name, source = %pending.source, account = %tokens.account, "calendar connected");
+    Ok(Connected {
+        user: user.name,
+        source: pending.source.clone(),
+        account: tokens.account,
+        created,
+    })
+}
+
+/// Makes (or reconnects) the calendar source `pending` describes, checking that the account
+/// has the upstream calendar and naming the Kith calendar after it.
+async fn calendar_source(
+    up: &Upstreams,
+    store: &dyn Store,
+    apps: &Apps,
+    user: &User,
+    pending: &Pending,
+    tokens: &Tokens,
+) -> Result<bool, AuthorizeError> {
+    let upstream = pending.calendar.clone().unwrap_or_else(|| "primary".into());
+    let cfg = apps
+        .google
+        .clone()
+        .ok_or_else(|| not_enabled(apps, "google"))?;
+    let sink = up.saver(&pending.provider, user.id);
+    let mut conn = google::calendar::CalendarConnector::new(cfg, tokens.clone(), sink, &upstream);
+    let listed = conn.calendars().await.map_err(|e| e.to_string())?;
+    let Some(cal) = listed.iter().find(|c| c.id == upstream) else {
+        let ids: Vec<String> = listed
+            .iter()
+            .map(|c| format!("{} ({})", c.id, c.name))
+            .collect();
+        return Err(format!(
+            "{} has no calendar {upstream:?}; its calendars are: {}",
+            tokens.account,
+            ids.join(", ")
+        )
+        .into());
+    };
+    let mut rules = Rules {
+        calendar: Some(upstream.clone()),
+        ..Rules::default()
+    };
+    if !cal.writable {
+        rules.source = kith_connectors::rules::Side {
+            create: false,
+            update: false,
+            delete: false,
+        };
+    }
+    let coll = crate::core::sources::source_calendar(
+        store,
+        user,
+        &pending.book,
+        &cal.name,
+        cal.color.as_deref(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    match store
+        .source_by_name(user.id, &pending.source)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(s) if s.kind.is_calendar() => {
+            store
+                .patch_source(s.id, SourcePatch::Location(tokens.account.clone()))
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = if s.applied_once {
+                SourceStatus::Ready
+            } else {
+                SourceStatus::Manual
+            };
+            store
+                .patch_source(s.id, SourcePatch::Status(status, None))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(false)
+        }
+        Some(s) => Err(format!(
+            "you already have a source named {:?} (of kind {}); connect under another name",
+            s.name, s.kind
+        )
+        .into()),
+        None => {
+            let kind = SourceKind::parse(&pending.provider)
+                .ok_or("This authorization cannot be read. Start the connection again.")?;
+            store
+                .create_source(
+                    user.id,
+                    &pending.source,
+                    kind,
+                    coll,
+                    Some(&tokens.account),
+                    &serde_json::to_string(&rules).unwrap_or_default(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(true)
+        }
+    }
 }
 
 /// Where an admin goes to let Kith read the organisation's directory of `provider` into
@@ -202,6 +393,7 @@ pub async fn start_directory(
         binding: binding.map(binding_hash),
         admin_consent: false,
         readers: Some(readers.to_string()),
+        calendar: None,
     };
     seal_pending(up, store, &started.state, Some(user.id), &pending).await?;
     Ok(started.url)
@@ -334,6 +526,9 @@ pub async fn finish(
     let apps = up.apps().await;
     if pending.readers.is_some() {
         return finish_directory(up, store, &apps, &pending, code).await;
+    }
+    if pending.calendar.is_some() {
+        return finish_calendar(up, store, &apps, &pending, code).await;
     }
     let (tokens, domain) = match (provider, &apps.google, &apps.m365) {
         ("google", Some(cfg), _) => {

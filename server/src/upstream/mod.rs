@@ -157,11 +157,11 @@ impl Upstreams {
             })
     }
 
-    fn saver(&self, provider: &'static str, owner: i64) -> Arc<Saver> {
+    pub(crate) fn saver(&self, provider: &str, owner: i64) -> Arc<Saver> {
         Arc::new(Saver {
             sealer: self.sealer.clone(),
             store: self.store.clone(),
-            provider,
+            provider: provider.to_string(),
             owner,
         })
     }
@@ -192,7 +192,7 @@ impl Upstreams {
                 };
                 return Ok(Box::new(conn));
             }
-            SourceKind::Account(p) | SourceKind::Directory(p) => p,
+            SourceKind::Account(p) | SourceKind::Directory(p) | SourceKind::Calendar(p) => p,
         };
         let directory = source.kind.is_directory();
         let (id, title) = (provider.id(), provider.title());
@@ -223,6 +223,19 @@ impl Upstreams {
         let rules: kith_connectors::rules::Rules =
             serde_json::from_str(&source.rules).unwrap_or_default();
         match provider {
+            Provider::Google if source.kind.is_calendar() => {
+                let cfg = apps.google.clone().ok_or_else(unconfigured)?;
+                let tokens = self.source_tokens(store, source).await?;
+                let calendar = rules.calendar.clone().unwrap_or_else(|| "primary".into());
+                Ok(Box::new(
+                    kith_connectors::google::calendar::CalendarConnector::new(
+                        cfg, tokens, sink, &calendar,
+                    ),
+                ))
+            }
+            Provider::M365 if source.kind.is_calendar() => Err(ConnectorError::Unavailable(
+                "Microsoft 365 calendars cannot be synced yet; only Google calendars can".into(),
+            )),
             Provider::Google if directory => {
                 let cfg = apps.google.clone().ok_or_else(unconfigured)?;
                 let tokens = self.source_tokens(store, source).await?;
@@ -264,17 +277,17 @@ impl Upstreams {
 
 /// Seals tokens a connector refreshed the moment it has them, in one row with the access token:
 /// Microsoft rotates refresh tokens on every use, so the newest must never be lost.
-struct Saver {
+pub(crate) struct Saver {
     sealer: Sealer,
     store: Arc<dyn Store>,
-    provider: &'static str,
+    provider: String,
     owner: i64,
 }
 
 #[async_trait]
 impl kith_connectors::oauth::TokenSink for Saver {
     async fn save(&self, tokens: &Tokens) {
-        let name = tokens_name(self.provider, self.owner, &tokens.account);
+        let name = tokens_name(&self.provider, self.owner, &tokens.account);
         let Ok(plain) = serde_json::to_vec(tokens) else {
             return;
         };
@@ -284,7 +297,7 @@ impl kith_connectors::oauth::TokenSink for Saver {
             .put_sealed(&name, Some(self.owner), &sealed, None)
             .await
         {
-            tracing::error!(error = %e, provider = self.provider, "cannot store refreshed OAuth tokens");
+            tracing::error!(error = %e, provider = %self.provider, "cannot store refreshed OAuth tokens");
         }
     }
 }

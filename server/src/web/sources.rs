@@ -436,6 +436,7 @@ pub fn words(e: crate::core::sources::SourceError) -> String {
         ),
         SourceError::RunUnderWay(_) => format!("{e}; try again when it ends (History shows it)"),
         SourceError::OtherKind { .. } => format!("{e}. Import it under another name."),
+        SourceError::NotEvents { .. } => e.to_string(),
         SourceError::Store(e) => e.to_string(),
     }
 }

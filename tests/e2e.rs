@@ -6,6 +6,7 @@ mod common;
 mod backups;
 mod birthdays;
 mod caldav;
+mod calendars;
 mod cli;
 mod crud;
 mod delegation;

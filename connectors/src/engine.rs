@@ -237,19 +237,23 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
     } else if plan.linked > 0 {
         plan.errors.push(crate::formats::RowError::at(0, "the source could not be read completely, so nothing is unlinked or deleted in this run"));
     }
-    guards(&mut plan, state.established, full);
+    guards(&mut plan, state.established, full, kind);
     plan
 }
 
 /// The guards: each trip pauses the source until the user confirms the plan with `--force`.
-fn guards(plan: &mut Plan, established: bool, full: bool) {
+fn guards(plan: &mut Plan, established: bool, full: bool, kind: ObjectKind) {
+    let (item, object) = match kind {
+        ObjectKind::Card => ("contacts", "cards"),
+        ObjectKind::Event => ("events", "events"),
+    };
     let linked = plan.linked;
     // Only a whole listing can look emptied; a change feed with no changes is the usual case.
     if full && plan.complete && plan.seen == 0 && linked > 0 {
         plan.trips.push(GuardTrip {
             guard: Guard::EmptySide,
             message: format!(
-                "the source yielded no contacts but {linked} are linked; an empty export is more likely a mistake than {linked} removals"
+                "the source yielded no {item} but {linked} are linked; an empty export is more likely a mistake than {linked} removals"
             ),
         });
     }
@@ -261,7 +265,7 @@ fn guards(plan: &mut Plan, established: bool, full: bool) {
         plan.trips.push(GuardTrip {
             guard: Guard::MassDelete,
             message: format!(
-                "{removals} of {linked} linked contacts would be unlinked or deleted (the limit is {limit})"
+                "{removals} of {linked} linked {item} would be unlinked or deleted (the limit is {limit})"
             ),
         });
     }
@@ -273,7 +277,7 @@ fn guards(plan: &mut Plan, established: bool, full: bool) {
         plan.trips.push(GuardTrip {
             guard: Guard::CreateStorm,
             message: format!(
-                "{creates} new cards would be created for a source with {linked} linked contacts (the limit is {limit}); a changed export format or id can duplicate everything"
+                "{creates} new {object} would be created for a source with {linked} linked {item} (the limit is {limit}); a changed export format or id can duplicate everything"
             ),
         });
     }

@@ -464,6 +464,28 @@ pub enum SourceCommand {
         #[arg(long = "for", value_name = "GROUP", default_value = "everyone")]
         readers: String,
     },
+    /// Sync one calendar of a user's Google account into a Kith calendar (made with the upstream
+    /// name and color if new): prints the URL the user opens, unless they connected a calendar
+    /// before, which makes the source at once. Events sync with the same rules, previews,
+    /// guards and undo as contacts. Tasks are not synced.
+    Calendar {
+        #[arg(value_parser = ["google", "m365"])]
+        provider: String,
+        #[arg(long)]
+        user: String,
+        /// The upstream calendar's id (`primary` is the account's main calendar).
+        #[arg(long, default_value = "primary")]
+        calendar: String,
+        /// The Kith calendar it fills [default: PROVIDER-calendar].
+        #[arg(long)]
+        into: Option<String>,
+        /// The source's name [default: the Kith calendar's name].
+        #[arg(long)]
+        name: Option<String>,
+        /// List the account's calendars (of a calendar source already connected) instead.
+        #[arg(long)]
+        list: bool,
+    },
     /// Revoke Kith's access to a connected account; the source and its contacts are kept and it
     /// waits to be connected again.
     Revoke {

@@ -265,6 +265,72 @@ pub async fn directory(
     Ok(())
 }
 
+/// Makes a calendar source: prints the URL the user opens, or makes it at once when Kith holds
+/// the user's calendar grant already.
+pub async fn calendar(
+    store: &dyn Store,
+    up: &Upstreams,
+    provider: &str,
+    user_name: &str,
+    upstream: &str,
+    into: &str,
+    name: &str,
+) -> CliResult {
+    let u = user(store, user_name).await?;
+    let p = Provider::parse(provider).ok_or_else(|| format!("unknown provider {provider:?}"))?;
+    let started = authorize::start_calendar(up, store, &u, p, name, into, upstream, None)
+        .await
+        .map_err(|e| words(&e))?;
+    match started {
+        Some(url) => {
+            println!(
+                "Open this address as {user_name} within 10 minutes to let Kith sync the {} calendar {upstream:?} into calendar {into:?} as source {name:?}:\n\n{url}\n",
+                p.title()
+            );
+            println!(
+                "Then preview the first sync with `kith sync plan {name} --user {user_name}`."
+            );
+        }
+        None => println!(
+            "Source {name:?} syncs the {} calendar {upstream:?} into calendar {into:?} with the grant you gave before. Preview the first sync with `kith sync plan {name} --user {user_name}`.",
+            p.title()
+        ),
+    }
+    Ok(())
+}
+
+/// Lists the calendars of the account a user's calendar source is connected to.
+pub async fn calendars(
+    store: &dyn Store,
+    up: &Upstreams,
+    provider: &str,
+    user_name: &str,
+) -> CliResult {
+    let u = user(store, user_name).await?;
+    let p = Provider::parse(provider).ok_or_else(|| format!("unknown provider {provider:?}"))?;
+    let kind = SourceKind::Calendar(p);
+    let source = store
+        .sources(u.id)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|s| s.kind == kind)
+        .ok_or_else(|| format!("{user_name} has connected no {} calendar yet; connect one first with `kith source calendar {provider} --user {user_name}`", p.title()))?;
+    let listed = up
+        .calendar_list(store, &source)
+        .await
+        .map_err(|e| e.to_string())?;
+    for c in listed {
+        println!(
+            "{}\t{}{}",
+            c.id,
+            c.name,
+            if c.writable { "" } else { " (read-only)" }
+        );
+    }
+    Ok(())
+}
+
 /// Revokes Kith's access and forgets the tokens; the source and its contacts stay.
 pub async fn revoke(store: &dyn Store, up: &Upstreams, user_name: &str, name: &str) -> CliResult {
     let u = user(store, user_name).await?;

@@ -13,12 +13,15 @@ const ROWS: [&str; 9] = [
 pub fn summary(out: &mut String, run_id: i64, status: RunStatus, s: &Summary) {
     let _ = writeln!(out, "Run {run_id} of source {}: {status}", s.source);
     if let Some(f) = &s.file {
-        let _ = writeln!(out, "  file        {f}");
+        let label = if s.events { "account" } else { "file" };
+        let _ = writeln!(out, "  {label:<11} {f}");
     }
     let _ = writeln!(
         out,
-        "  read        {} contacts, {} failed rows",
-        s.seen, s.failed_rows
+        "  read        {} {}, {} failed rows",
+        s.seen,
+        if s.events { "events" } else { "contacts" },
+        s.failed_rows
     );
     for a in ROWS {
         let n = s.count(a);

@@ -147,6 +147,25 @@ pub async fn source_command(store: &dyn Store, up: &Upstreams, cmd: SourceComman
             book,
             readers,
         } => crate::cli::providers::directory(store, up, &provider, &user, &book, &readers).await,
+        SourceCommand::Calendar {
+            provider,
+            user,
+            calendar,
+            into,
+            name,
+            list,
+        } => {
+            let into = into.unwrap_or_else(|| format!("{provider}-calendar"));
+            let name = name.unwrap_or_else(|| into.clone());
+            if list {
+                crate::cli::providers::calendars(store, up, &provider, &user).await
+            } else {
+                crate::cli::providers::calendar(
+                    store, up, &provider, &user, &calendar, &into, &name,
+                )
+                .await
+            }
+        }
         SourceCommand::Revoke { name, user } => {
             crate::cli::providers::revoke(store, up, &user, &name).await
         }

@@ -75,6 +75,9 @@ pub struct Summary {
     #[serde(default)]
     pub errors: Vec<RowError>,
     pub failed_rows: usize,
+    /// The source's items are events (a calendar source), not contacts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub events: bool,
     /// Where the source's change feed resumes once this run is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
@@ -103,6 +106,7 @@ impl Summary {
             trips: plan.trips.clone(),
             errors: plan.errors.iter().take(1000).cloned().collect(),
             failed_rows: plan.errors.iter().filter(|e| e.line > 0).count(),
+            events: source.kind.is_calendar(),
             cursor: None,
         }
     }

@@ -275,6 +275,24 @@ impl Upstreams {
     }
 }
 
+impl Upstreams {
+    /// The calendars of the account a calendar source is connected to.
+    pub async fn calendar_list(
+        &self,
+        store: &dyn Store,
+        source: &Source,
+    ) -> Result<Vec<kith_connectors::google::calendar::Listed>, ConnectorError> {
+        let cfg = self.apps().await.google.clone().ok_or_else(|| {
+            ConnectorError::Unavailable("Google is not configured on this server".into())
+        })?;
+        let tokens = self.source_tokens(store, source).await?;
+        let sink = self.saver(source.kind.as_str(), source.owner_id);
+        let mut conn =
+            kith_connectors::google::calendar::CalendarConnector::new(cfg, tokens, sink, "primary");
+        conn.calendars().await
+    }
+}
+
 /// Seals tokens a connector refreshed the moment it has them, in one row with the access token:
 /// Microsoft rotates refresh tokens on every use, so the newest must never be lost.
 pub(crate) struct Saver {

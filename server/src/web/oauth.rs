@@ -72,6 +72,9 @@ pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http:
         .await;
         return away(app, started, &binding, provider.title()).await;
     }
+    if provider == "calendar" {
+        return calendar_start(app, who, &q).await;
+    }
     if let Some(r) = unknown(provider) {
         return r;
     }
@@ -95,6 +98,44 @@ pub async fn start(app: &App, who: &Principal, provider: &str, uri: &axum::http:
     )
     .await;
     away(app, started, &binding, title(provider)).await
+}
+
+/// `GET /oauth/calendar/start?provider=google&calendar=ID&into=NAME[&source=NAME]`: a
+/// calendar source. With the calendar grant already held, the source is made at once.
+async fn calendar_start(app: &App, who: &Principal, q: &HashMap<String, String>) -> Response {
+    let p = q.get("provider").map(String::as_str).unwrap_or("");
+    if let Some(r) = unknown(p) {
+        return r;
+    }
+    let provider = crate::store::sources::Provider::parse(p)
+        .unwrap_or(crate::store::sources::Provider::Google);
+    let upstream = q
+        .get("calendar")
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "primary".into());
+    let into = q
+        .get("into")
+        .cloned()
+        .unwrap_or_else(|| format!("{p}-calendar"));
+    let source = q.get("source").cloned().unwrap_or_else(|| into.clone());
+    let binding = hex(&rand::random::<[u8; 24]>());
+    let started = authorize::start_calendar(
+        &app.upstreams,
+        app.store.as_ref(),
+        &who.user,
+        provider,
+        &source,
+        &into,
+        &upstream,
+        Some(&binding),
+    )
+    .await;
+    match started {
+        Ok(Some(url)) => away(app, Ok(url), &binding, provider.title()).await,
+        Ok(None) => redirect(&format!("/sources/{}", super::seg(&source))),
+        Err(e) => away(app, Err(e), &binding, provider.title()).await,
+    }
 }
 
 /// Sends the browser to the provider with the cookie that binds the flow to it, or says why

@@ -18,6 +18,8 @@ pub struct Provider {
     pub id: &'static str,
     pub title: &'static str,
     pub available: bool,
+    /// Whether its calendars can be synced too.
+    pub calendars: bool,
     /// Why it cannot be connected, and who can change that.
     pub why_not: String,
 }
@@ -84,6 +86,7 @@ async fn providers(web: &Web) -> Vec<Provider> {
             id,
             title,
             available: enabled,
+            calendars: p == crate::store::sources::Provider::Google,
             why_not,
         });
     }
@@ -247,8 +250,13 @@ async fn render_show(
         Ok(r) => r,
         Err(e) => return page::internal(web, e),
     };
+    let kind = if s.kind.is_calendar() {
+        Kind::Calendar
+    } else {
+        Kind::Addressbook
+    };
     let colls = store
-        .collections(web.user().id, Kind::Addressbook)
+        .collections(web.user().id, kind)
         .await
         .unwrap_or_default();
     let book = colls
@@ -256,7 +264,12 @@ async fn render_show(
         .find(|c| c.id == s.collection_id)
         .map(|c| c.name.clone())
         .unwrap_or_default();
-    let fields = Field::ALL
+    let own: &[Field] = if s.kind.is_calendar() {
+        &Field::EVENT
+    } else {
+        &Field::ALL
+    };
+    let fields = own
         .iter()
         .map(|f| FieldOwner {
             name: f.as_str(),
@@ -272,6 +285,13 @@ async fn render_show(
             status: status_label(s.status.as_str()).to_string(),
             api: s.kind.writable(),
             reconnect: match (s.kind.is_directory(), s.kind.provider()) {
+                (false, Some(p)) if s.kind.is_calendar() => format!(
+                    "/oauth/calendar/start?provider={}&source={}&into={}&calendar={}",
+                    p.id(),
+                    seg(&s.name),
+                    seg(&book),
+                    seg(rules.calendar.as_deref().unwrap_or("primary"))
+                ),
                 // The book's shares stay as they are: no `for`.
                 (true, Some(p)) => format!(
                     "/oauth/directory/start?provider={}&book={}",

@@ -140,10 +140,10 @@ pub fn to_record(master: &Value, instances: &[&Value]) -> Record {
     }
     let attendees = master["attendees"].as_array();
     // The owner's own events name them as organizer; that says nothing worth a property.
-    if master["organizer"]["self"] != true || attendees.is_some_and(|a| !a.is_empty()) {
-        if let Some(o) = master["organizer"]["email"].as_str() {
-            r.set(Field::Organizer, o);
-        }
+    if (master["organizer"]["self"] != true || attendees.is_some_and(|a| !a.is_empty()))
+        && let Some(o) = master["organizer"]["email"].as_str()
+    {
+        r.set(Field::Organizer, o);
     }
     for a in attendees.into_iter().flatten() {
         let Some(mail) = a["email"].as_str() else {

@@ -341,24 +341,30 @@ fn list(w: &mut World, account: &str, cal: &str, q: &HashMap<String, String>) ->
     page(w, items, max, sync)
 }
 
-fn body_of(raw: &[u8]) -> Result<Value, Response> {
+fn body_of(raw: &[u8]) -> Option<Value> {
     serde_json::from_slice::<Value>(raw)
         .ok()
         .filter(Value::is_object)
-        .ok_or_else(|| err(400, "parseError", "Parse Error"))
+}
+
+/// One request to the Calendar API.
+pub(crate) struct Req<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
 }
 
 /// `/calendar/v3/…` for `account` (already authenticated).
-pub(crate) fn handle(
-    w: &mut World,
-    account: &str,
-    scopes: Option<&str>,
-    method: &Method,
-    path: &str,
-    q: &str,
-    headers: &HeaderMap,
-    raw: &[u8],
-) -> Response {
+pub(crate) fn handle(w: &mut World, account: &str, scopes: Option<&str>, req: Req<'_>) -> Response {
+    let Req {
+        method,
+        path,
+        query: q,
+        headers,
+        body: raw,
+    } = req;
     if scopes.is_some_and(|s| !s.split_whitespace().any(|x| x == SCOPE)) {
         return insufficient();
     }
@@ -421,9 +427,8 @@ pub(crate) fn handle(
     match (method.as_str(), eid) {
         ("GET", None) => list(w, account, &cal, &q),
         ("POST", None) => {
-            let body = match body_of(raw) {
-                Ok(b) => b,
-                Err(r) => return r,
+            let Some(body) = body_of(raw) else {
+                return err(400, "parseError", "Parse Error");
             };
             let id = match body["id"].as_str() {
                 Some(id) if !valid_id(id) => {
@@ -453,9 +458,8 @@ pub(crate) fn handle(
             if if_match.as_deref().is_some_and(|m| m != e.etag) {
                 return err(412, "conditionNotMet", "Precondition Failed");
             }
-            let body = match body_of(raw) {
-                Ok(b) => b,
-                Err(r) => return r,
+            let Some(body) = body_of(raw) else {
+                return err(400, "parseError", "Parse Error");
             };
             let mut next = if method == Method::PATCH {
                 let mut b = e.body.clone();

@@ -272,16 +272,14 @@ async fn route(
         match people::bearer(&w, &headers) {
             Some(account) => {
                 let scopes = people::scope_of(&w, &headers);
-                let r = calendar::handle(
-                    &mut w,
-                    &account,
-                    scopes.as_deref(),
-                    &method,
-                    &path,
-                    &query,
-                    &headers,
-                    &body,
-                );
+                let req = calendar::Req {
+                    method: &method,
+                    path: &path,
+                    query: &query,
+                    headers: &headers,
+                    body: &body,
+                };
+                let r = calendar::handle(&mut w, &account, scopes.as_deref(), req);
                 (r, account)
             }
             None => (calendar::invalid_credentials(), String::new()),

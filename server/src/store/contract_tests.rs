@@ -622,7 +622,7 @@ async fn sources_and_runs(store: &Db) {
             name: "r1.vcf".into(),
             expect_etag: None,
             put: Some(NewCard {
-                content_type: crate::core::objects::CARD_CONTENT_TYPE.into(),
+                content_type: "text/vcard; charset=utf-8".into(),
                 span: None,
                 uid: "R1".into(),
                 etag: super::etag_for(&data),

@@ -229,6 +229,8 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         for id in gone {
             if let Some(m) = state.mappings.get(id) {
                 plan.ops.push(planner.removal(id, m));
+                // Gone from the source: nothing of it is pushed there in this run.
+                seen.insert(id.clone());
             }
         }
         if rules.direction.exports() {

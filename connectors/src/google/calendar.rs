@@ -318,10 +318,20 @@ impl Connector for CalendarConnector {
         let path = format!("{}/{}", self.events_path(), enc(id));
         let etag = version.rsplit_once('@').map_or(version, |(_, e)| e);
         let q = [("sendUpdates", "none".to_string())];
-        self.api
+        match self
+            .api
             .call_if_match(Method::PATCH, &path, &q, Some(&body), Some(etag))
             .await
-            .map_err(calendar_error)?;
+        {
+            Ok(_) => {}
+            // 410 `deleted`: deleted at Google since it was read.
+            Err(ApiError::Expired | ApiError::NotFound) => {
+                return Err(ConnectorError::Rejected(
+                    "the event is gone from Google".into(),
+                ));
+            }
+            Err(e) => return Err(calendar_error(e)),
+        }
         self.get(id)
             .await?
             .ok_or_else(|| ConnectorError::Rejected("the event is gone from Google".into()))

@@ -196,6 +196,12 @@ pub async fn rules(store: &dyn Store, a: RulesArgs) -> CliResult {
     }
     r.validate_for(s.kind)?;
     if let Some(b) = &a.book {
+        if s.kind.is_calendar() {
+            return Err(format!(
+                "source {} fills a calendar, not an address book; connect the calendar again with `kith source calendar … --into CALENDAR` to fill another",
+                s.name
+            ));
+        }
         let id = book_id(store, &user, b).await?;
         move_book(store, &s, id).await?;
     }

@@ -171,13 +171,13 @@ pub async fn source_command(store: &dyn Store, up: &Upstreams, cmd: SourceComman
         }
         SourceCommand::List { user: u } => {
             let user = user(store, &u).await?;
-            let books: HashMap<i64, String> = store
-                .collections(user.id, Kind::Addressbook)
-                .await
-                .map_err(store_err)?
-                .into_iter()
-                .map(|c| (c.id, c.name))
-                .collect();
+            let mut books: HashMap<i64, String> = HashMap::new();
+            // Contact sources fill books, calendar sources calendars.
+            for kind in [Kind::Addressbook, Kind::Calendar] {
+                for c in store.collections(user.id, kind).await.map_err(store_err)? {
+                    books.insert(c.id, c.name);
+                }
+            }
             let sources = store.sources(user.id).await.map_err(store_err)?;
             if sources.is_empty() {
                 println!(

@@ -7,6 +7,7 @@ pub mod api;
 pub mod contact;
 pub mod directory;
 pub mod errors;
+pub mod event;
 pub mod recurrence;
 
 use crate::connector::{Connector, ConnectorError, Fetched};

@@ -582,3 +582,183 @@ async fn calendar_sync_under_random_edits_and_faults_loses_nothing() {
         }
     }
 }
+
+/// Microsoft 365: a series made in Outlook in `W. Europe Standard Time` with a moved and a
+/// cancelled occurrence, an all-day event in a zone behind UTC, client edits pushed with
+/// If-Match, and an evicted delta token.
+#[tokio::test]
+async fn an_outlook_calendar_arrives_whole_and_edits_flow_both_ways() {
+    const MS: &str = "ada@contoso.example";
+    let (fake, _) = kith_fakes::m365::spawn();
+    let config = format!(
+        r#"[providers]
+wait_scale = 0.01
+[providers.m365]
+client_id = "11111111-2222-3333-4444-555555555555"
+client_secret = "fake-m365-secret"
+redirect_base = "http://kith.test"
+authority_url = "{fake}"
+graph_url = "{fake}/v1.0"
+page_size = 3
+retry_base = "100ms"
+"#
+    );
+    let c = C(Upstream::start(fake, config, None, "work"));
+    c.control("/_fake/config", json!({"time_scale": 100.0}))
+        .await;
+    c.control(
+        "/_fake/user",
+        json!({"account": MS, "tenant": "contoso", "time_zone": "W. Europe Standard Time"}),
+    )
+    .await;
+    c.control(
+        "/_fake/calendar/calendars",
+        json!({"account": MS, "id": "AAMkCal1", "name": "Calendar"}),
+    )
+    .await;
+    let at =
+        |d: &str, t: &str, z: &str| json!({"dateTime": format!("{d}T{t}.0000000"), "timeZone": z});
+    const W: &str = "W. Europe Standard Time";
+    let upsert = |events: Value| {
+        let c = &c;
+        async move {
+            c.control(
+                "/_fake/calendar/events",
+                json!({"account": MS, "calendar": "AAMkCal1", "events": events}),
+            )
+            .await
+        }
+    };
+    upsert(json!([
+        {"id": "AAMkStandup", "subject": "Standup", "start": at("2026-03-16", "09:00:00", W), "end": at("2026-03-16", "09:15:00", W),
+         "recurrence": {"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"], "firstDayOfWeek": "monday"},
+                        "range": {"type": "numbered", "numberOfOccurrences": 4, "startDate": "2026-03-16", "recurrenceTimeZone": W}},
+         "isReminderOn": true, "reminderMinutesBeforeStart": 10, "isOrganizer": true, "organizer": {"emailAddress": {"address": MS}}},
+        {"id": "AAMkExc1", "seriesMasterId": "AAMkStandup", "originalStart": "2026-03-23T08:00:00Z", "subject": "Standup (moved)",
+         "start": at("2026-03-23", "11:00:00", W), "end": at("2026-03-23", "11:15:00", W)},
+        {"id": "AAMkOffsite", "subject": "Offsite", "isAllDay": true, "start": at("2026-04-01", "00:00:00", "Pacific Standard Time"),
+         "end": at("2026-04-03", "00:00:00", "Pacific Standard Time"), "showAs": "free"},
+        {"id": "AAMkReview", "subject": "Review", "body": {"contentType": "html", "content": "<p>Quarterly &amp; numbers</p>"},
+         "location": {"displayName": "Room 4"}, "start": at("2026-03-18", "14:00:00", W), "end": at("2026-03-18", "15:00:00", W),
+         "sensitivity": "private", "isOrganizer": false, "organizer": {"emailAddress": {"address": "carol@contoso.example"}},
+         "attendees": [{"emailAddress": {"address": "bob@contoso.example"}, "status": {"response": "accepted"}}]}
+    ]))
+    .await;
+    c.control(
+        "/_fake/calendar/cancel",
+        json!({"account": MS, "id": "AAMkStandup", "originalStart": "2026-04-06T07:00:00Z"}),
+    )
+    .await;
+    c.ok(&["provider", "enable", "m365"]);
+    c.control("/_fake/signin", json!({"account": MS})).await;
+    let out = c.ok(&[
+        "source", "calendar", "m365", "--user", "admin", "--into", "work",
+    ]);
+    let url = out
+        .lines()
+        .find(|l| l.starts_with("http"))
+        .unwrap()
+        .to_string();
+    let back = c.back_from(&url).await;
+    let cb = c.s.anon("GET", &back).send().await;
+    assert_eq!(cb.status, 200, "{}", cb.text());
+
+    let first = c.run();
+    assert_eq!(count(&first, "create"), 3, "{first}");
+    let (_, _, standup) = c.object_with("SUMMARY:Standup").await;
+    assert!(
+        standup.contains("DTSTART;TZID=Europe/Berlin:20260316T090000"),
+        "{standup}"
+    );
+    assert!(
+        standup.contains("RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4"),
+        "{standup}"
+    );
+    assert!(
+        standup.contains("RECURRENCE-ID;TZID=Europe/Berlin:20260323T090000"),
+        "{standup}"
+    );
+    assert!(
+        standup.contains("EXDATE;TZID=Europe/Berlin:20260406T090000"),
+        "{standup}"
+    );
+    assert_eq!(
+        c.instants("Standup").await,
+        ["20260316T080000Z", "20260323T100000Z", "20260330T070000Z"],
+        "wall time kept across DST; moved and cancelled occurrences as in Outlook"
+    );
+    let (_, _, offsite) = c.object_with("SUMMARY:Offsite").await;
+    assert!(
+        offsite.contains("DTSTART;VALUE=DATE:20260401"),
+        "a day behind UTC stays the day: {offsite}"
+    );
+    assert!(offsite.contains("DTEND;VALUE=DATE:20260403"), "{offsite}");
+    let (rname, retag, review) = c.object_with("SUMMARY:Review").await;
+    assert!(
+        review.contains("DESCRIPTION:Quarterly & numbers"),
+        "{review}"
+    );
+    assert!(review.contains("CLASS:PRIVATE"), "{review}");
+    assert!(
+        review.contains("ORGANIZER:mailto:carol@contoso.example"),
+        "{review}"
+    );
+
+    // A client edit goes to Outlook, conditional on the changeKey.
+    c.rules(&["--direction", "two-way"]);
+    let edited = review.replace("SUMMARY:Review", "SUMMARY:Review (Kith)");
+    assert_eq!(c.put_event(&rname, Some(&retag), &edited).await, 204);
+    c.clear_log().await;
+    c.run();
+    let up = c
+        .get(&format!(
+            "/_fake/calendar/events?account={MS}&calendar=AAMkCal1"
+        ))
+        .await;
+    let r = up["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "AAMkReview")
+        .unwrap()
+        .clone();
+    assert_eq!(r["subject"], "Review (Kith)");
+    assert_eq!(
+        r["attendees"][0]["emailAddress"]["address"], "bob@contoso.example",
+        "guests untouched"
+    );
+    let writes = c.writes_under("/v1.0/me/events").await;
+    assert_eq!(writes, ["PATCH /v1.0/me/events/AAMkReview"], "{writes:?}");
+
+    // Outlook edits the series and cancels another occurrence; the delta token is evicted.
+    c.control(
+        "/_fake/calendar/cancel",
+        json!({"account": MS, "id": "AAMkStandup", "originalStart": "2026-03-30T07:00:00Z"}),
+    )
+    .await;
+    upsert(json!([{"id": "AAMkStandup", "subject": "Daily standup", "start": at("2026-03-16", "09:00:00", W), "end": at("2026-03-16", "09:15:00", W),
+         "recurrence": {"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"], "firstDayOfWeek": "monday"},
+                        "range": {"type": "numbered", "numberOfOccurrences": 4, "startDate": "2026-03-16", "recurrenceTimeZone": W}},
+         "isReminderOn": true, "reminderMinutesBeforeStart": 10, "isOrganizer": true, "organizer": {"emailAddress": {"address": MS}}}]))
+    .await;
+    let out = c.run();
+    assert_eq!(count(&out, "update"), 1, "{out}");
+    assert_eq!(
+        c.instants("Daily standup").await,
+        ["20260316T080000Z", "20260323T100000Z"],
+        "the series' new title, and the occurrence cancelled since (no delta row of its own)"
+    );
+    let (_, _, daily) = c.object_with("SUMMARY:Daily standup").await;
+    assert!(
+        daily.contains("20260330T090000"),
+        "the newly cancelled occurrence: {daily}"
+    );
+    c.control("/_fake/calendar/evict", json!({})).await;
+    let out = c.run();
+    assert_eq!(count(&out, "create"), 0, "{out}");
+    assert_eq!(
+        c.objects().await.len(),
+        3,
+        "a re-baseline duplicates nothing"
+    );
+}

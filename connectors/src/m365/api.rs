@@ -95,8 +95,10 @@ impl Api {
             self.cfg.max_retries,
             self.cfg.wait_scale,
         );
+        // Event times in UTC, so Kith reads every one the same way (with the zone it was
+        // made in beside it); contacts are unaffected.
         let prefer = format!(
-            "IdType=\"ImmutableId\", odata.maxpagesize={}",
+            "IdType=\"ImmutableId\", odata.maxpagesize={}, outlook.timezone=\"UTC\"",
             self.cfg.page_size
         );
         let build = |session: &Session| {

@@ -35,7 +35,10 @@ fn naive(dt: &str) -> Option<NaiveDateTime> {
 /// The zone a series was made in, if Kith can resolve it; `tzone://Microsoft/Custom` and the
 /// like cannot be, and the times then stay in UTC.
 fn own_zone(e: &Value, key: &str) -> Option<String> {
-    e[key].as_str().and_then(iana).filter(|z| z != "UTC")
+    e[key]
+        .as_str()
+        .and_then(iana)
+        .filter(|z| z != "UTC" && z != "Etc/UTC")
 }
 
 /// One of Graph's `dateTimeTimeZone`, read in the zone the event was made in when it is given.

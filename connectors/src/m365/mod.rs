@@ -4,6 +4,7 @@
 //! Kith's card name in a single-value extended property.
 
 pub mod api;
+pub mod calendar;
 pub mod contact;
 pub mod directory;
 pub mod errors;
@@ -71,10 +72,10 @@ pub async fn finish_for(
     let (mut tokens, id_token) = oauth::exchange(&cfg.app, &http, code, verifier).await?;
     let granted = tokens.scope.to_ascii_lowercase();
     if !granted.contains(needed) {
-        let name = if needed == "user.read.all" {
-            "User.Read.All"
-        } else {
-            "Contacts.ReadWrite"
+        let name = match needed {
+            "user.read.all" => "User.Read.All",
+            "calendars.readwrite" => "Calendars.ReadWrite",
+            _ => "Contacts.ReadWrite",
         };
         return Err(OAuthError::new(
             "scope",

@@ -186,6 +186,48 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
                 .collect();
             okj(j!(list))
         }
+        ("POST", "/_fake/calendar/calendars") => {
+            let id = v["id"].as_str().unwrap_or("calendar").to_string();
+            let name = v["name"].as_str().unwrap_or("Calendar").to_string();
+            super::calendar::add_calendar(&mut w, &account, &id, &name);
+            okj(j!({"id": id}))
+        }
+        // Upserts events as Outlook would: `{account, calendar, events}`, each with an `id`
+        // (an exception names its `seriesMasterId` and UTC `originalStart`).
+        ("POST", "/_fake/calendar/events") => {
+            let cal = v["calendar"].as_str().unwrap_or("calendar").to_string();
+            let mut out = Vec::new();
+            for e in v["events"].as_array().cloned().unwrap_or_default() {
+                let id = e["id"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("AAMkAD{}", token("")));
+                out.push(super::calendar::upsert(&mut w, &account, &cal, &id, e));
+            }
+            okj(j!({"value": out}))
+        }
+        ("POST", "/_fake/calendar/cancel") => {
+            let series = v["id"].as_str().unwrap_or("");
+            let at = v["originalStart"].as_str().unwrap_or("");
+            okj(j!({"cancelled": super::calendar::cancel(&mut w, &account, series, at)}))
+        }
+        ("POST", "/_fake/calendar/delete") => {
+            let id = v["id"].as_str().unwrap_or("");
+            okj(j!({"deleted": super::calendar::remove(&mut w, &account, id)}))
+        }
+        ("POST", "/_fake/calendar/evict") => {
+            w.calendars.tokens.clear();
+            okj(j!({}))
+        }
+        ("GET", "/_fake/calendar/events") => {
+            let q = form(query);
+            let acc = q.get("account").cloned().unwrap_or_default();
+            let cal = q
+                .get("calendar")
+                .cloned()
+                .unwrap_or_else(|| "calendar".into());
+            okj(super::calendar::dump(&w, &acc, &cal))
+        }
         ("GET", "/_fake/log") => okj(serde_json::to_value(&w.log).unwrap_or(Value::Null)),
         ("POST", "/_fake/log/clear") => {
             w.log.clear();

@@ -161,6 +161,17 @@ fn dispatch(
         }
     };
     let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    let req = super::calendar::Req {
+        method: method.as_str(),
+        segs: &segs,
+        q: &q,
+        headers,
+        body: &parsed,
+        base,
+    };
+    if let Some(r) = super::calendar::dispatch(w, account, req) {
+        return r;
+    }
     match (method.as_str(), segs.as_slice()) {
         ("GET", ["me", "mailboxSettings"]) => {
             let tz = w.mailbox(account).time_zone.clone();

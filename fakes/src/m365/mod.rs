@@ -4,6 +4,7 @@
 //! API advances. Kith is told the same scale (`providers.wait_scale`), so a `Retry-After: 30`
 //! that Kith honours shows in the log as 30 virtual seconds.
 
+pub(crate) mod calendar;
 mod contacts;
 mod control;
 mod delta;
@@ -222,6 +223,7 @@ pub struct World {
     /// Delta token → (mailbox, folder, watermark, issued at).
     pub(crate) deltas: HashMap<String, (String, String, u64, i64)>,
     pub(crate) rounds: HashMap<String, Round>,
+    pub(crate) calendars: calendar::Calendars,
     pub(crate) seq: u64,
     pub(crate) in_flight: u32,
     pub(crate) log: Vec<LogEntry>,
@@ -286,6 +288,7 @@ impl Fake {
             directory: HashMap::new(),
             deltas: HashMap::new(),
             rounds: HashMap::new(),
+            calendars: calendar::Calendars::default(),
             seq: 0,
             in_flight: 0,
             log: Vec::new(),

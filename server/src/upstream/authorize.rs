@@ -205,10 +205,13 @@ pub async fn start_calendar(
             return Ok(None);
         }
     }
-    let started = match (provider, &apps.google) {
-        (Provider::Google, Some(cfg)) => google::calendar::start(cfg, None),
-        (Provider::M365, _) => {
-            return Err("Microsoft 365 calendars cannot be synced yet; only Google calendars can. Your Microsoft 365 contacts sync as before.".into());
+    let started = match (provider, &apps.google, &apps.m365) {
+        (Provider::Google, Some(cfg), _) => google::calendar::start(cfg, None),
+        (Provider::M365, _, Some(cfg)) => {
+            if single_tenant(&apps.m365_tenant) && !consented(store, &apps.m365_tenant).await {
+                return Err(admin_path(&apps).into());
+            }
+            m365::calendar::start(cfg)
         }
         _ => return Err(not_enabled(&apps, provider.id())),
     }
@@ -230,18 +233,30 @@ async fn finish_calendar(
     let kind = SourceKind::parse(&pending.provider)
         .filter(|k| k.is_calendar())
         .ok_or("This authorization cannot be read. Start the connection again.")?;
-    let (Some(Provider::Google), Some(cfg)) = (kind.provider(), &apps.google) else {
-        return Err(not_enabled(apps, &pending.provider));
+    let tokens = match (kind.provider(), &apps.google, &apps.m365) {
+        (Some(Provider::Google), Some(cfg), _) => {
+            google::calendar::finish(cfg, code, &pending.verifier).await?
+        }
+        (Some(Provider::M365), _, Some(cfg)) => m365::calendar::finish(cfg, code, &pending.verifier)
+            .await
+            .map_err(|e| match e.code.as_str() {
+                "scope" => format!("You did not allow Kith to read and write your calendar ({}). Connect the calendar again and accept Calendars.ReadWrite.", e.description),
+                _ => error_message(apps, "m365", &e),
+            })?
+            .tokens,
+        _ => return Err(not_enabled(apps, &pending.provider)),
     };
-    let tokens = google::calendar::finish(cfg, code, &pending.verifier).await?;
+    let provider = kind.provider().map_or("google", |p| p.id());
     let user = store
         .user_by_name(&pending.user)
         .await
         .map_err(|e| e.to_string())?
         .filter(|u| u.id == pending.user_id)
         .ok_or("the user who started this authorization no longer exists")?;
-    if let Err(e) = allowed(store, apps, "google", &user).await {
-        let _ = google::revoke(cfg, &tokens).await;
+    if let Err(e) = allowed(store, apps, provider, &user).await {
+        if let (Some(Provider::Google), Some(cfg)) = (kind.provider(), &apps.google) {
+            let _ = google::revoke(cfg, &tokens).await;
+        }
         return Err(e);
     }
     up.save_tokens(store, kind.as_str(), user.id, &tokens)
@@ -266,14 +281,21 @@ async fn calendar_source(
     pending: &Pending,
     tokens: &Tokens,
 ) -> Result<bool, AuthorizeError> {
-    let upstream = pending.calendar.clone().unwrap_or_else(|| "primary".into());
-    let cfg = apps
-        .google
-        .clone()
-        .ok_or_else(|| not_enabled(apps, "google"))?;
-    let sink = up.saver(&pending.provider, user.id);
-    let mut conn = google::calendar::CalendarConnector::new(cfg, tokens.clone(), sink, &upstream);
-    let listed = conn.calendars().await.map_err(|e| e.to_string())?;
+    let kind = SourceKind::parse(&pending.provider)
+        .ok_or("This authorization cannot be read. Start the connection again.")?;
+    let listed = up
+        .calendars_of(kind, user.id, tokens.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    // Microsoft 365 names no calendar `primary`: the default calendar is the one meant.
+    let upstream = match pending.calendar.clone() {
+        Some(c) if !(c == "primary" && kind.provider() == Some(Provider::M365)) => c,
+        _ => listed
+            .first()
+            .map(|c| c.id.clone())
+            .unwrap_or_else(|| "primary".into()),
+    };
+    let _ = apps;
     let Some(cal) = listed.iter().find(|c| c.id == upstream) else {
         let ids: Vec<String> = listed
             .iter()
@@ -333,8 +355,6 @@ async fn calendar_source(
         )
         .into()),
         None => {
-            let kind = SourceKind::parse(&pending.provider)
-                .ok_or("This authorization cannot be read. Start the connection again.")?;
             store
                 .create_source(
                     user.id,

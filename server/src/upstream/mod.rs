@@ -233,9 +233,14 @@ impl Upstreams {
                     ),
                 ))
             }
-            Provider::M365 if source.kind.is_calendar() => Err(ConnectorError::Unavailable(
-                "Microsoft 365 calendars cannot be synced yet; only Google calendars can".into(),
-            )),
+            Provider::M365 if source.kind.is_calendar() => {
+                let cfg = apps.m365.clone().ok_or_else(unconfigured)?;
+                let tokens = self.source_tokens(store, source).await?;
+                let calendar = rules.calendar.clone().unwrap_or_default();
+                Ok(Box::new(m365::calendar::CalendarConnector::new(
+                    cfg, tokens, sink, &calendar,
+                )))
+            }
             Provider::Google if directory => {
                 let cfg = apps.google.clone().ok_or_else(unconfigured)?;
                 let tokens = self.source_tokens(store, source).await?;
@@ -282,14 +287,42 @@ impl Upstreams {
         store: &dyn Store,
         source: &Source,
     ) -> Result<Vec<kith_connectors::google::calendar::Listed>, ConnectorError> {
-        let cfg = self.apps().await.google.clone().ok_or_else(|| {
-            ConnectorError::Unavailable("Google is not configured on this server".into())
-        })?;
         let tokens = self.source_tokens(store, source).await?;
-        let sink = self.saver(source.kind.as_str(), source.owner_id);
-        let mut conn =
-            kith_connectors::google::calendar::CalendarConnector::new(cfg, tokens, sink, "primary");
-        conn.calendars().await
+        self.calendars_of(source.kind, source.owner_id, tokens)
+            .await
+    }
+
+    /// The calendars of an account of a calendar source's `kind`, with its tokens.
+    pub async fn calendars_of(
+        &self,
+        kind: SourceKind,
+        owner: i64,
+        tokens: Tokens,
+    ) -> Result<Vec<kith_connectors::google::calendar::Listed>, ConnectorError> {
+        let apps = self.apps().await;
+        let sink = self.saver(kind.as_str(), owner);
+        let missing = |p: Provider| {
+            ConnectorError::Unavailable(format!("{} is not configured on this server", p.title()))
+        };
+        match kind.provider() {
+            Some(Provider::M365) => {
+                let cfg = apps.m365.clone().ok_or_else(|| missing(Provider::M365))?;
+                m365::calendar::CalendarConnector::new(cfg, tokens, sink, "")
+                    .calendars()
+                    .await
+            }
+            _ => {
+                let cfg = apps
+                    .google
+                    .clone()
+                    .ok_or_else(|| missing(Provider::Google))?;
+                kith_connectors::google::calendar::CalendarConnector::new(
+                    cfg, tokens, sink, "primary",
+                )
+                .calendars()
+                .await
+            }
+        }
     }
 }
 

@@ -86,7 +86,7 @@ async fn providers(web: &Web) -> Vec<Provider> {
             id,
             title,
             available: enabled,
-            calendars: p == crate::store::sources::Provider::Google,
+            calendars: true,
             why_not,
         });
     }

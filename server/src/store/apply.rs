@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 async fn insert_undo(tx: &mut Tx<'_>, run_id: i64, records: &[UndoRecord]) -> StoreResult<()> {
     let dialect = tx.dialect;
-    for (c, chunk) in records.chunks(1000).enumerate() {
+    for (c, chunk) in records.chunks(super::dialect::BATCH).enumerate() {
         let sql = format!(
             "INSERT INTO sync_undo (run_id, seq, card, card_uid, card_before, card_after_etag, remote_id, mapping_before) VALUES {}",
             placeholders(chunk.len(), 8, 1)
@@ -20,7 +20,7 @@ async fn insert_undo(tx: &mut Tx<'_>, run_id: i64, records: &[UndoRecord]) -> St
         for (i, u) in chunk.iter().enumerate() {
             q = q
                 .bind(run_id)
-                .bind((c * 1000 + i) as i64)
+                .bind((c * super::dialect::BATCH + i) as i64)
                 .bind(&u.card)
                 .bind(u.card_uid.as_deref().map(|u| dialect.text_in(u)))
                 .bind(&u.card_before)
@@ -102,7 +102,7 @@ async fn insert_fresh(
     index.sort_unstable_by(|a, b| (a.1, &a.2, a.0).cmp(&(b.1, &b.2, b.0)));
     index.dedup();
     // DO NOTHING: a card may repeat a value (two identical EMAIL lines).
-    for chunk in index.chunks(1000) {
+    for chunk in index.chunks(super::dialect::BATCH) {
         let mut q = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO object_index (object_id, collection_id, prop, value) VALUES {} \
              ON CONFLICT DO NOTHING",
@@ -113,7 +113,7 @@ async fn insert_fresh(
         }
         q.execute(tx.c()).await?;
     }
-    for chunk in cards.chunks(500) {
+    for chunk in cards.chunks(super::dialect::BATCH) {
         let mut q = sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM tombstones WHERE collection_id = $1 AND name IN ({})",
             list(chunk.len(), 2)
@@ -267,7 +267,7 @@ impl Db {
         let mut seq = last - writes;
         let mut undo = Vec::new();
         let (fresh, rest): (Vec<&ApplyOp>, Vec<&ApplyOp>) = ops.iter().partition(|o| is_fresh(o));
-        for chunk in fresh.chunks(1000) {
+        for chunk in fresh.chunks(super::dialect::BATCH) {
             let first = seq + 1;
             seq += chunk.len() as i64;
             if let Err(m) = insert_fresh(

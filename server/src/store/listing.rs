@@ -221,7 +221,7 @@ where
         names: &[String],
     ) -> StoreResult<Vec<Object>> {
         let mut out = Vec::with_capacity(names.len());
-        for chunk in names.chunks(500) {
+        for chunk in names.chunks(super::dialect::BATCH) {
             let sql = format!(
                 "SELECT {META_COLS}, data FROM objects WHERE collection_id = $1 AND name IN ({})",
                 list(chunk.len(), 2)

@@ -119,13 +119,16 @@ pub(super) async fn current_mapping(
 
 /// Stores a run's plan operations, in stamp order.
 pub(super) async fn insert_ops(tx: &mut Tx<'_>, run_id: i64, ops: &[String]) -> StoreResult<()> {
-    for (c, chunk) in ops.chunks(1000).enumerate() {
+    for (c, chunk) in ops.chunks(super::dialect::BATCH).enumerate() {
         let mut q = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO sync_ops (run_id, seq, op) VALUES {}",
             placeholders(chunk.len(), 3, 1)
         )));
         for (i, op) in chunk.iter().enumerate() {
-            q = q.bind(run_id).bind((c * 1000 + i) as i64).bind(op);
+            q = q
+                .bind(run_id)
+                .bind((c * super::dialect::BATCH + i) as i64)
+                .bind(op);
         }
         q.execute(tx.c()).await?;
     }

@@ -204,7 +204,7 @@ impl Db {
                 .await?;
         }
         // DO NOTHING: a card may repeat a value (two identical EMAIL lines).
-        for chunk in index.chunks(1000) {
+        for chunk in index.chunks(super::dialect::BATCH) {
             let sql = format!(
                 "INSERT INTO object_index (object_id, collection_id, prop, value) VALUES {} \
                  ON CONFLICT DO NOTHING",

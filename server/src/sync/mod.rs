@@ -190,21 +190,80 @@ async fn load_book(
     let mut rows = store.objects(collection_id, true, None);
     let mut cards = Vec::new();
     while let Some(obj) = rows.next().await {
-        let obj = obj?;
-        // Cards Kith cannot read are still served; they just cannot be matched or merged.
-        if let Ok(c) = kind.read(&obj.data) {
-            cards.push((
-                obj.meta.name,
-                BookCard {
-                    etag: obj.meta.etag,
-                    text: kith_connectors::text::decode(&obj.data).into_owned(),
-                    record: c.record,
-                    uid: c.uid,
-                },
-            ));
-        }
+        cards.extend(book_card(kind, obj?));
     }
     Ok(Book::new(cards))
+}
+
+fn book_card(
+    kind: kith_connectors::object::ObjectKind,
+    obj: crate::store::Object,
+) -> Option<(String, BookCard)> {
+    // Objects Kith cannot read are still served; they just cannot be matched or merged.
+    let c = kind.read(&obj.data).ok()?;
+    Some((
+        obj.meta.name,
+        BookCard {
+            etag: obj.meta.etag,
+            text: kith_connectors::text::decode(&obj.data).into_owned(),
+            record: c.record,
+            uid: c.uid,
+        },
+    ))
+}
+
+/// The part of the book a change feed's run can touch, when that is less than all of it: the
+/// objects linked to what the feed names, and (when the run writes to the source) the objects
+/// edited since they were last agreed and those the source does not know. `None` when the
+/// whole book is needed: a full listing, or an item Kith has no link for (matching reads every
+/// object). So a run that finds nothing to do reads no object at all.
+async fn load_touched(
+    store: &dyn Store,
+    source: &Source,
+    state: &SourceState,
+    fetched: &kith_connectors::connector::Fetched,
+    exports: bool,
+) -> SyncResult<Option<Book>> {
+    if fetched.full
+        || fetched
+            .items
+            .iter()
+            .any(|i| !state.mappings.get(&i.id).is_some_and(|m| m.card.is_some()))
+    {
+        return Ok(None);
+    }
+    let mut want: std::collections::BTreeSet<String> = fetched
+        .items
+        .iter()
+        .map(|i| &i.id)
+        .chain(&fetched.removed)
+        .filter_map(|id| state.mappings.get(id)?.card.clone())
+        .collect();
+    if exports {
+        let agreed: HashMap<&str, Option<&str>> = state
+            .mappings
+            .values()
+            .filter_map(|m| Some((m.card.as_deref()?, m.card_etag.as_deref())))
+            .collect();
+        let mut metas = store.objects(source.collection_id, false, None);
+        while let Some(obj) = metas.next().await {
+            let meta = obj?.meta;
+            match agreed.get(meta.name.as_str()) {
+                Some(Some(etag)) if *etag == meta.etag => {}
+                _ => {
+                    want.insert(meta.name);
+                }
+            }
+        }
+    }
+    let names: Vec<String> = want.into_iter().collect();
+    let mut cards = Vec::new();
+    for chunk in names.chunks(500) {
+        for obj in store.objects_by_name(source.collection_id, chunk).await? {
+            cards.extend(book_card(source.kind.object(), obj));
+        }
+    }
+    Ok(Some(Book::new(cards)))
 }
 
 async fn load_state(store: &dyn Store, source: &Source) -> SyncResult<SourceState> {
@@ -330,7 +389,11 @@ pub async fn run_source(
             "address book"
         },
     ));
-    let mut book = load_book(store, source.collection_id, source.kind.object()).await?;
+    let mut book =
+        match load_touched(store, source, &state, &fetched, rules.direction.exports()).await? {
+            Some(b) => b,
+            None => load_book(store, source.collection_id, source.kind.object()).await?,
+        };
     (opts.progress)(&format!("planning against {} cards…", book.cards.len()));
     // Planning a large source is seconds of CPU: tell the runtime, so the server's other
     // requests move to another worker meanwhile.

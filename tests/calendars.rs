@@ -638,6 +638,8 @@ retry_base = "100ms"
          "start": at("2026-03-23", "11:00:00", W), "end": at("2026-03-23", "11:15:00", W)},
         {"id": "AAMkOffsite", "subject": "Offsite", "isAllDay": true, "start": at("2026-04-01", "00:00:00", "Pacific Standard Time"),
          "end": at("2026-04-03", "00:00:00", "Pacific Standard Time"), "showAs": "free"},
+        {"id": "AAMkTokyo", "subject": "Tokyo trip", "isAllDay": true, "start": at("2026-05-10", "00:00:00", "Tokyo Standard Time"),
+         "end": at("2026-05-13", "00:00:00", "Tokyo Standard Time")},
         {"id": "AAMkReview", "subject": "Review", "body": {"contentType": "html", "content": "<p>Quarterly &amp; numbers</p>"},
          "location": {"displayName": "Room 4"}, "start": at("2026-03-18", "14:00:00", W), "end": at("2026-03-18", "15:00:00", W),
          "sensitivity": "private", "isOrganizer": false, "organizer": {"emailAddress": {"address": "carol@contoso.example"}},
@@ -664,7 +666,7 @@ retry_base = "100ms"
     assert_eq!(cb.status, 200, "{}", cb.text());
 
     let first = c.run();
-    assert_eq!(count(&first, "create"), 3, "{first}");
+    assert_eq!(count(&first, "create"), 4, "{first}");
     let (_, _, standup) = c.object_with("SUMMARY:Standup").await;
     assert!(
         standup.contains("DTSTART;TZID=Europe/Berlin:20260316T090000"),
@@ -693,6 +695,28 @@ retry_base = "100ms"
         "a day behind UTC stays the day: {offsite}"
     );
     assert!(offsite.contains("DTEND;VALUE=DATE:20260403"), "{offsite}");
+    let (_, _, tokyo) = c.object_with("SUMMARY:Tokyo trip").await;
+    assert!(
+        tokyo.contains("DTSTART;VALUE=DATE:20260510"),
+        "a day ahead of UTC too: {tokyo}"
+    );
+    assert!(tokyo.contains("DTEND;VALUE=DATE:20260513"), "{tokyo}");
+    // Outlook moves another occurrence; Graph throttles twice (429 with Retry-After) mid-run.
+    upsert(json!([{"id": "AAMkExc2", "seriesMasterId": "AAMkStandup", "originalStart": "2026-03-30T07:00:00Z",
+        "subject": "Standup (late)", "start": at("2026-03-30", "16:00:00", W), "end": at("2026-03-30", "16:15:00", W)}]))
+    .await;
+    c.control("/_fake/config", json!({"storm": 2, "retry_after_secs": 5}))
+        .await;
+    let out = c.run();
+    assert_eq!(count(&out, "update"), 1, "{out}");
+    assert_eq!(
+        c.instants("SUMMARY:Standup").await,
+        ["20260316T080000Z", "20260323T100000Z", "20260330T140000Z"],
+    );
+    assert_eq!(
+        c.log().await.iter().filter(|e| e["status"] == 429).count(),
+        2
+    );
     let (rname, retag, review) = c.object_with("SUMMARY:Review").await;
     assert!(
         review.contains("DESCRIPTION:Quarterly & numbers"),
@@ -758,7 +782,7 @@ retry_base = "100ms"
     assert_eq!(count(&out, "create"), 0, "{out}");
     assert_eq!(
         c.objects().await.len(),
-        3,
+        4,
         "a re-baseline duplicates nothing"
     );
 }

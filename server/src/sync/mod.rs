@@ -228,7 +228,7 @@ async fn load_touched(
         || fetched
             .items
             .iter()
-            .any(|i| !state.mappings.get(&i.id).is_some_and(|m| m.card.is_some()))
+            .any(|i| state.mappings.get(&i.id).is_none_or(|m| m.card.is_none()))
     {
         return Ok(None);
     }

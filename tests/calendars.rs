@@ -181,18 +181,21 @@ fn offsite() -> Value {
 fn review() -> Value {
     json!({"id": "review00001", "summary": "Review", "location": "Room 4", "description": "Quarterly numbers",
            "start": timed("2026-03-18", "14:00:00"), "end": timed("2026-03-18", "15:00:00"), "visibility": "private",
-           "attendees": [{"email": "bob@example.org", "responseStatus": "accepted"}], "organizer": {"email": "carol@example.org"}})
+           "attendees": [{"email": "bob@example.org", "responseStatus": "accepted"}], "organizer": {"email": ACCOUNT, "self": true}})
 }
 
 #[tokio::test]
 async fn a_google_calendar_arrives_whole_and_edits_flow_both_ways() {
-    let c = C::start(vec![standup(), offsite(), review()]).await;
+    let party = json!({"id": "party000001", "summary": "Carol's party", "start": timed("2026-03-20", "19:00:00"), "end": timed("2026-03-20", "23:00:00"),
+        "organizer": {"email": "carol@example.org"}, "attendees": [{"email": ACCOUNT, "self": true, "responseStatus": "accepted"}],
+        "reminders": {"useDefault": false, "overrides": [{"method": "popup", "minutes": 30}]}});
+    let c = C::start(vec![standup(), offsite(), review(), party]).await;
     let plan = c.ok(&["sync", "plan", "work", "--user", "admin"]);
-    assert_eq!(count(&plan, "create"), 3, "{plan}");
+    assert_eq!(count(&plan, "create"), 4, "{plan}");
     assert!(c.objects().await.is_empty(), "a preview changes nothing");
     c.run();
     let objs = c.objects().await;
-    assert_eq!(objs.len(), 3);
+    assert_eq!(objs.len(), 4);
     let (_, _, standup) = c.object_with("SUMMARY:Standup").await;
     assert!(
         standup.contains("DTSTART;TZID=Europe/Berlin:20260316T090000"),
@@ -227,7 +230,7 @@ async fn a_google_calendar_arrives_whole_and_edits_flow_both_ways() {
         "{review}"
     );
     assert!(
-        review.contains("ORGANIZER:mailto:carol@example.org"),
+        review.contains(&format!("ORGANIZER:mailto:{ACCOUNT}")),
         "{review}"
     );
 
@@ -273,10 +276,40 @@ async fn a_google_calendar_arrives_whole_and_edits_flow_both_ways() {
         "guests are never rewritten"
     );
     assert_eq!(r["visibility"], "private");
+    // A guest's copy of someone else's meeting: only the reminder goes to Google (it refuses
+    // the rest, `forbiddenForNonOrganizer`); the client's own title stays in Kith.
+    let (pname, petag, party) = c.object_with("SUMMARY:Carol's party").await;
+    let edited = party
+        .replace("SUMMARY:Carol's party", "SUMMARY:Party (bring cake)")
+        .replace("TRIGGER:-PT30M", "TRIGGER:-PT60M");
+    assert_eq!(c.put_event(&pname, Some(&petag), &edited).await, 204);
+    c.run();
+    let up = c.upstream().await;
+    let p = up.iter().find(|e| e["id"] == "party000001").unwrap();
+    assert_eq!(p["summary"], "Carol's party");
+    assert_eq!(p["reminders"]["overrides"][0]["minutes"], 60);
+    assert!(
+        c.log().await.iter().all(|e| e["status"] != 403),
+        "no refused write"
+    );
+    assert!(
+        c.object_with("SUMMARY:Party (bring cake)")
+            .await
+            .2
+            .contains("TRIGGER:-PT60M")
+    );
+    c.run();
+    assert!(
+        c.object_with("SUMMARY:Party (bring cake)")
+            .await
+            .2
+            .contains("TRIGGER:-PT60M"),
+        "and it stays"
+    );
     // An upstream edit later keeps the client's own property.
     c.upsert(vec![json!({"id": "review00001", "summary": "Review (moved rooms)", "location": "Room 9", "description": "Quarterly numbers",
         "start": timed("2026-03-18", "14:00:00"), "end": timed("2026-03-18", "15:00:00"), "visibility": "private",
-        "attendees": [{"email": "bob@example.org", "responseStatus": "declined"}], "organizer": {"email": "carol@example.org"}})])
+        "attendees": [{"email": "bob@example.org", "responseStatus": "declined"}], "organizer": {"email": ACCOUNT, "self": true}})])
     .await;
     c.run();
     let (_, _, review) = c.object_with("Review (moved rooms)").await;
@@ -310,7 +343,7 @@ async fn a_stale_etag_is_read_again_and_merged_not_overwritten() {
     // Google's copy changes between the plan and its apply: the planned etag is stale.
     c.upsert(vec![json!({"id": "review00001", "summary": "Review", "location": "Room 5", "description": "Quarterly numbers",
         "start": timed("2026-03-18", "14:00:00"), "end": timed("2026-03-18", "15:00:00"), "visibility": "private",
-        "attendees": [{"email": "bob@example.org", "responseStatus": "accepted"}], "organizer": {"email": "carol@example.org"}})])
+        "attendees": [{"email": "bob@example.org", "responseStatus": "accepted"}], "organizer": {"email": ACCOUNT, "self": true}})])
     .await;
     c.ok(&["sync", "apply", &run]);
     let up = c.upstream().await;

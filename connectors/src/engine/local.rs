@@ -182,8 +182,10 @@ impl Planner<'_, '_> {
         if !self.rules.direction.exports() || !self.rules.source.update {
             return None;
         }
-        let want = (self.fit)(card.project(self.fields));
-        let have = (self.fit)(remote.project(self.fields));
+        // Fitted whole, then projected: what a source may take can depend on fields it does
+        // not store (an event's organizer).
+        let want = (self.fit)(card.clone()).project(self.fields);
+        let have = (self.fit)(remote.clone()).project(self.fields);
         if same(&want, &have) {
             return None;
         }
@@ -279,7 +281,7 @@ impl Planner<'_, '_> {
             if let Some(l) = label {
                 card.add(Field::Category, l, None);
             }
-            let want = (self.fit)(card.project(self.fields));
+            let want = (self.fit)(card.clone()).project(self.fields);
             let mut o = op(Action::Refresh, "", bc.record.display_name());
             o.card = Some(name.clone());
             o.notes

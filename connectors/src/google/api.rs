@@ -170,6 +170,9 @@ fn classify(a: &Answer) -> Verdict {
         {
             return Verdict::Retry(format!("Google answered 403 (rate limit): {}", err.message));
         }
+        403 if err.reasons.iter().any(|r| r == "forbiddenForNonOrganizer") => {
+            ApiError::Rejected(format!("Google answered 403: {}", err.message))
+        }
         403 if err.reasons.iter().any(|r| {
             matches!(
                 r.as_str(),

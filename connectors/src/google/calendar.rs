@@ -205,10 +205,30 @@ fn calendar_error(e: ApiError) -> ConnectorError {
     }
 }
 
+impl CalendarConnector {
+    /// Whether the account organizes the event (or it is nobody's meeting): only then may Kith
+    /// change what every guest sees. Google refuses anything else to a guest
+    /// (`forbiddenForNonOrganizer`).
+    fn organizes(&self, r: &Record) -> bool {
+        r.get(Field::Organizer)
+            .is_none_or(|o| o.eq_ignore_ascii_case(self.api.session.account()))
+    }
+}
+
 #[async_trait]
 impl Connector for CalendarConnector {
     fn fields(&self) -> &'static [Field] {
         &FIELDS
+    }
+
+    /// A guest's copy takes only the guest's own reminders; the rest of a client's edit stays
+    /// in Kith.
+    fn fit(&self, record: Record) -> Record {
+        if self.organizes(&record) {
+            record
+        } else {
+            record.project(&[Field::Alarm, Field::Organizer])
+        }
     }
 
     fn writable(&self) -> bool {
@@ -314,7 +334,10 @@ impl Connector for CalendarConnector {
         version: &str,
         record: &Record,
     ) -> Result<SourceItem, ConnectorError> {
-        let body = event::to_event(record, None);
+        let mut body = event::to_event(record, None);
+        if !self.organizes(record) {
+            body = serde_json::json!({"reminders": body["reminders"].clone()});
+        }
         let path = format!("{}/{}", self.events_path(), enc(id));
         let etag = version.rsplit_once('@').map_or(version, |(_, e)| e);
         let q = [("sendUpdates", "none".to_string())];

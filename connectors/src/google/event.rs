@@ -7,9 +7,11 @@ use crate::record::{Field, Record};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
-/// What Kith writes to Google. Attendees, the organizer and conference links are read only
-/// (a write would mail the guests); edited occurrences stay in Kith.
-pub const FIELDS: [Field; 11] = [
+/// What Kith writes to Google. Attendees and conference links are read only (a write would
+/// mail the guests); edited occurrences stay in Kith. The organizer is never written, but is
+/// part of what is compared: it decides what a write may change.
+pub const FIELDS: [Field; 12] = [
+    Field::Organizer,
     Field::Summary,
     Field::Description,
     Field::Location,

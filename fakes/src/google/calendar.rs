@@ -461,6 +461,26 @@ pub(crate) fn handle(w: &mut World, account: &str, scopes: Option<&str>, req: Re
             let Some(body) = body_of(raw) else {
                 return err(400, "parseError", "Parse Error");
             };
+            // A guest may change only their own view of a meeting.
+            let organizer = e.body["organizer"]["email"].as_str();
+            let guest =
+                organizer.is_some_and(|o| o != account) && e.body["organizer"]["self"] != true;
+            let personal = ["reminders", "colorId", "extendedProperties", "attendees"];
+            if guest
+                && body
+                    .as_object()
+                    .is_some_and(|o| o.keys().any(|k| !personal.contains(&k.as_str())))
+            {
+                return json(
+                    StatusCode::FORBIDDEN,
+                    envelope(
+                        403,
+                        "forbiddenForNonOrganizer",
+                        "calendar",
+                        "Shared properties can only be changed by the organizer of the event.",
+                    ),
+                );
+            }
             let mut next = if method == Method::PATCH {
                 let mut b = e.body.clone();
                 if let (Some(o), Some(p)) = (b.as_object_mut(), body.as_object()) {

@@ -247,12 +247,7 @@ async fn finish_calendar(
         _ => return Err(not_enabled(apps, &pending.provider)),
     };
     let provider = kind.provider().map_or("google", |p| p.id());
-    let user = store
-        .user_by_name(&pending.user)
-        .await
-        .map_err(|e| e.to_string())?
-        .filter(|u| u.id == pending.user_id)
-        .ok_or("the user who started this authorization no longer exists")?;
+    let user = pending_user(store, pending, false).await?;
     if let Err(e) = allowed(store, apps, provider, &user).await {
         if let (Some(Provider::Google), Some(cfg)) = (kind.provider(), &apps.google) {
             let _ = google::revoke(cfg, &tokens).await;
@@ -333,27 +328,8 @@ async fn calendar_source(
         .await
         .map_err(|e| e.to_string())?
     {
-        Some(s) if s.kind.is_calendar() => {
-            store
-                .patch_source(s.id, SourcePatch::Location(tokens.account.clone()))
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = if s.applied_once {
-                SourceStatus::Ready
-            } else {
-                SourceStatus::Manual
-            };
-            store
-                .patch_source(s.id, SourcePatch::Status(status, None))
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(false)
-        }
-        Some(s) => Err(format!(
-            "you already have a source named {:?} (of kind {}); connect under another name",
-            s.name, s.kind
-        )
-        .into()),
+        Some(s) if s.kind.is_calendar() => Ok(reconnect(store, &s, tokens).await?),
+        Some(s) => Err(taken(&s).into()),
         None => {
             store
                 .create_source(
@@ -589,12 +565,7 @@ pub async fn finish(
         }
         _ => return Err(not_enabled(&apps, provider)),
     };
-    let user = store
-        .user_by_name(&pending.user)
-        .await
-        .map_err(|e| e.to_string())?
-        .filter(|u| u.id == pending.user_id)
-        .ok_or("the user who started this authorization no longer exists")?;
+    let user = pending_user(store, &pending, false).await?;
     if let Err(e) = allowed(store, &apps, provider, &user).await {
         // The admin changed the set while the user was at the provider: the grant goes back.
         if let ("google", Some(cfg)) = (provider, &apps.google) {
@@ -638,12 +609,7 @@ async fn finish_directory(
             .tokens,
         _ => return Err(not_enabled(apps, &pending.provider)),
     };
-    let user = store
-        .user_by_name(&pending.user)
-        .await
-        .map_err(|e| e.to_string())?
-        .filter(|u| u.id == pending.user_id && u.is_admin)
-        .ok_or("the admin who started this authorization is no longer an admin")?;
+    let user = pending_user(store, pending, true).await?;
     let readers = pending.readers.clone().unwrap_or_default();
     let group = match readers.as_str() {
         "" => None,
@@ -672,6 +638,53 @@ async fn finish_directory(
     })
 }
 
+/// Points an existing source at the account again and lets it run; `Ok(false)`: not new.
+async fn reconnect(
+    store: &dyn Store,
+    s: &crate::store::sources::Source,
+    tokens: &Tokens,
+) -> Result<bool, String> {
+    store
+        .patch_source(s.id, SourcePatch::Location(tokens.account.clone()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = if s.applied_once {
+        SourceStatus::Ready
+    } else {
+        SourceStatus::Manual
+    };
+    store
+        .patch_source(s.id, SourcePatch::Status(status, None))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(false)
+}
+
+fn taken(s: &crate::store::sources::Source) -> String {
+    format!(
+        "you already have a source named {:?} (of kind {}); connect under another name",
+        s.name, s.kind
+    )
+}
+
+/// The user who started `pending`, if they still exist (and are an admin, when `admin`).
+async fn pending_user(
+    store: &dyn Store,
+    pending: &Pending,
+    admin: bool,
+) -> Result<User, AuthorizeError> {
+    let found = store
+        .user_by_name(&pending.user)
+        .await
+        .map_err(|e| e.to_string())?
+        .filter(|u| u.id == pending.user_id);
+    match found {
+        Some(u) if u.is_admin || !admin => Ok(u),
+        _ if admin => Err("the admin who started this authorization is no longer an admin".into()),
+        _ => Err("the user who started this authorization no longer exists".into()),
+    }
+}
+
 /// Personal Microsoft accounts' tenant: no organisation, no own domain to ignore.
 const MSA_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
@@ -691,26 +704,8 @@ async fn connect_source(
         .await
         .map_err(|e| e.to_string())?;
     match existing {
-        Some(s) if s.kind == kind => {
-            store
-                .patch_source(s.id, SourcePatch::Location(tokens.account.clone()))
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = if s.applied_once {
-                SourceStatus::Ready
-            } else {
-                SourceStatus::Manual
-            };
-            store
-                .patch_source(s.id, SourcePatch::Status(status, None))
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(false)
-        }
-        Some(s) => Err(format!(
-            "you already have a source named {:?} (of kind {}); connect under another name",
-            s.name, s.kind
-        )),
+        Some(s) if s.kind == kind => reconnect(store, &s, tokens).await,
+        Some(s) => Err(taken(&s)),
         None => {
             let coll = crate::core::sources::book_id(store, user, &pending.book)
                 .await

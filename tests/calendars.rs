@@ -370,6 +370,14 @@ async fn an_expired_sync_token_and_throttling_lose_nothing_and_duplicate_nothing
     let c = C::start(events).await;
     c.run();
     assert_eq!(c.objects().await.len(), 8);
+    // Nothing new: a run reads nothing and plans nothing, and still says what is linked.
+    let idle = c.run();
+    assert_eq!(count(&idle, "create") + count(&idle, "update"), 0, "{idle}");
+    let history = c.ok(&["sync", "history", "--user", "admin"]);
+    assert!(
+        history.lines().count() >= 3,
+        "the idle run is in the history: {history}"
+    );
     let before =
         c.s.req("PROPFIND", CAL)
             .header("depth", "0")

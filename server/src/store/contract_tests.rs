@@ -647,6 +647,8 @@ async fn sources_and_runs(store: &Db) {
     assert_eq!(outcome, ApplyOutcome::Applied, "{backend}");
     assert!(store.object(book.id, "r1.vcf").await.unwrap().is_some());
     assert_eq!(store.mappings(s.id).await.unwrap().len(), 1);
+    let counts = store.mapping_counts(s.id).await.unwrap();
+    assert_eq!(counts.values().sum::<i64>(), 1, "{counts:?}");
     assert_eq!(
         store.undo_records(run_id).await.unwrap().len(),
         1,

@@ -162,6 +162,12 @@ pub trait Sources: Send + Sync {
     async fn delete_source(&self, id: i64, delete_cards: bool) -> StoreResult<u64>;
 
     async fn mappings(&self, source_id: i64) -> StoreResult<Vec<(String, Mapping)>>;
+    /// How many of the source's mappings are in each state (`linked`, `pending`…): what a run
+    /// that has nothing to plan needs to know, without reading them.
+    async fn mapping_counts(
+        &self,
+        source_id: i64,
+    ) -> StoreResult<std::collections::BTreeMap<String, i64>>;
     /// Every linked mapping of every source feeding `collection_id`.
     async fn book_links(&self, collection_id: i64) -> StoreResult<Vec<BookLink>>;
 

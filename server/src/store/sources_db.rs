@@ -289,6 +289,22 @@ impl Sources for Db {
         Ok(rows.iter().filter_map(|r| mapping_row(r, 0)).collect())
     }
 
+    async fn mapping_counts(
+        &self,
+        source_id: i64,
+    ) -> StoreResult<std::collections::BTreeMap<String, i64>> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) FROM source_items WHERE source_id = $1 GROUP BY state",
+        )
+        .bind(source_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+            .collect())
+    }
+
     async fn book_links(&self, collection_id: i64) -> StoreResult<Vec<BookLink>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT s.id, s.name, {MAPPING_COLS} FROM source_items i JOIN sources s ON s.id = i.source_id \

@@ -368,6 +368,28 @@ pub async fn run_source(
             return Err(e.into());
         }
     };
+    // Nothing came and nothing goes back: no mapping or object needs reading, only how many
+    // are linked. The usual scheduled run of an import-only source.
+    if let Some(linked) = idle_linked(store, source, &rules, &fetched).await? {
+        let plan = Plan {
+            complete: fetched.complete,
+            linked,
+            ..Plan::default()
+        };
+        let state = SourceState::default();
+        return finish_run(
+            store,
+            source,
+            &rules,
+            conn.as_mut(),
+            &state,
+            plan,
+            fetched.cursor,
+            HashMap::new(),
+            opts,
+        )
+        .await;
+    }
     let state = load_state(store, source).await?;
     if let Err(e) = find_pending(conn.as_mut(), &state, &mut fetched).await {
         source_failed(store, source, &e).await?;
@@ -397,7 +419,7 @@ pub async fn run_source(
     (opts.progress)(&format!("planning against {} cards…", book.cards.len()));
     // Planning a large source is seconds of CPU: tell the runtime, so the server's other
     // requests move to another worker meanwhile.
-    let mut plan = tokio::task::block_in_place(|| {
+    let plan = tokio::task::block_in_place(|| {
         engine::plan(PlanInput {
             source: &source.name,
             rules: &rules,
@@ -419,6 +441,65 @@ pub async fn run_source(
             .map(|c| (c.etag.clone(), c.text.clone()))
     });
     drop(book);
+    finish_run(
+        store,
+        source,
+        &rules,
+        conn.as_mut(),
+        &state,
+        plan,
+        cursor,
+        cards,
+        opts,
+    )
+    .await
+}
+
+/// The number of linked mappings, when a run has nothing to plan: the change feed brought
+/// nothing, the rules send nothing back and filter nothing, and no create awaits its answer.
+async fn idle_linked(
+    store: &dyn Store,
+    source: &Source,
+    rules: &Rules,
+    fetched: &kith_connectors::connector::Fetched,
+) -> SyncResult<Option<usize>> {
+    let idle = fetched.items.is_empty()
+        && fetched.removed.is_empty()
+        && fetched.errors.is_empty()
+        && !fetched.full
+        && !rules.direction.exports()
+        && rules.scope.is_empty()
+        // Events carry no email for an ignored domain to match.
+        && (rules.ignore_domains.is_empty() || source.kind.is_calendar());
+    if !idle {
+        return Ok(None);
+    }
+    let counts = store.mapping_counts(source.id).await?;
+    if counts.contains_key(LinkState::Pending.as_str()) {
+        return Ok(None);
+    }
+    Ok(Some(
+        counts
+            .get(LinkState::Linked.as_str())
+            .copied()
+            .unwrap_or(0)
+            .max(0) as usize,
+    ))
+}
+
+/// Stores a planned run, and applies it unless told not to or a guard tripped.
+#[allow(clippy::too_many_arguments)]
+async fn finish_run(
+    store: &dyn Store,
+    source: &Source,
+    rules: &Rules,
+    conn: &mut dyn Connector,
+    state: &SourceState,
+    mut plan: Plan,
+    cursor: Option<String>,
+    cards: HashMap<String, (String, String)>,
+    opts: Options,
+) -> SyncResult<Outcome> {
     name_authors(store, source.collection_id, &mut plan.ops).await?;
     let mut summary = Summary::of(source, &plan);
     summary.cursor = cursor;
@@ -478,8 +559,8 @@ pub async fn run_source(
         (opts.progress)(&format!("applying {} operations…", outcome.ops.len()));
         crate::core::lease::failpoint("sync-applying").await;
         let writes = Writes {
-            conn: conn.as_mut(),
-            rules: &rules,
+            conn,
+            rules,
             mappings: &state.mappings,
             cards: &cards,
         };

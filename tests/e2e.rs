@@ -7,6 +7,7 @@ mod backups;
 mod birthdays;
 mod caldav;
 mod calendars;
+mod calendars_outlook;
 mod cli;
 mod crud;
 mod delegation;

@@ -36,6 +36,8 @@ pub struct Pushed {
     pub done: usize,
     pub deferred: usize,
     pub failed: usize,
+    /// The writes the source refused, each as `name: why`.
+    pub refused: Vec<String>,
     pub pending: usize,
     /// Why the writes stopped early (re-authorization needed, the source unavailable); the
     /// ops not carried out were dropped from the plan.
@@ -100,6 +102,7 @@ pub async fn push(conn: &mut dyn Connector, ops: &mut Vec<Op>, ctx: &Context<'_>
             Step::Failed(why) => {
                 failures += 1;
                 out.failed += 1;
+                out.refused.push(format!("{}: {why}", op.name));
                 op.notes.push(why);
                 op.mapping = None;
                 if op.card_text.is_none() {

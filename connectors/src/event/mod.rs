@@ -4,6 +4,7 @@
 //! (time zone definitions, X- properties, attachments, absolute alarms) stays as the client
 //! wrote it.
 
+pub mod instances;
 mod read;
 mod tree;
 pub mod when;

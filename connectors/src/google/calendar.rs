@@ -206,6 +206,45 @@ fn calendar_error(e: ApiError) -> ConnectorError {
 }
 
 impl CalendarConnector {
+    /// Writes the occurrences of series `id` that `want` edits (Google takes them one by one,
+    /// as `<id>_<original start>` instances), then reads the series back.
+    async fn occurrences(&mut self, id: &str, want: &Record) -> Result<SourceItem, ConnectorError> {
+        let gone = || ConnectorError::Rejected("the event is gone from Google".into());
+        let have = self.get(id).await?.ok_or_else(gone)?;
+        let writes = crate::event::instances::instance_writes(&have.record, want);
+        if writes.is_empty() {
+            return Ok(have);
+        }
+        let q = [("sendUpdates", "none".to_string())];
+        for o in &writes.edits {
+            let path = format!(
+                "{}/{}",
+                self.events_path(),
+                enc(&event::instance_id(id, &o.rid))
+            );
+            match self
+                .api
+                .call(Method::PATCH, &path, &q, Some(&event::occurrence(o)))
+                .await
+            {
+                Ok(_) | Err(ApiError::NotFound) => {}
+                Err(e) => return Err(calendar_error(e)),
+            }
+        }
+        for at in &writes.cancels {
+            let path = format!(
+                "{}/{}",
+                self.events_path(),
+                enc(&event::instance_id(id, at))
+            );
+            match self.api.call(Method::DELETE, &path, &q, None).await {
+                Ok(_) | Err(ApiError::NotFound) | Err(ApiError::Expired) => {}
+                Err(e) => return Err(calendar_error(e)),
+            }
+        }
+        self.get(id).await?.ok_or_else(gone)
+    }
+
     /// Whether the account organizes the event (or it is nobody's meeting): only then may Kith
     /// change what every guest sees. Google refuses anything else to a guest
     /// (`forbiddenForNonOrganizer`).
@@ -315,7 +354,8 @@ impl Connector for CalendarConnector {
         let path = self.events_path();
         let q = [("sendUpdates", "none".to_string())];
         match self.api.call(Method::POST, &path, &q, Some(&body)).await {
-            Ok(e) => Ok(Self::item(&e, &[])),
+            Ok(e) if record.elems(Field::Override).next().is_none() => Ok(Self::item(&e, &[])),
+            Ok(_) => self.occurrences(&id, record).await,
             // Made before, by a try whose answer was lost: the id is Kith's own.
             Err(ApiError::Rejected(m)) if m.contains("409") => {
                 self.get(&id).await?.ok_or_else(|| {
@@ -355,9 +395,7 @@ impl Connector for CalendarConnector {
             }
             Err(e) => return Err(calendar_error(e)),
         }
-        self.get(id)
-            .await?
-            .ok_or_else(|| ConnectorError::Rejected("the event is gone from Google".into()))
+        self.occurrences(id, record).await
     }
 
     async fn delete(&mut self, id: &str, version: &str) -> Result<(), ConnectorError> {

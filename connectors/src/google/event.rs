@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 /// What Kith writes to Google. Attendees and conference links are read only (a write would
 /// mail the guests); edited occurrences stay in Kith. The organizer is never written, but is
 /// part of what is compared: it decides what a write may change.
-pub const FIELDS: [Field; 12] = [
+pub const FIELDS: [Field; 13] = [
     Field::Organizer,
     Field::Summary,
     Field::Description,
@@ -19,6 +19,7 @@ pub const FIELDS: [Field; 12] = [
     Field::End,
     Field::Recurrence,
     Field::Exdate,
+    Field::Override,
     Field::Status,
     Field::Transparency,
     Field::Class,
@@ -201,6 +202,29 @@ fn time(w: &When, recurring: bool) -> Value {
         }
         When::Floating(_) => json!({"dateTime": w.local_iso(), "timeZone": "UTC", "date": null}),
     }
+}
+
+/// Google's id for the occurrence of series `id` that starts at `rid`: the original start
+/// in UTC (`_20260323T080000Z`), or its date for an all-day series (`_20260323`).
+pub fn instance_id(id: &str, rid: &When) -> String {
+    match rid {
+        When::Date(d) => format!("{id}_{}", d.format("%Y%m%d")),
+        w => match w.utc(None) {
+            Some(t) => format!("{id}_{}Z", t.format("%Y%m%dT%H%M%S")),
+            None => format!("{id}_{}", w.ical_value()),
+        },
+    }
+}
+
+/// The PATCH body that makes one occurrence what `o` says.
+pub fn occurrence(o: &crate::event::instances::Occurrence) -> Value {
+    json!({
+        "summary": o.summary,
+        "description": o.description,
+        "location": o.location,
+        "start": time(&o.start, true),
+        "end": time(&o.end, true),
+    })
 }
 
 /// The PATCH (or insert) body that makes Google hold `r`'s writable fields; fields `r` does

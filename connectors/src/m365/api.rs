@@ -149,6 +149,11 @@ impl Api {
     }
 }
 
+/// An id as a path segment (Graph ids hold `=`, `-`, `_` and the like).
+pub fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 /// What Graph's error answers mean. A 401 here came after a refreshed token.
 fn classify(a: &Answer) -> Verdict {
     let status = a.status;

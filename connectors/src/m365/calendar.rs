@@ -5,7 +5,7 @@
 //! longer lists. A full listing re-baselines the window every 30 days and after an evicted
 //! token; it infers no deletes.
 
-use super::api::{Api, ApiError, Config};
+use super::api::{Api, ApiError, Config, enc};
 use super::event::{self, FIELDS};
 use crate::connector::{Connector, ConnectorError, Fetched};
 use crate::event::when::When;
@@ -16,7 +16,6 @@ use crate::record::{Field, Record};
 use crate::time::now_ms;
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -61,10 +60,6 @@ pub struct CalendarConnector {
     calendar: String,
     from: NaiveDateTime,
     to: NaiveDateTime,
-}
-
-fn enc(s: &str) -> String {
-    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
 }
 
 fn iso(t: &NaiveDateTime) -> String {
@@ -160,8 +155,9 @@ impl CalendarConnector {
         )
     }
 
-    /// A series (or single event) as it is now, read whole.
-    async fn series(&mut self, id: &str) -> Result<Option<SourceItem>, ApiError> {
+    /// A series (or single event) as it is now, read whole: the master and, for a series, its
+    /// occurrences and exceptions inside the window.
+    async fn rows(&mut self, id: &str) -> Result<Option<(Value, Vec<Value>)>, ApiError> {
         let m = match self
             .api
             .call(Method::GET, &format!("/me/events/{}", enc(id)), None, None)
@@ -171,29 +167,33 @@ impl CalendarConnector {
             Err(ApiError::NotFound) => return Ok(None),
             Err(e) => return Err(e),
         };
-        self.item(m).await.map(Some)
+        let rows = self.instances(&m).await?;
+        Ok(Some((m, rows)))
     }
 
-    async fn item(&mut self, master: Value) -> Result<SourceItem, ApiError> {
+    async fn series(&mut self, id: &str) -> Result<Option<SourceItem>, ApiError> {
+        Ok(self.rows(id).await?.map(|(m, rows)| self.item(&m, rows)))
+    }
+
+    async fn instances(&mut self, master: &Value) -> Result<Vec<Value>, ApiError> {
+        if master["type"] != "seriesMaster" {
+            return Ok(Vec::new());
+        }
+        let id = master["id"].as_str().unwrap_or("");
+        let target = format!("/me/events/{}/instances?{}", enc(id), self.window());
+        Ok(self.pages(&target).await?.0)
+    }
+
+    fn item(&self, master: &Value, rows: Vec<Value>) -> SourceItem {
         let id = master["id"].as_str().unwrap_or("").to_string();
         let mut exceptions = Vec::new();
         let mut cancelled = Vec::new();
         if master["type"] == "seriesMaster" {
-            let target = format!("/me/events/{}/instances?{}", enc(&id), self.window());
-            let (rows, _) = self.pages(&target).await?;
             let present: BTreeSet<NaiveDateTime> = rows
                 .iter()
                 .filter_map(|r| parse_utc(r["originalStart"].as_str()?))
                 .collect();
-            let zone = master["originalStartTimeZone"]
-                .as_str()
-                .and_then(crate::event::when::iana)
-                .filter(|z| z != "UTC" && z != "Etc/UTC");
-            let start = event::when(
-                &master["start"],
-                master["isAllDay"] == true,
-                zone.as_deref(),
-            );
+            let start = event::series_start(master);
             let rule = start
                 .as_ref()
                 .and_then(|s| super::recurrence::from_graph(master.get("recurrence")?, s));
@@ -209,7 +209,7 @@ impl CalendarConnector {
                 .collect();
         }
         let ex: Vec<&Value> = exceptions.iter().collect();
-        let record = event::to_record(&master, &ex, &cancelled);
+        let record = event::to_record(master, &ex, &cancelled);
         let marker = master["singleValueExtendedProperties"]
             .as_array()
             .into_iter()
@@ -221,14 +221,14 @@ impl CalendarConnector {
             })
             .and_then(|p| p["value"].as_str())
             .map(str::to_string);
-        Ok(SourceItem {
+        SourceItem {
             id,
             record,
             line: 0,
             raw: None,
             etag: master["@odata.etag"].as_str().map(str::to_string),
             marker,
-        })
+        }
     }
 
     async fn full(&mut self) -> Result<Fetched, ConnectorError> {
@@ -239,7 +239,8 @@ impl CalendarConnector {
         let (rows, _) = self.pages(&target).await.map_err(calendar_error)?;
         let mut items = Vec::new();
         for m in rows {
-            items.push(self.item(m).await.map_err(calendar_error)?);
+            let occurrences = self.instances(&m).await.map_err(calendar_error)?;
+            items.push(self.item(&m, occurrences));
         }
         // A new delta round from now: its rows are not needed, only where it ends.
         let start = format!(
@@ -287,7 +288,7 @@ impl Connector for CalendarConnector {
     }
 
     fn fit(&self, record: Record) -> Record {
-        event::fit(record)
+        event::fit(record, self.api.session.account())
     }
 
     async fn changes(&mut self, cursor: Option<&str>) -> Result<Fetched, ConnectorError> {
@@ -357,39 +358,76 @@ impl Connector for CalendarConnector {
             .call(Method::POST, &target, Some(&body), None)
             .await
             .map_err(calendar_error)?;
-        self.item(e).await.map_err(calendar_error)
+        let rows = self.instances(&e).await.map_err(calendar_error)?;
+        let made = self.item(&e, rows.clone());
+        // A series made in a client with edited or cancelled occurrences: those are written to
+        // the occurrences Outlook has just made.
+        let writes = crate::event::instances::instance_writes(&made.record, record);
+        if writes.is_empty() {
+            return Ok(made);
+        }
+        let start = event::series_start(&e);
+        super::occurrences::write(&mut self.api, &rows, start.as_ref(), &writes)
+            .await
+            .map_err(calendar_error)?;
+        self.get(&made.id)
+            .await?
+            .ok_or_else(|| ConnectorError::Rejected("the event is gone from Microsoft 365".into()))
     }
 
+    /// Only what changed is sent, and a series' occurrences are written one by one: a master
+    /// PATCH that restates its pattern would make Outlook drop the series' exceptions.
     async fn update(
         &mut self,
         id: &str,
         version: &str,
         record: &Record,
     ) -> Result<SourceItem, ConnectorError> {
-        let body = event::to_event(record).map_err(|e| ConnectorError::Rejected(e.0))?;
+        let gone = || ConnectorError::Rejected("the event is gone from Microsoft 365".into());
+        let (master, rows) = self
+            .rows(id)
+            .await
+            .map_err(calendar_error)?
+            .ok_or_else(gone)?;
+        let have = self.item(&master, rows.clone()).record;
+        let mut body = event::to_event(record).map_err(|e| ConnectorError::Rejected(e.0))?;
+        let guest = record
+            .get(Field::Organizer)
+            .is_some_and(|o| !o.eq_ignore_ascii_case(self.api.session.account()));
+        if let (Ok(old), Some(b)) = (event::to_event(&have), body.as_object_mut()) {
+            b.retain(|k, v| {
+                old.get(k) != Some(v) && (!guest || event::PERSONAL.contains(&k.as_str()))
+            });
+        }
         let etag = version.rsplit_once('@').map_or(version, |(_, e)| e);
         let etag = (!etag.is_empty()).then_some(etag);
-        match self
-            .api
-            .call(
-                Method::PATCH,
-                &format!("/me/events/{}", enc(id)),
-                Some(&body),
-                etag,
-            )
-            .await
-        {
-            Ok(_) => {}
-            Err(ApiError::NotFound) => {
-                return Err(ConnectorError::Rejected(
-                    "the event is gone from Microsoft 365".into(),
-                ));
+        let mut rows = rows;
+        if body.as_object().is_some_and(|b| !b.is_empty()) {
+            let repattern = body.get("recurrence").is_some();
+            match self
+                .api
+                .call(
+                    Method::PATCH,
+                    &format!("/me/events/{}", enc(id)),
+                    Some(&body),
+                    etag,
+                )
+                .await
+            {
+                Ok(m) if repattern => rows = self.instances(&m).await.map_err(calendar_error)?,
+                Ok(_) => {}
+                Err(ApiError::NotFound) => return Err(gone()),
+                Err(e) => return Err(calendar_error(e)),
             }
-            Err(e) => return Err(calendar_error(e)),
         }
-        self.get(id)
-            .await?
-            .ok_or_else(|| ConnectorError::Rejected("the event is gone from Microsoft 365".into()))
+        let writes = crate::event::instances::instance_writes(&have, record);
+        if !writes.is_empty() {
+            let start = event::series_start(&master);
+            super::occurrences::write(&mut self.api, &rows, start.as_ref(), &writes)
+                .await
+                .map_err(calendar_error)?;
+        }
+        self.get(id).await?.ok_or_else(gone)
     }
 
     async fn delete(&mut self, id: &str, version: &str) -> Result<(), ConnectorError> {

@@ -10,15 +10,19 @@ use chrono::{NaiveDateTime, TimeZone};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
-/// What Kith writes to Graph. Attendees, the organizer and meeting links are read only: a
-/// write of attendees sends invitations, and that cannot be turned off.
-pub const FIELDS: [Field; 11] = [
+/// What Kith writes to Graph (the organizer only decides what may be written). Attendees and
+/// meeting links are read only: a write of attendees sends invitations, and that cannot be
+/// turned off. Edited and cancelled occurrences are written to the occurrences themselves.
+pub const FIELDS: [Field; 14] = [
+    Field::Organizer,
     Field::Summary,
     Field::Description,
     Field::Location,
     Field::Start,
     Field::End,
     Field::Recurrence,
+    Field::Exdate,
+    Field::Override,
     Field::Status,
     Field::Transparency,
     Field::Class,
@@ -68,7 +72,7 @@ pub fn when(t: &Value, all_day: bool, zone: Option<&str>) -> Option<When> {
 }
 
 /// `originalStart` (UTC, ISO) as a RECURRENCE-ID in the master's form.
-fn original(e: &Value, master_start: &When) -> Option<When> {
+pub(super) fn original(e: &Value, master_start: &When) -> Option<When> {
     let utc = naive(e["originalStart"].as_str()?)?;
     Some(match master_start {
         When::Date(_) => When::Date(utc.date()),
@@ -135,6 +139,16 @@ fn override_value(e: &Value, master_start: &When, zone: Option<&str>) -> Option<
     serde_json::to_string(&m).ok()
 }
 
+/// A series' (or single event's) start as Kith keeps it: in the zone it was made in.
+pub fn series_start(master: &Value) -> Option<When> {
+    let zone = own_zone(master, "originalStartTimeZone");
+    when(
+        &master["start"],
+        master["isAllDay"] == true,
+        zone.as_deref(),
+    )
+}
+
 /// A series as a record: `master`, its exceptions, and the starts of the occurrences Graph
 /// no longer lists (cancelled), as UTC instants.
 pub fn to_record(master: &Value, exceptions: &[&Value], cancelled: &[NaiveDateTime]) -> Record {
@@ -142,6 +156,7 @@ pub fn to_record(master: &Value, exceptions: &[&Value], cancelled: &[NaiveDateTi
     let all_day = master["isAllDay"] == true;
     let zone = own_zone(master, "originalStartTimeZone");
     let end_zone = own_zone(master, "originalEndTimeZone").or(zone.clone());
+    let start = series_start(master);
     if let Some(v) = master["subject"].as_str() {
         r.set(Field::Summary, v);
     }
@@ -151,7 +166,6 @@ pub fn to_record(master: &Value, exceptions: &[&Value], cancelled: &[NaiveDateTi
     if let Some(v) = master["location"]["displayName"].as_str() {
         r.set(Field::Location, v);
     }
-    let start = when(&master["start"], all_day, zone.as_deref());
     if let Some(s) = &start {
         r.set(Field::Start, &s.to_string());
     }
@@ -221,7 +235,7 @@ pub fn to_record(master: &Value, exceptions: &[&Value], cancelled: &[NaiveDateTi
     r
 }
 
-fn time(w: &When) -> Value {
+pub(super) fn time(w: &When) -> Value {
     match w {
         When::Date(_) => {
             json!({"dateTime": format!("{}T00:00:00", w.date_iso()), "timeZone": "UTC"})
@@ -302,9 +316,22 @@ pub fn to_event(r: &Record) -> Result<Value, Unrepresentable> {
     Ok(Value::Object(b))
 }
 
+/// What an attendee may change in their copy of someone else's meeting: their own reminder
+/// and categories. The organizer's mailbox owns the rest, and its next update would undo it.
+pub const PERSONAL: [&str; 3] = ["isReminderOn", "reminderMinutesBeforeStart", "categories"];
+
 /// What Graph can hold of a record: one reminder (the earliest), so the others are not a
-/// difference on every run. The event in Kith keeps them all.
-pub fn fit(mut r: Record) -> Record {
+/// difference on every run; and of a guest's copy (`account` does not organize it), only the
+/// guest's own reminder and categories. The event in Kith keeps everything.
+pub fn fit(r: Record, account: &str) -> Record {
+    let mut r = if r
+        .get(Field::Organizer)
+        .is_none_or(|o| o.eq_ignore_ascii_case(account))
+    {
+        r
+    } else {
+        r.project(&[Field::Alarm, Field::Category, Field::Organizer])
+    };
     let earliest = r
         .elems(Field::Alarm)
         .filter_map(|(_, e)| e.value.parse::<i64>().ok())

@@ -9,6 +9,7 @@ pub mod contact;
 pub mod directory;
 pub mod errors;
 pub mod event;
+mod occurrences;
 pub mod recurrence;
 
 use crate::connector::{Connector, ConnectorError, Fetched};

@@ -247,6 +247,77 @@ pub(crate) fn dump(w: &World, account: &str, cal: &str) -> Value {
     j!({"items": events, "writes": w.calendars.writes})
 }
 
+/// An occurrence of a recurring event addressed by its instance id (`<id>_20260323T080000Z`,
+/// or `<id>_20260323` for an all-day series) before it was ever edited: the series' values at
+/// that time, ready to become an exception.
+fn instance(w: &World, account: &str, cal: &str, id: &str) -> Option<Ev> {
+    let (master, stamp) = id.rsplit_once('_')?;
+    let m = w
+        .calendars
+        .cals
+        .get(account)?
+        .get(cal)?
+        .events
+        .get(master)?;
+    if m.deleted || !m.body["recurrence"].is_array() {
+        return None;
+    }
+    let mut b = m.body.clone();
+    let o = b.as_object_mut()?;
+    o.remove("recurrence");
+    let original = match stamp.strip_suffix('Z') {
+        Some(t) => {
+            let utc = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%S", t).ok()?;
+            let zone = m.body["start"]["timeZone"].as_str().unwrap_or("UTC");
+            let at = utc.to_zoned(jiff::tz::TimeZone::UTC).ok()?;
+            let local = at.in_tz(zone).ok()?;
+            let len = instant(&m.body["end"])?.duration_since(instant(&m.body["start"])?);
+            let end = local.timestamp().checked_add(len).ok()?.in_tz(zone).ok()?;
+            let fmt = |z: &jiff::Zoned| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+            o.insert(
+                "start".into(),
+                j!({"dateTime": fmt(&local), "timeZone": zone}),
+            );
+            o.insert("end".into(), j!({"dateTime": fmt(&end), "timeZone": zone}));
+            j!({"dateTime": fmt(&local), "timeZone": zone})
+        }
+        None => {
+            let d = jiff::civil::Date::strptime("%Y%m%d", stamp).ok()?;
+            let days = m.body["end"]["date"]
+                .as_str()
+                .zip(m.body["start"]["date"].as_str())
+                .and_then(|(e, s)| {
+                    let (e, s) = (
+                        e.parse::<jiff::civil::Date>().ok()?,
+                        s.parse::<jiff::civil::Date>().ok()?,
+                    );
+                    e.since(s).ok()
+                })
+                .unwrap_or(jiff::Span::new().days(1));
+            o.insert("start".into(), j!({"date": d.to_string()}));
+            o.insert(
+                "end".into(),
+                j!({"date": d.checked_add(days).ok()?.to_string()}),
+            );
+            j!({"date": d.to_string()})
+        }
+    };
+    o.insert("recurringEventId".into(), j!(master));
+    o.insert("originalStartTime".into(), original);
+    o.remove("iCalUID");
+    Some(Ev {
+        body: b,
+        etag: etag(),
+        seq: 0,
+        deleted: false,
+    })
+}
+
+/// A `{dateTime, timeZone}` (RFC 3339 with offset, as stored) as an instant.
+fn instant(t: &Value) -> Option<jiff::Timestamp> {
+    t["dateTime"].as_str()?.parse().ok()
+}
+
 fn query(q: &str) -> HashMap<String, String> {
     super::form(q)
 }
@@ -449,7 +520,7 @@ pub(crate) fn handle(w: &mut World, account: &str, scopes: Option<&str>, req: Re
             None => err(404, "notFound", "Not Found"),
         },
         ("PUT" | "PATCH", Some(id)) => {
-            let Some(e) = current(w, &id) else {
+            let Some(e) = current(w, &id).or_else(|| instance(w, account, &cal, &id)) else {
                 return err(404, "notFound", "Not Found");
             };
             if e.deleted {
@@ -510,9 +581,23 @@ pub(crate) fn handle(w: &mut World, account: &str, scopes: Option<&str>, req: Re
             json(StatusCode::OK, write(w, account, &cal, &id, next))
         }
         ("DELETE", Some(id)) => {
-            let Some(e) = current(w, &id) else {
+            let Some(e) = current(w, &id).or_else(|| instance(w, account, &cal, &id)) else {
                 return err(404, "notFound", "Not Found");
             };
+            // An occurrence of a series is cancelled, not deleted: it stays an instance row
+            // with its series and original start.
+            if e.body["recurringEventId"].is_string() && !e.deleted {
+                let keep = ["recurringEventId", "originalStartTime", "start", "end"];
+                let mut b = j!({"status": "cancelled"});
+                for k in keep {
+                    b[k] = e.body[k].clone();
+                }
+                write(w, account, &cal, &id, b);
+                return Response::builder()
+                    .status(StatusCode::NO_CONTENT)
+                    .body(axum::body::Body::empty())
+                    .unwrap_or_default();
+            }
             if if_match.as_deref().is_some_and(|m| m != e.etag) && !e.deleted {
                 return err(412, "conditionNotMet", "Precondition Failed");
             }

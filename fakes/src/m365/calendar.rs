@@ -498,6 +498,68 @@ fn delta(
     page(base, rows, Some(t))
 }
 
+/// The original start of occurrence `occ` (`<series>_OCC_<stamp>`) of series `m`.
+fn original_of(m: &Ev, occ: &str) -> Option<String> {
+    let (_, at) = occ.split_once("_OCC_")?;
+    occurrences(m, jiff::Timestamp::MIN, jiff::Timestamp::MAX)
+        .into_iter()
+        .map(utc_str)
+        .find(|o| o.replace([':', '-'], "") == at)
+}
+
+/// An occurrence about to be edited becomes an exception (keeping its id), with the series'
+/// values at its own time.
+fn occurrence_as_exception(cal: &Cal, occ: &str) -> Option<Ev> {
+    let series = occ.split("_OCC_").next().unwrap_or(occ);
+    let m = cal.events.get(series)?;
+    let original = original_of(m, occ)?;
+    if m.cancelled.contains(&original) {
+        return None;
+    }
+    let at: jiff::Timestamp = original.parse().ok()?;
+    let end = at.checked_add(span_of(m)).unwrap_or(at);
+    let mut data = m.data.clone();
+    data.remove("recurrence");
+    data.insert("start".into(), in_utc(at));
+    data.insert("end".into(), in_utc(end));
+    Some(Ev {
+        data,
+        change_key: String::new(),
+        seq: 0,
+        deleted: false,
+        series: Some(series.to_string()),
+        original: Some(original),
+        cancelled: BTreeSet::new(),
+        transaction: None,
+    })
+}
+
+/// Graph refuses to move an occurrence onto or past the day of the one before or after it
+/// (`ErrorOccurrenceCrossingBoundary`), days counted in the series' own zone.
+fn crossing(cal: &Cal, e: &Ev, body: &Value) -> Option<Response> {
+    let (series, original) = (e.series.as_ref()?, e.original.as_ref()?);
+    let m = cal.events.get(series)?;
+    let zone = iana(m.data["start"]["timeZone"].as_str().unwrap_or("UTC")).to_string();
+    let day = |ts: jiff::Timestamp| ts.in_tz(&zone).ok().map(|z| z.date());
+    let new = instant(&body["start"])?;
+    let all = occurrences(m, jiff::Timestamp::MIN, jiff::Timestamp::MAX);
+    let i = all.iter().position(|t| utc_str(*t) == *original)?;
+    let (d, prev, next) = (
+        day(new)?,
+        i.checked_sub(1)
+            .and_then(|p| all.get(p))
+            .and_then(|t| day(*t)),
+        all.get(i + 1).and_then(|t| day(*t)),
+    );
+    (prev.is_some_and(|p| d <= p) || next.is_some_and(|n| d >= n)).then(|| {
+        errors::graph(
+            400,
+            "ErrorOccurrenceCrossingBoundary",
+            "An occurrence cannot overlap or cross the boundary of another occurrence.",
+        )
+    })
+}
+
 fn if_match(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::IF_MATCH)
@@ -633,9 +695,17 @@ pub(crate) fn dispatch(w: &mut World, account: &str, req: Req<'_>) -> Option<Res
             let Some((cid, cal)) = locate(w, account, &id) else {
                 return Some(not_found());
             };
-            let Some(e) = cal.events.get(&id).filter(|e| !e.deleted).cloned() else {
-                return Some(not_found());
+            let e = match cal.events.get(&id) {
+                Some(e) if !e.deleted => e.clone(),
+                Some(_) => return Some(not_found()),
+                None => match occurrence_as_exception(cal, &id) {
+                    Some(e) => e,
+                    None => return Some(not_found()),
+                },
             };
+            if let Some(r) = crossing(cal, &e, body) {
+                return Some(r);
+            }
             if if_match(headers).is_some_and(|m| m != format!("W/\"{}\"", e.change_key)) {
                 return Some(stale());
             }
@@ -658,19 +728,11 @@ pub(crate) fn dispatch(w: &mut World, account: &str, req: Req<'_>) -> Option<Res
         }
         ("DELETE", ["me", "events", id]) => {
             let id = id.to_string();
-            if let Some((series, at)) = id.split_once("_OCC_") {
+            if let Some((series, _)) = id.split_once("_OCC_") {
                 let Some((_, cal)) = locate(w, account, series) else {
                     return Some(not_found());
                 };
-                let at = at.to_string();
-                let original = cal.events.get(series).and_then(|m| {
-                    let from = jiff::Timestamp::MIN;
-                    let to = jiff::Timestamp::MAX;
-                    occurrences(m, from, to)
-                        .into_iter()
-                        .map(utc_str)
-                        .find(|o| o.replace([':', '-'], "") == at)
-                });
+                let original = cal.events.get(series).and_then(|m| original_of(m, &id));
                 let series = series.to_string();
                 return Some(match original {
                     Some(o) if cancel(w, account, &series, &o) => {

@@ -160,7 +160,17 @@ fn dispatch(
             }
         }
     };
-    let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    // Ids arrive percent-encoded, as Graph takes them.
+    let decoded: Vec<String> = rest
+        .trim_start_matches('/')
+        .split('/')
+        .map(|p| {
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let req = super::calendar::Req {
         method: method.as_str(),
         segs: &segs,

@@ -42,6 +42,12 @@ pub fn summary(out: &mut String, run_id: i64, status: RunStatus, s: &Summary) {
             let _ = writeln!(out, "  {e}");
         }
     }
+    if !s.refused.is_empty() {
+        let _ = writeln!(out, "Refused by the source (kept in Kith only):");
+        for r in &s.refused {
+            let _ = writeln!(out, "  {r}");
+        }
+    }
     for t in &s.trips {
         let _ = writeln!(out, "Guard {}: {}", t.guard.as_str(), t.message);
     }

@@ -143,8 +143,9 @@ pub(super) async fn apply_ops(
     ops: &mut Vec<Op>,
     stored: &[String],
     to_source: Option<Writes<'_>>,
-) -> SyncResult<()> {
+) -> SyncResult<Vec<String>> {
     let mut stopped = None;
+    let mut refused = Vec::new();
     let mut recorded = None;
     if let Some(w) = to_source
         && ops.iter().any(|o| o.push.is_some())
@@ -160,6 +161,20 @@ pub(super) async fn apply_ops(
         let pushed = kith_connectors::push::push(w.conn, ops, &ctx).await;
         tracing::info!(source = %source.name, done = pushed.done, deferred = pushed.deferred, failed = pushed.failed, pending = pushed.pending, "writes to the source carried out");
         stopped = pushed.stopped;
+        refused = pushed.refused;
+        if !refused.is_empty() {
+            // The run itself went through; what the source would not take is told where the
+            // user looks, with why.
+            let msg = format!(
+                "{} refused {} of Kith's writes; they stay in Kith only: {}",
+                source.name,
+                refused.len(),
+                refused.join("; ")
+            );
+            store
+                .add_event(source.owner_id, Some(source.id), "warning", &msg)
+                .await?;
+        }
         // The run's record shows what the writes came to (new ids, deferrals, failures).
         if !stored.is_empty() {
             recorded = Some(
@@ -177,7 +192,7 @@ pub(super) async fn apply_ops(
         outcome?;
         return Err(e.into());
     }
-    outcome
+    outcome.map(|()| refused)
 }
 
 /// Writes a plan's cards and mapping rows in one transaction.

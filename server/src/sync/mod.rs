@@ -78,6 +78,9 @@ pub struct Summary {
     /// The source's items are events (a calendar source), not contacts.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub events: bool,
+    /// The writes the source refused when the run was applied (`name: why`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
     /// Where the source's change feed resumes once this run is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
@@ -107,6 +110,7 @@ impl Summary {
             errors: plan.errors.iter().take(1000).cloned().collect(),
             failed_rows: plan.errors.iter().filter(|e| e.line > 0).count(),
             events: source.kind.is_calendar(),
+            refused: Vec::new(),
             cursor: None,
         }
     }
@@ -564,7 +568,8 @@ async fn finish_run(
             mappings: &state.mappings,
             cards: &cards,
         };
-        apply_ops(store, source, run_id, &mut outcome.ops, &ops, Some(writes)).await?;
+        outcome.summary.refused =
+            apply_ops(store, source, run_id, &mut outcome.ops, &ops, Some(writes)).await?;
         finish_applied(store, source, &outcome.summary).await?;
         outcome.status = RunStatus::Applied;
     }

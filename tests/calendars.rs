@@ -343,6 +343,15 @@ async fn a_google_calendar_arrives_whole_and_edits_flow_both_ways() {
     c.clear_log().await;
     let out = c.run();
     assert!(c.writes_under("/calendar/v3").await.is_empty(), "{out}");
+    // Runs with nothing to do skip reading the calendar, but never a client's edit made since.
+    c.run();
+    let (name, etag, text) = c.object_with("Review (moved rooms)").await;
+    let edited = text.replace("LOCATION:Room 9", "LOCATION:Room 10");
+    assert_eq!(c.put_event(&name, Some(&etag), &edited).await, 204);
+    c.run();
+    let up = c.upstream().await;
+    let r = up.iter().find(|e| e["id"] == "review00001").unwrap();
+    assert_eq!(r["location"], "Room 10");
 }
 
 #[tokio::test]

@@ -260,6 +260,11 @@ async fn an_outlook_calendar_arrives_whole_and_edits_flow_both_ways() {
         4,
         "a re-baseline duplicates nothing"
     );
+    assert_eq!(
+        c.get("/_fake/calendar/mail").await["mail"],
+        json!([]),
+        "no sync mails anyone"
+    );
 }
 
 #[tokio::test]
@@ -356,7 +361,7 @@ async fn a_series_split_in_outlook_is_two_series_and_a_client_event_is_created_o
 
     // An event made in a client reaches Outlook once, however often runs go.
     c.rules(&["--direction", "two-way", "--allow", "source:create"]);
-    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:made-in-thunderbird\r\nDTSTAMP:20260301T000000Z\r\nDTSTART;TZID=Europe/Berlin:20260325T100000\r\nDTEND;TZID=Europe/Berlin:20260325T110000\r\nSUMMARY:Dentist\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:made-in-thunderbird\r\nDTSTAMP:20260301T000000Z\r\nDTSTART;TZID=Europe/Berlin:20260325T100000\r\nDTEND;TZID=Europe/Berlin:20260325T110000\r\nSUMMARY:Dentist\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:dr.who@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     assert_eq!(c.put_event("dentist.ics", None, ics).await, 201);
     c.run();
     c.run();
@@ -368,6 +373,17 @@ async fn a_series_split_in_outlook_is_two_series_and_a_client_event_is_created_o
         "2026-03-25T09:00:00.0000000"
     );
     assert_eq!(dentist[0]["originalStartTimeZone"], W);
+    assert!(
+        dentist[0]["attendees"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "guest lists are never written"
+    );
+    assert_eq!(
+        c.get("/_fake/calendar/mail").await["mail"],
+        json!([]),
+        "so nobody is mailed"
+    );
     assert_eq!(
         c.objects().await.len(),
         3,
@@ -418,4 +434,111 @@ async fn a_mass_delete_in_outlook_trips_the_guard_and_a_run_can_be_undone() {
     let objs = c.objects().await;
     assert_eq!(objs.len(), 10, "undo brings the events back");
     assert!(objs.values().any(|(_, t)| t.contains("SUMMARY:Event 0")));
+}
+
+/// The fake Graph keeps Outlook's calendar rules, so Kith is tested against them: recurrence
+/// patterns are checked, an occurrence cannot cross its neighbour's day, a create with
+/// guests sends invitations (and Kith's syncs send none).
+#[tokio::test]
+async fn the_fake_keeps_outlooks_calendar_rules() {
+    let c = C::outlook(json!([standup()])).await;
+    let token = c.control("/_fake/tokens", json!({"account": MS})).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let post = |body: Value| {
+        let (c, token) = (&c, token.clone());
+        async move {
+            let r = c
+                .http
+                .post(format!("{}/v1.0/me/calendars/AAMkCal1/events", c.fake))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let with = |pattern: Value, range: Value| {
+        json!({"subject": "x", "start": at("2026-03-16", "09:00:00", W), "end": at("2026-03-16", "10:00:00", W),
+               "recurrence": {"pattern": pattern, "range": range}})
+    };
+    let weekly = json!({"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]});
+    let (s, e) = post(with(
+        weekly.clone(),
+        json!({"type": "numbered", "startDate": "16/03/2026", "numberOfOccurrences": 2}),
+    ))
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("UnableToDeserializePostBody"))
+    );
+    let (s, e) = post(with(
+        json!({"type": "weekly", "interval": 1}),
+        json!({"type": "noEnd", "startDate": "2026-03-16"}),
+    ))
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("ErrorPropertyValidationFailure"))
+    );
+    let (s, e) = post(with(
+        weekly.clone(),
+        json!({"type": "endDate", "startDate": "2026-03-16", "endDate": "2026-03-01"}),
+    ))
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("ErrorPropertyValidationFailure"))
+    );
+    let (s, _) = post(with(
+        weekly,
+        json!({"type": "numbered", "startDate": "2026-03-16", "numberOfOccurrences": 2}),
+    ))
+    .await;
+    assert_eq!(s, 201);
+    // An occurrence moved onto the next one's day is refused.
+    let r = c
+        .http
+        .patch(format!("{}/v1.0/me/events/AAMkStandup_OCC_20260316T080000Z", c.fake))
+        .bearer_auth(&token)
+        .json(&json!({"start": at("2026-03-23", "12:00:00", W), "end": at("2026-03-23", "12:15:00", W)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "ErrorOccurrenceCrossingBoundary");
+    // Within its own days it moves, and becomes an exception.
+    let r = c
+        .http
+        .patch(format!("{}/v1.0/me/events/AAMkStandup_OCC_20260316T080000Z", c.fake))
+        .bearer_auth(&token)
+        .json(&json!({"start": at("2026-03-17", "12:00:00", W), "end": at("2026-03-17", "12:15:00", W)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["type"], "exception");
+    assert_eq!(e["originalStart"], "2026-03-16T08:00:00Z");
+    // A create with guests is a send: Outlook mails the invitation.
+    assert!(
+        c.get("/_fake/calendar/mail").await["mail"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let mut meeting = with(Value::Null, Value::Null);
+    meeting["recurrence"] = Value::Null;
+    meeting["attendees"] =
+        json!([{"emailAddress": {"address": "bob@contoso.example"}, "type": "required"}]);
+    assert_eq!(post(meeting).await.0, 201);
+    let mail = c.get("/_fake/calendar/mail").await;
+    assert_eq!(mail["mail"][0]["kind"], "invitation");
+    assert_eq!(mail["mail"][0]["to"], json!(["bob@contoso.example"]));
 }

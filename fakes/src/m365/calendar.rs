@@ -39,6 +39,31 @@ pub(crate) struct Calendars {
     pub cals: HashMap<String, BTreeMap<String, Cal>>,
     /// Delta token → (account, calendar, watermark, window).
     pub tokens: HashMap<String, (String, String, u64, (String, String))>,
+    /// The mail Outlook sent because of a write: invitations, updates and cancellations to a
+    /// meeting's attendees. A sync should cause none.
+    pub mail: Vec<Value>,
+}
+
+/// The attendees' addresses of a meeting this mailbox organizes (none for a guest's copy).
+fn guests(data: &Map<String, Value>) -> Vec<Value> {
+    if data.get("isOrganizer") == Some(&j!(false)) {
+        return Vec::new();
+    }
+    data.get("attendees")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["emailAddress"]["address"].as_str().map(|m| j!(m)))
+        .collect()
+}
+
+/// Records the mail a write of meeting `id` sends (`kind`: invitation, update, cancellation).
+fn mail(w: &mut World, kind: &str, id: &str, to: Vec<Value>) {
+    if !to.is_empty() {
+        w.calendars
+            .mail
+            .push(j!({"kind": kind, "event": id, "to": to}));
+    }
 }
 
 /// The Windows names the fake knows, as Outlook writes them.
@@ -560,6 +585,55 @@ fn crossing(cal: &Cal, e: &Ev, body: &Value) -> Option<Response> {
     })
 }
 
+/// Graph's checks of a `patternedRecurrence`: an unknown type or a date it cannot read is a
+/// body it cannot deserialize; a pattern that contradicts itself fails validation.
+fn bad_recurrence(r: &Value) -> Option<Response> {
+    if r.is_null() {
+        return None;
+    }
+    let (p, range) = (&r["pattern"], &r["range"]);
+    let known = [
+        "daily",
+        "weekly",
+        "absoluteMonthly",
+        "relativeMonthly",
+        "absoluteYearly",
+        "relativeYearly",
+    ];
+    let date = |k: &str| range[k].as_str().map(|d| d.parse::<jiff::civil::Date>());
+    let unreadable = !p["type"].as_str().is_some_and(|t| known.contains(&t))
+        || !range["type"]
+            .as_str()
+            .is_some_and(|t| ["endDate", "noEnd", "numbered"].contains(&t))
+        || !matches!(date("startDate"), Some(Ok(_)))
+        || matches!(date("endDate"), Some(Err(_)));
+    if unreadable {
+        return Some(errors::graph(
+            400,
+            "UnableToDeserializePostBody",
+            "were unable to deserialize ",
+        ));
+    }
+    let days = p["daysOfWeek"].as_array().is_some_and(|d| !d.is_empty());
+    let needs_days = matches!(
+        p["type"].as_str(),
+        Some("weekly" | "relativeMonthly" | "relativeYearly")
+    );
+    let invalid = p["interval"].as_i64().is_some_and(|i| i < 1)
+        || (needs_days && !days)
+        || (range["type"] == "numbered"
+            && !range["numberOfOccurrences"].as_i64().is_some_and(|n| n > 0))
+        || (range["type"] == "endDate"
+            && !matches!((date("startDate"), date("endDate")), (Some(Ok(s)), Some(Ok(e))) if e >= s));
+    invalid.then(|| {
+        errors::graph(
+            400,
+            "ErrorPropertyValidationFailure",
+            "At least one property failed validation.",
+        )
+    })
+}
+
 fn if_match(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::IF_MATCH)
@@ -628,6 +702,9 @@ pub(crate) fn dispatch(w: &mut World, account: &str, req: Req<'_>) -> Option<Res
             {
                 return Some(not_found());
             }
+            if let Some(r) = bad_recurrence(&body["recurrence"]) {
+                return Some(r);
+            }
             let tx = body["transactionId"].as_str().map(str::to_string);
             if let Some(t) = &tx
                 && let Some((id, e)) = w.calendars.cals[account][&c]
@@ -660,7 +737,9 @@ pub(crate) fn dispatch(w: &mut World, account: &str, req: Req<'_>) -> Option<Res
                 cancelled: BTreeSet::new(),
                 transaction: tx,
             };
+            let to = guests(&ev.data);
             store(w, account, &c, &id, ev);
+            mail(w, "invitation", &id, to);
             json(
                 StatusCode::CREATED,
                 render(&id, &w.calendars.cals[account][&c].events[&id]),
@@ -703,12 +782,19 @@ pub(crate) fn dispatch(w: &mut World, account: &str, req: Req<'_>) -> Option<Res
                     None => return Some(not_found()),
                 },
             };
-            if let Some(r) = crossing(cal, &e, body) {
+            if let Some(r) = crossing(cal, &e, body).or_else(|| bad_recurrence(&body["recurrence"]))
+            {
                 return Some(r);
             }
             if if_match(headers).is_some_and(|m| m != format!("W/\"{}\"", e.change_key)) {
                 return Some(stale());
             }
+            let master = e
+                .series
+                .as_ref()
+                .and_then(|m| cal.events.get(m))
+                .map(|m| guests(&m.data));
+            let to = master.unwrap_or_else(|| guests(&e.data));
             let mut next = e;
             for (k, v) in body.as_object().cloned().unwrap_or_default() {
                 if matches!(
@@ -724,6 +810,7 @@ pub(crate) fn dispatch(w: &mut World, account: &str, req: Req<'_>) -> Option<Res
                 }
             }
             store(w, account, &cid, &id, next);
+            mail(w, "update", &id, to);
             ok(render(&id, &w.calendars.cals[account][&cid].events[&id]))
         }
         ("DELETE", ["me", "events", id]) => {
@@ -733,9 +820,15 @@ pub(crate) fn dispatch(w: &mut World, account: &str, req: Req<'_>) -> Option<Res
                     return Some(not_found());
                 };
                 let original = cal.events.get(series).and_then(|m| original_of(m, &id));
+                let to = cal
+                    .events
+                    .get(series)
+                    .map(|m| guests(&m.data))
+                    .unwrap_or_default();
                 let series = series.to_string();
                 return Some(match original {
                     Some(o) if cancel(w, account, &series, &o) => {
+                        mail(w, "cancellation", &id, to);
                         json(StatusCode::NO_CONTENT, Value::Null)
                     }
                     _ => not_found(),
@@ -750,7 +843,9 @@ pub(crate) fn dispatch(w: &mut World, account: &str, req: Req<'_>) -> Option<Res
             if if_match(headers).is_some_and(|m| m != format!("W/\"{}\"", e.change_key)) {
                 return Some(stale());
             }
+            let to = guests(&e.data);
             remove(w, account, &id);
+            mail(w, "cancellation", &id, to);
             json(StatusCode::NO_CONTENT, Value::Null)
         }
         _ => return None,

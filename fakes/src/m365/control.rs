@@ -215,6 +215,7 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
             let id = v["id"].as_str().unwrap_or("");
             okj(j!({"deleted": super::calendar::remove(&mut w, &account, id)}))
         }
+        ("GET", "/_fake/calendar/mail") => okj(j!({"mail": w.calendars.mail})),
         ("POST", "/_fake/calendar/evict") => {
             w.calendars.tokens.clear();
             okj(j!({}))

@@ -81,6 +81,10 @@ pub struct Summary {
     /// The writes the source refused when the run was applied (`name: why`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<String>,
+    /// The Kith collection's change counter and the rules when the run began (hashed): a later
+    /// run that finds the same has no Kith-side edit to send back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet: Option<String>,
     /// Where the source's change feed resumes once this run is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
@@ -111,6 +115,7 @@ impl Summary {
             failed_rows: plan.errors.iter().filter(|e| e.line > 0).count(),
             events: source.kind.is_calendar(),
             refused: Vec::new(),
+            quiet: None,
             cursor: None,
         }
     }
@@ -365,6 +370,8 @@ pub async fn run_source(
             return Err(e.into());
         }
     };
+    // Read before anything else: an edit made while the run goes on changes it.
+    let quiet = quiet_key(store, source).await?;
     let mut fetched = match conn.changes(source.cursor.as_deref()).await {
         Ok(f) => f,
         Err(e) => {
@@ -374,7 +381,9 @@ pub async fn run_source(
     };
     // Nothing came and nothing goes back: no mapping or object needs reading, only how many
     // are linked. The usual scheduled run of an import-only source.
-    if let Some(linked) = idle_linked(store, source, &rules, &fetched).await? {
+    // A preview always plans in full: it lists what stays blocked, too.
+    let since = quiet.as_deref().filter(|_| !opts.dry_run);
+    if let Some(linked) = idle_linked(store, source, &rules, &fetched, since).await? {
         let plan = Plan {
             complete: fetched.complete,
             linked,
@@ -388,7 +397,10 @@ pub async fn run_source(
             conn.as_mut(),
             &state,
             plan,
-            fetched.cursor,
+            Resume {
+                cursor: fetched.cursor,
+                quiet,
+            },
             HashMap::new(),
             opts,
         )
@@ -452,30 +464,69 @@ pub async fn run_source(
         conn.as_mut(),
         &state,
         plan,
-        cursor,
+        Resume { cursor, quiet },
         cards,
         opts,
     )
     .await
 }
 
+/// What a run leaves for the next: where the feed resumes, and the [`quiet_key`] it began with.
+struct Resume {
+    cursor: Option<String>,
+    quiet: Option<String>,
+}
+
+/// The Kith collection's change counter and a hash of the source's rules. When the last
+/// applied run began with the same key, nothing was edited in Kith since and the rules are
+/// as they were: there is nothing for a two-way source to send back.
+async fn quiet_key(store: &dyn Store, source: &Source) -> SyncResult<Option<String>> {
+    let kind = match source.kind.object() {
+        kith_connectors::object::ObjectKind::Card => crate::store::Kind::Addressbook,
+        kith_connectors::object::ObjectKind::Event => crate::store::Kind::Calendar,
+    };
+    let seq = store
+        .collections(source.owner_id, kind)
+        .await?
+        .into_iter()
+        .find(|c| c.id == source.collection_id)
+        .map(|c| c.seq);
+    let rules = blake3::hash(source.rules.as_bytes()).to_hex();
+    Ok(seq.map(|s| format!("{s}:{}", &rules[..16])))
+}
+
+/// Whether the source's last run was applied having begun with `quiet`.
+async fn quiet_since(store: &dyn Store, source: &Source, quiet: Option<&str>) -> SyncResult<bool> {
+    let Some(quiet) = quiet else {
+        return Ok(false);
+    };
+    let last = store.runs(source.owner_id, Some(source.id), 1).await?;
+    Ok(last.first().is_some_and(|r| {
+        r.kind == RunKind::Sync
+            && r.status == RunStatus::Applied
+            && serde_json::from_str::<Summary>(&r.summary)
+                .is_ok_and(|s| s.quiet.as_deref() == Some(quiet))
+    }))
+}
+
 /// The number of linked mappings, when a run has nothing to plan: the change feed brought
-/// nothing, the rules send nothing back and filter nothing, and no create awaits its answer.
+/// nothing, the rules filter nothing, no create awaits its answer, and the rules send nothing
+/// back, or nothing was edited in Kith since the last run (see [`quiet_key`]).
 async fn idle_linked(
     store: &dyn Store,
     source: &Source,
     rules: &Rules,
     fetched: &kith_connectors::connector::Fetched,
+    quiet: Option<&str>,
 ) -> SyncResult<Option<usize>> {
     let idle = fetched.items.is_empty()
         && fetched.removed.is_empty()
         && fetched.errors.is_empty()
         && !fetched.full
-        && !rules.direction.exports()
         && rules.scope.is_empty()
         // Events carry no email for an ignored domain to match.
         && (rules.ignore_domains.is_empty() || source.kind.is_calendar());
-    if !idle {
+    if !idle || (rules.direction.exports() && !quiet_since(store, source, quiet).await?) {
         return Ok(None);
     }
     let counts = store.mapping_counts(source.id).await?;
@@ -500,13 +551,18 @@ async fn finish_run(
     conn: &mut dyn Connector,
     state: &SourceState,
     mut plan: Plan,
-    cursor: Option<String>,
+    resume: Resume,
     cards: HashMap<String, (String, String)>,
     opts: Options,
 ) -> SyncResult<Outcome> {
     name_authors(store, source.collection_id, &mut plan.ops).await?;
     let mut summary = Summary::of(source, &plan);
-    summary.cursor = cursor;
+    summary.cursor = resume.cursor;
+    // A run that writes to the source leaves no key: a write deferred or refused is tried
+    // again by the next run, which must plan in full.
+    summary.quiet = resume
+        .quiet
+        .filter(|_| !plan.ops.iter().any(|o| o.push.is_some()));
     let tripped = !plan.trips.is_empty() && !opts.force;
     let apply_now = !tripped && !opts.dry_run;
     let status = if tripped {

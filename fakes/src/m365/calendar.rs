@@ -622,7 +622,7 @@ fn bad_recurrence(r: &Value) -> Option<Response> {
     let invalid = p["interval"].as_i64().is_some_and(|i| i < 1)
         || (needs_days && !days)
         || (range["type"] == "numbered"
-            && !range["numberOfOccurrences"].as_i64().is_some_and(|n| n > 0))
+            && range["numberOfOccurrences"].as_i64().is_none_or(|n| n <= 0))
         || (range["type"] == "endDate"
             && !matches!((date("startDate"), date("endDate")), (Some(Ok(s)), Some(Ok(e))) if e >= s));
     invalid.then(|| {

@@ -584,3 +584,58 @@ async fn an_occurrence_moved_or_cancelled_in_a_client_is_written_to_that_occurre
     assert_eq!(back["start"]["dateTime"], "2026-03-30T09:00:00+02:00");
     assert_eq!(back["summary"], "Standup");
 }
+
+/// Google's usage limits make a calendar read-only for a while: the run stops with what to do,
+/// the client's edit waits in Kith, and a later run writes it. A listing that suddenly comes
+/// back empty trips the guard and deletes nothing.
+#[tokio::test]
+async fn usage_limits_and_an_empty_listing_lose_nothing() {
+    let c = C::start(vec![standup(), review()]).await;
+    c.run();
+    c.rules(&["--direction", "two-way"]);
+    let (name, etag, text) = c.object_with("SUMMARY:Review").await;
+    let edited = text.replace("SUMMARY:Review", "SUMMARY:Review (Kith)");
+    assert_eq!(c.put_event(&name, Some(&etag), &edited).await, 204);
+    c.control("/_fake/calendar/usage-limit", json!({"minutes": 60}))
+        .await;
+    let (ok, out, err) = c.cli(&["sync", "run", "work", "--user", "admin"]);
+    assert!(!ok, "{out}");
+    assert!(err.contains("read-only for a while"), "{err}");
+    assert!(err.contains("Nothing is lost"), "{err}");
+    let quota = c.log().await.iter().filter(|e| e["status"] == 403).count();
+    assert_eq!(quota, 1, "one refused write, not a retry storm");
+    assert!(
+        c.object_with("SUMMARY:Review (Kith)")
+            .await
+            .2
+            .contains("Review (Kith)")
+    );
+    c.control("/_fake/clock", json!({"advance_secs": 3700}))
+        .await;
+    c.run();
+    let up = c.upstream().await;
+    let r = up.iter().find(|e| e["id"] == "review00001").unwrap();
+    assert_eq!(
+        r["summary"], "Review (Kith)",
+        "written once the limit lifts"
+    );
+
+    // The listing after an expired token comes back empty: the guard trips, nothing goes.
+    c.rules(&["--delete-protection", "off", "--allow", "kith:delete"]);
+    c.control("/_fake/calendar/expire", json!({})).await;
+    c.control("/_fake/calendar/empty", json!({"listings": 1}))
+        .await;
+    let (_, out, err) = c.cli(&["sync", "run", "work", "--user", "admin"]);
+    assert!(
+        out.contains("Guard empty-side: the source yielded no events but 2 are linked"),
+        "{out}{err}"
+    );
+    assert_eq!(c.objects().await.len(), 2);
+    c.run();
+    assert_eq!(c.objects().await.len(), 2);
+    assert_eq!(
+        c.upstream().await.len(),
+        2,
+        "and nothing was deleted at Google"
+    );
+}

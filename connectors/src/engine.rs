@@ -255,7 +255,7 @@ fn guards(plan: &mut Plan, established: bool, full: bool, kind: ObjectKind) {
         plan.trips.push(GuardTrip {
             guard: Guard::EmptySide,
             message: format!(
-                "the source yielded no {item} but {linked} are linked; an empty export is more likely a mistake than {linked} removals"
+                "the source yielded no {item} but {linked} are linked; an empty file or listing is more likely a mistake than {linked} removals"
             ),
         });
     }

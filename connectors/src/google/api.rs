@@ -170,6 +170,11 @@ fn classify(a: &Answer) -> Verdict {
         {
             return Verdict::Retry(format!("Google answered 403 (rate limit): {}", err.message));
         }
+        // Hours of read-only, not seconds: retrying within the run would only extend it.
+        403 if err.reasons.iter().any(|r| r == "quotaExceeded") => ApiError::Unavailable(format!(
+            "Google has made the calendar read-only for a while ({}): too many changes were written to it. Nothing is lost; Kith writes them at a later run. If it keeps happening, write fewer events at once (for example, allow creating in Google for fewer calendars)",
+            err.message
+        )),
         403 if err.reasons.iter().any(|r| r == "forbiddenForNonOrganizer") => {
             ApiError::Rejected(format!("Google answered 403: {}", err.message))
         }

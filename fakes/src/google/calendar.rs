@@ -42,6 +42,13 @@ pub(crate) struct Calendars {
     pub storm: u32,
     /// Writes that happened (inserts, updates, deletes), for tests that count them.
     pub writes: u64,
+    /// Until this virtual time (Unix ms), writes answer 403 `quotaExceeded` ("Calendar usage
+    /// limits exceeded"): Google makes a calendar read-only for a while after too many
+    /// writes, invitations above all.
+    pub read_only_until: i64,
+    /// The next N full listings (no sync token, no iCalUID) come back with no events: the
+    /// fault a mass-create or mass-delete guard must catch.
+    pub empty_listings: u32,
 }
 
 fn envelope(code: u16, reason: &str, domain: &str, message: &str) -> Value {
@@ -68,6 +75,18 @@ pub fn full_sync_required() -> Response {
         410,
         "fullSyncRequired",
         "Sync token is no longer valid, a full sync is required.",
+    )
+}
+
+fn usage_limited() -> Response {
+    json(
+        StatusCode::FORBIDDEN,
+        envelope(
+            403,
+            "quotaExceeded",
+            "usageLimits",
+            "Calendar usage limits exceeded.",
+        ),
     )
 }
 
@@ -401,6 +420,11 @@ fn list(w: &mut World, account: &str, cal: &str, q: &HashMap<String, String>) ->
         .map(|(id, e)| render(id, e))
         .filter(|e| uid.is_none_or(|u| e["iCalUID"].as_str() == Some(u)))
         .collect();
+    let empty = watermark.is_none() && uid.is_none() && w.calendars.empty_listings > 0;
+    if empty {
+        w.calendars.empty_listings -= 1;
+    }
+    let items = if empty { Vec::new() } else { items };
     let high = w.seq;
     let sync = (uid.is_none()).then(|| {
         let t = token("CPDAlvWDx");
@@ -442,6 +466,9 @@ pub(crate) fn handle(w: &mut World, account: &str, scopes: Option<&str>, req: Re
     if w.calendars.storm > 0 {
         w.calendars.storm -= 1;
         return rate_limited();
+    }
+    if method != Method::GET && w.now() < w.calendars.read_only_until {
+        return usage_limited();
     }
     let q = query(q);
     let rest = path.trim_start_matches("/calendar/v3");

@@ -229,6 +229,15 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
             w.calendars.tokens.clear();
             json(StatusCode::OK, j!({}))
         }
+        ("POST", "/_fake/calendar/usage-limit") => {
+            let minutes = v["minutes"].as_i64().unwrap_or(0);
+            w.calendars.read_only_until = w.now() + minutes * 60_000;
+            json(StatusCode::OK, j!({}))
+        }
+        ("POST", "/_fake/calendar/empty") => {
+            w.calendars.empty_listings = v["listings"].as_u64().unwrap_or(1) as u32;
+            json(StatusCode::OK, j!({}))
+        }
         ("POST", "/_fake/calendar/storm") => {
             w.calendars.storm = v["requests"].as_u64().unwrap_or(0) as u32;
             json(StatusCode::OK, j!({}))

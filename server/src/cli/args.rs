@@ -247,7 +247,7 @@ pub struct ImportArgs {
     /// Only plan and show what would change; apply later with `kith sync apply RUN`.
     #[arg(long)]
     pub dry_run: bool,
-    /// Apply even if a guard (mass delete, empty export, create storm) trips.
+    /// Apply even if a guard (mass delete, empty file or listing, create storm) trips.
     #[arg(long)]
     pub force: bool,
     /// Link contacts that match an existing card only by name and company.

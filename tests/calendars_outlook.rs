@@ -392,7 +392,7 @@ async fn a_series_split_in_outlook_is_two_series_and_a_client_event_is_created_o
 }
 
 #[tokio::test]
-async fn a_mass_delete_in_outlook_trips_the_guard_and_a_run_can_be_undone() {
+async fn an_empty_listing_or_a_mass_delete_in_outlook_trips_the_guard_and_a_run_can_be_undone() {
     let events: Vec<Value> = (0..10)
         .map(|i| {
             json!({"id": format!("AAMkEv{i}"), "subject": format!("Event {i}"),
@@ -402,6 +402,14 @@ async fn a_mass_delete_in_outlook_trips_the_guard_and_a_run_can_be_undone() {
     let c = C::outlook(json!(events)).await;
     assert_eq!(count(&c.run(), "create"), 10);
     c.rules(&["--delete-protection", "off", "--allow", "kith:delete"]);
+    // A re-baseline whose listing comes back empty: the guard trips, nothing goes.
+    c.control("/_fake/calendar/evict", json!({})).await;
+    c.control("/_fake/calendar/empty", json!({"listings": 1}))
+        .await;
+    let (_, out, _) = c.cli(&["sync", "run", "work", "--user", "admin"]);
+    assert!(out.contains("Guard empty-side"), "{out}");
+    assert_eq!(c.objects().await.len(), 10);
+    c.run();
     for i in 0..8 {
         c.control(
             "/_fake/calendar/delete",

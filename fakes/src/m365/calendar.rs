@@ -42,6 +42,8 @@ pub(crate) struct Calendars {
     /// The mail Outlook sent because of a write: invitations, updates and cancellations to a
     /// meeting's attendees. A sync should cause none.
     pub mail: Vec<Value>,
+    /// The next N listings of a calendar's events come back empty (a fault injection).
+    pub empty_listings: u32,
 }
 
 /// The attendees' addresses of a meeting this mailbox organizes (none for a guest's copy).
@@ -685,6 +687,10 @@ pub(crate) fn dispatch(w: &mut World, account: &str, req: Req<'_>) -> Option<Res
                 .filter(|(_, e)| !e.deleted && e.series.is_none())
                 .map(|(id, e)| render(id, e))
                 .collect();
+            if w.calendars.empty_listings > 0 {
+                w.calendars.empty_listings -= 1;
+                return Some(ok(j!({"value": []})));
+            }
             ok(j!({"value": rows}))
         }
         ("GET", ["me", "calendars", c, "calendarView", "delta"]) => {

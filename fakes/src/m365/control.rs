@@ -215,6 +215,10 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
             let id = v["id"].as_str().unwrap_or("");
             okj(j!({"deleted": super::calendar::remove(&mut w, &account, id)}))
         }
+        ("POST", "/_fake/calendar/empty") => {
+            w.calendars.empty_listings = v["listings"].as_u64().unwrap_or(1) as u32;
+            okj(j!({}))
+        }
         ("GET", "/_fake/calendar/mail") => okj(j!({"mail": w.calendars.mail})),
         ("POST", "/_fake/calendar/evict") => {
             w.calendars.tokens.clear();

@@ -177,6 +177,9 @@ pub(crate) async fn graph_events(c: &C, account: &str) -> Vec<Value> {
         .clone()
 }
 
+/// An all-day event over three days, as a client writes it.
+pub(crate) const TRIP: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:trip-1\r\nDTSTAMP:20260301T000000Z\r\nDTSTART;VALUE=DATE:20260410\r\nDTEND;VALUE=DATE:20260413\r\nSUMMARY:Trip\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
 /// The run a `sync plan` made.
 pub(crate) fn run_id(plan: &str) -> String {
     plan.split_whitespace()
@@ -488,6 +491,7 @@ async fn an_event_made_in_a_client_is_created_upstream_once_and_a_split_series_i
     c.rules(&["--direction", "two-way", "--allow", "source:create"]);
     let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:made-in-thunderbird\r\nDTSTAMP:20260301T000000Z\r\nDTSTART;TZID=Europe/Berlin:20260325T100000\r\nDTEND;TZID=Europe/Berlin:20260325T110000\r\nSUMMARY:Dentist\r\nCATEGORIES:Personal\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     assert_eq!(c.put_event("dentist.ics", None, ics).await, 201);
+    assert_eq!(c.put_event("trip.ics", None, TRIP).await, 201);
     c.run();
     c.run();
     let up = c.upstream().await;
@@ -495,6 +499,12 @@ async fn an_event_made_in_a_client_is_created_upstream_once_and_a_split_series_i
     assert_eq!(dentist.len(), 1, "{up:?}");
     assert_eq!(dentist[0]["start"]["timeZone"], "Europe/Berlin");
     assert_eq!(dentist[0]["start"]["dateTime"], "2026-03-25T10:00:00+01:00");
+    // An all-day trip stays whole days: not midnight UTC, not a day early.
+    let trip = up.iter().find(|e| e["summary"] == "Trip").unwrap();
+    assert_eq!(trip["start"], json!({"date": "2026-04-10"}));
+    assert_eq!(trip["end"], json!({"date": "2026-04-13"}));
+    let (_, _, back) = c.object_with("SUMMARY:Trip").await;
+    assert!(back.contains("DTSTART;VALUE=DATE:20260410"), "{back}");
     // "This and following" in Google: the old series ends, a new one starts.
     c.upsert(vec![
         json!({"id": "standup0001", "summary": "Standup", "start": timed("2026-03-16", "09:00:00"), "end": timed("2026-03-16", "09:15:00"),
@@ -510,7 +520,7 @@ async fn an_event_made_in_a_client_is_created_upstream_once_and_a_split_series_i
         4,
         "two before the split, two after"
     );
-    assert_eq!(c.objects().await.len(), 3);
+    assert_eq!(c.objects().await.len(), 4);
 }
 
 /// The client's override VEVENT moving the 30 March standup to 16:00 Berlin, and an EXDATE

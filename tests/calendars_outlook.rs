@@ -363,9 +363,17 @@ async fn a_series_split_in_outlook_is_two_series_and_a_client_event_is_created_o
     c.rules(&["--direction", "two-way", "--allow", "source:create"]);
     let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:made-in-thunderbird\r\nDTSTAMP:20260301T000000Z\r\nDTSTART;TZID=Europe/Berlin:20260325T100000\r\nDTEND;TZID=Europe/Berlin:20260325T110000\r\nSUMMARY:Dentist\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:dr.who@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     assert_eq!(c.put_event("dentist.ics", None, ics).await, 201);
+    assert_eq!(c.put_event("trip.ics", None, TRIP).await, 201);
     c.run();
     c.run();
     let up = graph_events(&c, MS).await;
+    // An all-day trip stays whole days in Outlook, whatever the mailbox's zone.
+    let trip = up.iter().find(|e| e["subject"] == "Trip").unwrap();
+    assert_eq!(trip["isAllDay"], true);
+    assert_eq!(trip["start"]["dateTime"], "2026-04-10T00:00:00");
+    assert_eq!(trip["end"]["dateTime"], "2026-04-13T00:00:00");
+    let (_, _, back) = c.object_with("SUMMARY:Trip").await;
+    assert!(back.contains("DTEND;VALUE=DATE:20260413"), "{back}");
     let dentist: Vec<&Value> = up.iter().filter(|e| e["subject"] == "Dentist").collect();
     assert_eq!(dentist.len(), 1, "{up:?}");
     assert_eq!(
@@ -386,7 +394,7 @@ async fn a_series_split_in_outlook_is_two_series_and_a_client_event_is_created_o
     );
     assert_eq!(
         c.objects().await.len(),
-        3,
+        4,
         "and is not pulled back as a second"
     );
 }

@@ -135,11 +135,23 @@ impl CalendarConnector {
 
     /// Every page from `target` on; the deltaLink the last page carries.
     async fn pages(&mut self, target: &str) -> Result<(Vec<Value>, Option<String>), ApiError> {
+        self.walk(target, true).await
+    }
+
+    /// Pages from `target` to the end, keeping their rows only if `keep` (a new delta round
+    /// is walked for where it ends, and its rows would be most of a first pull's memory).
+    async fn walk(
+        &mut self,
+        target: &str,
+        keep: bool,
+    ) -> Result<(Vec<Value>, Option<String>), ApiError> {
         let mut rows = Vec::new();
         let mut next = target.to_string();
         loop {
-            let v = self.api.call(Method::GET, &next, None, None).await?;
-            rows.extend(v["value"].as_array().into_iter().flatten().cloned());
+            let mut v = self.api.call(Method::GET, &next, None, None).await?;
+            if keep && let Value::Array(page) = v["value"].take() {
+                rows.extend(page);
+            }
             match v["@odata.nextLink"].as_str() {
                 Some(n) => next = n.to_string(),
                 None => return Ok((rows, v["@odata.deltaLink"].as_str().map(str::to_string))),
@@ -248,7 +260,7 @@ impl CalendarConnector {
             enc(&self.calendar),
             self.window()
         );
-        let (_, link) = self.pages(&start).await.map_err(calendar_error)?;
+        let (_, link) = self.walk(&start, false).await.map_err(calendar_error)?;
         Ok(Fetched {
             items,
             complete: true,

@@ -183,6 +183,10 @@ pub(crate) fn write(w: &mut World, account: &str, cal: &str, id: &str, body: Val
     let mut body = body;
     for k in ["start", "end", "originalStartTime"] {
         with_offset(&mut body[k]);
+        // A null in a request clears the field; Google's answers never hold one.
+        if let Some(t) = body[k].as_object_mut() {
+            t.retain(|_, v| !v.is_null());
+        }
         if body[k].is_null() {
             body.as_object_mut().map(|o| o.remove(k));
         }

@@ -433,3 +433,23 @@ async fn a_byte_quota_refuses_what_would_pass_it_and_counts_replacements_once() 
     assert!(r.text().contains("quota-not-exceeded"));
     assert_eq!(put("b.vcf", card("b", 500)).await.status, 201);
 }
+
+/// A DAV request past `server.limits.request_timeout` is stopped with 503 and Retry-After,
+/// and the server goes on answering others.
+#[tokio::test]
+async fn a_request_over_its_time_budget_is_stopped_with_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kith.toml");
+    std::fs::write(&path, "[server.limits]\nrequest_timeout = \"1s\"\n").unwrap();
+    // Every DAV request holds at the failpoint for 5 s, past its 1 s budget.
+    let s = Server::start_with(&[
+        ("KITH_CONFIG", path.to_str().unwrap()),
+        ("KITH_FAILPOINT", "dav-request:5000"),
+    ]);
+    let r = s.req("PROPFIND", BOOK).header("depth", "0").send().await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.header("retry-after").as_deref(), Some("30"));
+    assert!(r.text().contains("took longer than this server allows"));
+    let h = s.anon("GET", "/healthz").send().await;
+    assert_eq!(h.status, 200);
+}

@@ -31,7 +31,27 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(r) => return r,
         Err(req) => req,
     };
-    crate::dav::handle(&app, req).await
+    let budget = app.config.limits.request_timeout();
+    match tokio::time::timeout(budget, crate::dav::handle(&app, req)).await {
+        Ok(r) => r,
+        Err(_) => over_budget(&method, &path, budget),
+    }
+}
+
+/// A DAV request that ran past `server.limits.request_timeout`: stopped (its transaction, if
+/// any, rolled back with it) and answered so the client retries later.
+fn over_budget(method: &Method, path: &str, budget: Duration) -> Response {
+    tracing::warn!(%method, %path, budget_s = budget.as_secs_f64(), "request stopped: over its time budget");
+    let mut r = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!(
+            "The request took longer than this server allows ({} s) and was stopped. Try again later; if it keeps happening, ask for less at once (fewer items per request, a shorter time range).",
+            budget.as_secs()
+        ),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    r
 }
 
 fn text(status: StatusCode, body: &str) -> Response {

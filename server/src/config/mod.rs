@@ -211,6 +211,9 @@ pub struct ConnectionLimits {
     pub header_timeout: String,
     /// Longest pause while a request body arrives.
     pub body_timeout: String,
+    /// Longest a DAV request may take to be answered (its body may still stream after); a
+    /// request over it is stopped and answered 503.
+    pub request_timeout: String,
 }
 
 impl Default for ConnectionLimits {
@@ -219,6 +222,7 @@ impl Default for ConnectionLimits {
             max_connections: 4096,
             header_timeout: "30s".into(),
             body_timeout: "60s".into(),
+            request_timeout: "120s".into(),
         }
     }
 }
@@ -235,9 +239,16 @@ impl ConnectionLimits {
         std::time::Duration::from_millis(ms as u64)
     }
 
+    pub fn request_timeout(&self) -> std::time::Duration {
+        let ms =
+            duration_ms("server.limits.request_timeout", &self.request_timeout).unwrap_or(120_000);
+        std::time::Duration::from_millis(ms as u64)
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
         duration_ms("server.limits.header_timeout", &self.header_timeout)?;
         duration_ms("server.limits.body_timeout", &self.body_timeout)?;
+        duration_ms("server.limits.request_timeout", &self.request_timeout)?;
         if self.max_connections == 0 {
             return Err(ConfigError::Value {
                 key: "server.limits.max_connections".into(),
@@ -261,7 +272,8 @@ pub struct DavSection {
     pub max_property_size: usize,
     /// Largest total of the properties clients set on one collection (bytes of XML).
     pub max_properties_size: usize,
-    /// Most bytes of cards and events one user may store over DAV; 0: no limit.
+    /// Most bytes of cards and events one user may store over DAV; 0: no limit. On by
+    /// default, so one account cannot fill the disk every other account shares.
     pub max_bytes_per_user: u64,
 }
 
@@ -273,7 +285,7 @@ impl Default for DavSection {
             max_collections: 200,
             max_property_size: 16 * 1024,
             max_properties_size: 64 * 1024,
-            max_bytes_per_user: 0,
+            max_bytes_per_user: 1024 * 1024 * 1024,
         }
     }
 }

@@ -339,6 +339,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
         }
         Err(AuthError::Store(e)) => return respond::internal(e),
     };
+    crate::core::lease::failpoint("dav-request").await;
     let logged = match &principal.device {
         Some(d) => format!("{}[{d}]", principal.user.name),
         None => principal.user.name.clone(),

@@ -425,31 +425,7 @@ async fn an_empty_listing_or_a_mass_delete_in_outlook_trips_the_guard_and_a_run_
         )
         .await;
     }
-    let (ok, out, err) = c.cli(&["sync", "run", "work", "--user", "admin"]);
-    let all = format!("{out}{err}");
-    assert!(!ok || all.contains("paused"), "{all}");
-    assert!(
-        all.contains("8 of 10 linked events would be unlinked or deleted"),
-        "{all}"
-    );
-    assert_eq!(
-        c.objects().await.len(),
-        10,
-        "a tripped guard deletes nothing"
-    );
-    let history = c.ok(&["sync", "history", "--user", "admin"]);
-    let paused = history
-        .lines()
-        .find(|l| l.contains("paused"))
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{history}"))
-        .to_string();
-    c.ok(&["sync", "apply", &paused, "--force"]);
-    assert_eq!(c.objects().await.len(), 2);
-    c.ok(&["sync", "undo", &paused]);
-    let objs = c.objects().await;
-    assert_eq!(objs.len(), 10, "undo brings the events back");
-    assert!(objs.values().any(|(_, t)| t.contains("SUMMARY:Event 0")));
+    guard_then_undo(&c).await;
 }
 
 /// The fake Graph keeps Outlook's calendar rules, so Kith is tested against them: recurrence

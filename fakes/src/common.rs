@@ -14,6 +14,18 @@ pub fn token(prefix: &str) -> String {
     format!("{prefix}{hex}")
 }
 
+/// A request path's segments, percent-decoded (ids arrive encoded, as the real APIs take them).
+pub fn segments(path: &str) -> Vec<String> {
+    path.trim_start_matches('/')
+        .split('/')
+        .map(|p| {
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
 pub fn json(status: StatusCode, v: Value) -> Response {
     (
         status,

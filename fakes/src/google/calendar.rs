@@ -492,15 +492,7 @@ pub(crate) fn handle(w: &mut World, account: &str, scopes: Option<&str>, req: Re
             j!({"kind": "calendar#calendarList", "items": items}),
         );
     }
-    let parts: Vec<String> = rest
-        .trim_start_matches('/')
-        .split('/')
-        .map(|p| {
-            percent_encoding::percent_decode_str(p)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
+    let parts = crate::common::segments(rest);
     let (cal, eid) = match parts.as_slice() {
         [c, cal, e] if c == "calendars" && e == "events" => (cal.clone(), None),
         [c, cal, e, id] if c == "calendars" && e == "events" => (cal.clone(), Some(id.clone())),

@@ -160,16 +160,7 @@ fn dispatch(
             }
         }
     };
-    // Ids arrive percent-encoded, as Graph takes them.
-    let decoded: Vec<String> = rest
-        .trim_start_matches('/')
-        .split('/')
-        .map(|p| {
-            percent_encoding::percent_decode_str(p)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
+    let decoded = crate::common::segments(rest);
     let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let req = super::calendar::Req {
         method: method.as_str(),

@@ -25,6 +25,41 @@ pub struct Fetched {
     pub cursor: Option<String>,
 }
 
+/// Where a change feed resumes: its position (a sync token, or Graph's whole deltaLink) and
+/// when the full listing that began this chain of positions ran. Chains are restarted by a
+/// full listing after an age the provider sets (Google's six days, the monthly re-baseline of
+/// a Graph window), as well as when the provider says the position is gone.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct FeedCursor {
+    /// Stored as `link` by Graph calendar cursors before they were shared.
+    #[serde(alias = "link")]
+    pub token: String,
+    pub full_at: i64,
+}
+
+impl FeedCursor {
+    /// The stored cursor, unless it is unreadable or its chain is `max_age_ms` old: then a
+    /// full listing is due.
+    pub fn resume(stored: Option<&str>, max_age_ms: i64) -> Option<FeedCursor> {
+        let c: FeedCursor = serde_json::from_str(stored?).ok()?;
+        (crate::time::now_ms() - c.full_at < max_age_ms).then_some(c)
+    }
+
+    /// What to store after the feed was read to `next`: the same chain, moved on.
+    pub fn then(&self, next: Option<String>) -> Option<String> {
+        next.map(|token| Self::json(token, self.full_at))
+    }
+
+    /// What to store after a full listing that ended at `token`: a chain beginning now.
+    pub fn begin(token: Option<String>) -> Option<String> {
+        token.map(|t| Self::json(t, crate::time::now_ms()))
+    }
+
+    fn json(token: String, full_at: i64) -> String {
+        serde_json::to_string(&FeedCursor { token, full_at }).unwrap_or_default()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
     #[error("{0}")]
@@ -135,5 +170,30 @@ impl Connector for FileConnector {
     async fn get(&mut self, id: &str) -> Result<Option<SourceItem>, ConnectorError> {
         let read = formats::read(&self.bytes, self.format)?;
         Ok(read.items.into_iter().find(|i| i.id == id))
+    }
+}
+
+#[cfg(test)]
+mod feed_cursor_tests {
+    use super::FeedCursor;
+
+    #[test]
+    fn a_cursor_resumes_until_its_chain_is_too_old_and_reads_the_old_graph_form() {
+        let now = crate::time::now_ms();
+        let stored = FeedCursor::begin(Some("tok-1".into())).unwrap();
+        let c = FeedCursor::resume(Some(&stored), 60_000).unwrap();
+        assert_eq!(c.token, "tok-1");
+        let moved = c.then(Some("tok-2".into())).unwrap();
+        let m = FeedCursor::resume(Some(&moved), 60_000).unwrap();
+        assert_eq!((m.token.as_str(), m.full_at), ("tok-2", c.full_at));
+        let old = format!(
+            r#"{{"link":"https://graph/delta?t=1","full_at":{}}}"#,
+            now - 120_000
+        );
+        assert!(FeedCursor::resume(Some(&old), 60_000).is_none(), "too old");
+        let graph = FeedCursor::resume(Some(&old), 600_000).unwrap();
+        assert_eq!(graph.token, "https://graph/delta?t=1");
+        assert!(FeedCursor::resume(Some("not json"), 60_000).is_none());
+        assert!(FeedCursor::resume(None, 60_000).is_none());
     }
 }

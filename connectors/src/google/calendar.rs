@@ -2,14 +2,13 @@
 //! sync-token increments; a 410 means a full resync that infers no deletes. A changed
 //! exception or cancelled instance re-reads its whole series, so a series is one item.
 
+use super::FULL_SYNC_EVERY_MS;
 use super::api::{Api, ApiError, Config, TokenSink};
 use super::event::{self, FIELDS, MARKER};
-use super::{Cursor, FULL_SYNC_EVERY_MS};
-use crate::connector::{Connector, ConnectorError, Fetched};
+use crate::connector::{Connector, ConnectorError, FeedCursor, Fetched};
 use crate::formats::SourceItem;
 use crate::oauth::{OAuthError, Started, Tokens};
 use crate::record::{Field, Record};
-use crate::time::now_ms;
 use async_trait::async_trait;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
@@ -158,7 +157,6 @@ impl CalendarConnector {
     }
 
     async fn full(&mut self) -> Result<Fetched, ConnectorError> {
-        let now = now_ms();
         let (rows, next) = self.list(&[]).await.map_err(calendar_error)?;
         let mut masters: BTreeMap<String, &Value> = BTreeMap::new();
         let mut instances: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
@@ -183,13 +181,7 @@ impl CalendarConnector {
             complete: true,
             full: true,
             resync: true,
-            cursor: next.map(|token| {
-                serde_json::to_string(&Cursor {
-                    token,
-                    full_at: now,
-                })
-                .unwrap_or_default()
-            }),
+            cursor: FeedCursor::begin(next),
             ..Fetched::default()
         })
     }
@@ -275,8 +267,7 @@ impl Connector for CalendarConnector {
     }
 
     async fn changes(&mut self, cursor: Option<&str>) -> Result<Fetched, ConnectorError> {
-        let cursor: Option<Cursor> = cursor.and_then(|c| serde_json::from_str(c).ok());
-        let Some(c) = cursor.filter(|c| now_ms() - c.full_at < FULL_SYNC_EVERY_MS) else {
+        let Some(c) = FeedCursor::resume(cursor, FULL_SYNC_EVERY_MS) else {
             return self.full().await;
         };
         let (rows, next) = match self.list(&[("syncToken", c.token.clone())]).await {
@@ -291,13 +282,7 @@ impl Connector for CalendarConnector {
         };
         let mut f = Fetched {
             complete: true,
-            cursor: next.map(|token| {
-                serde_json::to_string(&Cursor {
-                    token,
-                    full_at: c.full_at,
-                })
-                .unwrap_or_default()
-            }),
+            cursor: c.then(next),
             ..Fetched::default()
         };
         // A series is read whole again when any row of it changed: its exceptions arrive

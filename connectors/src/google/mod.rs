@@ -9,14 +9,14 @@ pub mod errors;
 pub mod event;
 pub mod person;
 
-use crate::connector::{Connector, ConnectorError, Fetched};
+use crate::connector::{Connector, ConnectorError, FeedCursor, Fetched};
 use crate::formats::SourceItem;
 use crate::oauth::{self, OAuthError, Started, Tokens};
 use crate::record::{Field, Record};
 use api::{Api, ApiError};
 use async_trait::async_trait;
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
+
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -28,15 +28,6 @@ pub const SCOPES: &[&str] = &["openid", "email", CONTACTS_SCOPE];
 /// Sync tokens expire 7 days after the full sync that started the chain, whatever happened
 /// since; a full resync every 6 days keeps an idle source from ever meeting that.
 pub const FULL_SYNC_EVERY_MS: i64 = 6 * 24 * 3600 * 1000;
-
-/// Where the change feed resumes: the sync token and when its chain's full sync ran.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Cursor {
-    pub token: String,
-    pub full_at: i64,
-}
-
-use crate::time::now_ms;
 
 /// The authorization URL for a user (offline access, consent every time so a refresh token
 /// is always issued).
@@ -279,20 +270,12 @@ impl Connector for GoogleConnector {
 
     async fn changes(&mut self, cursor: Option<&str>) -> Result<Fetched, ConnectorError> {
         self.groups().await?;
-        let cursor: Option<Cursor> = cursor.and_then(|c| serde_json::from_str(c).ok());
-        let now = now_ms();
-        if let Some(c) = cursor.filter(|c| now - c.full_at < FULL_SYNC_EVERY_MS) {
+        if let Some(c) = FeedCursor::resume(cursor, FULL_SYNC_EVERY_MS) {
             match self.list(Some(&c.token)).await {
                 Ok((people, next)) => {
                     let mut f = Fetched {
                         complete: true,
-                        cursor: next.map(|token| {
-                            serde_json::to_string(&Cursor {
-                                token,
-                                full_at: c.full_at,
-                            })
-                            .unwrap_or_default()
-                        }),
+                        cursor: c.then(next),
                         ..Fetched::default()
                     };
                     // The feed may list a person more than once: the last row wins.
@@ -332,13 +315,7 @@ impl Connector for GoogleConnector {
             complete: true,
             full: true,
             resync: true,
-            cursor: next.map(|token| {
-                serde_json::to_string(&Cursor {
-                    token,
-                    full_at: now,
-                })
-                .unwrap_or_default()
-            }),
+            cursor: FeedCursor::begin(next),
             ..Fetched::default()
         })
     }
@@ -497,8 +474,8 @@ mod tests {
             !next.full && next.items.is_empty(),
             "a fresh cursor syncs incrementally"
         );
-        let mut old: Cursor = serde_json::from_str(&cursor).unwrap();
-        old.full_at = now_ms() - FULL_SYNC_EVERY_MS - 1;
+        let mut old: FeedCursor = serde_json::from_str(&cursor).unwrap();
+        old.full_at = crate::time::now_ms() - FULL_SYNC_EVERY_MS - 1;
         let aged = c
             .changes(Some(&serde_json::to_string(&old).unwrap()))
             .await
@@ -509,7 +486,7 @@ mod tests {
         );
         assert_eq!(aged.items.len(), 3);
         let fresh_cursor = aged.cursor.unwrap();
-        let fresh: Cursor = serde_json::from_str(&fresh_cursor).unwrap();
+        let fresh: FeedCursor = serde_json::from_str(&fresh_cursor).unwrap();
         assert!(fresh.full_at > old.full_at, "the new chain starts now");
         // Expiry as the guide describes it (410) is met the same way as the 400 clients see.
         post(

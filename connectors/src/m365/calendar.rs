@@ -7,17 +7,15 @@
 
 use super::api::{Api, ApiError, Config, enc};
 use super::event::{self, FIELDS};
-use crate::connector::{Connector, ConnectorError, Fetched};
+use crate::connector::{Connector, ConnectorError, FeedCursor, Fetched};
 use crate::event::when::When;
 use crate::formats::SourceItem;
 use crate::oauth::TokenSink;
 use crate::oauth::{self, OAuthError, Started, Tokens};
 use crate::record::{Field, Record};
-use crate::time::now_ms;
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -47,12 +45,6 @@ pub async fn finish(
     verifier: &str,
 ) -> Result<super::Finished, OAuthError> {
     super::finish_for(cfg, code, verifier, "calendars.readwrite").await
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Cursor {
-    link: String,
-    full_at: i64,
 }
 
 pub struct CalendarConnector {
@@ -266,13 +258,7 @@ impl CalendarConnector {
             complete: true,
             full: true,
             resync: true,
-            cursor: link.map(|link| {
-                serde_json::to_string(&Cursor {
-                    link,
-                    full_at: now_ms(),
-                })
-                .unwrap_or_default()
-            }),
+            cursor: FeedCursor::begin(link),
             ..Fetched::default()
         })
     }
@@ -304,11 +290,10 @@ impl Connector for CalendarConnector {
     }
 
     async fn changes(&mut self, cursor: Option<&str>) -> Result<Fetched, ConnectorError> {
-        let cursor: Option<Cursor> = cursor.and_then(|c| serde_json::from_str(c).ok());
-        let Some(c) = cursor.filter(|c| now_ms() - c.full_at < REBASE_MS) else {
+        let Some(c) = FeedCursor::resume(cursor, REBASE_MS) else {
             return self.full().await;
         };
-        let (rows, link) = match self.pages(&c.link).await {
+        let (rows, link) = match self.pages(&c.token).await {
             Ok(x) => x,
             Err(ApiError::Expired) => {
                 tracing::info!(
@@ -320,13 +305,7 @@ impl Connector for CalendarConnector {
         };
         let mut f = Fetched {
             complete: true,
-            cursor: link.map(|link| {
-                serde_json::to_string(&Cursor {
-                    link,
-                    full_at: c.full_at,
-                })
-                .unwrap_or_default()
-            }),
+            cursor: c.then(link),
             ..Fetched::default()
         };
         let mut touched: BTreeMap<String, ()> = BTreeMap::new();

@@ -59,6 +59,15 @@ fn agreed(op: &mut Op, item: &SourceItem) {
     }
 }
 
+/// Why a write failed, without the generic prefix a refusal's message carries (the note
+/// already says who refused).
+fn reason(e: &ConnectorError) -> String {
+    match e {
+        ConnectorError::Rejected(m) => m.clone(),
+        e => e.to_string(),
+    }
+}
+
 fn stops(e: &ConnectorError) -> bool {
     matches!(
         e,
@@ -169,7 +178,12 @@ async fn create(
             Step::Done
         }
         Err(e) if stops(&e) => Step::Stop(e),
-        Err(e) => Step::Failed(format!("{} refused the new contact: {e}", ctx.source)),
+        Err(e) => Step::Failed(format!(
+            "{} refused the new {}: {}",
+            ctx.source,
+            ctx.kind.noun(),
+            reason(&e)
+        )),
     }
 }
 
@@ -219,7 +233,9 @@ async fn update(conn: &mut dyn Connector, op: &mut Op, ctx: &Context<'_>) -> Ste
                 ));
             }
             Err(e) if stops(&e) => return Step::Stop(e),
-            Err(e) => return Step::Failed(format!("{} refused the update: {e}", ctx.source)),
+            Err(e) => {
+                return Step::Failed(format!("{} refused the update: {}", ctx.source, reason(&e)));
+            }
         }
     }
     Step::Done

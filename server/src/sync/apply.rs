@@ -166,8 +166,7 @@ pub(super) async fn apply_ops(
             // The run itself went through; what the source would not take is told where the
             // user looks, with why.
             let msg = format!(
-                "{} refused {} of Kith's writes; they stay in Kith only: {}",
-                source.name,
+                "{} of Kith's writes kept in Kith only. {}",
                 refused.len(),
                 refused.join("; ")
             );

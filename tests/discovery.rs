@@ -58,7 +58,7 @@ async fn options_advertises_only_what_is_implemented() {
     let dav = r.header("dav").unwrap();
     assert_eq!(
         dav,
-        "1, 3, addressbook, calendar-access, calendar-auto-schedule, calendar-proxy, extended-mkcol"
+        "1, 3, addressbook, calendar-access, calendar-auto-schedule, calendar-proxy, extended-mkcol, webdav-push"
     );
     assert!(!dav.contains('2'), "no LOCK, so no class 2");
     // RFC 6638 §2: the server schedules; clients do not send invitations themselves.

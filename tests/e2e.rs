@@ -25,6 +25,7 @@ mod migrate;
 mod notify;
 mod operations;
 mod partial;
+mod push;
 mod quirks;
 mod reports;
 mod robustness;

@@ -4,6 +4,7 @@
 
 use crate::formats::{self, Format, RowError, SourceItem};
 use crate::record::{Field, Record};
+pub use crate::watch::{Watch, WatchRequest};
 use async_trait::async_trait;
 
 /// One read of a source.
@@ -135,6 +136,24 @@ pub trait Connector: Send {
     /// How long to wait before retry `attempt` (1-based) of a write that met a stale version.
     fn retry_delay(&self, attempt: u32) -> std::time::Duration {
         std::time::Duration::from_secs(4u64.saturating_pow(attempt.saturating_sub(1)))
+    }
+    /// Asks the provider to notify Kith of changes to this source: one watch per feed the
+    /// source reads. Empty when the provider cannot (files, the People API).
+    async fn watch(&mut self, _req: &WatchRequest) -> Result<Vec<Watch>, ConnectorError> {
+        Ok(Vec::new())
+    }
+    /// Extends `w` to `req.expires_at`: Graph renews it in place; Google has no renewal, so a
+    /// new channel replaces it and the old one is stopped.
+    async fn renew_watch(
+        &mut self,
+        w: &Watch,
+        _req: &WatchRequest,
+    ) -> Result<Watch, ConnectorError> {
+        Ok(w.clone())
+    }
+    /// Ends a watch; one the provider no longer knows counts as ended.
+    async fn unwatch(&mut self, _w: &Watch) -> Result<(), ConnectorError> {
+        Ok(())
     }
 }
 

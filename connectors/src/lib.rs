@@ -32,3 +32,4 @@ pub mod retry;
 pub mod rules;
 pub mod text;
 pub mod time;
+pub mod watch;

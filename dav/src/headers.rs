@@ -46,6 +46,12 @@ pub struct RequestHeaders {
     pub schedule_reply: bool,
     /// `If-Schedule-Tag-Match` (RFC 6638 §8.3).
     pub if_schedule_tag_match: Option<String>,
+    /// `Host`, for URLs the response must give absolute.
+    pub host: Option<String>,
+    /// `X-Forwarded-Proto: https` from a proxy in front.
+    pub forwarded_https: bool,
+    /// `Push-Dont-Notify` (WebDAV-Push): the writer's own registrations to leave out.
+    pub dont_notify: Option<crate::push::DontNotify>,
 }
 
 impl RequestHeaders {
@@ -80,6 +86,12 @@ impl RequestHeaders {
             client: Client::detect(user_agent.as_deref()),
             user_agent,
             if_schedule_tag_match: get("if-schedule-tag-match"),
+            host: get("host"),
+            forwarded_https: get("x-forwarded-proto")
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https")),
+            dont_notify: get("push-dont-notify")
+                .as_deref()
+                .and_then(crate::push::DontNotify::parse),
             schedule_reply: !get("schedule-reply")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("f")),
         }

@@ -5,6 +5,8 @@ pub const CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
 pub const CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
 pub const CALSERVER: &str = "http://calendarserver.org/ns/";
 pub const APPLE_ICAL: &str = "http://apple.com/ns/ical/";
+/// WebDAV-Push (draft-bitfire-webdav-push).
+pub const PUSH: &str = "https://bitfire.at/webdav-push";
 
 /// The prefix a namespace is written with, for the namespaces declared on every response root.
 pub fn prefix(ns: &str) -> Option<&'static str> {
@@ -14,6 +16,7 @@ pub fn prefix(ns: &str) -> Option<&'static str> {
         CALDAV => Some("cal"),
         CALSERVER => Some("cs"),
         APPLE_ICAL => Some("ical"),
+        PUSH => Some("push"),
         _ => None,
     }
 }
@@ -24,7 +27,8 @@ pub const ROOT_XMLNS: &str = concat!(
     " xmlns:card=\"urn:ietf:params:xml:ns:carddav\"",
     " xmlns:cal=\"urn:ietf:params:xml:ns:caldav\"",
     " xmlns:cs=\"http://calendarserver.org/ns/\"",
-    " xmlns:ical=\"http://apple.com/ns/ical/\""
+    " xmlns:ical=\"http://apple.com/ns/ical/\"",
+    " xmlns:push=\"https://bitfire.at/webdav-push\""
 );
 
 /// A property or element name: (namespace, local name).

@@ -8,4 +8,5 @@ mod common;
 pub mod google;
 pub mod m365;
 pub mod oidc;
+pub mod push;
 pub mod sinks;

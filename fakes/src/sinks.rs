@@ -19,14 +19,14 @@ pub struct Inbox<T> {
 }
 
 impl<T: Clone> Inbox<T> {
-    fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Inbox {
             items: Mutex::new(Vec::new()),
             more: Condvar::new(),
         })
     }
 
-    fn push(&self, item: T) {
+    pub(crate) fn push(&self, item: T) {
         if let Ok(mut v) = self.items.lock() {
             v.push(item);
             self.more.notify_all();

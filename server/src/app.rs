@@ -13,6 +13,8 @@ pub struct App {
     pub config: Config,
     pub upstreams: Arc<Upstreams>,
     pub notifier: Arc<crate::sync::notify::Notifier>,
+    /// WebDAV-Push to devices; `None` when `push.enabled` is off.
+    pub push: Option<Arc<crate::core::push::PushService>>,
 }
 
 /// The address a connection came from, set on each request by the listener.

@@ -143,6 +143,11 @@ async fn serve(config: Config) -> CliResult {
         lease_ms,
     );
 
+    let push = core::push::PushService::open(&config, store.as_ref(), &key)
+        .await?
+        .map(Arc::new);
+    let pusher = push.clone().map(|p| core::push::spawn(store.clone(), p));
+
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| {
@@ -158,6 +163,7 @@ async fn serve(config: Config) -> CliResult {
         config: config.clone(),
         upstreams,
         notifier,
+        push,
     });
     tracing::info!(data_dir = %config.data_dir.display(), "data directory");
     // Scripts and the tests read this line to learn the port (useful with --listen ...:0).
@@ -173,6 +179,9 @@ async fn serve(config: Config) -> CliResult {
     // In-flight requests are done; let a sync run under way finish and release its lease, so
     // another instance need not wait for the lease to lapse.
     scheduler.stop(std::time::Duration::from_secs(30)).await;
+    if let Some(p) = pusher {
+        p.stop(std::time::Duration::from_secs(5)).await;
+    }
     Ok(())
 }
 

@@ -26,6 +26,7 @@ struct Registry {
     sync_runs: BTreeMap<String, u64>,
     guard_trips: u64,
     backups: BTreeMap<String, u64>,
+    pushes: BTreeMap<String, u64>,
     upstream_calls: BTreeMap<(String, String), u64>,
     upstream_throttles: BTreeMap<String, u64>,
 }
@@ -88,6 +89,11 @@ pub fn sync_run(outcome: &str) {
 /// A scheduled backup ended (`ok` or `failed`).
 pub fn backup(outcome: &str) {
     with(|r| *r.backups.entry(outcome.to_string()).or_default() += 1);
+}
+
+/// A WebDAV-Push message ended (`delivered`, `gone`, `failed`).
+pub fn push(outcome: &str) {
+    with(|r| *r.pushes.entry(outcome.to_string()).or_default() += 1);
 }
 
 /// A call to an upstream API (Google, Microsoft 365) and whether it was throttled; the
@@ -194,6 +200,15 @@ pub fn render(pools: &[PoolStat]) -> String {
         );
         for (o, n) in &r.backups {
             let _ = writeln!(out, "kith_backups_total{{outcome=\"{}\"}} {n}", label(o));
+        }
+        head(
+            &mut out,
+            "kith_pushes_total",
+            "counter",
+            "WebDAV-Push messages to devices by outcome.",
+        );
+        for (o, n) in &r.pushes {
+            let _ = writeln!(out, "kith_pushes_total{{outcome=\"{}\"}} {n}", label(o));
         }
         head(
             &mut out,

@@ -19,6 +19,14 @@ pub fn http_date(ms: i64) -> String {
     format(ms.div_euclid(1000) * 1000, "%a, %d %b %Y %H:%M:%S GMT").unwrap_or_default()
 }
 
+/// Reads an HTTP-date (IMF-fixdate, `Wed, 20 Dec 2023 10:03:31 GMT`) as Unix ms.
+pub fn parse_http_date(s: &str) -> Option<i64> {
+    jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(s.trim())
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
 /// RFC 3339 in UTC, to the second: `2026-11-29T09:03:00Z`. What people read and type back.
 pub fn rfc3339(ms: i64) -> String {
     Timestamp::from_second(ms.div_euclid(1000))
@@ -58,6 +66,11 @@ mod tests {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(784_111_777_000), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(http_date(951_782_400_999), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777_000)
+        );
+        assert_eq!(parse_http_date("next week"), None);
     }
 
     #[test]

@@ -252,6 +252,64 @@ impl Connector for CalendarConnector {
         &FIELDS
     }
 
+    /// An `events.watch` channel: Google POSTs to `req.url` when an event changes.
+    async fn watch(
+        &mut self,
+        req: &crate::watch::WatchRequest,
+    ) -> Result<Vec<crate::watch::Watch>, ConnectorError> {
+        let id = format!("kith-{:032x}", rand::random::<u128>());
+        let body = serde_json::json!({
+            "id": id,
+            "type": "web_hook",
+            "address": req.url,
+            "token": req.secret,
+            "expiration": req.expires_at,
+        });
+        let path = format!("{}/watch", self.events_path());
+        let v = self.api.call(Method::POST, &path, &[], Some(&body)).await?;
+        let expires_at = v["expiration"]
+            .as_str()
+            .and_then(|e| e.parse::<i64>().ok())
+            .or_else(|| v["expiration"].as_i64())
+            .unwrap_or(req.expires_at);
+        Ok(vec![crate::watch::Watch {
+            remote_id: v["id"].as_str().unwrap_or(&id).to_string(),
+            resource_id: v["resourceId"].as_str().map(str::to_string),
+            expires_at,
+        }])
+    }
+
+    /// Google channels cannot be extended: a new one first, then the old one stops, so no
+    /// change falls between them.
+    async fn renew_watch(
+        &mut self,
+        w: &crate::watch::Watch,
+        req: &crate::watch::WatchRequest,
+    ) -> Result<crate::watch::Watch, ConnectorError> {
+        let fresh = self
+            .watch(req)
+            .await?
+            .pop()
+            .ok_or_else(|| ConnectorError::Unavailable("Google made no channel".into()))?;
+        self.unwatch(w).await?;
+        Ok(fresh)
+    }
+
+    async fn unwatch(&mut self, w: &crate::watch::Watch) -> Result<(), ConnectorError> {
+        let body = serde_json::json!({
+            "id": w.remote_id,
+            "resourceId": w.resource_id,
+        });
+        match self
+            .api
+            .call(Method::POST, "/channels/stop", &[], Some(&body))
+            .await
+        {
+            Ok(_) | Err(crate::exchange::ApiError::NotFound) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// A guest's copy takes only the guest's own reminders; the rest of a client's edit stays
     /// in Kith.
     fn fit(&self, record: Record) -> Record {

@@ -281,6 +281,28 @@ impl Connector for CalendarConnector {
         &FIELDS
     }
 
+    async fn watch(
+        &mut self,
+        req: &crate::watch::WatchRequest,
+    ) -> Result<Vec<crate::watch::Watch>, ConnectorError> {
+        let resource = format!("me/calendars/{}/events", self.calendar);
+        Ok(vec![
+            super::watch::subscribe(&mut self.api, &resource, req).await?,
+        ])
+    }
+
+    async fn renew_watch(
+        &mut self,
+        w: &crate::watch::Watch,
+        req: &crate::watch::WatchRequest,
+    ) -> Result<crate::watch::Watch, ConnectorError> {
+        super::watch::renew(&mut self.api, w, req).await
+    }
+
+    async fn unwatch(&mut self, w: &crate::watch::Watch) -> Result<(), ConnectorError> {
+        super::watch::unsubscribe(&mut self.api, w).await
+    }
+
     fn writable(&self) -> bool {
         true
     }

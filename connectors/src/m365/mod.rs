@@ -11,6 +11,7 @@ pub mod errors;
 pub mod event;
 mod occurrences;
 pub mod recurrence;
+mod watch;
 
 use crate::connector::{Connector, ConnectorError, Fetched};
 use crate::formats::SourceItem;
@@ -325,6 +326,35 @@ impl GraphConnector {
 impl Connector for GraphConnector {
     fn fields(&self) -> &'static [Field] {
         contact::FIELDS
+    }
+
+    /// One subscription per tracked folder.
+    async fn watch(
+        &mut self,
+        req: &crate::watch::WatchRequest,
+    ) -> Result<Vec<crate::watch::Watch>, ConnectorError> {
+        let mut made = Vec::new();
+        for (folder, _) in self.folders().await? {
+            let resource = if folder == DEFAULT_FOLDER {
+                "me/contacts".to_string()
+            } else {
+                format!("me/contactFolders/{folder}/contacts")
+            };
+            made.push(watch::subscribe(&mut self.api, &resource, req).await?);
+        }
+        Ok(made)
+    }
+
+    async fn renew_watch(
+        &mut self,
+        w: &crate::watch::Watch,
+        req: &crate::watch::WatchRequest,
+    ) -> Result<crate::watch::Watch, ConnectorError> {
+        watch::renew(&mut self.api, w, req).await
+    }
+
+    async fn unwatch(&mut self, w: &crate::watch::Watch) -> Result<(), ConnectorError> {
+        watch::unsubscribe(&mut self.api, w).await
     }
 
     fn writable(&self) -> bool {

@@ -2,9 +2,11 @@
 //! flags (clap reads both, flags first).
 
 mod providers;
+mod push;
 mod smtp;
 
 pub use providers::*;
+pub use push::PushSection;
 use serde::Deserialize;
 pub use smtp::SmtpSection;
 use std::net::SocketAddr;
@@ -48,6 +50,8 @@ pub struct FileConfig {
     pub providers: ProvidersSection,
     #[serde(default)]
     pub web: WebSection,
+    #[serde(default)]
+    pub push: PushSection,
     /// Where notification mail goes out; unset: mail notifications are off.
     pub smtp: Option<SmtpSection>,
 }
@@ -325,6 +329,7 @@ pub struct Config {
     pub database: DatabaseSection,
     pub providers: ProvidersSection,
     pub web: WebSection,
+    pub push: PushSection,
     pub smtp: Option<SmtpSection>,
     pub limits: ConnectionLimits,
 }
@@ -475,6 +480,7 @@ pub fn resolve(
         }
         m.retry_base_ms()?;
     }
+    file.push.check()?;
     if !(file.providers.wait_scale.is_finite() && file.providers.wait_scale >= 0.0) {
         return Err(ConfigError::Value {
             key: "providers.wait_scale".into(),
@@ -495,6 +501,7 @@ pub fn resolve(
         database: file.database,
         providers: file.providers,
         web: file.web,
+        push: file.push,
         smtp: file.smtp,
         limits: file.server.limits,
     })

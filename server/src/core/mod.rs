@@ -16,6 +16,7 @@ pub mod groups;
 pub mod lease;
 pub mod maintenance;
 pub mod objects;
+pub mod push;
 pub mod repair;
 pub mod scheduling;
 pub mod shared_cards;

@@ -11,6 +11,7 @@ mod paths;
 mod propfind;
 mod props;
 mod proxy;
+mod push;
 mod report;
 mod respond;
 mod schedule;
@@ -220,6 +221,7 @@ impl Ctx {
             user: &self.principal.user,
             subject: self.user_name(),
             config: &self.app.config,
+            push: self.app.push.as_deref(),
         }
     }
 
@@ -230,6 +232,7 @@ impl Ctx {
             subject: self.user_name().to_string(),
             client: self.headers.client,
             config: Arc::new(self.app.config.clone()),
+            push: self.app.push.clone(),
         }
     }
 }
@@ -242,6 +245,7 @@ pub struct Render {
     pub subject: String,
     pub client: Client,
     pub config: Arc<Config>,
+    pub push: Option<Arc<crate::core::push::PushService>>,
 }
 
 impl Render {
@@ -250,12 +254,15 @@ impl Render {
             user: &self.user,
             subject: &self.subject,
             config: &self.config,
+            push: self.push.as_deref(),
         }
     }
 }
 
 pub const DAV_HEADER: &str =
     "1, 3, addressbook, calendar-access, calendar-auto-schedule, calendar-proxy, extended-mkcol";
+/// The DAV header where WebDAV-Push is on.
+const DAV_HEADER_PUSH: &str = "1, 3, addressbook, calendar-access, calendar-auto-schedule, calendar-proxy, extended-mkcol, webdav-push";
 pub const ALLOW: &str = "OPTIONS, GET, HEAD, POST, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
 
 fn unauthorized(msg: &str) -> Response {
@@ -267,10 +274,15 @@ fn unauthorized(msg: &str) -> Response {
     r
 }
 
-fn options() -> Response {
+fn options(app: &App) -> Response {
     let mut r = respond::status(StatusCode::OK);
     let h = r.headers_mut();
-    h.insert("DAV", HeaderValue::from_static(DAV_HEADER));
+    let dav = if app.push.is_some() {
+        DAV_HEADER_PUSH
+    } else {
+        DAV_HEADER
+    };
+    h.insert("DAV", HeaderValue::from_static(dav));
     h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     r
@@ -292,7 +304,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Response {
         return r;
     }
     if method == Method::OPTIONS {
-        return options();
+        return options(app);
     }
     let target = paths::resolve(&path);
 
@@ -444,8 +456,9 @@ async fn serve_method(ctx: Ctx, method: Method, body: Body) -> Response {
                 Err(_) => write::too_large(&ctx),
             }
         }
-        "DELETE" => match ctx.target {
+        "DELETE" => match &ctx.target {
             Target::Member(..) => object::delete(&ctx).await,
+            Target::Push(token) => push::unregister(&ctx, token).await,
             _ => collection::delete(&ctx).await,
         },
         "PROPFIND" => match read_body(body, MAX_XML_BODY).await {
@@ -466,6 +479,7 @@ async fn serve_method(ctx: Ctx, method: Method, body: Body) -> Response {
             Err(r) => r,
         },
         "POST" => match read_body(body, MAX_XML_BODY).await {
+            Ok(b) if kith_dav::push::is_register(&b) => push::register(&ctx, &b).await,
             Ok(b) => schedule::post(&ctx, &b).await,
             Err(r) => r,
         },

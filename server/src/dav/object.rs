@@ -148,6 +148,7 @@ pub async fn delete(ctx: &Ctx) -> Response {
         .await
     {
         Ok(DeleteOutcome::Deleted) => {
+            super::push::dont_notify(ctx, &book).await;
             if let Some(old) = old
                 && let Err(e) = super::schedule::after_delete(ctx, &book, &old).await
             {

@@ -17,6 +17,8 @@ use crate::store::Kind;
 use kith_dav::href::{decode_segment, encode_segment, push_segment};
 
 pub const DAV_ROOT: &str = "/dav/";
+/// Registrations' URLs are `/dav/push/TOKEN`.
+pub const PUSH_SEGMENT: &str = "push";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -35,6 +37,8 @@ pub enum Target {
     Group(String),
     /// A user's calendar-proxy group (delegates): (user, whether it is the write group).
     Proxy(String, bool),
+    /// A WebDAV-Push registration, `/dav/push/TOKEN`: its device may DELETE it.
+    Push(String),
     NotFound,
 }
 
@@ -84,6 +88,7 @@ pub fn resolve(path: &str) -> Target {
             _ => Target::NotFound,
         },
         (Some(p), Some(g), None, ..) if p == "groups" => Target::Group(g),
+        (Some(p), Some(t), None, ..) if p == PUSH_SEGMENT => Target::Push(t),
         (Some(a), u, b, c, rest) => match (kind(&a), u, b, c, rest) {
             (Some(k), None, ..) => Target::Homes(k),
             (Some(k), Some(u), None, ..) => Target::Home(k, u),

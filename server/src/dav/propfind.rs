@@ -253,7 +253,7 @@ pub async fn propfind(ctx: &Ctx, body: &[u8]) -> Response {
                 &select,
             );
         }
-        Target::NotFound => return respond::not_found(),
+        Target::NotFound | Target::Push(_) => return respond::not_found(),
     }
     respond::multistatus(ms.finish())
 }

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::core::access::Access;
 use crate::store::{Collection, Kind, ObjectMeta, User};
 use kith_dav::multistatus::{PropValue, hrefs};
-use kith_dav::names::{CALDAV, CALSERVER, CARDDAV, DAV, Name};
+use kith_dav::names::{CALDAV, CALSERVER, CARDDAV, DAV, Name, PUSH};
 use kith_dav::request::{PropRequest, PropSelection};
 use kith_dav::xml::escape;
 
@@ -28,6 +28,8 @@ pub struct PropCtx<'a> {
     /// reads (Apple's calendar proxies).
     pub subject: &'a str,
     pub config: &'a Config,
+    /// WebDAV-Push, when it is on.
+    pub push: Option<&'a crate::core::push::PushService>,
 }
 
 pub fn sync_token(c: &Collection) -> String {
@@ -36,16 +38,12 @@ pub fn sync_token(c: &Collection) -> String {
 
 /// The sync token of collection `c` as of change stamp `seq`.
 pub fn sync_token_at(c: &Collection, seq: i64) -> String {
-    format!("urn:kith:sync:{}:{}", c.id, seq)
+    kith_dav::sync_token::format(c.id, seq)
 }
 
 /// Parses our sync token for collection `c`; `None` if it is not ours or not for `c`.
 pub fn parse_sync_token(c: &Collection, token: &str) -> Option<i64> {
-    let rest = token.strip_prefix("urn:kith:sync:")?;
-    let (id, seq) = rest.split_once(':')?;
-    (id.parse::<i64>().ok()? == c.id)
-        .then(|| seq.parse::<i64>().ok())
-        .flatten()
+    kith_dav::sync_token::parse(c.id, token)
 }
 
 pub use crate::time::http_date;
@@ -337,6 +335,12 @@ pub fn render(ctx: &PropCtx<'_>, res: &Resource<'_>, name: &Name) -> Option<Stri
         };
         return Some(v);
     }
+    if name.ns == PUSH
+        && let (Resource::Collection(c, _), Some(push)) = (res, ctx.push)
+        && let Some(v) = super::push::property(push, c, &name.local)
+    {
+        return Some(v);
+    }
     if name.is(CALSERVER, "getctag")
         && let Resource::Collection(c, _) = res
     {
@@ -419,6 +423,11 @@ pub fn is_protected(name: &Name) -> bool {
                     | "schedule-default-calendar-URL"
                     | "supported-collation-set"
                     | "calendar-data"
+            ))
+        || (name.ns == PUSH
+            && matches!(
+                name.local.as_str(),
+                "transports" | "topic" | "supported-triggers"
             ))
         || name.is(CALSERVER, "getctag")
         || name.is(CALSERVER, "shared-url")

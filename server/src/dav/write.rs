@@ -124,6 +124,9 @@ pub async fn put(ctx: &Ctx, body: Bytes) -> Response {
         .put_object(coll.id, &prepared.as_new(), &check, &ctx.actor())
         .await;
     let stored = matches!(outcome, Ok(PutOutcome::Created | PutOutcome::Updated));
+    if stored {
+        super::push::dont_notify(ctx, &coll).await;
+    }
     let mut resp = put_response(ctx, &coll, outcome, &prepared.etag, &prepared.uid);
     if stored
         && let Some(t) = kith_dav::itip::schedule_tag(&sent)

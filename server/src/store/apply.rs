@@ -244,6 +244,7 @@ impl Db {
         let mut tx = self.begin().await?;
         // Taking the stamps locks the collection until commit (see Db).
         let writes = ops.iter().filter(|o| o.card.is_some()).count() as i64;
+        tx.bumped = writes > 0;
         let last: i64 = sqlx::query_scalar(
             "UPDATE collections SET seq = seq + $1, modified_at = $2 WHERE id = $3 RETURNING seq",
         )

@@ -6,7 +6,8 @@ use super::sources::{
     ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, NewRun, SourcePatch,
 };
 use super::{
-    Accounts, Collections, Groups, Leases, Objects, Sessions, Settings, Shares, Sources, Versions,
+    Accounts, Collections, Groups, Leases, Objects, Push, Sessions, Settings, Shares, Sources,
+    Versions,
 };
 use super::{
     Actor, CollectionPatch, Db, DeleteOutcome, Kind, Narrow, NewObject, PutOutcome, Store,
@@ -54,6 +55,7 @@ on_both_backends!(
     shares_direct_and_through_groups,
     card_shares_follow_the_card,
     delegations_reach_every_calendar_and_everyone_holds_every_user,
+    push_registrations_are_claimed_once,
 );
 
 const ACTOR: fn() -> Actor = || Actor::Command("contract test".into());
@@ -1223,4 +1225,104 @@ async fn delegations_reach_every_calendar_and_everyone_holds_every_user(store: &
         .collect();
     assert_eq!(names, ["ann", "cat"]);
     assert_eq!(store.groups_of(cat.id).await.unwrap()[0].name, "everyone");
+}
+
+async fn push_registrations_are_claimed_once(store: &Db) {
+    use super::push::NewRegistration;
+    let backend = store.backend();
+    let u = store.create_user("ann", "h").await.unwrap();
+    let other = store.create_user("bob", "h").await.unwrap();
+    let book = store
+        .create_collection(u.id, Kind::Addressbook, "b", &[])
+        .await
+        .unwrap();
+    put(store, book.id, "a.vcf", "a", &card("a", "A")).await;
+    let reg = |token: &'static str, resource: &'static str| NewRegistration {
+        user_id: u.id,
+        collection_id: book.id,
+        push_resource: resource,
+        public_key: "k",
+        auth_secret: "s",
+        expires_at: now_ms() + 60_000,
+        token,
+    };
+    let t1 = store
+        .put_push_registration(&reg("t1", "https://p/1"))
+        .await
+        .unwrap();
+    assert_eq!(t1, "t1");
+    // The same push resource again keeps its token: no second registration.
+    let again = store
+        .put_push_registration(&reg("t9", "https://p/1"))
+        .await
+        .unwrap();
+    assert_eq!(again, "t1", "{backend}");
+    store
+        .put_push_registration(&reg("t2", "https://p/2"))
+        .await
+        .unwrap();
+    assert!(
+        store.pending_pushes().await.unwrap().is_empty(),
+        "new registrations start at the current stamp ({backend})"
+    );
+
+    put(store, book.id, "b.vcf", "b", &card("b", "B")).await;
+    let pending = store.pending_pushes().await.unwrap();
+    assert_eq!(pending.len(), 2, "{backend}");
+    let p = &pending[0];
+    assert_eq!((p.owner_id, p.kind), (u.id, Kind::Addressbook));
+    assert!(store.claim_push(p.registration.id, p.seq).await.unwrap());
+    assert!(
+        !store.claim_push(p.registration.id, p.seq).await.unwrap(),
+        "a stamp is claimed once ({backend})"
+    );
+    let q = &pending[1];
+    assert!(store.claim_push(q.registration.id, q.seq).await.unwrap());
+
+    // Push-Dont-Notify: the writer's own registration skips its one change...
+    let before = store
+        .collection(u.id, Kind::Addressbook, "b")
+        .await
+        .unwrap()
+        .unwrap();
+    put(store, book.id, "c.vcf", "c", &card("c", "C")).await;
+    store
+        .skip_push(u.id, book.id, Some(&["t1".to_string()]), before.seq)
+        .await
+        .unwrap();
+    let pending = store.pending_pushes().await.unwrap();
+    assert_eq!(pending.len(), 1, "{backend}");
+    assert_eq!(pending[0].registration.token, "t2");
+    // ...but not one made on top of someone else's, and never another user's registrations.
+    let before = pending[0].seq;
+    put(store, book.id, "d.vcf", "d", &card("d", "D")).await;
+    put(store, book.id, "e.vcf", "e", &card("e", "E")).await;
+    store
+        .skip_push(u.id, book.id, None, before + 1)
+        .await
+        .unwrap();
+    store
+        .skip_push(other.id, book.id, None, before)
+        .await
+        .unwrap();
+    assert_eq!(store.pending_pushes().await.unwrap().len(), 2, "{backend}");
+
+    assert_eq!(
+        store.push_failed(pending[0].registration.id).await.unwrap(),
+        1
+    );
+    assert!(
+        !store
+            .delete_push_registration(other.id, "t1")
+            .await
+            .unwrap()
+    );
+    assert!(store.delete_push_registration(u.id, "t1").await.unwrap());
+    assert_eq!(store.push_registrations_of(u.id).await.unwrap().len(), 1);
+    let expired = NewRegistration {
+        expires_at: now_ms() - 1,
+        ..reg("t3", "https://p/3")
+    };
+    store.put_push_registration(&expired).await.unwrap();
+    assert_eq!(store.purge_expired_pushes().await.unwrap(), 1, "{backend}");
 }

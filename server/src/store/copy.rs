@@ -36,6 +36,8 @@ const TABLES: &[&str] = &[
     "card_shares",
     "share_props",
     "delegations",
+    "push_registrations",
+    "source_channels",
 ];
 const SKIPPED: &[&str] = &["leases", "_sqlx_migrations"];
 

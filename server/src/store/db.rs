@@ -40,6 +40,9 @@ pub struct Db {
 pub(super) struct Tx<'a> {
     tx: Transaction<'a, Any>,
     pub(super) dialect: Dialect,
+    /// Set when the transaction moved a collection's change counter: its commit wakes the
+    /// WebDAV-Push sender ([`super::changed`]).
+    pub(super) bumped: bool,
 }
 
 impl Tx<'_> {
@@ -50,6 +53,9 @@ impl Tx<'_> {
 
     pub(super) async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
+        if self.bumped {
+            super::changed().notify_one();
+        }
         Ok(())
     }
 
@@ -149,6 +155,7 @@ impl Db {
         Ok(Tx {
             tx: self.writer.begin().await?,
             dialect: self.dialect,
+            bumped: false,
         })
     }
 

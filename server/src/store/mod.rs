@@ -14,6 +14,7 @@ mod leases;
 mod listing;
 mod objects;
 mod open;
+pub mod push;
 #[cfg(test)]
 mod schema_parity;
 mod sessions;
@@ -34,6 +35,7 @@ pub use groups::Groups;
 pub use leases::Leases;
 pub use objects::Objects;
 pub use open::{open, prepare_data_dir};
+pub use push::Push;
 pub use sessions::Sessions;
 pub use settings::Settings;
 pub use shares::Shares;
@@ -227,6 +229,7 @@ pub trait Store:
     + Collections
     + Groups
     + Objects
+    + Push
     + Sources
     + Versions
     + Leases
@@ -319,3 +322,11 @@ pub fn restored_etag(data: &[u8], salt: &str) -> String {
 }
 
 pub use crate::time::now_ms;
+
+/// Woken after each commit that moved a collection's change counter, in this process: the
+/// WebDAV-Push sender waits on it instead of polling. Writes by another process (the CLI,
+/// another instance) are found by the sender's periodic check.
+pub fn changed() -> &'static tokio::sync::Notify {
+    static CHANGED: std::sync::OnceLock<tokio::sync::Notify> = std::sync::OnceLock::new();
+    CHANGED.get_or_init(tokio::sync::Notify::new)
+}

@@ -10,6 +10,7 @@ use sqlx::AssertSqlSafe;
 impl Db {
     /// Bumps the collection's change counter and returns the new stamp.
     pub(super) async fn next_seq(tx: &mut Tx<'_>, collection_id: i64) -> StoreResult<i64> {
+        tx.bumped = true;
         Ok(sqlx::query_scalar(
             "UPDATE collections SET seq = seq + 1, modified_at = $1 WHERE id = $2 RETURNING seq",
         )

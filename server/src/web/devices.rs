@@ -16,11 +16,21 @@ pub struct Password {
     pub used: String,
 }
 
+/// A device registered for WebDAV-Push, as the page lists it.
+pub struct Pushed {
+    pub token: String,
+    /// The push service's host: what the user recognises (ntfy.sh, their own server...).
+    pub service: String,
+    pub until: String,
+    pub state: String,
+}
+
 #[derive(Template)]
 #[template(path = "devices.html")]
 struct Devices {
     nav: Nav,
     passwords: Vec<Password>,
+    pushes: Vec<Pushed>,
     dav_url: String,
     created: Option<(String, String)>,
     error: Option<String>,
@@ -40,6 +50,10 @@ async fn render(
         Ok(p) => p,
         Err(e) => return page::internal(web, e),
     };
+    let pushes = match web.app.store.push_registrations_of(web.user().id).await {
+        Ok(p) => p,
+        Err(e) => return page::internal(web, e),
+    };
     page::render(
         status,
         &Devices {
@@ -50,6 +64,21 @@ async fn render(
                     label: p.label,
                     created: when(p.created_at),
                     used: when_opt(p.last_used_at),
+                })
+                .collect(),
+            pushes: pushes
+                .into_iter()
+                .map(|p| Pushed {
+                    token: p.token,
+                    service: reqwest::Url::parse(&p.push_resource)
+                        .ok()
+                        .and_then(|u| u.host_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    until: when(p.expires_at),
+                    state: match p.failures {
+                        0 => "delivering".to_string(),
+                        n => format!("{n} deliveries failed in a row"),
+                    },
                 })
                 .collect(),
             dav_url: dav_url(web),
@@ -268,6 +297,16 @@ pub async fn profile(web: &Web, form: &Form) -> Response {
         HeaderValue::from_static("attachment; filename=\"kith.mobileconfig\""),
     );
     r
+}
+
+/// Stops pushes to one device; it registers again at its next sync if it still wants them.
+pub async fn stop_push(web: &Web, form: &Form) -> Response {
+    match crate::core::push::unregister(web.app.store.as_ref(), web.user().id, form.get("token"))
+        .await
+    {
+        Ok(_) => page::redirect("/devices"),
+        Err(e) => page::internal(web, e),
+    }
 }
 
 #[cfg(test)]

@@ -217,6 +217,7 @@ async fn post(web: &Web, path: &str, form: form::Form) -> Response {
         ["notifications", "test"] => notifications::test(web).await,
         ["devices", "passwords"] => devices::create(web, &form).await,
         ["devices", "revoke"] => devices::revoke(web, &form).await,
+        ["devices", "push", "stop"] => devices::stop_push(web, &form).await,
         ["devices", "profile"] => devices::profile(web, &form).await,
         ["data", "restore"] => data::restore(web, &form).await,
         ["data", "restore-book"] => data::restore_book(web, &form).await,

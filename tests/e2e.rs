@@ -34,5 +34,6 @@ mod sharing;
 mod simulation;
 mod sources;
 mod sync;
+mod upstream_push;
 mod vcards;
 mod web;

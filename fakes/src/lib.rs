@@ -6,6 +6,7 @@
 
 mod common;
 pub mod google;
+mod hooks;
 pub mod m365;
 pub mod oidc;
 pub mod push;

@@ -29,7 +29,8 @@ CREATE TABLE source_channels (
     remote_id   TEXT NOT NULL,
     resource_id TEXT,
     expires_at  BIGINT NOT NULL,
-    last_message_at BIGINT,
+    -- Google numbers its messages; one not above the last is a replay.
+    last_message_no BIGINT,
     created_at  BIGINT NOT NULL,
     UNIQUE (source_id, remote_id)
 );

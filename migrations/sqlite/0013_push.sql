@@ -29,7 +29,8 @@ CREATE TABLE source_channels (
     remote_id   TEXT NOT NULL,
     resource_id TEXT,
     expires_at  INTEGER NOT NULL,
-    last_message_at INTEGER,
+    -- Google numbers its messages; one not above the last is a replay.
+    last_message_no INTEGER,
     created_at  INTEGER NOT NULL,
     UNIQUE (source_id, remote_id)
 );

@@ -15,6 +15,9 @@ pub struct App {
     pub notifier: Arc<crate::sync::notify::Notifier>,
     /// WebDAV-Push to devices; `None` when `push.enabled` is off.
     pub push: Option<Arc<crate::core::push::PushService>>,
+    /// How sources learn of upstream changes: notifications (with the key that checks them)
+    /// or fast polling.
+    pub cadence: crate::sync::schedule::Cadence,
 }
 
 /// The address a connection came from, set on each request by the listener.

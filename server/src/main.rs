@@ -135,10 +135,16 @@ async fn serve(config: Config) -> CliResult {
         config.smtp.clone(),
         &config.web.public_url,
     ));
+    let watcher = sync::watch::Watcher::new(&config.push.public_url, &key).map(Arc::new);
+    let cadence = sync::schedule::Cadence {
+        watcher: watcher.clone(),
+        fast_poll_secs: (config.push.fast_poll_ms().unwrap_or(300_000) / 1000).max(10) as u64,
+    };
     let scheduler = sync::schedule::spawn(
         store.clone(),
         upstreams.clone(),
         notifier.clone(),
+        cadence.clone(),
         config.sync.scheduler_tick(),
         lease_ms,
     );
@@ -164,6 +170,7 @@ async fn serve(config: Config) -> CliResult {
         upstreams,
         notifier,
         push,
+        cadence,
     });
     tracing::info!(data_dir = %config.data_dir.display(), "data directory");
     // Scripts and the tests read this line to learn the port (useful with --listen ...:0).

@@ -15,6 +15,7 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
     let account = v["account"].as_str().unwrap_or("").to_string();
     let mut w = fake.world();
     match (method.as_str(), path) {
+        ("GET", "/_fake/channels") => super::channels::listing(&w),
         ("POST", "/_fake/config") => match crate::common::merged(&w.knobs, &v) {
             Ok(k) => {
                 w.knobs = k;

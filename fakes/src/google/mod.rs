@@ -5,6 +5,7 @@
 //! without sleeping.
 
 pub(crate) mod calendar;
+mod channels;
 mod control;
 mod directory;
 pub mod errors;
@@ -62,6 +63,10 @@ pub struct Knobs {
     /// The OAuth client the fake accepts.
     pub client_id: String,
     pub client_secret: String,
+    /// The next N calendar push messages are lost.
+    pub drop_notifications: u32,
+    /// Each calendar push message is delivered twice.
+    pub duplicate_notifications: bool,
 }
 
 impl Default for Knobs {
@@ -84,6 +89,8 @@ impl Default for Knobs {
             testing: false,
             client_id: "kith-test.apps.googleusercontent.com".into(),
             client_secret: "fake-secret".into(),
+            drop_notifications: 0,
+            duplicate_notifications: false,
         }
     }
 }
@@ -182,6 +189,11 @@ pub struct World {
     pub(crate) seq: u64,
     pub(crate) started: Instant,
     pub(crate) log: Vec<LogEntry>,
+    pub(crate) channels: Vec<channels::Channel>,
+    /// Messages waiting for the sender (a new channel's `sync`).
+    pub(crate) pending: Vec<channels::Message>,
+    pub(crate) deliveries: Vec<Value>,
+    pub(crate) notifying: bool,
 }
 
 impl World {
@@ -231,6 +243,10 @@ impl Fake {
             seq: 0,
             started: Instant::now(),
             log: Vec::new(),
+            channels: Vec::new(),
+            pending: Vec::new(),
+            deliveries: Vec::new(),
+            notifying: false,
         })))
     }
 
@@ -267,6 +283,21 @@ async fn route(
         (oauth::token(&fake, &headers, &body), String::new())
     } else if path == "/revoke" {
         (oauth::revoke(&fake, &query, &body), String::new())
+    } else if path == "/calendar/v3/channels/stop" || path.ends_with("/events/watch") {
+        let account = people::bearer(&fake.world(), &headers);
+        match account {
+            Some(a) if path.ends_with("/events/watch") => {
+                let cal = path
+                    .trim_start_matches("/calendar/v3/calendars/")
+                    .trim_end_matches("/events/watch");
+                let cal = percent_encoding::percent_decode_str(cal)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                (channels::watch(&fake, &a, &cal, &body), a)
+            }
+            Some(a) => (channels::stop(&fake, &a, &body), a),
+            None => (calendar::invalid_credentials(), String::new()),
+        }
     } else if path.starts_with("/calendar/v3/") {
         let mut w = fake.world();
         match people::bearer(&w, &headers) {

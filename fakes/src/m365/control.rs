@@ -27,6 +27,12 @@ pub fn handle(fake: &Fake, method: &Method, path: &str, query: &str, body: &[u8]
             }
             Err(e) => bad(&e),
         },
+        ("GET", "/_fake/config") => json(
+            StatusCode::OK,
+            serde_json::to_value(&w.knobs).unwrap_or(Value::Null),
+        ),
+        ("POST", "/_fake/subscriptions/lifecycle") => super::subscriptions::lifecycle(&mut w, &v),
+        ("GET", "/_fake/subscriptions") => super::subscriptions::listing(&w),
         ("POST", "/_fake/tenant") => match serde_json::from_value::<Tenant>(v) {
             Ok(t) => {
                 let id = t.id.clone();

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::{Value, json as j};
 use std::time::Duration;
 
-fn bearer(w: &World, headers: &HeaderMap) -> Option<String> {
+pub(crate) fn bearer(w: &World, headers: &HeaderMap) -> Option<String> {
     let t = headers
         .get(header::AUTHORIZATION)?
         .to_str()

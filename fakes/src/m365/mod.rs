@@ -12,6 +12,7 @@ mod directory;
 pub mod errors;
 mod graph;
 mod identity;
+mod subscriptions;
 
 use crate::common::json;
 use axum::Router;
@@ -69,6 +70,10 @@ pub struct Knobs {
     pub lose_creates: u32,
     /// After N more Graph requests, the user's tokens are revoked (AADSTS50173).
     pub revoke_after: u32,
+    /// The next N change notifications are lost (Graph gives up after its retries).
+    pub drop_notifications: u32,
+    /// Each change notification is delivered twice.
+    pub duplicate_notifications: bool,
 }
 
 impl Default for Knobs {
@@ -96,6 +101,8 @@ impl Default for Knobs {
             flaky_stale: 0,
             lose_creates: 0,
             revoke_after: 0,
+            drop_notifications: 0,
+            duplicate_notifications: false,
         }
     }
 }
@@ -227,6 +234,13 @@ pub struct World {
     pub(crate) seq: u64,
     pub(crate) in_flight: u32,
     pub(crate) log: Vec<LogEntry>,
+    pub(crate) subscriptions: Vec<subscriptions::Sub>,
+    /// Lifecycle notifications waiting for the sender.
+    pub(crate) outbox: subscriptions::Outbox,
+    /// What the sender delivered, with Kith's answers.
+    pub(crate) deliveries: Vec<Value>,
+    /// Whether the notification sender runs.
+    pub(crate) notifying: bool,
 }
 
 impl World {
@@ -292,6 +306,10 @@ impl Fake {
             seq: 0,
             in_flight: 0,
             log: Vec::new(),
+            subscriptions: Vec::new(),
+            outbox: Vec::new(),
+            deliveries: Vec::new(),
+            notifying: false,
         })))
     }
 
@@ -317,7 +335,17 @@ async fn route(
     if path.starts_with("/_fake/") {
         return control::handle(&fake, &method, &path, &query, &body);
     }
-    let (resp, account, in_flight) = if path.starts_with("/v1.0/") {
+    let (resp, account, in_flight) = if subscriptions::is_subscriptions(&path) {
+        let account = subscriptions::account(&fake.world(), &headers);
+        match account {
+            Some(a) => (
+                subscriptions::handle(&fake, &a, &method, &path, &body).await,
+                a,
+                0,
+            ),
+            None => (errors::unauthenticated(), String::new(), 0),
+        }
+    } else if path.starts_with("/v1.0/") {
         graph::handle(&fake, &method, &path, &query, &headers, &body, &base).await
     } else if let Some(r) = identity::handle(&fake, &method, &path, &query, &headers, &body) {
         (r, String::new(), 0)

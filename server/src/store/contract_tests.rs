@@ -6,8 +6,8 @@ use super::sources::{
     ApplyOp, ApplyOutcome, CardWrite, MappingWrite, NewCard, NewRun, SourcePatch,
 };
 use super::{
-    Accounts, Collections, Groups, Leases, Objects, Push, Sessions, Settings, Shares, Sources,
-    Versions,
+    Accounts, Channels, Collections, Groups, Leases, Objects, Push, Sessions, Settings, Shares,
+    Sources, Versions,
 };
 use super::{
     Actor, CollectionPatch, Db, DeleteOutcome, Kind, Narrow, NewObject, PutOutcome, Store,
@@ -56,6 +56,7 @@ on_both_backends!(
     card_shares_follow_the_card,
     delegations_reach_every_calendar_and_everyone_holds_every_user,
     push_registrations_are_claimed_once,
+    channels_count_each_message_once,
 );
 
 const ACTOR: fn() -> Actor = || Actor::Command("contract test".into());
@@ -1325,4 +1326,83 @@ async fn push_registrations_are_claimed_once(store: &Db) {
     };
     store.put_push_registration(&expired).await.unwrap();
     assert_eq!(store.purge_expired_pushes().await.unwrap(), 1, "{backend}");
+}
+
+async fn channels_count_each_message_once(store: &Db) {
+    use super::channels::Delivery;
+    let backend = store.backend();
+    let u = store.create_user("ann", "h").await.unwrap();
+    let book = store
+        .create_collection(u.id, Kind::Addressbook, "b", &[])
+        .await
+        .unwrap();
+    let s = store
+        .create_source(u.id, "li", LINKEDIN, book.id, None, "{}")
+        .await
+        .unwrap();
+    assert_eq!(s.notified_at, None);
+    store
+        .put_channel(s.id, "chan-1", Some("res-1"), now_ms() + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.channel_message(s.id, "chan-1", None).await.unwrap(),
+        Delivery::Fresh
+    );
+    assert_eq!(
+        store
+            .channel_message(s.id, "chan-1", Some(2))
+            .await
+            .unwrap(),
+        Delivery::Fresh,
+        "{backend}"
+    );
+    assert_eq!(
+        store
+            .channel_message(s.id, "chan-1", Some(2))
+            .await
+            .unwrap(),
+        Delivery::Replayed,
+        "the same message number twice ({backend})"
+    );
+    assert_eq!(
+        store
+            .channel_message(s.id, "chan-1", Some(1))
+            .await
+            .unwrap(),
+        Delivery::Replayed
+    );
+    assert_eq!(
+        store.channel_message(s.id, "other", Some(3)).await.unwrap(),
+        Delivery::Unknown
+    );
+    assert_eq!(
+        store
+            .channel_message(s.id + 1, "chan-1", None)
+            .await
+            .unwrap(),
+        Delivery::Unknown,
+        "a channel belongs to its source"
+    );
+    let c = &store.channels_of(s.id).await.unwrap()[0];
+    assert_eq!(c.resource_id.as_deref(), Some("res-1"));
+    store
+        .replace_channel(c.id, "chan-2", None, now_ms() + 120_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .channel_message(s.id, "chan-2", Some(1))
+            .await
+            .unwrap(),
+        Delivery::Fresh,
+        "a new channel numbers from the start ({backend})"
+    );
+    assert!(store.expire_channel(s.id, "chan-2").await.unwrap());
+    assert!(store.all_channels().await.unwrap()[0].expires_at <= now_ms());
+    store.note_notified(s.id).await.unwrap();
+    let again = store.source(s.id).await.unwrap().unwrap();
+    assert!(again.notified_at.is_some(), "{backend}");
+    store.delete_channel(c.id).await.unwrap();
+    assert!(store.channels_of(s.id).await.unwrap().is_empty());
 }

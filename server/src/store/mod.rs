@@ -3,6 +3,7 @@
 
 mod accounts;
 mod apply;
+pub mod channels;
 mod collections;
 #[cfg(test)]
 mod contract_tests;
@@ -29,6 +30,7 @@ pub mod versions;
 mod writes;
 
 pub use accounts::Accounts;
+pub use channels::Channels;
 pub use collections::Collections;
 pub use db::Db;
 pub use groups::Groups;
@@ -226,6 +228,7 @@ pub enum CollectionPatch {
 #[async_trait]
 pub trait Store:
     Accounts
+    + Channels
     + Collections
     + Groups
     + Objects

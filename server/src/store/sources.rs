@@ -26,6 +26,8 @@ pub struct Source {
     pub created_at: i64,
     /// Where an API source's change feed resumes (its sync token or delta link).
     pub cursor: Option<String>,
+    /// When the provider last notified Kith that the source changed.
+    pub notified_at: Option<i64>,
 }
 
 /// A change to a source's settings.

@@ -16,7 +16,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 pub(super) const SOURCE_COLS: &str = "id, owner_id, name, kind, collection_id, location, rules, status, \
-     status_detail, applied_once, last_run_at, next_run_at, created_at, cursor";
+     status_detail, applied_once, last_run_at, next_run_at, created_at, cursor, notified_at";
 pub(super) const RUN_COLS: &str =
     "id, source_id, kind, trigger, status, undo_of, created_at, applied_at, summary, message";
 pub(super) const MAPPING_COLS: &str = "remote_id, card, state, version, base, card_etag";
@@ -64,6 +64,7 @@ fn source_row(r: &AnyRow) -> StoreResult<Source> {
         next_run_at: r.get(11),
         created_at: r.get(12),
         cursor: r.get(13),
+        notified_at: r.get(14),
     })
 }
 

@@ -5,6 +5,7 @@ mod apply;
 pub mod notify;
 pub mod provenance;
 pub mod schedule;
+pub mod watch;
 
 use apply::{apply_ops, stored_op};
 pub use apply::{apply_run, load_ops, run_and_source, undo_run};

@@ -13,6 +13,31 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// A source that was notified waits this long before its run, so a burst of notifications
+/// (a contact edited field by field, a series moved) makes one run.
+const DEBOUNCE: Duration = Duration::from_millis(300);
+/// With notifications on, a source is still read this often, in case one was lost.
+const BACKSTOP_SECS: u64 = 3600;
+
+/// Wakes the scheduler at once: a provider said a source changed.
+pub fn wake() {
+    woken().notify_one();
+}
+
+fn woken() -> &'static tokio::sync::Notify {
+    static WOKEN: std::sync::OnceLock<tokio::sync::Notify> = std::sync::OnceLock::new();
+    WOKEN.get_or_init(tokio::sync::Notify::new)
+}
+
+/// How often sources are read, beside their own rules.
+#[derive(Clone)]
+pub struct Cadence {
+    /// Where providers notify Kith; `None` without `push.public_url`.
+    pub watcher: Option<Arc<super::watch::Watcher>>,
+    /// How often a source is read when its provider does not notify Kith.
+    pub fast_poll_secs: u64,
+}
+
 /// A source's time window: minutes of the day it opens and closes, and the zone they are in.
 struct Window {
     start: u16,
@@ -103,6 +128,7 @@ async fn tick(
     store: &Arc<dyn Store>,
     up: &Upstreams,
     notifier: &Notifier,
+    cadence: &Cadence,
     lease_ms: i64,
     stop: &watch::Receiver<bool>,
 ) {
@@ -132,7 +158,7 @@ async fn tick(
             && due(&fresh, now_ms())
         {
             crate::core::lease::failpoint("sync-claimed").await;
-            let notice = run_scheduled(store.as_ref(), up, &fresh, now, &lease).await;
+            let notice = run_scheduled(store.as_ref(), up, cadence, &fresh, now, &lease).await;
             // A source that keeps failing is told of once, not on every retry.
             let repeated = |n: &Notice| {
                 n.occasion == Occasion::Failure && fresh.status == SourceStatus::Failing
@@ -146,12 +172,16 @@ async fn tick(
 }
 
 /// Paused sources wait for a confirmation, and sources that need re-authorization for the
-/// user to connect again: retrying them on schedule would only repeat the same failure.
+/// user to connect again: retrying them on schedule would only repeat the same failure. A
+/// source the provider said changed after its last run began is due now.
 fn due(source: &Source, now: i64) -> bool {
+    let notified = source
+        .notified_at
+        .is_some_and(|n| n >= source.last_run_at.unwrap_or(0));
     !matches!(
         source.status,
         SourceStatus::Paused | SourceStatus::NeedsReauth
-    ) && source.next_run_at.is_none_or(|t| t <= now)
+    ) && (notified || source.next_run_at.is_none_or(|t| t <= now))
 }
 
 /// Tells the source's owner, if they asked to hear of this.
@@ -179,6 +209,7 @@ async fn notify(
 async fn run_scheduled(
     store: &dyn Store,
     up: &Upstreams,
+    cadence: &Cadence,
     source: &Source,
     now: i64,
     lease: &crate::core::lease::Held,
@@ -187,9 +218,10 @@ async fn run_scheduled(
         return None;
     };
     // Rules stored before a provider's shortest interval existed still respect it.
-    let every = parse_interval(&rules.schedule.every)
+    let rule = parse_interval(&rules.schedule.every)
         .unwrap_or(86_400)
         .max(source.kind.provider().map_or(0, |p| p.min_interval_secs()));
+    let every = every_secs(store, cadence, source, rule).await;
     let (window, tz) = (
         rules.schedule.window.as_deref(),
         rules.schedule.timezone.as_deref(),
@@ -320,6 +352,25 @@ async fn run_scheduled(
     outcome
 }
 
+/// How often `source` is read: its rule; at most an hour apart when its provider notifies
+/// Kith (a backstop for a lost notification); at most `fast_poll` apart when it cannot.
+/// Files change only when someone uploads them again.
+pub async fn every_secs(store: &dyn Store, cadence: &Cadence, source: &Source, rule: u64) -> u64 {
+    if source.kind.provider().is_none() {
+        return rule;
+    }
+    let watched = cadence.watcher.is_some()
+        && store
+            .channels_of(source.id)
+            .await
+            .is_ok_and(|c| !c.is_empty());
+    if watched {
+        rule.min(BACKSTOP_SECS)
+    } else {
+        rule.min(cadence.fast_poll_secs)
+    }
+}
+
 /// The running scheduler, for a graceful shutdown.
 pub struct Scheduler {
     stop: watch::Sender<bool>,
@@ -344,6 +395,7 @@ pub fn spawn(
     store: Arc<dyn Store>,
     up: Arc<Upstreams>,
     notifier: Arc<Notifier>,
+    cadence: Cadence,
     every: Duration,
     lease_ms: i64,
 ) -> Scheduler {
@@ -352,11 +404,18 @@ pub fn spawn(
         let mut timer = tokio::time::interval(every);
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                _ = timer.tick() => {}
+            let notified = tokio::select! {
+                _ = timer.tick() => false,
+                _ = woken().notified() => true,
                 _ = stopped.changed() => return,
+            };
+            if notified {
+                tokio::time::sleep(DEBOUNCE).await;
+            } else if let Some(w) = &cadence.watcher {
+                // Watches are made and renewed on the timer, never on a notification.
+                super::watch::pass(&store, &up, w, lease_ms).await;
             }
-            tick(&store, &up, &notifier, lease_ms, &stopped).await;
+            tick(&store, &up, &notifier, &cadence, lease_ms, &stopped).await;
             if *stopped.borrow() {
                 return;
             }

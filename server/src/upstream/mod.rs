@@ -361,6 +361,25 @@ impl Upstreams {
         store: &dyn Store,
         s: &Source,
     ) -> Result<Option<String>, crate::store::StoreError> {
+        // Its change notifications end first, while the tokens still work.
+        let channels = store.channels_of(s.id).await?;
+        if !channels.is_empty()
+            && let Ok(mut conn) = self.connector(store, s).await
+        {
+            for c in &channels {
+                let w = kith_connectors::connector::Watch {
+                    remote_id: c.remote_id.clone(),
+                    resource_id: c.resource_id.clone(),
+                    expires_at: c.expires_at,
+                };
+                if let Err(e) = conn.unwatch(&w).await {
+                    tracing::info!(source = %s.name, error = %e, "the provider did not confirm the end of a watch");
+                }
+            }
+        }
+        for c in channels {
+            store.delete_channel(c.id).await?;
+        }
         if s.kind.provider() != Some(Provider::Google) {
             return Ok(None);
         }

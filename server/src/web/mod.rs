@@ -10,6 +10,7 @@ mod devices;
 mod download;
 mod form;
 mod groups;
+mod hooks;
 mod invitations;
 pub use form::form_urlencoded;
 mod login;
@@ -116,6 +117,9 @@ pub async fn handle(app: &Arc<App>, req: Request) -> Result<Response, Request> {
     let get = method == Method::GET || method == Method::HEAD;
     if !(get || method == Method::POST) {
         return Err(req);
+    }
+    if method == Method::POST && path.starts_with("/hooks/") {
+        return Ok(hooks::handle(app, req).await);
     }
     if !is_page(&path) {
         if method == Method::GET

@@ -168,6 +168,8 @@ struct Show {
     books: Vec<String>,
     fields: Vec<FieldOwner>,
     runs: Vec<RunRow>,
+    /// How the source learns of changes: notified by its provider, or polled, and why.
+    changes: Option<String>,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -276,9 +278,34 @@ async fn render_show(
             source_owns: rules.owner(*f) == Owner::Source,
         })
         .collect();
+    let rule = kith_connectors::rules::parse_interval(&rules.schedule.every)
+        .unwrap_or(86_400)
+        .max(s.kind.provider().map_or(0, |p| p.min_interval_secs()));
+    let cadence = &web.app.cadence;
+    let changes = match sync::watch::mode(
+        web.app.store.as_ref(),
+        cadence.watcher.is_some(),
+        &s,
+        rule,
+        cadence.fast_poll_secs,
+    )
+    .await
+    {
+        sync::watch::Mode::Notified { until } => Some(format!(
+            "{} tells Kith of each change at once (the watch is renewed before {}).",
+            s.kind.provider().map_or("The provider", |p| p.title()),
+            crate::time::readable(until)
+        )),
+        sync::watch::Mode::Polled { every_secs, why } => Some(format!(
+            "Kith checks for changes every {} minutes: {why}.",
+            (every_secs / 60).max(1)
+        )),
+        sync::watch::Mode::Manual => None,
+    };
     page::render(
         status,
         &Show {
+            changes,
             nav: web.nav("sources"),
             href: format!("/sources/{}", seg(&s.name)),
             kind: s.kind.title().to_string(),

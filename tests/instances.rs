@@ -448,3 +448,70 @@ async fn a_browser_signed_in_on_one_instance_is_signed_in_on_all() {
     let (status, _) = page(&a, cookie).await;
     assert_eq!(status, 303, "signed out everywhere");
 }
+
+/// WebDAV-Push with two instances: a device registered through one hears of changes made
+/// through either, and of each change once, though both instances' senders see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_change_is_pushed_once_whichever_instance_took_it() {
+    let db = Db::new();
+    let push = kith_fakes::push::push_service();
+    let phone = push.device("phone");
+    let host = phone
+        .push_resource
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let conf = tempfile::tempdir().unwrap();
+    let path = conf.path().join("kith.toml");
+    std::fs::write(&path, format!("[push]\ntrusted_hosts = [\"{host}\"]\n")).unwrap();
+    let config = path.to_str().unwrap();
+    let a = instance(&db, &[("KITH_CONFIG", config)]);
+    let b = instance(&db, &[("KITH_CONFIG", config)]);
+    let body = format!(
+        r#"<push-register xmlns="https://bitfire.at/webdav-push"><subscription><web-push-subscription><push-resource>{}</push-resource><subscription-public-key type="p256dh">{}</subscription-public-key><auth-secret>{}</auth-secret></web-push-subscription></subscription></push-register>"#,
+        phone.push_resource, phone.public_key, phone.auth_secret
+    );
+    let r = a
+        .req("POST", BOOK)
+        .header("content-type", "application/xml")
+        .body(body)
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let wait = std::time::Duration::from_secs(20);
+    let r = b
+        .req("PUT", &format!("{BOOK}one.vcf"))
+        .vcard(&card("one", "One"))
+        .send()
+        .await;
+    assert_eq!(r.status, 201);
+    push.inbox().wait_for(1, wait);
+    let r = a
+        .req("PUT", &format!("{BOOK}two.vcf"))
+        .vcard(&card("two", "Two"))
+        .send()
+        .await;
+    assert_eq!(r.status, 201);
+    let got = push.inbox().wait_for(2, wait);
+    let tokens: Vec<String> = got
+        .iter()
+        .map(|d| {
+            let body = d.body.as_ref().expect("decrypts");
+            let el = kith_dav::xml::parse(body.as_bytes()).unwrap();
+            el.child("https://bitfire.at/webdav-push", "content-update")
+                .and_then(|c| c.child("DAV:", "sync-token"))
+                .unwrap()
+                .text
+                .clone()
+        })
+        .collect();
+    assert_eq!(tokens.len(), 2, "{tokens:?}");
+    assert_ne!(tokens[0], tokens[1], "each change pushed once: {tokens:?}");
+    let now = sync_book(&a, "").await.token;
+    assert_eq!(
+        tokens[1], now,
+        "the second message names the book's current token"
+    );
+}

@@ -14,6 +14,9 @@ pub struct Channel {
     pub resource_id: Option<String>,
     pub expires_at: i64,
     pub created_at: i64,
+    /// Whether the provider has shown it can reach Kith: Graph by its validation handshake
+    /// before the create answered, Google by the channel's first (`sync`) message.
+    pub confirmed: bool,
 }
 
 /// What a notification was, once checked against the stored channels.
@@ -32,20 +35,24 @@ pub trait Channels: Send + Sync {
     async fn channels_of(&self, source_id: i64) -> StoreResult<Vec<Channel>>;
     /// Every channel, for renewals and clean-up.
     async fn all_channels(&self) -> StoreResult<Vec<Channel>>;
+    /// A new watch; `confirmed` when the provider already proved it reaches Kith.
     async fn put_channel(
         &self,
         source_id: i64,
         remote_id: &str,
         resource_id: Option<&str>,
         expires_at: i64,
+        confirmed: bool,
     ) -> StoreResult<()>;
-    /// Replaces channel `id` by a renewed one (Google's renewal is a new channel).
+    /// Replaces channel `id` by a renewed one (Google's renewal is a new channel, which must
+    /// confirm itself again; a Graph subscription renewed in place stays confirmed).
     async fn replace_channel(
         &self,
         id: i64,
         remote_id: &str,
         resource_id: Option<&str>,
         expires_at: i64,
+        confirmed: bool,
     ) -> StoreResult<()>;
     async fn delete_channel(&self, id: i64) -> StoreResult<()>;
     /// Marks a channel due for renewal now (Graph's `reauthorizationRequired`).
@@ -62,7 +69,7 @@ pub trait Channels: Send + Sync {
     async fn note_notified(&self, source_id: i64) -> StoreResult<()>;
 }
 
-const COLS: &str = "id, source_id, remote_id, resource_id, expires_at, created_at";
+const COLS: &str = "id, source_id, remote_id, resource_id, expires_at, created_at, last_message_no";
 
 fn channel(r: &sqlx::any::AnyRow) -> Channel {
     Channel {
@@ -72,6 +79,20 @@ fn channel(r: &sqlx::any::AnyRow) -> Channel {
         resource_id: r.get("resource_id"),
         expires_at: r.get("expires_at"),
         created_at: r.get("created_at"),
+        confirmed: r.get::<Option<i64>, _>("last_message_no").is_some(),
+    }
+}
+
+impl Db {
+    async fn has_channel(&self, source_id: i64, remote_id: &str) -> StoreResult<bool> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM source_channels WHERE source_id = $1 AND remote_id = $2",
+        )
+        .bind(source_id)
+        .bind(remote_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(id.is_some())
     }
 }
 
@@ -102,17 +123,20 @@ impl Channels for Db {
         remote_id: &str,
         resource_id: Option<&str>,
         expires_at: i64,
+        confirmed: bool,
     ) -> StoreResult<()> {
+        // Message number 0: confirmed, and any numbered message after it is fresh.
         sqlx::query(
-            "INSERT INTO source_channels (source_id, remote_id, resource_id, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source_id, remote_id) DO UPDATE \
-             SET resource_id = excluded.resource_id, expires_at = excluded.expires_at",
+            "INSERT INTO source_channels (source_id, remote_id, resource_id, expires_at, created_at, \
+             last_message_no) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source_id, remote_id) \
+             DO UPDATE SET resource_id = excluded.resource_id, expires_at = excluded.expires_at",
         )
         .bind(source_id)
         .bind(remote_id)
         .bind(resource_id)
         .bind(expires_at)
         .bind(now_ms())
+        .bind(confirmed.then_some(0i64))
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -124,15 +148,17 @@ impl Channels for Db {
         remote_id: &str,
         resource_id: Option<&str>,
         expires_at: i64,
+        confirmed: bool,
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE source_channels SET remote_id = $1, resource_id = $2, expires_at = $3, \
-             created_at = $4, last_message_no = NULL WHERE id = $5",
+             created_at = $4, last_message_no = $5 WHERE id = $6",
         )
         .bind(remote_id)
         .bind(resource_id)
         .bind(expires_at)
         .bind(now_ms())
+        .bind(confirmed.then_some(0i64))
         .bind(id)
         .execute(&self.writer)
         .await?;
@@ -166,14 +192,7 @@ impl Channels for Db {
         number: Option<i64>,
     ) -> StoreResult<Delivery> {
         let Some(n) = number else {
-            let known: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM source_channels WHERE source_id = $1 AND remote_id = $2",
-            )
-            .bind(source_id)
-            .bind(remote_id)
-            .fetch_optional(&self.reader)
-            .await?;
-            return Ok(if known.is_some() {
+            return Ok(if self.has_channel(source_id, remote_id).await? {
                 Delivery::Fresh
             } else {
                 Delivery::Unknown
@@ -192,14 +211,7 @@ impl Channels for Db {
         if done.rows_affected() == 1 {
             return Ok(Delivery::Fresh);
         }
-        let known: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM source_channels WHERE source_id = $1 AND remote_id = $2",
-        )
-        .bind(source_id)
-        .bind(remote_id)
-        .fetch_optional(&self.reader)
-        .await?;
-        Ok(if known.is_some() {
+        Ok(if self.has_channel(source_id, remote_id).await? {
             Delivery::Replayed
         } else {
             Delivery::Unknown

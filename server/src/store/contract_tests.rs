@@ -1251,13 +1251,22 @@ async fn push_registrations_are_claimed_once(store: &Db) {
         .put_push_registration(&reg("t1", "https://p/1"))
         .await
         .unwrap();
-    assert_eq!(t1, "t1");
+    assert_eq!(t1.as_deref(), Some("t1"));
     // The same push resource again keeps its token: no second registration.
     let again = store
         .put_push_registration(&reg("t9", "https://p/1"))
         .await
         .unwrap();
-    assert_eq!(again, "t1", "{backend}");
+    assert_eq!(again.as_deref(), Some("t1"), "{backend}");
+    let theirs = NewRegistration {
+        user_id: other.id,
+        ..reg("t8", "https://p/1")
+    };
+    assert_eq!(
+        store.put_push_registration(&theirs).await.unwrap(),
+        None,
+        "another user cannot take a registration over ({backend})"
+    );
     store
         .put_push_registration(&reg("t2", "https://p/2"))
         .await
@@ -1342,9 +1351,10 @@ async fn channels_count_each_message_once(store: &Db) {
         .unwrap();
     assert_eq!(s.notified_at, None);
     store
-        .put_channel(s.id, "chan-1", Some("res-1"), now_ms() + 60_000)
+        .put_channel(s.id, "chan-1", Some("res-1"), now_ms() + 60_000, false)
         .await
         .unwrap();
+    assert!(!store.channels_of(s.id).await.unwrap()[0].confirmed);
     assert_eq!(
         store.channel_message(s.id, "chan-1", None).await.unwrap(),
         Delivery::Fresh
@@ -1386,8 +1396,9 @@ async fn channels_count_each_message_once(store: &Db) {
     );
     let c = &store.channels_of(s.id).await.unwrap()[0];
     assert_eq!(c.resource_id.as_deref(), Some("res-1"));
+    assert!(c.confirmed, "its first message confirmed it ({backend})");
     store
-        .replace_channel(c.id, "chan-2", None, now_ms() + 120_000)
+        .replace_channel(c.id, "chan-2", None, now_ms() + 120_000, false)
         .await
         .unwrap();
     assert_eq!(

@@ -45,9 +45,10 @@ pub struct NewRegistration<'a> {
 
 #[async_trait]
 pub trait Push: Send + Sync {
-    /// Stores a registration, or updates the one for the same collection and push resource
-    /// (the draft: registering again must not make a second). Returns its token.
-    async fn put_push_registration(&self, r: &NewRegistration<'_>) -> StoreResult<String>;
+    /// Stores a registration, or updates the user's own one for the same collection and push
+    /// resource (the draft: registering again must not make a second). Returns its token;
+    /// `None` when another user holds that push resource on the collection.
+    async fn put_push_registration(&self, r: &NewRegistration<'_>) -> StoreResult<Option<String>>;
     /// Removes the user's registration with this token; false if there is none.
     async fn delete_push_registration(&self, user_id: i64, token: &str) -> StoreResult<bool>;
     /// The user's registrations, for the devices page.
@@ -94,16 +95,17 @@ fn registration(r: &sqlx::any::AnyRow) -> PushRegistration {
 
 #[async_trait]
 impl Push for Db {
-    async fn put_push_registration(&self, r: &NewRegistration<'_>) -> StoreResult<String> {
+    async fn put_push_registration(&self, r: &NewRegistration<'_>) -> StoreResult<Option<String>> {
         // A new registration starts at the collection's current stamp: it hears of changes
         // made after it.
         Ok(sqlx::query_scalar(
             "INSERT INTO push_registrations (token, user_id, collection_id, push_resource, \
              public_key, auth_secret, expires_at, sent_seq, failures, created_at) \
              SELECT $1, $2, $3, $4, $5, $6, $7, seq, 0, $8 FROM collections WHERE id = $3 \
-             ON CONFLICT (collection_id, push_resource) DO UPDATE SET user_id = excluded.user_id, \
+             ON CONFLICT (collection_id, push_resource) DO UPDATE SET \
              public_key = excluded.public_key, auth_secret = excluded.auth_secret, \
-             expires_at = excluded.expires_at, failures = 0 RETURNING token",
+             expires_at = excluded.expires_at, failures = 0 \
+             WHERE push_registrations.user_id = excluded.user_id RETURNING token",
         )
         .bind(r.token)
         .bind(r.user_id)
@@ -113,7 +115,7 @@ impl Push for Db {
         .bind(r.auth_secret)
         .bind(r.expires_at)
         .bind(now_ms())
-        .fetch_one(&self.writer)
+        .fetch_optional(&self.writer)
         .await?)
     }
 

@@ -363,7 +363,7 @@ pub async fn every_secs(store: &dyn Store, cadence: &Cadence, source: &Source, r
         && store
             .channels_of(source.id)
             .await
-            .is_ok_and(|c| !c.is_empty());
+            .is_ok_and(|c| c.iter().any(|c| c.confirmed));
     if watched {
         rule.min(BACKSTOP_SECS)
     } else {

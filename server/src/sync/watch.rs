@@ -21,6 +21,9 @@ use std::collections::HashMap;
 const ASK_MS: i64 = 7 * 24 * 3_600_000;
 /// After a failed attempt to watch a source, the next waits this long.
 const RETRY_MS: i64 = 3_600_000;
+/// Google says nothing when it cannot reach Kith: a channel whose first (`sync`) message has
+/// not arrived after this long is taken as unreachable, ended, and the source polled.
+const PROBE_MS: i64 = 120_000;
 
 /// Where providers reach Kith, and the key notifications are checked with.
 pub struct Watcher {
@@ -97,6 +100,12 @@ impl Watcher {
     }
 }
 
+/// Graph checks that it reaches Kith before it answers a subscription's create; Google
+/// does not, and shows it only by the channel's first message.
+fn confirmed_at_creation(kind: SourceKind) -> bool {
+    kind.provider() == Some(Provider::M365)
+}
+
 fn failed_key(source_id: i64) -> String {
     format!("watch_failed:{source_id}")
 }
@@ -141,6 +150,14 @@ pub async fn pass(
             continue;
         }
         let mine = by_source.remove(&source.id).unwrap_or_default();
+        let unreachable: Vec<&Channel> = mine
+            .iter()
+            .filter(|c| !c.confirmed && now - c.created_at > PROBE_MS)
+            .collect();
+        if !unreachable.is_empty() {
+            give_up(store, up, source, &unreachable).await;
+            continue;
+        }
         let renew: Vec<&Channel> = mine.iter().filter(|c| due_for_renewal(c, now)).collect();
         let create = mine.is_empty() && !recently_failed(store, source.id, now).await;
         if !create && renew.is_empty() {
@@ -168,6 +185,47 @@ pub async fn pass(
             let _ = store.delete_channel(c.id).await;
         }
     }
+}
+
+/// The provider never showed it reaches Kith: its watches end, and the source is polled
+/// until the next attempt an hour later.
+async fn give_up(store: &dyn Store, up: &Upstreams, source: &Source, chans: &[&Channel]) {
+    if let Ok(mut conn) = up.connector(store, source).await {
+        for c in chans {
+            let _ = conn.unwatch(&watch_of(c)).await;
+        }
+    }
+    for c in chans {
+        let _ = store.delete_channel(c.id).await;
+    }
+    failed(
+        store,
+        source,
+        "no notification arrived from it within two minutes",
+    )
+    .await;
+}
+
+/// Records a failed attempt to watch `source`, and tells its owner.
+async fn failed(store: &dyn Store, source: &Source, why: &str) {
+    let _ = store
+        .set_setting(
+            &failed_key(source.id),
+            Some(now_ms().to_string().as_bytes()),
+        )
+        .await;
+    let _ = store
+        .add_event(
+            source.owner_id,
+            Some(source.id),
+            "warning",
+            &format!(
+                "{} cannot notify Kith of changes to {} ({why}); Kith checks it every few minutes instead. Check that push.public_url reaches this server from the internet.",
+                source.kind.provider().map_or("The provider", |p| p.title()),
+                source.name
+            ),
+        )
+        .await;
 }
 
 async fn recently_failed(store: &dyn Store, source_id: i64, now: i64) -> bool {
@@ -205,6 +263,7 @@ async fn watch_source(
                             &w.remote_id,
                             w.resource_id.as_deref(),
                             w.expires_at,
+                            confirmed_at_creation(source.kind),
                         )
                         .await;
                 }
@@ -213,31 +272,23 @@ async fn watch_source(
                     tracing::info!(source = %source.name, "the provider now notifies Kith of changes");
                 }
             }
-            Err(e) => {
-                let now = now_ms();
-                let _ = store
-                    .set_setting(&failed_key(source.id), Some(now.to_string().as_bytes()))
-                    .await;
-                let _ = store
-                    .add_event(
-                        source.owner_id,
-                        Some(source.id),
-                        "warning",
-                        &format!(
-                            "{} cannot notify Kith of changes to {} ({e}); Kith checks it every few minutes instead. Check that push.public_url reaches this server from the internet.",
-                            source.kind.provider().map_or("The provider", |p| p.title()),
-                            source.name
-                        ),
-                    )
-                    .await;
-            }
+            Err(e) => failed(store, source, &e.to_string()).await,
         }
     }
     for c in renew {
         match conn.renew_watch(&watch_of(c), &req).await {
             Ok(w) => {
+                // Renewed in place (Graph) keeps its proof; a new channel (Google) must
+                // show again that it reaches Kith.
+                let same = w.remote_id == c.remote_id;
                 let _ = store
-                    .replace_channel(c.id, &w.remote_id, w.resource_id.as_deref(), w.expires_at)
+                    .replace_channel(
+                        c.id,
+                        &w.remote_id,
+                        w.resource_id.as_deref(),
+                        w.expires_at,
+                        (same && c.confirmed) || confirmed_at_creation(source.kind),
+                    )
                     .await;
             }
             Err(e) => {
@@ -252,7 +303,7 @@ async fn watch_source(
 /// How `source` learns of changes now.
 pub async fn mode(
     store: &dyn Store,
-    watched: bool,
+    reachable: bool,
     source: &Source,
     rule_secs: u64,
     fast_poll_secs: u64,
@@ -263,15 +314,21 @@ pub async fn mode(
     if !auto || source.kind.provider().is_none() {
         return Mode::Manual;
     }
-    if let Ok(chans) = store.channels_of(source.id).await
-        && let Some(until) = chans.iter().map(|c| c.expires_at).min()
+    let chans = store.channels_of(source.id).await.unwrap_or_default();
+    if let Some(until) = chans
+        .iter()
+        .filter(|c| c.confirmed)
+        .map(|c| c.expires_at)
+        .min()
     {
         return Mode::Notified { until };
     }
     let why = if !notifies(source.kind) {
         "the provider sends no notifications for contacts"
-    } else if !watched {
+    } else if !reachable {
         "no public URL is set (push.public_url), so the provider cannot reach Kith"
+    } else if !chans.is_empty() {
+        "waiting for the provider's first notification, which shows it reaches Kith"
     } else {
         "the provider could not reach Kith yet"
     };

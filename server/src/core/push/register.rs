@@ -80,7 +80,8 @@ pub async fn register(
             expires_at,
             token: &URL_SAFE_NO_PAD.encode(fresh),
         })
-        .await?;
+        .await?
+        .ok_or_else(|| invalid("another user registered this push resource here"))?;
     Ok(Registered { token, expires_at })
 }
 

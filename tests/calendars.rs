@@ -17,7 +17,7 @@ impl std::ops::Deref for C {
     }
 }
 
-fn config_text(fake: &str) -> String {
+pub(crate) fn config_text(fake: &str) -> String {
     format!(
         r#"[providers.google]
 client_id = "kith-test.apps.googleusercontent.com"

@@ -456,23 +456,10 @@ async fn each_change_is_pushed_once_whichever_instance_took_it() {
     let db = Db::new();
     let push = kith_fakes::push::push_service();
     let phone = push.device("phone");
-    let host = phone
-        .push_resource
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let conf = tempfile::tempdir().unwrap();
-    let path = conf.path().join("kith.toml");
-    std::fs::write(&path, format!("[push]\ntrusted_hosts = [\"{host}\"]\n")).unwrap();
-    let config = path.to_str().unwrap();
-    let a = instance(&db, &[("KITH_CONFIG", config)]);
-    let b = instance(&db, &[("KITH_CONFIG", config)]);
-    let body = format!(
-        r#"<push-register xmlns="https://bitfire.at/webdav-push"><subscription><web-push-subscription><push-resource>{}</push-resource><subscription-public-key type="p256dh">{}</subscription-public-key><auth-secret>{}</auth-secret></web-push-subscription></subscription></push-register>"#,
-        phone.push_resource, phone.public_key, phone.auth_secret
-    );
+    let (_conf, config) = crate::push::trusting(&phone);
+    let a = instance(&db, &[("KITH_CONFIG", &config)]);
+    let b = instance(&db, &[("KITH_CONFIG", &config)]);
+    let body = crate::push::register_body(&phone);
     let r = a
         .req("POST", BOOK)
         .header("content-type", "application/xml")

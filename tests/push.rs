@@ -10,8 +10,9 @@ const PUSH_NS: &str = "https://bitfire.at/webdav-push";
 const WAIT: Duration = Duration::from_secs(20);
 const PW: &str = "a long enough password";
 
-/// A server that may reach the fake push service, on loopback and plain HTTP.
-fn start(sub: &Subscription) -> (Server, tempfile::TempDir) {
+/// A config file (in the returned directory) that lets Kith reach the fake push service, on
+/// loopback and plain HTTP; its path.
+pub(crate) fn trusting(sub: &Subscription) -> (tempfile::TempDir, String) {
     let host = sub
         .push_resource
         .trim_start_matches("http://")
@@ -22,12 +23,19 @@ fn start(sub: &Subscription) -> (Server, tempfile::TempDir) {
     let conf = tempfile::tempdir().unwrap();
     let path = conf.path().join("kith.toml");
     std::fs::write(&path, format!("[push]\ntrusted_hosts = [\"{host}\"]\n")).unwrap();
-    let s = Server::start_with(&[("KITH_CONFIG", path.to_str().unwrap())]);
+    let path = path.to_str().unwrap().to_string();
+    (conf, path)
+}
+
+/// A server that may reach the fake push service.
+fn start(sub: &Subscription) -> (Server, tempfile::TempDir) {
+    let (conf, path) = trusting(sub);
+    let s = Server::start_with(&[("KITH_CONFIG", &path)]);
     (s, conf)
 }
 
 /// The body DAVx⁵ sends: no trigger, no content-encoding.
-fn register_body(sub: &Subscription) -> String {
+pub(crate) fn register_body(sub: &Subscription) -> String {
     format!(
         r#"<?xml version="1.0" encoding="utf-8"?>
 <push-register xmlns="{PUSH_NS}"><subscription><web-push-subscription>

@@ -277,22 +277,6 @@ async fn without_a_public_url_sources_are_polled_and_the_page_says_why() {
 const CAL: &str = "/dav/calendars/admin/work/";
 const GACCOUNT: &str = "ada@example.org";
 
-fn google_config(fake: &str) -> String {
-    format!(
-        r#"[providers.google]
-client_id = "kith-test.apps.googleusercontent.com"
-client_secret = "fake-secret"
-redirect_base = "http://kith.test"
-auth_url = "{fake}/o/oauth2/v2/auth"
-token_url = "{fake}/token"
-revoke_url = "{fake}/revoke"
-api_url = "{fake}"
-calendar_url = "{fake}"
-retry_base = "20ms"
-"#
-    )
-}
-
 fn event(id: &str, summary: &str) -> Value {
     json!({"id": id, "summary": summary,
         "start": {"dateTime": "2027-03-01T10:00:00", "timeZone": "Europe/Berlin"},
@@ -317,7 +301,12 @@ async fn channels(u: &Upstream) -> Value {
 #[tokio::test]
 async fn a_google_calendar_change_reaches_caldav_through_its_channel() {
     let (fake, _) = kith_fakes::google::spawn();
-    let u = start(fake.clone(), &google_config(&fake), true, "work");
+    let u = start(
+        fake.clone(),
+        &crate::calendars::config_text(&fake),
+        true,
+        "work",
+    );
     u.ok(&["provider", "enable", "google"]);
     u.control(
         "/_fake/calendar/calendars",

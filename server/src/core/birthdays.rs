@@ -65,7 +65,7 @@ pub async fn refresh(store: &dyn Store, user: &User, cal: &Collection) -> StoreR
             remove_book(store, cal, book.id).await?;
             seen = 0;
         }
-        let mut rows = store.changes(book.id, seen, None, true);
+        let mut rows = store.changes(book.id, seen, book.seq, None, true);
         let mut current = seen;
         while let Some(item) = rows.next().await {
             match item? {

@@ -340,7 +340,10 @@ async fn sync_collection(
         || select.wants(CALDAV, "schedule-tag");
     // One row more than the limit tells whether the result is truncated.
     let fetch = limit.map(|l| l.saturating_add(1));
-    let mut rows = ctx.app.store.changes(book.id, since, fetch, wants_data);
+    let mut rows = ctx
+        .app
+        .store
+        .changes(book.id, since, book.seq, fetch, wants_data);
     let (render, select, book) = (ctx.render(), select.clone(), book.clone());
     let zone = calendar::zone(&ctx.app.config, &book);
     stream::multistatus(Multistatus::new(), move |mut w| async move {

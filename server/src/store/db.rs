@@ -7,9 +7,10 @@
 //! lock their collection's row ([`Dialect::lock_collection`]).
 
 use super::dialect::Dialect;
+use super::handout::{Handout, Readers};
 use super::{StoreError, StoreResult};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Transaction};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Once;
@@ -27,11 +28,12 @@ pub(super) static POSTGRES_MIGRATOR: sqlx::migrate::Migrator =
 pub struct Db {
     /// Where writes go (SQLite: the one writer connection).
     pub(super) writer: AnyPool,
-    /// Where reads go (SQLite: read-only connections; PostgreSQL: the same pool).
-    pub(super) reader: AnyPool,
+    /// Where reads go (SQLite: read-only connections, lent without pings; PostgreSQL: the
+    /// same pool).
+    pub(super) reader: Readers,
     /// SQLite only: read-only connections of the driver itself, for the streams that list a
     /// whole collection (`store/listing.rs`).
-    pub(super) listing: Option<sqlx::SqlitePool>,
+    pub(super) listing: Option<Handout<sqlx::Sqlite>>,
     pub(super) dialect: Dialect,
     max_connections: u32,
 }
@@ -103,28 +105,44 @@ impl Db {
     /// Opens (creating if needed) the SQLite database file and applies migrations.
     pub async fn open_sqlite(path: &Path) -> StoreResult<Db> {
         install_drivers();
+        // No ping before each use: a SQLite connection is a file handle and cannot drop like a
+        // socket, and each ping is a round trip to the connection's worker thread, as costly as
+        // a small query.
         let writer = AnyPoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .after_connect(|c, _| Box::pin(sqlite_pragmas(c, true)))
             .connect_with(AnyConnectOptions::from_str(&sqlite_url(path, "rwc"))?)
             .await?;
         SQLITE_MIGRATOR.run(&writer).await?;
-        let reader = AnyPoolOptions::new()
-            .max_connections(READERS)
-            .after_connect(|c, _| Box::pin(sqlite_pragmas(c, false)))
-            .connect_with(AnyConnectOptions::from_str(&sqlite_url(path, "ro"))?)
-            .await?;
-        let listing = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(LISTERS)
-            .connect_with(
-                sqlx::sqlite::SqliteConnectOptions::from_str(&sqlite_url(path, "ro"))?
-                    .busy_timeout(Duration::from_secs(10))
-                    .pragma("temp_store", "MEMORY"),
-            )
-            .await?;
+        let ro = AnyConnectOptions::from_str(&sqlite_url(path, "ro"))?;
+        let reader = Handout::new(
+            READERS as usize,
+            Box::new(move || {
+                let ro = ro.clone();
+                Box::pin(async move {
+                    let mut c = AnyConnection::connect_with(&ro).await?;
+                    sqlite_pragmas(&mut c, false).await?;
+                    Ok(c)
+                })
+            }),
+        );
+        let listers = sqlx::sqlite::SqliteConnectOptions::from_str(&sqlite_url(path, "ro"))?
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "MEMORY");
+        let listing = Handout::new(
+            LISTERS as usize,
+            Box::new(move || {
+                let o = listers.clone();
+                Box::pin(async move { o.connect().await })
+            }),
+        );
+        // Open one of each now, so a bad path or permission fails at start, not at first use.
+        drop(reader.acquire().await?);
+        drop(listing.acquire().await?);
         Ok(Db {
             writer,
-            reader,
+            reader: Readers::Lent(reader),
             listing: Some(listing),
             dialect: Dialect::Sqlite,
             max_connections: READERS,
@@ -144,7 +162,7 @@ impl Db {
         POSTGRES_MIGRATOR.run(&pool).await?;
         Ok(Db {
             writer: pool.clone(),
-            reader: pool,
+            reader: Readers::Pool(pool),
             listing: None,
             dialect: Dialect::Postgres,
             max_connections,
@@ -175,16 +193,22 @@ impl Db {
         };
         match self.dialect {
             Dialect::Sqlite => {
-                let mut v = vec![
-                    stat("writer", &self.writer, 1),
-                    stat("reader", &self.reader, self.max_connections),
-                ];
+                let lent = |name, h: &Handout<_>| crate::metrics::PoolStat {
+                    name,
+                    size: h.size(),
+                    idle: h.num_idle(),
+                    max: h.max(),
+                };
+                let mut v = vec![stat("writer", &self.writer, 1)];
+                if let Readers::Lent(h) = &self.reader {
+                    v.push(lent("reader", h));
+                }
                 if let Some(l) = &self.listing {
                     v.push(crate::metrics::PoolStat {
                         name: "listing",
                         size: l.size(),
                         idle: l.num_idle(),
-                        max: LISTERS,
+                        max: l.max(),
                     });
                 }
                 v
@@ -218,7 +242,7 @@ impl Db {
         self.writer.close().await;
         self.reader.close().await;
         if let Some(l) = &self.listing {
-            l.close().await;
+            l.close();
         }
     }
 }

@@ -79,7 +79,7 @@ impl Dialect {
         Ok(())
     }
 
-    /// Makes a read transaction one snapshot, so a sync report's rows and its token agree.
+    /// Makes a read transaction one snapshot, so the reads of a version rewind agree.
     /// A SQLite read transaction is one already.
     pub async fn snapshot(self, tx: &mut Transaction<'_, Any>) -> sqlx::Result<()> {
         if self == Dialect::Postgres {

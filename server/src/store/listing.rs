@@ -7,7 +7,7 @@
 
 use super::db::Db;
 use super::dialect::{Dialect, like_escape, list};
-use super::{Narrow, Object, ObjectMeta, RowStream, StoreError, StoreResult, SyncItem};
+use super::{Narrow, Object, ObjectMeta, RowStream, StoreResult, SyncItem};
 use futures_util::StreamExt;
 use kith_dav::filter::MatchType;
 use sqlx::{
@@ -90,9 +90,18 @@ fn objects_query(
     }
 }
 
-/// Members (and, after a token, tombstones) stamped after `$2`, oldest first, at most `$3`,
-/// through the (collection_id, seq) indexes. An initial sync lists the members only.
-pub(super) fn changes_sql(dialect: Dialect, initial: bool, with_data: bool) -> String {
+/// Members (and, after a token, tombstones) stamped after `$2` and up to `$3`, oldest first,
+/// at most `limit`, through the (collection_id, seq) indexes. An initial sync lists the members
+/// only.
+///
+/// The limit is written into the text, not bound: SQLite plans around a bound LIMIT's value,
+/// so binding one re-prepares the statement on every run.
+pub(super) fn changes_sql(
+    dialect: Dialect,
+    initial: bool,
+    with_data: bool,
+    limit: Option<usize>,
+) -> String {
     let blob = dialect.empty_blob();
     let data = if with_data {
         "data".to_string()
@@ -101,15 +110,16 @@ pub(super) fn changes_sql(dialect: Dialect, initial: bool, with_data: bool) -> S
     };
     let members = format!(
         "SELECT {META_COLS}, {data}, CAST(0 AS BIGINT) AS removed FROM objects \
-         WHERE collection_id = $1 AND seq > $2"
+         WHERE collection_id = $1 AND seq > $2 AND seq <= $3"
     );
+    let limit = limit.map_or(String::new(), |n| format!(" LIMIT {n}"));
     if initial {
-        return format!("{members} ORDER BY seq LIMIT $3");
+        return format!("{members} ORDER BY seq{limit}");
     }
     format!(
         "{members} UNION ALL SELECT name, '', '', CAST(0 AS BIGINT), seq, deleted_at, {blob}, \
-         CAST(1 AS BIGINT) FROM tombstones WHERE collection_id = $1 AND seq > $2 \
-         ORDER BY seq LIMIT $3"
+         CAST(1 AS BIGINT) FROM tombstones WHERE collection_id = $1 AND seq > $2 AND seq <= $3 \
+         ORDER BY seq{limit}"
     )
 }
 
@@ -119,6 +129,7 @@ struct Feed {
     dialect: Dialect,
     collection_id: i64,
     since: i64,
+    upto: i64,
     limit: Option<usize>,
     with_data: bool,
 }
@@ -164,9 +175,8 @@ where
         Ok(())
     }
 
-    /// Sends a collection's changes after `since`, then its current stamp, all read in the one
-    /// transaction `conn` is in: a write committed in between can never be skipped by the
-    /// returned token.
+    /// Sends a collection's changes after `since` up to `upto`, then `upto`: one statement,
+    /// so one snapshot on every backend, and no transaction to open and close.
     async fn send_changes(
         conn: &mut DB::Connection,
         feed: &Feed,
@@ -176,24 +186,14 @@ where
             dialect,
             collection_id,
             since,
+            upto,
             limit,
             with_data,
         } = *feed;
-        let current: i64 = Self::bound(
-            "SELECT seq FROM collections WHERE id = $1".into(),
-            vec![Arg::Int(collection_id)],
-        )
-        .fetch_one(&mut *conn)
-        .await?
-        .get(0);
-        let args = vec![
-            Arg::Int(collection_id),
-            Arg::Int(since),
-            Arg::Int(limit.map_or(i64::MAX, |l| l as i64)),
-        ];
+        let args = vec![Arg::Int(collection_id), Arg::Int(since), Arg::Int(upto)];
         {
-            let mut rows =
-                Self::bound(changes_sql(dialect, since == 0, with_data), args).fetch(&mut *conn);
+            let mut rows = Self::bound(changes_sql(dialect, since == 0, with_data, limit), args)
+                .fetch(&mut *conn);
             while let Some(row) = rows.next().await {
                 let r = row?;
                 let item = if r.get::<i64, _>(7) == 1 {
@@ -209,7 +209,7 @@ where
                 }
             }
         }
-        let _ = tx.send(Ok(SyncItem::End { current })).await;
+        let _ = tx.send(Ok(SyncItem::End { current: upto })).await;
         Ok(())
     }
 
@@ -285,6 +285,7 @@ impl Db {
         &self,
         collection_id: i64,
         since: i64,
+        upto: i64,
         limit: Option<usize>,
         with_data: bool,
     ) -> RowStream<SyncItem> {
@@ -292,6 +293,7 @@ impl Db {
             dialect: self.dialect,
             collection_id,
             since,
+            upto,
             limit,
             with_data,
         };
@@ -300,18 +302,14 @@ impl Db {
             let done = async {
                 match listing {
                     Some(pool) => {
-                        let mut conn = pool.begin().await?;
-                        Rows::<sqlx::Sqlite>::send_changes(&mut conn, &feed, &tx).await?;
-                        conn.commit().await?;
+                        Rows::<sqlx::Sqlite>::send_changes(&mut *pool.acquire().await?, &feed, &tx)
+                            .await
                     }
                     None => {
-                        let mut conn = reader.begin().await?;
-                        feed.dialect.snapshot(&mut conn).await?;
-                        Rows::<sqlx::Any>::send_changes(&mut conn, &feed, &tx).await?;
-                        conn.commit().await?;
+                        Rows::<sqlx::Any>::send_changes(&mut *reader.acquire().await?, &feed, &tx)
+                            .await
                     }
                 }
-                Ok::<(), StoreError>(())
             }
             .await;
             if let Err(e) = done {

@@ -11,6 +11,7 @@ pub mod copy;
 mod db;
 mod dialect;
 pub mod groups;
+mod handout;
 mod leases;
 mod listing;
 mod objects;
@@ -161,7 +162,7 @@ pub enum SyncItem {
     Present(Object),
     /// A member removed after the token.
     Removed { name: String, seq: i64 },
-    /// Always last: the collection's change stamp, read in the same snapshot as the rows.
+    /// Always last: the stamp the rows are complete up to (the `upto` the reader was given).
     End { current: i64 },
 }
 

@@ -53,12 +53,18 @@ pub trait Objects: Send + Sync {
         with_data: bool,
         narrow: Option<Narrow>,
     ) -> RowStream<Object>;
-    /// Changes after stamp `since`, oldest first, at most `limit`, then [`SyncItem::End`].
+    /// Changes after stamp `since` up to stamp `upto` (the collection's `seq` as the caller
+    /// read it), oldest first, at most `limit`, then [`SyncItem::End`] with `upto`.
     /// `since == 0` lists the present members only (an initial sync).
+    ///
+    /// Bounding by `upto` makes the result exact without a transaction: every change up to
+    /// it is committed, and a write after it (even one that restamps a member listed here)
+    /// carries a later stamp, so it is reported by the read that starts from `upto`.
     fn changes(
         &self,
         collection_id: i64,
         since: i64,
+        upto: i64,
         limit: Option<usize>,
         with_data: bool,
     ) -> RowStream<SyncItem>;
@@ -220,10 +226,11 @@ impl Objects for Db {
         &self,
         collection_id: i64,
         since: i64,
+        upto: i64,
         limit: Option<usize>,
         with_data: bool,
     ) -> RowStream<SyncItem> {
-        self.list_changes(collection_id, since, limit, with_data)
+        self.list_changes(collection_id, since, upto, limit, with_data)
     }
 
     async fn purge_tombstones(&self, before: i64) -> StoreResult<u64> {
@@ -252,11 +259,11 @@ impl Db {
     /// the indexes.
     pub async fn explain_changes(&self) -> StoreResult<Vec<String>> {
         use sqlx::Row;
-        let sql = super::listing::changes_sql(self.dialect, false, false);
+        let sql = super::listing::changes_sql(self.dialect, false, false, None);
         let rows = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
             .bind(1_i64)
             .bind(0_i64)
-            .bind(-1_i64)
+            .bind(i64::MAX)
             .fetch_all(&self.reader)
             .await?;
         Ok(rows.iter().map(|r| r.get::<String, _>("detail")).collect())

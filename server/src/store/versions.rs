@@ -257,7 +257,8 @@ impl Versions for Db {
         at: i64,
     ) -> StoreResult<(Vec<Version>, Vec<Current>)> {
         // One snapshot, so the versions and the members agree.
-        let mut tx = self.reader.begin().await?;
+        let mut conn = self.reader.acquire().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         self.dialect.snapshot(&mut tx).await?;
         let versions = sqlx::query(AssertSqlSafe(format!(
             "SELECT {VERSION_COLS} FROM object_versions WHERE collection_id = $1 AND replaced_at > $2 \

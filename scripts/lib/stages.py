@@ -1,56 +1,72 @@
-"""Reads `perf script -F ip,sym` of a call-graph profile on stdin and prints, as Markdown, the
-share of samples in each stage of a request. A sample belongs to the first stage (in the order
-below) that any frame of its stack matches, so the SQL that authentication runs counts as
-authentication, and an allocation counts for the stage that made it.
+"""Reads `perf script -F comm,ip,sym` of a call-graph profile of Kith on stdin and prints, as
+Markdown, the share of CPU samples in each stage of a request.
+
+Samples on sqlx's SQLite worker threads are the queries' execution. A sample on a tokio worker
+belongs to the first stage (in the order below) that a frame of its stack matches, kernel
+frames included: the thread switch that sending a query causes counts for the stage that sent
+it, and an allocation for the stage that made it.
 Usage: stages.py REQUESTS (the requests the profile covers, for a per-request figure; 0: none)."""
 import re
 import sys
 
+SQLITE_WORKER = "SQLite executing queries (sqlx's worker threads)"
 STAGES = [
-    ("authentication (Basic header, app-password lookup)", r"kith::core::auth|kith::dav::auth|authenticate"),
-    ("SQL (sqlx and SQLite)", r"sqlx|sqlite3|libsqlite"),
-    ("XML request parsing", r"quick_xml::reader|NsReader|kith_dav::.*(parse|request)"),
-    ("response rendering (XML, vCard)", r"quick_xml::writer|kith_dav::.*(render|write|multistatus|response)|calcard"),
+    ("authentication (Basic header, app-password lookup)",
+     r"user_for_login|touch_app_password|core::auth|parse_basic|Authenticator"),
+    ("finding the collection", r"Collections>::collection|Ctx::collection|shared_cards|access::shared"),
+    ("XML request parsing", r"kith_dav::request|quick_xml::reader|NsReader|kith_dav::xml::parse"),
+    ("listing rows and rendering the multistatus",
+     r"member_response|multistatus|Multistatus|escape|list_changes|list_named|list_objects|"
+     r"report::|propfind::|props::|address_data|spawn_rows"),
     ("access log, tracing, metrics", r"tracing|kith::metrics|access_log"),
-    ("routing and handlers (axum, tower, Kith's fronts)", r"axum|tower|kith::router|kith::dav::|kith::app"),
-    ("HTTP (hyper) and the runtime (tokio)", r"hyper|tokio|mio"),
+    ("HTTP: hyper's reads and writes, axum's routing", r"hyper|axum|tower|writev|recv|kith::router"),
+    ("the tokio runtime (scheduling, epoll, timers)", r"tokio|mio|epoll"),
 ]
 COMPILED = [(name, re.compile(p)) for name, p in STAGES]
+OTHER = "other"
 
 
 def samples(lines):
-    stack = []
+    comm, stack = None, []
     for line in lines:
-        line = line.strip()
-        if not line:
-            if stack:
-                yield stack
-            stack = []
+        if not line.strip():
+            if comm is not None:
+                yield comm, stack
+            comm, stack = None, []
             continue
-        parts = line.split(None, 1)
+        if not line[0].isspace():
+            comm = line.strip()
+            continue
+        parts = line.strip().split(None, 1)
         stack.append(parts[1] if len(parts) > 1 else "[unknown]")
-    if stack:
-        yield stack
+    if comm is not None:
+        yield comm, stack
 
 
 def main():
     requests = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    counts = {name: 0 for name, _ in STAGES}
-    counts["kernel and other (syscalls, TCP, unattributed)"] = 0
+    counts = {SQLITE_WORKER: 0}
+    counts.update({name: 0 for name, _ in STAGES})
+    counts[OTHER] = 0
     total = 0
-    for stack in samples(sys.stdin):
+    for comm, stack in samples(sys.stdin):
         total += 1
+        if comm.startswith("sqlx-sqlite"):
+            counts[SQLITE_WORKER] += 1
+            continue
         for name, rx in COMPILED:
             if any(rx.search(f) for f in stack):
                 counts[name] += 1
                 break
         else:
-            counts["kernel and other (syscalls, TCP, unattributed)"] += 1
-    print(f"| stage | share of CPU samples |")
+            counts[OTHER] += 1
+    print("| stage | share of CPU samples |")
     print("|---|---:|")
     for name, c in counts.items():
         print(f"| {name} | {100.0 * c / max(total, 1):.1f}% |")
-    print(f"\n{total:,} samples" + (f" over {requests:,} requests of the mix" if requests else "") + ".")
+    per = f" ({total / requests:.2f} per request)" if requests else ""
+    print(f"\n{total:,} samples" + (f" over {requests:,} requests of the mix" if requests else "")
+          + per + ".")
 
 
 main()

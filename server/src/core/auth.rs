@@ -5,10 +5,16 @@
 //! the credentials, together with the password hash it was checked against) so later requests
 //! skip argon2; changing the password invalidates the entry at once. Checks that do run argon2
 //! go through [`Throttle`]: a few at a time, counted per user and address before they run.
+//!
+//! An app password's sign-in is remembered for [`APP_TTL`] too: looking it up is a database
+//! round trip, and it was a third of what a small request cost. Account writes made through
+//! this process (a revoked app password, a disabled or deleted account) drop every remembered
+//! sign-in at once ([`accounts_generation`]); those made elsewhere (another instance, the CLI)
+//! take effect within [`APP_TTL`].
 
 use crate::core::accounts::app_password_hash;
 use crate::core::throttle::{Throttle, Wait};
-use crate::store::{Store, StoreError, User};
+use crate::store::{AppPassword, Store, StoreError, User, accounts_generation};
 use base64::Engine;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,6 +23,10 @@ use std::time::{Duration, Instant};
 
 const CACHE_TTL: Duration = Duration::from_secs(15 * 60);
 const CACHE_MAX: usize = 10_000;
+/// How long an app password's sign-in is remembered (see the module notes).
+pub const APP_TTL: Duration = Duration::from_secs(1);
+/// How often an app password's last use is written.
+const TOUCH_EVERY_MS: i64 = 60_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -44,10 +54,21 @@ pub struct Principal {
 pub struct Authenticator {
     key: [u8; 32],
     cache: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+    /// App-password sign-ins, by a keyed hash of the credentials.
+    apps: Mutex<HashMap<[u8; 32], RememberedApp>>,
     /// Checks under way, by credential.
     gates: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     /// Shared with the web sign-in form.
     pub throttle: Throttle,
+}
+
+/// An app-password sign-in, as the database answered it at `at`, with the count of account
+/// writes read before asking.
+struct RememberedApp {
+    user: User,
+    app: AppPassword,
+    at: Instant,
+    generation: u64,
 }
 
 /// Splits a `Basic` Authorization header into user name and password.
@@ -71,6 +92,7 @@ impl Authenticator {
         Authenticator {
             key,
             cache: Mutex::new(HashMap::new()),
+            apps: Mutex::new(HashMap::new()),
             gates: Mutex::new(HashMap::new()),
             throttle: Throttle::new(cores),
         }
@@ -100,6 +122,11 @@ impl Authenticator {
         let header = header.ok_or(AuthError::Missing)?;
         let (name, pass) = parse_basic(header)?;
         let presented = app_password_hash(&self.key, &pass);
+        let app_key = self.cache_key(&name, &pass);
+        let generation = accounts_generation();
+        if let Some((user, app)) = self.remembered_app(&app_key, generation) {
+            return self.signed_in_app(store, user, app, app_key).await;
+        }
         let Some((user, app)) = store.user_for_login(&name, &presented).await? else {
             // An unknown name costs what a known one does.
             self.throttle
@@ -113,19 +140,11 @@ impl Authenticator {
             return Err(AuthError::Rejected);
         }
         if let Some(app) = app {
-            let recently = app
-                .last_used_at
-                .is_some_and(|t| crate::store::now_ms() - t < 60_000);
-            if !recently {
-                store.touch_app_password(app.id).await?;
-            }
-            return Ok(Principal {
-                user,
-                device: Some(app.label),
-            });
+            self.remember_app(app_key, &user, &app, generation);
+            return self.signed_in_app(store, user, app, app_key).await;
         }
 
-        let key = self.cache_key(&name, &pass);
+        let key = app_key;
         if self.cached(&key, &user) {
             return Ok(Principal { user, device: None });
         }
@@ -141,6 +160,57 @@ impl Authenticator {
             g.remove(&key);
         }
         result
+    }
+
+    /// A remembered app-password sign-in, if no account was written since and it is recent.
+    fn remembered_app(&self, key: &[u8; 32], generation: u64) -> Option<(User, AppPassword)> {
+        let apps = self.apps.lock().ok()?;
+        let r = apps.get(key)?;
+        (r.generation == generation && r.at.elapsed() < APP_TTL)
+            .then(|| (r.user.clone(), r.app.clone()))
+    }
+
+    fn remember_app(&self, key: [u8; 32], user: &User, app: &AppPassword, generation: u64) {
+        if let Ok(mut apps) = self.apps.lock() {
+            if apps.len() >= CACHE_MAX {
+                apps.retain(|_, r| r.at.elapsed() < APP_TTL);
+                if apps.len() >= CACHE_MAX {
+                    apps.clear();
+                }
+            }
+            apps.insert(
+                key,
+                RememberedApp {
+                    user: user.clone(),
+                    app: app.clone(),
+                    at: Instant::now(),
+                    generation,
+                },
+            );
+        }
+    }
+
+    /// The principal of an app-password sign-in; its last use is written once a minute.
+    async fn signed_in_app(
+        &self,
+        store: &dyn Store,
+        user: User,
+        app: AppPassword,
+        key: [u8; 32],
+    ) -> Result<Principal, AuthError> {
+        let now = crate::store::now_ms();
+        if app.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS) {
+            store.touch_app_password(app.id).await?;
+            if let Ok(mut apps) = self.apps.lock()
+                && let Some(r) = apps.get_mut(&key)
+            {
+                r.app.last_used_at = Some(now);
+            }
+        }
+        Ok(Principal {
+            user,
+            device: Some(app.label),
+        })
     }
 
     fn gate(&self, key: [u8; 32]) -> Arc<tokio::sync::Mutex<()>> {

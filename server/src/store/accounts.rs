@@ -4,6 +4,21 @@ use super::{AppPassword, StoreError, StoreResult, User, now_ms};
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bumped after every write to an account or its app passwords made through this process, so
+/// the sign-ins `core::auth` remembers are dropped at once.
+static ACCOUNTS_CHANGED: AtomicU64 = AtomicU64::new(0);
+
+/// The count of account writes so far (see [`ACCOUNTS_CHANGED`]); read it before a lookup
+/// whose result is to be remembered.
+pub fn accounts_generation() -> u64 {
+    ACCOUNTS_CHANGED.load(Ordering::Acquire)
+}
+
+fn accounts_changed() {
+    ACCOUNTS_CHANGED.fetch_add(1, Ordering::AcqRel);
+}
 
 pub(super) fn user_row(r: &AnyRow) -> User {
     User {
@@ -118,6 +133,7 @@ impl Accounts for Db {
             .bind(user_id)
             .execute(&self.writer)
             .await?;
+        accounts_changed();
         Ok(())
     }
 
@@ -126,6 +142,7 @@ impl Accounts for Db {
             .bind(user_id)
             .execute(&self.writer)
             .await?;
+        accounts_changed();
         Ok(())
     }
 
@@ -171,6 +188,7 @@ impl Accounts for Db {
             .bind(label)
             .execute(&self.writer)
             .await?;
+        accounts_changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -180,6 +198,7 @@ impl Accounts for Db {
             .bind(id)
             .execute(&self.writer)
             .await?;
+        accounts_changed();
         Ok(())
     }
 
@@ -206,6 +225,7 @@ impl Accounts for Db {
                 .await?;
         }
         tx.commit().await?;
+        accounts_changed();
         Ok(())
     }
 }

@@ -30,7 +30,7 @@ mod test_postgres;
 pub mod versions;
 mod writes;
 
-pub use accounts::Accounts;
+pub use accounts::{Accounts, accounts_generation};
 pub use channels::Channels;
 pub use collections::Collections;
 pub use db::Db;

@@ -435,12 +435,7 @@ async fn objects_and_changes(store: &Db) {
         "{backend}"
     );
     assert_eq!(listed(None).await.len(), 3);
-    let stamp = store
-        .collection(u.id, Kind::Addressbook, "b")
-        .await
-        .unwrap()
-        .unwrap()
-        .seq;
+    let stamp = book_stamp(store, u.id).await;
     // Preconditions are checked inside the write.
     let refused = store
         .delete_object(id, "b.vcf", &|_| false, &ACTOR())
@@ -462,12 +457,7 @@ async fn objects_and_changes(store: &Db) {
         PutOutcome::Created
     );
     // The change feed after `stamp`: b removed, c moved to e, in stamp order, then the end.
-    let now = store
-        .collection(u.id, Kind::Addressbook, "b")
-        .await
-        .unwrap()
-        .unwrap()
-        .seq;
+    let now = book_stamp(store, u.id).await;
     let items: Vec<SyncItem> = store
         .changes(id, stamp, now, None, false)
         .map(|i| i.unwrap())
@@ -740,12 +730,7 @@ async fn incremental_sync_reads_only_changes(store: &Db) {
         let uid = format!("uid-{i}");
         put(store, book.id, &format!("{i}.vcf"), &uid, &card(&uid, "n")).await;
     }
-    let token = store
-        .collection(u.id, Kind::Addressbook, "b")
-        .await
-        .unwrap()
-        .unwrap()
-        .seq;
+    let token = book_stamp(store, u.id).await;
     assert_eq!(token, 2000);
     for i in 0..7 {
         let uid = format!("uid-{}", i * 100);
@@ -765,12 +750,7 @@ async fn incremental_sync_reads_only_changes(store: &Db) {
             .await
             .unwrap();
     }
-    let now = store
-        .collection(u.id, Kind::Addressbook, "b")
-        .await
-        .unwrap()
-        .unwrap()
-        .seq;
+    let now = book_stamp(store, u.id).await;
     let mut items: Vec<SyncItem> = store
         .changes(book.id, token, now, None, false)
         .map(|r| r.unwrap())
@@ -1444,4 +1424,14 @@ async fn channels_count_each_message_once(store: &Db) {
     assert!(again.notified_at.is_some(), "{backend}");
     store.delete_channel(c.id).await.unwrap();
     assert!(store.channels_of(s.id).await.unwrap().is_empty());
+}
+
+/// The change stamp of user `user`'s address book "b", as a sync report reads it.
+async fn book_stamp(store: &Db, user: i64) -> i64 {
+    store
+        .collection(user, Kind::Addressbook, "b")
+        .await
+        .unwrap()
+        .unwrap()
+        .seq
 }

@@ -121,12 +121,12 @@ impl Authenticator {
     ) -> Result<Principal, AuthError> {
         let header = header.ok_or(AuthError::Missing)?;
         let (name, pass) = parse_basic(header)?;
-        let presented = app_password_hash(&self.key, &pass);
-        let app_key = self.cache_key(&name, &pass);
+        let key = self.cache_key(&name, &pass);
         let generation = accounts_generation();
-        if let Some((user, app)) = self.remembered_app(&app_key, generation) {
-            return self.signed_in_app(store, user, app, app_key).await;
+        if let Some((user, app)) = self.remembered_app(&key, generation) {
+            return self.signed_in_app(store, user, app, key).await;
         }
+        let presented = app_password_hash(&self.key, &pass);
         let Some((user, app)) = store.user_for_login(&name, &presented).await? else {
             // An unknown name costs what a known one does.
             self.throttle
@@ -140,11 +140,10 @@ impl Authenticator {
             return Err(AuthError::Rejected);
         }
         if let Some(app) = app {
-            self.remember_app(app_key, &user, &app, generation);
-            return self.signed_in_app(store, user, app, app_key).await;
+            self.remember_app(key, &user, &app, generation);
+            return self.signed_in_app(store, user, app, key).await;
         }
 
-        let key = app_key;
         if self.cached(&key, &user) {
             return Ok(Principal { user, device: None });
         }

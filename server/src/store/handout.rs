@@ -3,7 +3,8 @@
 //! sqlx's pool pings a connection each time one is handed back (and, unless told not to, each
 //! time one is handed out). On SQLite a ping is a round trip to the connection's worker thread:
 //! two thread switches, as costly as a small query. A DAV request makes two or three small
-//! reads, so the pings were most of its cost. A SQLite connection is an open file and cannot go
+//! reads, so the pings doubled its round trips (see docs/benchmarks.md, "Where a request's CPU
+//! goes"). A SQLite connection is an open file and cannot go
 //! stale as a socket can, and its worker runs commands strictly in order, so a connection
 //! whose last query was abandoned (a client gone mid-response) can be lent again at once: the
 //! next query, or the rollback a dropped transaction queued, waits for the last one to end.
@@ -132,9 +133,11 @@ impl<DB: Database> Drop for Lent<'_, DB> {
             self.from.open.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        if let Ok(mut idle) = self.from.idle.lock() {
-            idle.push(conn);
-        }
+        self.from
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
     }
 }
 
